@@ -1,0 +1,150 @@
+/**
+ * Runs the bundled action (dist/index.js) the way the GitHub runner does: INPUT_* variables with
+ * hyphens kept and defaults from action.yml, GITHUB_OUTPUT / GITHUB_STATE / GITHUB_STEP_SUMMARY files,
+ * then the post step with the main step's state as STATE_* variables.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parse } from 'yaml'
+
+export const ROOT = resolve(import.meta.dirname, '..', '..')
+const ACTION = join(ROOT, 'dist', 'index.js')
+
+interface ActionYaml {
+  inputs: Record<string, { default?: string }>
+}
+
+export function actionDefaults(): Record<string, string> {
+  const doc = parse(readFileSync(join(ROOT, 'action.yml'), 'utf8')) as ActionYaml
+  const defaults: Record<string, string> = {}
+  for (const [name, spec] of Object.entries(doc.inputs)) {
+    if (spec.default !== undefined) defaults[name] = String(spec.default)
+  }
+  return defaults
+}
+
+export interface StepResult {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+export interface ActionRun {
+  main: StepResult
+  post?: StepResult
+  outputs: Record<string, string>
+  state: Record<string, string>
+  summary: string
+  /** Everything either step printed, for secret scans. */
+  allText: string
+  dir: string
+}
+
+/** Parses the runner's key=value / heredoc file format (what core.setOutput and saveState write). */
+export function parseCommandFile(text: string): Record<string, string> {
+  const result: Record<string, string> = {}
+  const lines = text.split('\n')
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]
+    const heredoc = /^([^=<]+)<<(.+)$/.exec(line)
+    if (heredoc) {
+      const [, name, delimiter] = heredoc
+      const value: string[] = []
+      for (i++; i < lines.length && lines[i] !== delimiter; i++) value.push(lines[i])
+      result[name] = value.join('\n')
+    } else if (line.includes('=')) {
+      result[line.slice(0, line.indexOf('='))] = line.slice(line.indexOf('=') + 1)
+    }
+  }
+  return result
+}
+
+export interface RunOptions {
+  inputs: Record<string, string>
+  env?: Record<string, string | undefined>
+  /** Run the post step after main (the runner always does). Default true. */
+  post?: boolean
+  /** Send a signal to the main step once its output matches (cancellation tests). */
+  signalWhen?: { output: RegExp; signal: NodeJS.Signals }
+  runId?: string
+  runAttempt?: number
+  runNumber?: number
+}
+
+function runStep(
+  env: NodeJS.ProcessEnv,
+  signalWhen?: RunOptions['signalWhen']
+): Promise<StepResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [ACTION], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    let signalled = false
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString()
+      if (signalWhen && !signalled && signalWhen.output.test(stdout)) {
+        signalled = true
+        child.kill(signalWhen.signal)
+      }
+    })
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    child.on('error', reject)
+    child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }))
+  })
+}
+
+export async function runAction(options: RunOptions): Promise<ActionRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'action-run-'))
+  const files = {
+    GITHUB_OUTPUT: join(dir, 'output'),
+    GITHUB_STATE: join(dir, 'state'),
+    GITHUB_STEP_SUMMARY: join(dir, 'summary.md')
+  }
+  for (const f of Object.values(files)) writeFileSync(f, '')
+  const inputs = { ...actionDefaults(), ...options.inputs }
+  const inputEnv: Record<string, string> = {}
+  for (const [name, value] of Object.entries(inputs)) {
+    inputEnv[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value
+  }
+  const base: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    TMPDIR: process.env.TMPDIR,
+    RUNNER_TEMP: dir,
+    GITHUB_ACTIONS: 'true',
+    GITHUB_REPOSITORY: 'contoso/golden-images',
+    GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567',
+    GITHUB_REF: 'refs/heads/main',
+    GITHUB_WORKFLOW: 'nightly image',
+    GITHUB_RUN_ID: options.runId ?? '9000001',
+    GITHUB_RUN_ATTEMPT: String(options.runAttempt ?? 1),
+    GITHUB_RUN_NUMBER: String(options.runNumber ?? 42),
+    ...files,
+    ...inputEnv
+  }
+  for (const [k, v] of Object.entries(options.env ?? {})) {
+    if (v === undefined) delete base[k]
+    else base[k] = v
+  }
+  const main = await runStep(base, options.signalWhen)
+  const state = parseCommandFile(readFileSync(files.GITHUB_STATE, 'utf8'))
+  let post: StepResult | undefined
+  if (options.post !== false) {
+    const stateEnv: Record<string, string> = {}
+    for (const [k, v] of Object.entries(state)) stateEnv[`STATE_${k}`] = v
+    writeFileSync(files.GITHUB_STATE, '')
+    post = await runStep({ ...base, ...stateEnv })
+  }
+  const outputs = parseCommandFile(readFileSync(files.GITHUB_OUTPUT, 'utf8'))
+  const summary = readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8')
+  const allText = [main.stdout, main.stderr, post?.stdout ?? '', post?.stderr ?? ''].join('\n')
+  return { main, post, outputs, state, summary, allText, dir }
+}
+
+/** The `::error::` lines a step printed (workflow commands on stdout). */
+export function errorLines(step: StepResult): string[] {
+  return step.stdout.split('\n').filter(l => l.startsWith('::error'))
+}

@@ -1,0 +1,76 @@
+/**
+ * Waiting on a long-running operation without minutes of silence: a line at least every 20 s with
+ * the elapsed time and the operation's state, and the run's AbortSignal honoured.
+ */
+import type { OperationState, PollerLike } from '@azure/core-lro'
+import { formatDuration, type Logger } from '../log.js'
+
+export const HEARTBEAT_MS = 20_000
+
+export interface WaitOptions {
+  log: Logger
+  signal: AbortSignal
+  heartbeatMs?: number
+  /** Extra words for the heartbeat line, e.g. replication progress. */
+  detail?: () => string | undefined
+}
+
+export async function waitFor<T>(
+  what: string,
+  poller: PollerLike<OperationState<T>, T>,
+  options: WaitOptions
+): Promise<T> {
+  const started = Date.now()
+  const timer = setInterval(() => {
+    const state = poller.operationState?.status ?? 'running'
+    const detail = options.detail?.()
+    options.log.info(
+      `${what}: ${state} after ${formatDuration(Date.now() - started)}${detail ? ` (${detail})` : ''}`
+    )
+  }, options.heartbeatMs ?? HEARTBEAT_MS)
+  try {
+    const result = await poller.pollUntilDone({ abortSignal: options.signal })
+    options.log.info(`${what}: done in ${formatDuration(Date.now() - started)}`)
+    return result
+  } finally {
+    clearInterval(timer)
+  }
+}
+
+/** Polls `check` until it returns a value, logging the state on the heartbeat; bounded by `limitMs`. */
+export async function waitUntil<T>(
+  what: string,
+  check: () => Promise<{ done: T | undefined; state: string }>,
+  options: WaitOptions & { intervalMs?: number; limitMs: number; onLimit: () => Error }
+): Promise<T> {
+  const started = Date.now()
+  let lastLog = started
+  for (;;) {
+    const { done, state } = await check()
+    if (done !== undefined) {
+      options.log.info(`${what}: ${state} after ${formatDuration(Date.now() - started)}`)
+      return done
+    }
+    if (Date.now() - started > options.limitMs) throw options.onLimit()
+    if (Date.now() - lastLog >= (options.heartbeatMs ?? HEARTBEAT_MS)) {
+      options.log.info(`${what}: ${state} after ${formatDuration(Date.now() - started)}`)
+      lastLog = Date.now()
+    }
+    await sleep(options.intervalMs ?? 5000, options.signal)
+  }
+}
+
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason)
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    const onAbort = (): void => {
+      clearTimeout(timer)
+      reject(signal.reason)
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}

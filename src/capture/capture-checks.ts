@@ -1,0 +1,34 @@
+/**
+ * What Azure would refuse after a long wait, refused up front with what to do instead. Pure: takes
+ * the VM's facts and the plan.
+ */
+import type { CaptureSource, Plan } from '../plan.js'
+import type { VmFacts } from './vm-facts.js'
+
+export function captureProblems(plan: Plan, source: CaptureSource, vm: VmFacts): string[] {
+  const problems: string[] = []
+  if (plan.managedImage && vm.securityType !== 'Standard') {
+    problems.push(
+      `VM '${vm.name}' uses security type ${vm.securityType}, and Azure cannot make a managed image of it (OperationNotAllowed). ` +
+        `Publish it to an Azure Compute Gallery instead: set 'gallery' and 'gallery-image' and remove 'image-name'.`
+    )
+  }
+  if (plan.location && plan.location !== vm.location) {
+    problems.push(
+      `'location' is ${plan.location} but VM '${vm.name}' is in ${vm.location}: an image is created in its source's region. ` +
+        `Remove 'location', or replicate a gallery version there with 'target-regions'.`
+    )
+  }
+  if (source.deprovision && !vm.generalized && vm.powerState !== 'running') {
+    problems.push(
+      `'deprovision: true' runs the OS's generalization inside VM '${vm.name}' through Run Command, which needs the VM running, but it is ${vm.powerState}. ` +
+        `Start the VM first, or set 'deprovision: false' if it was generalized inside already.`
+    )
+  }
+  if (!source.generalize && vm.generalized) {
+    problems.push(
+      `VM '${vm.name}' is already generalized, so it cannot be captured as specialized ('generalize: false'). Set 'generalize: true'.`
+    )
+  }
+  return problems
+}

@@ -1,0 +1,105 @@
+/**
+ * Finishing the job after a failure or cancellation: revoke disk write access, delete temporary
+ * disks and blobs, delete an image or gallery version this run started that never succeeded. Only what
+ * the ledger lists and what carries this run's `github-run-id` tag; each failure is a warning.
+ */
+import type { AzureClients } from './azure/clients.js'
+import { waitFor } from './azure/operation.js'
+import { entryId, type Ledger, type LedgerEntry } from './ledger.js'
+import type { Logger } from './log.js'
+import { isFromRun } from './tags.js'
+
+export interface CleanupDeps {
+  clients: AzureClients
+  ledger: Ledger
+  runId: string
+  log: Logger
+  signal: AbortSignal
+  /** Deletes a blob by URL (storage-account uploads); given by the upload code that knows the auth. */
+  deleteBlob?: (url: string, storageAccountId: string) => Promise<void>
+}
+
+function parts(id: string): { rg: string; name: string; parent?: string[] } {
+  const s = id.split('/')
+  return { rg: s[4], name: s[s.length - 1], parent: s }
+}
+
+const notFound = (e: unknown): boolean => (e as { statusCode?: number }).statusCode === 404
+
+async function cleanEntry(deps: CleanupDeps, entry: LedgerEntry): Promise<string> {
+  const { clients, log, signal, runId } = deps
+  const opts = { log, signal }
+  switch (entry.kind) {
+    case 'upload-disk': {
+      const { rg, name } = parts(entry.id)
+      const disk = await clients.compute.disks.get(rg, name, { abortSignal: signal }).catch(e => {
+        if (notFound(e)) return undefined
+        throw e
+      })
+      if (!disk) return `disk '${name}' is already gone`
+      if (!isFromRun(disk.tags, runId)) return `disk '${name}' does not carry this run's tag: left alone`
+      if (entry.writeAccess || disk.diskState === 'ActiveUpload' || disk.diskState === 'ActiveSAS') {
+        await waitFor(`Revoke access to disk '${name}'`, clients.compute.disks.revokeAccess(rg, name, { abortSignal: signal }), opts)
+        log.info(`Revoked write access to disk '${name}'`)
+      }
+      await waitFor(`Delete disk '${name}'`, clients.compute.disks.delete(rg, name, { abortSignal: signal }), opts)
+      return `deleted temporary disk '${name}'`
+    }
+    case 'upload-blob': {
+      if (!deps.deleteBlob) return `blob ${entry.url} left: no storage access in this step`
+      await deps.deleteBlob(entry.url, entry.storageAccountId)
+      return `deleted temporary blob ${entry.url}`
+    }
+    case 'managed-image': {
+      const { rg, name } = parts(entry.id)
+      const image = await clients.compute.images.get(rg, name, { abortSignal: signal }).catch(e => {
+        if (notFound(e)) return undefined
+        throw e
+      })
+      if (!image) return `managed image '${name}' was never created`
+      if (!isFromRun(image.tags, runId)) return `managed image '${name}' does not carry this run's tag: left alone`
+      if (image.provisioningState === 'Succeeded') return `managed image '${name}' succeeded: kept`
+      await waitFor(`Delete image '${name}'`, clients.compute.images.delete(rg, name, { abortSignal: signal }), opts)
+      return `deleted unfinished managed image '${name}'`
+    }
+    case 'gallery-image-version': {
+      const s = entry.id.split('/')
+      const [rg, gallery, definition, version] = [s[4], s[8], s[10], s[12]]
+      const v = await clients.compute.galleryImageVersions
+        .get(rg, gallery, definition, version, { abortSignal: signal })
+        .catch(e => {
+          if (notFound(e)) return undefined
+          throw e
+        })
+      if (!v) return `gallery image version ${version} was never created`
+      if (!isFromRun(v.tags, runId)) return `gallery image version ${version} does not carry this run's tag: left alone`
+      if (v.provisioningState === 'Succeeded') return `gallery image version ${version} succeeded: kept`
+      await waitFor(
+        `Delete gallery image version ${version}`,
+        clients.compute.galleryImageVersions.delete(rg, gallery, definition, version, { abortSignal: signal }),
+        opts
+      )
+      return `deleted unfinished gallery image version ${version}`
+    }
+  }
+}
+
+export async function cleanUp(deps: CleanupDeps): Promise<{ done: string[]; failed: string[] }> {
+  const done: string[] = []
+  const failed: string[] = []
+  // Versions and images first: they may reference the temporary disks.
+  const order = (e: LedgerEntry): number => (e.kind === 'gallery-image-version' || e.kind === 'managed-image' ? 0 : 1)
+  for (const entry of deps.ledger.entries().sort((a, b) => order(a) - order(b))) {
+    try {
+      const what = await cleanEntry(deps, entry)
+      deps.log.info(`Cleanup: ${what}`)
+      done.push(what)
+      deps.ledger.remove(entryId(entry))
+    } catch (e) {
+      const message = `Cleanup of ${entryId(entry)} failed: ${(e as Error).message}`
+      deps.log.warning(message)
+      failed.push(message)
+    }
+  }
+  return { done, failed }
+}

@@ -1,0 +1,85 @@
+/** Names of the action's inputs, outputs and saved state, in one place (as actions/cache does). */
+
+export const Inputs = {
+  AuthType: 'auth-type',
+  ClientId: 'client-id',
+  TenantId: 'tenant-id',
+  ClientSecret: 'client-secret',
+  SubscriptionId: 'subscription-id',
+  Environment: 'environment',
+  ResourceManagerEndpoint: 'resource-manager-endpoint',
+  Audience: 'audience',
+  ResourceGroup: 'resource-group',
+  Location: 'location',
+  Mode: 'mode',
+  SourceVm: 'source-vm',
+  Generalize: 'generalize',
+  Deprovision: 'deprovision',
+  BackupSnapshot: 'backup-snapshot',
+  DeleteSourceVm: 'delete-source-vm',
+  Vhd: 'vhd',
+  DataVhds: 'data-vhds',
+  OsType: 'os-type',
+  OsState: 'os-state',
+  HyperVGeneration: 'hyper-v-generation',
+  Architecture: 'architecture',
+  SecurityType: 'security-type',
+  UploadVia: 'upload-via',
+  UploadDiskSku: 'upload-disk-sku',
+  StorageAccount: 'storage-account',
+  StorageContainer: 'storage-container',
+  UploadConcurrency: 'upload-concurrency',
+  KeepUpload: 'keep-upload',
+  ImageName: 'image-name',
+  Overwrite: 'overwrite',
+  Gallery: 'gallery',
+  GalleryImage: 'gallery-image',
+  GalleryResourceGroup: 'gallery-resource-group',
+  GalleryImageVersion: 'gallery-image-version',
+  CreateGalleryImage: 'create-gallery-image',
+  Publisher: 'publisher',
+  Offer: 'offer',
+  Sku: 'sku',
+  TargetRegions: 'target-regions',
+  ReplicaCount: 'replica-count',
+  StorageAccountType: 'storage-account-type',
+  ReplicationMode: 'replication-mode',
+  ExcludeFromLatest: 'exclude-from-latest',
+  EndOfLifeDate: 'end-of-life-date',
+  KeepVersions: 'keep-versions',
+  Tags: 'tags',
+  ProvenanceTags: 'provenance-tags',
+  TimeoutMinutes: 'timeout-minutes',
+  DryRun: 'dry-run'
+} as const
+
+export const Outputs = {
+  ImageId: 'image-id',
+  ManagedImageId: 'managed-image-id',
+  GalleryImageVersionId: 'gallery-image-version-id',
+  GalleryImageVersion: 'gallery-image-version',
+  Location: 'location',
+  BackupSnapshotIds: 'backup-snapshot-ids',
+  UploadedBytes: 'uploaded-bytes'
+} as const
+
+export const State = {
+  /** Set by the main step; its presence tells the single bundle that it runs as the post step. */
+  IsPost: 'isPost',
+  /** JSON list of temporary or unfinished resources this run created (see cleanup/ledger). */
+  Ledger: 'ledger',
+  /** 'true' once the main step finished successfully: the post step then does nothing. */
+  Succeeded: 'succeeded',
+  /** JSON of the connection settings (no secrets) the post step needs to reach Azure again. */
+  Connection: 'connection'
+} as const
+
+/** Tag names of the provenance tags; `github-run-id` also marks what a run may clean up or reuse. */
+export const ProvenanceTag = {
+  Repository: 'github-repository',
+  Sha: 'github-sha',
+  Ref: 'github-ref',
+  Workflow: 'github-workflow',
+  RunId: 'github-run-id',
+  RunAttempt: 'github-run-attempt'
+} as const

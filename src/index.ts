@@ -1,0 +1,74 @@
+/**
+ * Entry of the one bundle that serves both the main and the post step: the is-post state, saved by
+ * main, tells them apart (as actions/checkout does). This is the only place bound to @actions/core.
+ */
+import * as core from '@actions/core'
+import { context } from '@actions/github'
+import { existsSync } from 'node:fs'
+import { delimiter, join } from 'node:path'
+import { State } from './constants.js'
+import type { Logger } from './log.js'
+import { runMain, type Runner } from './main.js'
+import { runPost } from './post.js'
+
+const log: Logger = {
+  info: m => core.info(m),
+  warning: m => core.warning(m),
+  debug: m => core.debug(m),
+  group: (name, fn) => core.group(name, fn),
+  secret: v => core.setSecret(v)
+}
+
+function hasAzureCli(): boolean {
+  return (process.env.PATH ?? '').split(delimiter).some(dir => dir !== '' && existsSync(join(dir, 'az')))
+}
+
+const runner: Runner = {
+  getInput: name => core.getInput(name),
+  setOutput: (name, value) => core.setOutput(name, value),
+  saveState: (name, value) => core.saveState(name, value),
+  writeSummary: async markdown => {
+    if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(markdown, true).write()
+  },
+  error: message => core.error(message),
+  log,
+  getIDToken: audience => core.getIDToken(audience),
+  env: process.env,
+  onCancel: handler => {
+    process.on('SIGINT', handler)
+    process.on('SIGTERM', handler)
+    return () => {
+      process.off('SIGINT', handler)
+      process.off('SIGTERM', handler)
+    }
+  },
+  fetchJson: async url => {
+    const response = await fetch(url, { headers: { accept: 'application/json' } })
+    if (!response.ok) throw new Error(`GET ${url} answered ${response.status}`)
+    return response.json()
+  },
+  hasAzureCli,
+  planContext: () => ({
+    now: new Date(),
+    run: {
+      repository: process.env.GITHUB_REPOSITORY ? `${context.repo.owner}/${context.repo.repo}` : '',
+      sha: context.sha ?? '',
+      ref: context.ref ?? '',
+      workflow: context.workflow ?? '',
+      runId: String(context.runId),
+      runAttempt: Number.isFinite(context.runAttempt) ? context.runAttempt : 1,
+      runNumber: context.runNumber
+    }
+  })
+}
+
+const isPost = core.getState(State.IsPost) === 'true'
+const code = await (isPost ? runPost(runner, name => core.getState(name)) : runMain(runner)).catch(
+  (e: unknown) => {
+    core.error(`Unexpected failure: ${(e as Error).message}`)
+    core.debug((e as Error).stack ?? '')
+    return 1
+  }
+)
+// Exit explicitly: an abandoned poller (Sysprep's run command never reports) must not keep us alive.
+process.exit(code)

@@ -1,0 +1,47 @@
+/**
+ * The post step: runs after every main step, also after failure and cancellation. After a success
+ * it does nothing; otherwise it finishes the cleanup of what the ledger in the state still lists.
+ */
+import { State } from './constants.js'
+import { cleanUp } from './cleanup.js'
+import { readPlan } from './inputs.js'
+import { createLedger, type LedgerEntry } from './ledger.js'
+import { connect, type Runner } from './main.js'
+
+export async function runPost(runner: Runner, getState: (name: string) => string): Promise<number> {
+  const { log } = runner
+  if (getState(State.Succeeded) === 'true') {
+    log.debug('Post: the main step succeeded; nothing to clean up.')
+    return 0
+  }
+  let entries: LedgerEntry[] = []
+  try {
+    entries = JSON.parse(getState(State.Ledger) || '[]') as LedgerEntry[]
+  } catch {
+    log.warning('Post: the saved ledger could not be read; nothing cleaned up.')
+    return 0
+  }
+  if (entries.length === 0) {
+    log.info('Post: nothing this run created is left to clean up.')
+    return 0
+  }
+  try {
+    const plan = readPlan(name => runner.getInput(name), runner.planContext())
+    if (plan.connection.clientSecret) log.secret(plan.connection.clientSecret)
+    const clients = await connect(runner, plan, true)
+    const ledger = createLedger(json => runner.saveState(State.Ledger, json), entries)
+    const result = await log.group('Cleanup of what this run left behind', () =>
+      cleanUp({ clients, ledger, runId: plan.run.runId, log, signal: AbortSignal.timeout(15 * 60_000) })
+    )
+    const lines = [
+      '## Cleanup after a failed or cancelled run',
+      '',
+      ...result.done.map(d => `- ${d}`),
+      ...result.failed.map(f => `- ⚠️ ${f}`)
+    ]
+    await runner.writeSummary(lines.join('\n') + '\n')
+  } catch (e) {
+    log.warning(`Post: cleanup could not run: ${(e as Error).message}`)
+  }
+  return 0
+}

@@ -1,0 +1,20 @@
+/** What the targets need to know about the image source, whichever mode produced it. */
+import type { Architecture, HyperVGeneration, OsState, OsType, SecurityType } from './plan.js'
+
+export interface SourceFacts {
+  osType: OsType
+  /** The state the image will have: Generalized after a generalizing capture, else Specialized. */
+  osState: OsState
+  hyperVGeneration: HyperVGeneration
+  architecture: Architecture
+  securityType: SecurityType | 'ConfidentialVM'
+  /** Normalised region of the source. */
+  location: string
+}
+
+/** Where a gallery image version or managed image takes its content from. */
+export type ImageContent =
+  | { kind: 'vm'; vmId: string }
+  | { kind: 'managed-image'; imageId: string }
+  | { kind: 'disks'; osDiskId: string; dataDiskIds: string[] }
+  | { kind: 'blobs'; storageAccountId: string; osBlobUri: string; dataBlobUris: string[] }

@@ -1,0 +1,112 @@
+/** The managed image target: a read-only preflight, then the image from a VM, disks or blobs. */
+import type { Image, ImageDataDisk } from '@azure/arm-compute'
+import { waitFor } from '../azure/operation.js'
+import type { AzureClients } from '../azure/clients.js'
+import type { ManagedImageTarget } from '../plan.js'
+import { resourceId } from '../plan.js'
+import type { RunContext } from '../run-context.js'
+import type { ImageContent, SourceFacts } from '../source-facts.js'
+import { isFromRun } from '../tags.js'
+
+export interface ManagedImagePreflight {
+  id: string
+  /** create: nothing there; reuse: this run made it already (a re-run attempt); replace: overwrite. */
+  action: 'create' | 'reuse' | 'replace'
+}
+
+function isNotFound(e: unknown): boolean {
+  return (e as { statusCode?: number }).statusCode === 404
+}
+
+export async function checkManagedImage(
+  clients: AzureClients,
+  target: ManagedImageTarget,
+  runId: string,
+  signal: AbortSignal
+): Promise<ManagedImagePreflight> {
+  const id = resourceId(target.image, 'Microsoft.Compute', 'images')
+  let existing: Image
+  try {
+    existing = await clients.compute.images.get(target.image.resourceGroup, target.image.name, {
+      abortSignal: signal
+    })
+  } catch (e) {
+    if (isNotFound(e)) return { id, action: 'create' }
+    throw e
+  }
+  if (isFromRun(existing.tags, runId) && existing.provisioningState === 'Succeeded') {
+    return { id, action: 'reuse' }
+  }
+  if (!target.overwrite && !isFromRun(existing.tags, runId)) {
+    throw new Error(
+      `Managed image '${target.image.name}' already exists in resource group '${target.image.resourceGroup}'. ` +
+        `Choose another 'image-name' (e.g. with \${{ github.run_number }}), or set 'overwrite: true' to replace it.`
+    )
+  }
+  return { id, action: 'replace' }
+}
+
+export function imageBody(content: ImageContent, source: SourceFacts, tags: Record<string, string>): Image {
+  const base = { location: source.location, tags, hyperVGeneration: source.hyperVGeneration }
+  switch (content.kind) {
+    case 'vm':
+      return { ...base, sourceVirtualMachine: { id: content.vmId } }
+    case 'disks':
+      return {
+        ...base,
+        storageProfile: {
+          osDisk: { osType: source.osType, osState: 'Generalized', managedDisk: { id: content.osDiskId } },
+          dataDisks: content.dataDiskIds.map(
+            (id, lun): ImageDataDisk => ({ lun, managedDisk: { id } })
+          )
+        }
+      }
+    case 'blobs':
+      return {
+        ...base,
+        storageProfile: {
+          osDisk: { osType: source.osType, osState: 'Generalized', blobUri: content.osBlobUri },
+          dataDisks: content.dataBlobUris.map((blobUri, lun): ImageDataDisk => ({ lun, blobUri }))
+        }
+      }
+    case 'managed-image':
+      throw new Error('A managed image is not made from another managed image.')
+  }
+}
+
+export async function createManagedImage(
+  ctx: RunContext,
+  target: ManagedImageTarget,
+  pre: ManagedImagePreflight,
+  content: ImageContent,
+  source: SourceFacts
+): Promise<string> {
+  const { clients, log, signal, plan } = ctx
+  const { resourceGroup, name } = target.image
+  if (pre.action === 'reuse') {
+    log.info(`Managed image '${name}' was created by an earlier attempt of this run: reusing it`)
+    return pre.id
+  }
+  if (pre.action === 'replace') {
+    log.info(`Deleting the existing managed image '${name}' (overwrite: true)`)
+    await waitFor(`Delete image '${name}'`, clients.compute.images.delete(resourceGroup, name, { abortSignal: signal }), {
+      log,
+      signal
+    })
+  }
+  ctx.ledger.add({ kind: 'managed-image', id: pre.id })
+  const image = await waitFor(
+    `Managed image '${name}'`,
+    clients.compute.images.createOrUpdate(resourceGroup, name, imageBody(content, source, plan.tags), {
+      abortSignal: signal
+    }),
+    { log, signal }
+  )
+  if (image.provisioningState !== 'Succeeded') {
+    throw new Error(`Managed image '${name}' ended in provisioning state ${image.provisioningState}.`)
+  }
+  ctx.ledger.remove(pre.id)
+  const id = image.id ?? pre.id
+  ctx.report.created.push({ kind: 'Managed image', id, location: source.location })
+  return id
+}

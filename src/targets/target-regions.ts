@@ -1,0 +1,45 @@
+/** The `target-regions` input: `region[=replicas[=storage-type]]`, newline or comma separated. */
+import type { GalleryStorageAccountType, TargetRegion } from '../plan.js'
+
+const STORAGE_TYPES: GalleryStorageAccountType[] = ['Standard_LRS', 'Standard_ZRS', 'Premium_LRS']
+
+/** Azure's region names are display names with spaces removed, lower-cased: 'East US' → 'eastus'. */
+export function normaliseRegion(region: string): string {
+  return region.replace(/\s+/g, '').toLowerCase()
+}
+
+export function parseTargetRegions(value: string): TargetRegion[] {
+  const regions = new Map<string, TargetRegion>()
+  for (const entry of value.split(/[\n,]/).map(s => s.trim()).filter(s => s !== '')) {
+    const [rawName, replicas, storage, ...extra] = entry.split('=').map(s => s.trim())
+    if (extra.length > 0 || rawName === '') {
+      throw new Error(`'${entry}' is not region[=replicas[=storage-type]].`)
+    }
+    const name = normaliseRegion(rawName)
+    if (!/^[a-z0-9]+$/.test(name)) throw new Error(`'${rawName}' is not a region name.`)
+    const region: TargetRegion = { name }
+    if (replicas !== undefined && replicas !== '') {
+      if (!/^\d+$/.test(replicas) || Number(replicas) < 1 || Number(replicas) > 100) {
+        throw new Error(`replicas for '${rawName}' must be a whole number from 1 to 100, got '${replicas}'.`)
+      }
+      region.replicas = Number(replicas)
+    }
+    if (storage !== undefined) {
+      const match = STORAGE_TYPES.find(t => t.toLowerCase() === storage.toLowerCase())
+      if (match === undefined) {
+        throw new Error(`storage type for '${rawName}' must be one of ${STORAGE_TYPES.join(' | ')}, got '${storage}'.`)
+      }
+      region.storageAccountType = match
+    }
+    if (regions.has(name)) throw new Error(`region '${rawName}' is listed twice.`)
+    regions.set(name, region)
+  }
+  return [...regions.values()]
+}
+
+/** The regions a version is published to: the source region first (Azure requires it), then the rest. */
+export function withSourceRegion(regions: TargetRegion[], sourceRegion: string): TargetRegion[] {
+  const source = normaliseRegion(sourceRegion)
+  const own = regions.find(r => r.name === source) ?? { name: source }
+  return [own, ...regions.filter(r => r.name !== source)]
+}
