@@ -1,0 +1,348 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import type { ComputeManagementClient } from '@azure/arm-compute'
+import { startArmEmulator, type ArmEmulator } from '../emulator/index.js'
+import { arm, computeClient, poll, trustEmulator } from './helpers.js'
+
+describe('ARM emulator compute behaviour through @azure/arm-compute', () => {
+  let emu: ArmEmulator
+  let client: ComputeManagementClient
+  const rg = 'rg-img'
+  beforeAll(async () => {
+    emu = await startArmEmulator({ lro: { pollsBeforeDone: 2, retryAfterSeconds: 0 } })
+    trustEmulator(emu)
+    client = computeClient(emu)
+    emu.addResourceGroup(rg, 'westus')
+  })
+  afterAll(async () => emu.close())
+
+  const vmId = (name: string): string =>
+    `/subscriptions/${emu.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/${name}`
+
+  it.each(['async', 'location'] as const)('deallocate completes with LRO style %s', async style => {
+    emu.setLroStyle('virtualMachines/deallocate', style)
+    emu.addVm({ resourceGroup: rg, name: `vm-${style}`, location: 'westus', osType: 'Linux' })
+    await client.virtualMachines.deallocate(rg, `vm-${style}`, poll)
+    const view = await client.virtualMachines.instanceView(rg, `vm-${style}`)
+    expect(view.statuses?.map(s => s.code)).toContain('PowerState/deallocated')
+    const initial = emu.writes().at(-1)!
+    expect(initial.status).toBe(202)
+  })
+
+  it('generalize is refused on a running VM and allowed once deallocated', async () => {
+    emu.addVm({ resourceGroup: rg, name: 'vm-gen', location: 'westus', osType: 'Linux' })
+    await expect(client.virtualMachines.generalize(rg, 'vm-gen')).rejects.toMatchObject({
+      code: 'OperationNotAllowed',
+      statusCode: 409
+    })
+    await client.virtualMachines.deallocate(rg, 'vm-gen', poll)
+    await client.virtualMachines.generalize(rg, 'vm-gen')
+    const vm = await client.virtualMachines.get(rg, 'vm-gen', { expand: 'instanceView' })
+    expect(vm.instanceView?.statuses?.map(s => s.code)).toEqual(
+      expect.arrayContaining(['PowerState/deallocated', 'OSState/generalized'])
+    )
+  })
+
+  it('creates a managed image from a generalized VM in body-polling mode', async () => {
+    emu.setLroStyle('images/PUT', 'body')
+    emu.addVm({
+      resourceGroup: rg,
+      name: 'vm-img',
+      location: 'westus',
+      osType: 'Linux',
+      powerState: 'deallocated',
+      generalized: true,
+      dataDisks: 2,
+      hyperVGeneration: 'V2'
+    })
+    const image = await client.images.createOrUpdate(
+      rg,
+      'img1',
+      { location: 'westus', tags: { a: 'b' }, sourceVirtualMachine: { id: vmId('vm-img') } },
+      poll
+    )
+    expect(image.provisioningState).toBe('Succeeded')
+    expect(image.hyperVGeneration).toBe('V2')
+    expect(image.storageProfile?.dataDisks?.map(d => d.lun)).toEqual([0, 1])
+    expect(image.tags).toEqual({ a: 'b' })
+    // Another source for the same image name is refused.
+    emu.addVm({
+      resourceGroup: rg,
+      name: 'vm-img2',
+      location: 'westus',
+      osType: 'Linux',
+      powerState: 'deallocated',
+      generalized: true
+    })
+    await expect(
+      client.images.createOrUpdate(
+        rg,
+        'img1',
+        { location: 'westus', sourceVirtualMachine: { id: vmId('vm-img2') } },
+        poll
+      )
+    ).rejects.toMatchObject({ code: 'PropertyChangeNotAllowed' })
+  })
+
+  it('refuses images from Trusted Launch and non-generalized VMs', async () => {
+    emu.addVm({
+      resourceGroup: rg,
+      name: 'vm-tl',
+      location: 'westus',
+      osType: 'Linux',
+      securityType: 'TrustedLaunch',
+      powerState: 'deallocated',
+      generalized: true
+    })
+    await expect(
+      client.images.createOrUpdate(
+        rg,
+        'img-tl',
+        { location: 'westus', sourceVirtualMachine: { id: vmId('vm-tl') } },
+        poll
+      )
+    ).rejects.toMatchObject({
+      code: 'OperationNotAllowed',
+      message: expect.stringMatching(/TrustedLaunch security type/)
+    })
+    emu.addVm({
+      resourceGroup: rg,
+      name: 'vm-ng',
+      location: 'westus',
+      osType: 'Linux',
+      powerState: 'deallocated'
+    })
+    await expect(
+      client.images.createOrUpdate(
+        rg,
+        'img-ng',
+        { location: 'westus', sourceVirtualMachine: { id: vmId('vm-ng') } },
+        poll
+      )
+    ).rejects.toMatchObject({ code: 'OperationNotAllowed' })
+  })
+
+  it('surfaces a Failed operation and leaves the resource Failed', async () => {
+    emu.setLroStyle('images/PUT', 'async')
+    emu.addVm({
+      resourceGroup: rg,
+      name: 'vm-fail',
+      location: 'westus',
+      osType: 'Linux',
+      powerState: 'deallocated',
+      generalized: true
+    })
+    emu.faults.add({
+      method: 'PUT',
+      path: /\/images\/img-fail/,
+      failOperation: { code: 'InternalOperationError', message: 'boom' }
+    })
+    await expect(
+      client.images.createOrUpdate(
+        rg,
+        'img-fail',
+        { location: 'westus', sourceVirtualMachine: { id: vmId('vm-fail') } },
+        poll
+      )
+    ).rejects.toThrow(/InternalOperationError\. boom/)
+    expect((await client.images.get(rg, 'img-fail')).provisioningState).toBe('Failed')
+  })
+
+  it('honours 429 with Retry-After', async () => {
+    emu.faults.add({ method: 'GET', path: /virtualMachines\/vm-gen/, status: 429, retryAfter: 1 })
+    const t0 = Date.now()
+    const vm = await client.virtualMachines.get(rg, 'vm-gen')
+    expect(vm.name).toBe('vm-gen')
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(900)
+    expect(emu.requests.filter(r => r.path.endsWith('/vm-gen') && r.status === 429)).toHaveLength(1)
+  })
+
+  it('runs waagent deprovision on Linux and Sysprep /shutdown on Windows', async () => {
+    emu.addVm({ resourceGroup: rg, name: 'lin', location: 'westus', osType: 'Linux' })
+    const res = await client.virtualMachines.runCommand(
+      rg,
+      'lin',
+      { commandId: 'RunShellScript', script: ['/usr/sbin/waagent -force -deprovision+user'] },
+      poll
+    )
+    expect(res.value?.[0].code).toBe('ComponentStatus/StdOut/succeeded')
+    expect(emu.resources.state(vmId('lin'))?.guestDeprovisioned).toBe(true)
+
+    emu.addVm({ resourceGroup: rg, name: 'win', location: 'westus', osType: 'Windows' })
+    const poller = client.virtualMachines.runCommand(
+      rg,
+      'win',
+      {
+        commandId: 'RunPowerShellScript',
+        script: [
+          '& $env:SystemRoot\\System32\\Sysprep\\Sysprep.exe /oobe /generalize /mode:vm /shutdown'
+        ]
+      },
+      poll
+    )
+    await poller.submitted()
+    const states: string[] = []
+    for (let i = 0; i < 4; i++) {
+      const v = await client.virtualMachines.instanceView(rg, 'win')
+      states.push(v.statuses!.find(s => s.code!.startsWith('PowerState/'))!.code!)
+    }
+    expect(states).toContain('PowerState/stopping')
+    expect(states.at(-1)).toBe('PowerState/stopped')
+    expect(poller.isDone).toBe(false)
+
+    await client.virtualMachines.deallocate(rg, 'win', poll)
+    await expect(
+      client.virtualMachines.runCommand(
+        rg,
+        'win',
+        { commandId: 'RunPowerShellScript', script: ['hostname'] },
+        poll
+      )
+    ).rejects.toMatchObject({ code: 'OperationNotAllowed' })
+  })
+
+  it('publishes a gallery version with replication status, paging and validations', async () => {
+    emu.addGallery(rg, 'gal', 'westus')
+    emu.addGalleryImage({
+      resourceGroup: rg,
+      gallery: 'gal',
+      name: 'def',
+      osType: 'Linux',
+      hyperVGeneration: 'V1'
+    })
+    emu.addGalleryImageVersion({ resourceGroup: rg, gallery: 'gal', image: 'def', name: '1.0.0' })
+    emu.addGalleryImageVersion({ resourceGroup: rg, gallery: 'gal', image: 'def', name: '1.0.1' })
+    emu.addVm({
+      resourceGroup: rg,
+      name: 'vm-sig',
+      location: 'westus',
+      osType: 'Linux',
+      powerState: 'deallocated',
+      generalized: true
+    })
+    const version = await client.galleryImageVersions.createOrUpdate(
+      rg,
+      'gal',
+      'def',
+      '2.0.0',
+      {
+        location: 'westus',
+        tags: { run: '1' },
+        publishingProfile: {
+          targetRegions: [{ name: 'westus' }, { name: 'eastus', regionalReplicaCount: 2 }]
+        },
+        storageProfile: { source: { virtualMachineId: vmId('vm-sig') } }
+      },
+      poll
+    )
+    expect(version.provisioningState).toBe('Succeeded')
+    const withStatus = await client.galleryImageVersions.get(rg, 'gal', 'def', '2.0.0', {
+      expand: 'ReplicationStatus'
+    })
+    expect(withStatus.replicationStatus?.aggregatedState).toBe('Completed')
+    expect(withStatus.replicationStatus?.summary?.map(s => s.progress)).toEqual([100, 100])
+
+    const names: string[] = []
+    for await (const v of client.galleryImageVersions.listByGalleryImage(rg, 'gal', 'def'))
+      names.push(v.name!)
+    expect(names.sort()).toEqual(['1.0.0', '1.0.1', '2.0.0'])
+    expect(emu.requests.some(r => r.query['$skiptoken'])).toBe(true)
+
+    const bad = (name: string, body: object) =>
+      client.galleryImageVersions.createOrUpdate(
+        rg,
+        'gal',
+        'def',
+        name,
+        { location: 'westus', ...body },
+        poll
+      )
+    await expect(
+      bad('1.2', { storageProfile: { source: { virtualMachineId: vmId('vm-sig') } } })
+    ).rejects.toMatchObject({ code: 'InvalidParameter' })
+    emu.addVm({
+      resourceGroup: rg,
+      name: 'vm-spec',
+      location: 'westus',
+      osType: 'Linux',
+      powerState: 'deallocated'
+    })
+    await expect(
+      bad('3.0.0', { storageProfile: { source: { virtualMachineId: vmId('vm-spec') } } })
+    ).rejects.toMatchObject({ code: 'InvalidParameter' })
+    emu.addVm({
+      resourceGroup: rg,
+      name: 'vm-g2',
+      location: 'westus',
+      osType: 'Linux',
+      powerState: 'deallocated',
+      generalized: true,
+      hyperVGeneration: 'V2'
+    })
+    await expect(
+      bad('3.0.1', { storageProfile: { source: { virtualMachineId: vmId('vm-g2') } } })
+    ).rejects.toMatchObject({ code: 'InvalidParameter' })
+    await expect(
+      bad('3.0.2', {
+        publishingProfile: {
+          replicationMode: 'Shallow',
+          targetRegions: [{ name: 'westus' }, { name: 'eastus' }]
+        },
+        storageProfile: { source: { virtualMachineId: vmId('vm-sig') } }
+      })
+    ).rejects.toMatchObject({ code: 'InvalidParameter' })
+    await expect(
+      client.galleryImageVersions.createOrUpdate(
+        rg,
+        'gal',
+        'nodef',
+        '1.0.0',
+        { location: 'westus', storageProfile: { source: { virtualMachineId: vmId('vm-sig') } } },
+        poll
+      )
+    ).rejects.toMatchObject({ statusCode: 404 })
+
+    await client.galleryImageVersions.delete(rg, 'gal', 'def', '1.0.0', poll)
+    const again = await arm(
+      emu,
+      'DELETE',
+      `/subscriptions/${emu.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Compute/galleries/gal/images/def/versions/1.0.0?api-version=2025-12-03`
+    )
+    expect(again.status).toBe(204)
+  })
+
+  it('reports replication progress while a version is being created', async () => {
+    emu.setLroStyle('galleryImageVersions/PUT', 'async')
+    const poller = client.galleryImageVersions.createOrUpdate(
+      rg,
+      'gal',
+      'def',
+      '4.0.0',
+      {
+        location: 'westus',
+        storageProfile: { source: { virtualMachineId: vmId('vm-sig') } }
+      },
+      poll
+    )
+    await poller.submitted()
+    const mid = await client.galleryImageVersions.get(rg, 'gal', 'def', '4.0.0', {
+      expand: 'ReplicationStatus'
+    })
+    expect(mid.replicationStatus?.aggregatedState).toBe('InProgress')
+    expect(mid.provisioningState).toBe('Creating')
+    await poller.pollUntilDone()
+    const done = await client.galleryImageVersions.get(rg, 'gal', 'def', '4.0.0', {
+      expand: 'ReplicationStatus'
+    })
+    expect(done.replicationStatus?.aggregatedState).toBe('Completed')
+  })
+
+  it('returns ARM 404 codes for missing resources', async () => {
+    await expect(client.virtualMachines.get(rg, 'nope')).rejects.toMatchObject({
+      code: 'ResourceNotFound',
+      statusCode: 404
+    })
+    await expect(client.virtualMachines.get('no-rg', 'nope')).rejects.toMatchObject({
+      code: 'ResourceGroupNotFound'
+    })
+  })
+})

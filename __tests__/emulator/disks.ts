@@ -1,0 +1,322 @@
+/**
+ * Managed disks and snapshots (DiskRP). Direct upload follows Disk_Create_UploadDisk.json and
+ * Disk_BeginGetAccess.json: createOption Upload + uploadSizeBytes -> ReadyToUpload -> beginGetAccess
+ * Write -> ActiveUpload with an accessSAS -> endGetAccess -> Unattached. The SAS points to a real
+ * page blob in Azurite, so uploads and their content can be checked byte for byte.
+ */
+import {
+  BlobSASPermissions,
+  BlobServiceClient,
+  PageBlobClient,
+  SASProtocol,
+  StorageSharedKeyCredential,
+  generateBlobSASQueryParameters
+} from '@azure/storage-blob'
+import type { Body, Ctx, Reply, Resource, State } from './types.js'
+import { fail } from './errors.js'
+import { newGuid, parseResourceId } from './ids.js'
+import { startLro } from './lro.js'
+import {
+  clone,
+  deleteResource,
+  getResource,
+  putResource,
+  requireResource,
+  requireResourceGroup
+} from './store.js'
+
+const MIN_UPLOAD = 20972032 // 20 MiB + 512
+const MAX_UPLOAD = 35183298347520 // 32 TiB + 512
+const MiB = 1024 * 1024
+const CONTAINER = 'managed-disks'
+
+function credential(state: State): StorageSharedKeyCredential {
+  const s = state.config.storage
+  if (!s)
+    fail(
+      500,
+      'InternalExecutionError',
+      'The ARM emulator was started without `storage` (Azurite); disk upload needs it.'
+    )
+  return new StorageSharedKeyCredential(s.accountName, s.accountKey)
+}
+
+function blobName(disk: Resource): string {
+  return `${disk.body.properties.uniqueId}.vhd`
+}
+
+/** For tests: a client on the page blob behind an uploaded disk (to read and hash its content). */
+export function diskBlobClient(state: State, diskId: string): PageBlobClient {
+  const disk = getResource(state, diskId)
+  if (!disk) throw new Error(`no disk ${diskId}`)
+  const cred = credential(state)
+  return new BlobServiceClient(state.config.storage!.blobEndpoint, cred)
+    .getContainerClient(CONTAINER)
+    .getPageBlobClient(blobName(disk))
+}
+
+function sasUrl(state: State, disk: Resource, permissions: string, seconds: number): string {
+  const client = diskBlobClient(state, disk.id)
+  const sas = generateBlobSASQueryParameters(
+    {
+      containerName: CONTAINER,
+      blobName: blobName(disk),
+      permissions: BlobSASPermissions.parse(permissions),
+      startsOn: new Date(Date.now() - 60_000),
+      expiresOn: new Date(Date.now() + seconds * 1000),
+      protocol: SASProtocol.HttpsAndHttp
+    },
+    credential(state)
+  )
+  return `${client.url}?${sas.toString()}`
+}
+
+export function putDisk(ctx: Ctx, id: string): Reply {
+  const { state } = ctx
+  const p = parseResourceId(id)!
+  requireResourceGroup(state, p.resourceGroup)
+  const body = ctx.body ?? {}
+  const existing = getResource(state, id)
+  const props: Body = body.properties ?? {}
+  const creation: Body = props.creationData ?? {}
+  if (existing) {
+    // Updates: only tags and a few properties; keep the disk state.
+    existing.body.tags = body.tags ?? existing.body.tags
+    return { status: 200, body: clone(existing.body) }
+  }
+  if (!body.location)
+    fail(400, 'LocationRequired', 'The location property is required for this definition.')
+  let diskState = 'Unattached'
+  let sizeBytes = (props.diskSizeGB ?? 0) * 1024 ** 3
+  if (String(creation.createOption).toLowerCase() === 'upload') {
+    const size = Number(creation.uploadSizeBytes)
+    // Azure's wording, quoted in AzureStorageExplorer#3033 / azure-docs#55178.
+    if (!Number.isFinite(size) || size < MIN_UPLOAD || size > MAX_UPLOAD)
+      fail(
+        400,
+        'BadRequest',
+        `The upload size in bytes ${creation.uploadSizeBytes} must be between ${MIN_UPLOAD} bytes (20 MiB + 512 bytes for the VHD footer) and ${MAX_UPLOAD} bytes (32 TiB + 512 bytes for the VHD footer).`
+      )
+    if ((size - 512) % MiB !== 0)
+      fail(
+        400,
+        'BadRequest',
+        `The upload size in bytes ${size} - 512 bytes for the VHD footer (${size - 512} in this case) must be a multiple of MiB.`
+      )
+    diskState = 'ReadyToUpload'
+    sizeBytes = size - 512
+  } else if (String(creation.createOption).toLowerCase() === 'copy') {
+    const src = requireResource(state, String(creation.sourceResourceId))
+    sizeBytes = src.body.properties.diskSizeBytes ?? sizeBytes
+  }
+  const disk: Resource = {
+    id,
+    type: 'Microsoft.Compute/disks',
+    state: {},
+    body: {
+      id,
+      name: p.names[0],
+      type: 'Microsoft.Compute/disks',
+      location: body.location,
+      tags: body.tags ?? {},
+      sku: body.sku ?? { name: 'Standard_LRS', tier: 'Standard' },
+      properties: {
+        ...props,
+        creationData: creation,
+        diskSizeGB: Math.ceil(sizeBytes / 1024 ** 3),
+        diskSizeBytes: sizeBytes,
+        uniqueId: newGuid(),
+        provisioningState: 'Updating',
+        diskState,
+        timeCreated: new Date().toISOString()
+      }
+    }
+  }
+  putResource(state, disk)
+  return startLro(ctx, {
+    name: 'disks/PUT',
+    kind: 'diskOperations',
+    region: disk.body.location,
+    initialStatus: 202,
+    initialBody: () => clone(disk.body),
+    resourceId: id,
+    complete: () => {
+      disk.body.properties.provisioningState = 'Succeeded'
+      return clone(disk.body)
+    },
+    fail: () => {
+      disk.body.properties.provisioningState = 'Failed'
+    }
+  })
+}
+
+export function getDiskLike(ctx: Ctx, id: string): Reply {
+  return { status: 200, body: clone(requireResource(ctx.state, id).body) }
+}
+
+export async function beginGetAccess(ctx: Ctx, id: string): Promise<Reply> {
+  const { state } = ctx
+  const disk = requireResource(state, id)
+  const props = disk.body.properties
+  const access = String(ctx.body?.access ?? 'Read')
+  const seconds = Number(ctx.body?.durationInSeconds ?? 3600)
+  let sas: string
+  if (access.toLowerCase() === 'write') {
+    if (props.diskState !== 'ReadyToUpload' && props.diskState !== 'ActiveUpload')
+      fail(
+        409,
+        'OperationNotAllowed',
+        `Write access can only be granted to a disk in 'ReadyToUpload' state. Disk '${disk.body.name}' is in '${props.diskState}' state.`
+      )
+    const client = diskBlobClient(state, id)
+    const container = new BlobServiceClient(
+      state.config.storage!.blobEndpoint,
+      credential(state)
+    ).getContainerClient(CONTAINER)
+    await container.createIfNotExists()
+    // A fixed-size VHD: the blob has exactly uploadSizeBytes, like Azure's md-impexp blobs.
+    if (!(await client.exists())) await client.create(Number(props.creationData.uploadSizeBytes))
+    sas = sasUrl(state, disk, 'racwd', seconds)
+    props.diskState = 'ActiveUpload'
+  } else {
+    if (props.diskState === 'Attached' && disk.body.managedBy)
+      fail(
+        409,
+        'OperationNotAllowed',
+        `Disk '${disk.body.name}' is attached to VM '${disk.body.managedBy}'.`
+      )
+    sas =
+      state.config.storage && disk.state.uploaded
+        ? sasUrl(state, disk, 'r', seconds)
+        : `${state.url}/blob/${props.uniqueId}?sv=2018-03-28&sr=b&sp=r`
+    props.diskState = 'ActiveSAS'
+  }
+  return startLro(ctx, {
+    name: `${disk.type.split('/')[1]}/beginGetAccess`,
+    kind: 'diskOperations',
+    region: disk.body.location,
+    complete: () => ({ accessSAS: sas })
+  })
+}
+
+export function endGetAccess(ctx: Ctx, id: string): Reply {
+  const disk = requireResource(ctx.state, id)
+  const props = disk.body.properties
+  return startLro(ctx, {
+    name: `${disk.type.split('/')[1]}/endGetAccess`,
+    kind: 'diskOperations',
+    region: disk.body.location,
+    complete: () => {
+      if (props.diskState === 'ActiveUpload') disk.state.uploaded = true
+      if (
+        props.diskState === 'ActiveUpload' ||
+        props.diskState === 'ActiveSAS' ||
+        props.diskState === 'ReadyToUpload'
+      )
+        props.diskState = disk.body.managedBy ? 'Reserved' : 'Unattached'
+      return undefined
+    }
+  })
+}
+
+export async function deleteDisk(ctx: Ctx, id: string): Promise<Reply> {
+  const { state } = ctx
+  const disk = getResource(state, id)
+  if (!disk) return { status: 204 }
+  const props = disk.body.properties
+  if (props.diskState === 'ActiveUpload' || props.diskState === 'ActiveSAS')
+    fail(
+      409,
+      'OperationNotAllowed',
+      `Disk '${disk.body.name}' cannot be deleted as it is in '${props.diskState}' state. Please revoke access (EndGetAccess) and retry.`
+    )
+  if (disk.body.managedBy)
+    fail(
+      409,
+      'OperationNotAllowed',
+      `Disk ${disk.body.name} is attached to VM ${disk.body.managedBy}.`
+    )
+  if (state.config.storage && disk.type === 'Microsoft.Compute/disks') {
+    await diskBlobClient(state, id).deleteIfExists()
+  }
+  return startLro(ctx, {
+    name: `${disk.type.split('/')[1]}/DELETE`,
+    kind: 'diskOperations',
+    region: disk.body.location,
+    complete: () => {
+      deleteResource(state, id)
+      return undefined
+    }
+  })
+}
+
+/** Snapshots: createOption Copy from a disk (sourceResourceId), full or incremental. */
+export function putSnapshot(ctx: Ctx, id: string): Reply {
+  const { state } = ctx
+  const p = parseResourceId(id)!
+  requireResourceGroup(state, p.resourceGroup)
+  const body = ctx.body ?? {}
+  const props: Body = body.properties ?? {}
+  const creation: Body = props.creationData ?? {}
+  if (!body.location)
+    fail(400, 'LocationRequired', 'The location property is required for this definition.')
+  let sourceProps: Body = {}
+  if (String(creation.createOption).toLowerCase() === 'copy') {
+    const src = getResource(state, String(creation.sourceResourceId))
+    if (!src) fail(404, 'NotFound', `Resource ${creation.sourceResourceId} is not found.`)
+    if (['ReadyToUpload', 'ActiveUpload'].includes(src.body.properties.diskState))
+      fail(
+        409,
+        'OperationNotAllowed',
+        `Disk '${src.body.name}' is in '${src.body.properties.diskState}' state and cannot be used as a snapshot source.`
+      )
+    sourceProps = src.body.properties
+    creation.sourceUniqueId = sourceProps.uniqueId
+  }
+  const snap: Resource = {
+    id,
+    type: 'Microsoft.Compute/snapshots',
+    state: {},
+    body: {
+      id,
+      name: p.names[0],
+      type: 'Microsoft.Compute/snapshots',
+      location: body.location,
+      tags: body.tags ?? {},
+      sku: body.sku ?? { name: 'Standard_LRS', tier: 'Standard' },
+      properties: {
+        osType: sourceProps.osType,
+        hyperVGeneration: sourceProps.hyperVGeneration,
+        ...(sourceProps.securityProfile ? { securityProfile: sourceProps.securityProfile } : {}),
+        ...props,
+        creationData: creation,
+        diskSizeGB: sourceProps.diskSizeGB,
+        diskSizeBytes: sourceProps.diskSizeBytes,
+        incremental: props.incremental ?? false,
+        uniqueId: newGuid(),
+        provisioningState: 'Updating',
+        diskState: 'Unattached',
+        timeCreated: new Date().toISOString()
+      }
+    }
+  }
+  if (snap.body.properties.osType === undefined) delete snap.body.properties.osType
+  if (snap.body.properties.hyperVGeneration === undefined)
+    delete snap.body.properties.hyperVGeneration
+  putResource(state, snap)
+  return startLro(ctx, {
+    name: 'snapshots/PUT',
+    kind: 'diskOperations',
+    region: snap.body.location,
+    initialStatus: 202,
+    initialBody: () => clone(snap.body),
+    resourceId: id,
+    complete: () => {
+      snap.body.properties.provisioningState = 'Succeeded'
+      return clone(snap.body)
+    },
+    fail: () => {
+      snap.body.properties.provisioningState = 'Failed'
+    }
+  })
+}

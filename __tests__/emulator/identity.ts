@@ -1,0 +1,227 @@
+/**
+ * Microsoft Entra, GitHub OIDC and cloud-metadata stand-ins.
+ * Shapes: msal-common `OpenIdConfigResponse` (authorization_endpoint, token_endpoint, issuer, jwks_uri),
+ * Entra v2.0 token endpoint (client_credentials with client_secret or client_assertion),
+ * @actions/core oidc-utils (`{ value }` from ACTIONS_ID_TOKEN_REQUEST_URL&audience=...),
+ * Azure Stack Hub `/metadata/endpoints?api-version=2015-01-01`.
+ */
+import { randomBytes } from 'node:crypto'
+import type { Ctx, Reply, State, TokenRequest } from './types.js'
+import { armError } from './errors.js'
+
+const b64url = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url')
+
+export function metadataEndpoints(state: State): Reply {
+  return {
+    status: 200,
+    body: {
+      galleryEndpoint: `${state.url}/gallery/`,
+      graphEndpoint: `${state.url}/graph/`,
+      portalEndpoint: `${state.url}/portal/`,
+      authentication: {
+        loginEndpoint: `${state.url}/`,
+        audiences: [state.config.armAudience]
+      }
+    }
+  }
+}
+
+/** Entra's OAuth error body, e.g. `{ error: 'invalid_client', error_description: 'AADSTS...', error_codes: [...] }`. */
+function entraError(status: number, error: string, aadsts: number, description: string): Reply {
+  return {
+    status,
+    body: {
+      error,
+      error_description: `AADSTS${aadsts}: ${description} Trace ID: ${randomBytes(8).toString('hex')} Correlation ID: ${randomBytes(8).toString('hex')} Timestamp: ${new Date().toISOString()}`,
+      error_codes: [aadsts],
+      timestamp: new Date().toISOString()
+    }
+  }
+}
+
+export function openIdConfiguration(state: State, tenant: string): Reply {
+  if (tenant !== state.config.tenantId && tenant !== 'organizations')
+    return entraError(400, 'invalid_tenant', 90002, `Tenant '${tenant}' not found.`)
+  const base = `${state.url}/${tenant}`
+  return {
+    status: 200,
+    body: {
+      token_endpoint: `${base}/oauth2/v2.0/token`,
+      authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
+      end_session_endpoint: `${base}/oauth2/v2.0/logout`,
+      jwks_uri: `${base}/discovery/v2.0/keys`,
+      issuer: `${state.url}/${tenant}/v2.0`,
+      token_endpoint_auth_methods_supported: [
+        'client_secret_post',
+        'private_key_jwt',
+        'client_secret_basic'
+      ],
+      response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token'],
+      tenant_region_scope: 'NA'
+    }
+  }
+}
+
+export function tokenEndpoint(ctx: Ctx, tenant: string): Reply {
+  const { state } = ctx
+  const form = new URLSearchParams(ctx.rawBody)
+  const clientId = form.get('client_id') ?? ''
+  const scope = form.get('scope') ?? ''
+  const assertion = form.get('client_assertion')
+  const secret = form.get('client_secret')
+  const entry: TokenRequest = {
+    time: Date.now(),
+    grantType: form.get('grant_type') ?? '',
+    clientId,
+    scope,
+    via: assertion ? 'client_assertion' : secret ? 'client_secret' : 'unknown',
+    ok: false
+  }
+  state.tokenRequests.push(entry)
+  const reply = issueToken(state, tenant, form)
+  if (reply.status === 200) entry.ok = true
+  else entry.error = (reply.body as { error_description?: string }).error_description
+  return reply
+}
+
+function issueToken(state: State, tenant: string, form: URLSearchParams): Reply {
+  const cfg = state.config
+  if (tenant !== cfg.tenantId)
+    return entraError(400, 'invalid_request', 90002, `Tenant '${tenant}' not found.`)
+  if (form.get('grant_type') !== 'client_credentials')
+    return entraError(
+      400,
+      'unsupported_grant_type',
+      70003,
+      'The app requested an unsupported grant type.'
+    )
+  const clientId = form.get('client_id') ?? ''
+  if (clientId !== cfg.clientId)
+    return entraError(
+      400,
+      'unauthorized_client',
+      700016,
+      `Application with identifier '${clientId}' was not found in the directory '${tenant}'.`
+    )
+  const assertion = form.get('client_assertion')
+  const secret = form.get('client_secret')
+  if (assertion) {
+    const issued = state.idTokens.get(assertion)
+    if (!issued)
+      return entraError(
+        400,
+        'invalid_client',
+        700211,
+        'No matching federated identity record found for presented assertion issuer.'
+      )
+    const now = Date.now()
+    if (issued.expiresAt <= now)
+      // Entra's wording for an expired federated assertion (seen in Azure/login#180, packer-plugin-azure#385).
+      return entraError(
+        400,
+        'invalid_client',
+        700024,
+        `Client assertion is not within its valid time range. Current time: ${new Date(now).toISOString()}, assertion valid from ${new Date(issued.issuedAt).toISOString()}, expiry time of assertion ${new Date(issued.expiresAt).toISOString()}. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .`
+      )
+    if (
+      issued.audience !== 'api://AzureADTokenExchange' &&
+      !issued.audience.startsWith('api://AzureADTokenExchange')
+    )
+      return entraError(
+        400,
+        'invalid_client',
+        700212,
+        `No matching federated identity record found for presented assertion audience '${issued.audience}'.`
+      )
+  } else if (secret !== null) {
+    if (secret !== cfg.clientSecret)
+      return entraError(
+        401,
+        'invalid_client',
+        7000215,
+        `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`
+      )
+  } else {
+    return entraError(
+      401,
+      'invalid_client',
+      7000218,
+      "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."
+    )
+  }
+  const scope = (form.get('scope') ?? '').split(' ').find(s => s.endsWith('/.default')) ?? ''
+  const audience = scope.replace(/\/\.default$/, '')
+  const value = `emu.${randomBytes(24).toString('base64url')}`
+  const expiresIn = cfg.tokenLifetimeSeconds
+  state.tokens.set(value, { value, audience, expiresAt: Date.now() + expiresIn * 1000, clientId })
+  return {
+    status: 200,
+    body: {
+      token_type: 'Bearer',
+      expires_in: expiresIn,
+      ext_expires_in: expiresIn,
+      access_token: value
+    }
+  }
+}
+
+/** GitHub's ID-token endpoint as `core.getIDToken` calls it. */
+export function githubOidc(ctx: Ctx): Reply {
+  const { state } = ctx
+  state.counters.idTokenRequests++
+  const auth = ctx.req.headers.authorization ?? ''
+  if (auth !== `Bearer ${state.config.oidcRequestToken}`)
+    return { status: 401, body: { message: 'Bad credentials' } }
+  const audience = ctx.query.audience ?? 'https://github.com/emulator'
+  const now = Date.now()
+  const expiresAt = now + state.config.idTokenLifetimeSeconds * 1000
+  const payload = {
+    iss: 'https://token.actions.githubusercontent.com',
+    aud: audience,
+    sub: 'repo:emulator/action:ref:refs/heads/main',
+    iat: Math.floor(now / 1000),
+    nbf: Math.floor(now / 1000),
+    exp: Math.floor(expiresAt / 1000),
+    jti: randomBytes(8).toString('hex')
+  }
+  const value = `${b64url({ alg: 'RS256', typ: 'JWT', kid: 'emulator' })}.${b64url(payload)}.${randomBytes(32).toString('base64url')}`
+  state.idTokens.set(value, { value, audience, expiresAt, issuedAt: now })
+  return { status: 200, body: { count: 1, value } }
+}
+
+const normAud = (a: string): string => a.replace(/\/+$/, '').toLowerCase()
+
+/** ARM's bearer-token check. Returns an error reply, or undefined when the token is good. */
+export function checkArmToken(state: State, authorization: string | undefined): Reply | undefined {
+  if (!authorization)
+    return armError(
+      401,
+      'AuthenticationFailed',
+      "Authentication failed. The 'Authorization' header is missing."
+    )
+  const m = /^Bearer\s+(.+)$/i.exec(authorization)
+  if (!m)
+    return armError(
+      401,
+      'AuthenticationFailed',
+      "Authentication failed. The 'Authorization' header is provided in an invalid format."
+    )
+  const token = state.tokens.get(m[1])
+  if (!token) return armError(401, 'InvalidAuthenticationToken', 'The access token is invalid.')
+  if (normAud(token.audience) !== normAud(state.config.armAudience))
+    return armError(
+      401,
+      'InvalidAuthenticationTokenAudience',
+      `The access token has been obtained for wrong audience or resource '${token.audience}'. It should exactly match with one of the allowed audiences '${state.config.armAudience}'.`
+    )
+  const now = Date.now()
+  if (token.expiresAt <= now) {
+    const msg = `The access token expiry UTC time '${new Date(token.expiresAt).toUTCString()}' is earlier than current UTC time '${new Date(now).toUTCString()}'.`
+    return armError(401, 'ExpiredAuthenticationToken', msg, {
+      headers: {
+        'WWW-Authenticate': `Bearer authorization_uri="${state.url}/", error="invalid_token", error_description="The access token has expired."`
+      }
+    })
+  }
+  return undefined
+}

@@ -1,0 +1,268 @@
+/**
+ * Managed images (Images_CreateOrUpdate / Get / Delete). Sources per the spec examples
+ * Image_CreateFromAVM.json, Image_CreateFromAManagedDisk.json, Image_CreateFromABlob.json.
+ */
+import type { Body, Ctx, Reply, Resource, State } from './types.js'
+import { fail } from './errors.js'
+import { parseResourceId, resourceId } from './ids.js'
+import { startLro } from './lro.js'
+import {
+  clone,
+  deleteResource,
+  getResource,
+  normRegion,
+  putResource,
+  requireResourceGroup
+} from './store.js'
+
+function sourceKey(props: Body): { path: string; value: string } {
+  if (props.sourceVirtualMachine?.id)
+    return { path: 'sourceVirtualMachine.id', value: props.sourceVirtualMachine.id }
+  const os = props.storageProfile?.osDisk ?? {}
+  if (os.managedDisk?.id)
+    return { path: 'storageProfile.osDisk.managedDisk.id', value: os.managedDisk.id }
+  if (os.snapshot?.id) return { path: 'storageProfile.osDisk.snapshot.id', value: os.snapshot.id }
+  return { path: 'storageProfile.osDisk.blobUri', value: String(os.blobUri ?? '') }
+}
+
+/** Builds the image's storageProfile from its source, with Azure's refusals. */
+function storageProfileFrom(
+  state: State,
+  location: string,
+  props: Body
+): { storageProfile: Body; hyperV: string } {
+  if (props.sourceVirtualMachine?.id) {
+    const vm = getResource(state, props.sourceVirtualMachine.id)
+    const p = parseResourceId(props.sourceVirtualMachine.id)
+    if (!vm || !p)
+      fail(
+        404,
+        'NotFound',
+        `The entity was not found in this Azure location. Virtual machine '${props.sourceVirtualMachine.id}' does not exist.`
+      )
+    const securityType = vm.body.properties.securityProfile?.securityType
+    // Wording from hashicorp/packer#13189 and taskcluster/community-tc-config#936.
+    if (securityType)
+      fail(
+        409,
+        'OperationNotAllowed',
+        `Creation of managed images are not supported for virtual machine with ${securityType} security type.`
+      )
+    if (normRegion(vm.body.location) !== normRegion(location))
+      fail(
+        400,
+        'InvalidParameter',
+        `The source virtual machine '${vm.id}' must be in the same location '${location}' as the image.`,
+        'sourceVirtualMachine'
+      )
+    if (!vm.state.generalized || vm.state.powerState !== 'deallocated')
+      fail(
+        409,
+        'OperationNotAllowed',
+        `Operation 'Create Image' is not allowed on VM '${vm.body.name}' since the VM is not generalized. Please generalize the VM and retry.`
+      )
+    const sp = vm.body.properties.storageProfile
+    return {
+      hyperV: props.hyperVGeneration ?? vm.state.hyperVGeneration,
+      storageProfile: {
+        osDisk: {
+          osType: sp.osDisk.osType,
+          osState: 'Generalized',
+          managedDisk: { id: sp.osDisk.managedDisk.id },
+          caching: sp.osDisk.caching,
+          storageAccountType: sp.osDisk.managedDisk.storageAccountType,
+          diskSizeGB: sp.osDisk.diskSizeGB
+        },
+        dataDisks: sp.dataDisks.map((d: Body) => ({
+          lun: d.lun,
+          managedDisk: { id: d.managedDisk.id },
+          caching: d.caching,
+          storageAccountType: d.managedDisk.storageAccountType,
+          diskSizeGB: d.diskSizeGB
+        })),
+        zoneResilient: false
+      }
+    }
+  }
+  const sp = clone(props.storageProfile ?? {})
+  const os = sp.osDisk
+  if (!os)
+    fail(
+      400,
+      'InvalidParameter',
+      "Required parameter 'osDisk' is missing (null).",
+      'storageProfile.osDisk'
+    )
+  let hyperV = props.hyperVGeneration
+  const checkDisk = (diskId: string, target: string): void => {
+    const d = getResource(state, diskId)
+    if (!d) fail(404, 'NotFound', `Resource ${diskId} is not found.`)
+    const ds = d.body.properties.diskState
+    if (ds === 'ReadyToUpload' || ds === 'ActiveUpload')
+      fail(
+        409,
+        'OperationNotAllowed',
+        `Disk '${d.body.name}' is in '${ds}' state. Revoke access (EndGetAccess) after the upload before using it.`,
+        target
+      )
+    if (normRegion(d.body.location) !== normRegion(location))
+      fail(
+        400,
+        'InvalidParameter',
+        `The source disk '${diskId}' must be in the same location '${location}' as the image.`,
+        target
+      )
+    hyperV = hyperV ?? d.body.properties.hyperVGeneration
+  }
+  if (os.managedDisk?.id) checkDisk(os.managedDisk.id, 'storageProfile.osDisk.managedDisk.id')
+  if (os.snapshot?.id) checkDisk(os.snapshot.id, 'storageProfile.osDisk.snapshot.id')
+  if (!os.managedDisk?.id && !os.snapshot?.id && !os.blobUri)
+    fail(
+      400,
+      'InvalidParameter',
+      'One of managedDisk, snapshot or blobUri must be specified for the OS disk.',
+      'storageProfile.osDisk'
+    )
+  ;(sp.dataDisks ?? []).forEach((d: Body, i: number) => {
+    if (d.managedDisk?.id)
+      checkDisk(d.managedDisk.id, `storageProfile.dataDisks[${i}].managedDisk.id`)
+  })
+  sp.dataDisks = sp.dataDisks ?? []
+  os.osState = os.osState ?? 'Generalized'
+  return { storageProfile: sp, hyperV: hyperV ?? 'V1' }
+}
+
+export function putImage(ctx: Ctx, id: string): Reply {
+  const { state } = ctx
+  const p = parseResourceId(id)!
+  requireResourceGroup(state, p.resourceGroup)
+  const body = ctx.body ?? {}
+  const props: Body = body.properties ?? {}
+  if (!body.location)
+    fail(400, 'LocationRequired', 'The location property is required for this definition.')
+  const existing = getResource(state, id)
+  if (existing) {
+    // Re-PUT with another source: Azure refuses (hashicorp/packer-plugin-azure#302).
+    const before = sourceKey(existing.body.properties)
+    const after = sourceKey(props)
+    if (before.value.toLowerCase() !== after.value.toLowerCase())
+      fail(
+        409,
+        'PropertyChangeNotAllowed',
+        `Changing property '${after.path}' is not allowed.`,
+        after.path
+      )
+  }
+  const { storageProfile, hyperV } = storageProfileFrom(state, body.location, props)
+  const image: Resource = {
+    id,
+    type: 'Microsoft.Compute/images',
+    state: {},
+    body: {
+      id,
+      name: p.names[0],
+      type: 'Microsoft.Compute/images',
+      location: body.location,
+      tags: body.tags ?? {},
+      properties: {
+        ...(props.sourceVirtualMachine
+          ? { sourceVirtualMachine: { id: props.sourceVirtualMachine.id } }
+          : {}),
+        storageProfile,
+        hyperVGeneration: hyperV,
+        provisioningState: existing ? 'Updating' : 'Creating'
+      }
+    }
+  }
+  putResource(state, image)
+  return startLro(ctx, {
+    name: 'images/PUT',
+    kind: 'operations',
+    region: body.location,
+    initialStatus: existing ? 200 : 201,
+    initialBody: () => clone(image.body),
+    resourceId: id,
+    complete: () => {
+      image.body.properties.provisioningState = 'Succeeded'
+      return clone(image.body)
+    },
+    fail: () => {
+      image.body.properties.provisioningState = 'Failed'
+    }
+  })
+}
+
+/** Seeds a finished managed image (e.g. as a gallery version source or an "already exists" case). */
+export function addImage(
+  state: State,
+  seed: {
+    resourceGroup: string
+    name: string
+    location: string
+    osType?: 'Linux' | 'Windows'
+    hyperVGeneration?: 'V1' | 'V2'
+    sourceVmId?: string
+    tags?: Record<string, string>
+  }
+): Resource {
+  requireResourceGroup(state, seed.resourceGroup)
+  const id = resourceId(
+    state.config.subscriptionId,
+    seed.resourceGroup,
+    'Microsoft.Compute',
+    'images',
+    seed.name
+  )
+  return putResource(state, {
+    id,
+    type: 'Microsoft.Compute/images',
+    state: {},
+    body: {
+      id,
+      name: seed.name,
+      type: 'Microsoft.Compute/images',
+      location: seed.location,
+      tags: seed.tags ?? {},
+      properties: {
+        ...(seed.sourceVmId ? { sourceVirtualMachine: { id: seed.sourceVmId } } : {}),
+        storageProfile: {
+          osDisk: {
+            osType: seed.osType ?? 'Linux',
+            osState: 'Generalized',
+            blobUri: seed.sourceVmId
+              ? undefined
+              : 'https://example.blob.core.windows.net/vhds/seed.vhd',
+            diskSizeGB: 30
+          },
+          dataDisks: [],
+          zoneResilient: false
+        },
+        hyperVGeneration: seed.hyperVGeneration ?? 'V1',
+        provisioningState: 'Succeeded'
+      }
+    }
+  })
+}
+
+export function deleteGeneric(
+  ctx: Ctx,
+  id: string,
+  name: string,
+  kind: 'operations' | 'capsOperations'
+): Reply {
+  const r = getResource(ctx.state, id)
+  if (!r) return { status: 204 }
+  r.body.properties.provisioningState = 'Deleting'
+  return startLro(ctx, {
+    name,
+    kind,
+    region: r.body.location,
+    complete: () => {
+      deleteResource(ctx.state, id)
+      return undefined
+    },
+    fail: () => {
+      r.body.properties.provisioningState = 'Failed'
+    }
+  })
+}

@@ -1,0 +1,344 @@
+/**
+ * Local Azure Resource Manager emulator for the action's end-to-end tests.
+ * Start it in-process with `startArmEmulator()`, run the action as a child process with
+ * NODE_EXTRA_CA_CERTS=emulator.caCertPath, then inspect `requests`, `resources` and `writes()`.
+ */
+import https from 'node:https'
+import { rmSync } from 'node:fs'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { AddressInfo } from 'node:net'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { PageBlobClient } from '@azure/storage-blob'
+import type {
+  Body,
+  Config,
+  Ctx,
+  Fault,
+  LroStyle,
+  RecordedRequest,
+  Reply,
+  Resource,
+  State,
+  StorageOptions,
+  TokenRequest
+} from './types.js'
+import { makeCertificate } from './tls.js'
+import { ArmFailure, armError } from './errors.js'
+import { isArmPath, route } from './router.js'
+import { faultReply, takeFault } from './faults.js'
+import { newGuid, resourceId } from './ids.js'
+import { getResource, putResource } from './store.js'
+import { addVm, type VmSeed } from './vms.js'
+import { addImage } from './images.js'
+import {
+  addGallery,
+  addGalleryImage,
+  addGalleryImageVersion,
+  type GalleryImageSeed
+} from './galleries.js'
+import { diskBlobClient } from './disks.js'
+
+export type {
+  Body,
+  Fault,
+  LroStyle,
+  RecordedRequest,
+  Resource,
+  StorageOptions,
+  TokenRequest,
+  VmSeed,
+  GalleryImageSeed
+}
+export { startFaultProxy, type FaultProxy, type ProxyFault } from './fault-proxy.js'
+
+export interface ArmEmulatorOptions {
+  subscriptionId?: string
+  tenantId?: string
+  clientId?: string
+  clientSecret?: string
+  storage?: StorageOptions
+  lro?: {
+    pollsBeforeDone?: number
+    retryAfterSeconds?: number
+    /** per operation ('virtualMachines/deallocate', 'images/PUT', 'galleryImageVersions/PUT', 'disks/beginGetAccess', ...) or '*' */
+    styles?: Record<string, LroStyle>
+  }
+  tokenLifetimeSeconds?: number
+  idTokenLifetimeSeconds?: number
+  /** instance view reads after a Sysprep /shutdown run command until PowerState/stopped */
+  sysprepPollsToStop?: number
+  /** page size of GalleryImageVersions_ListByGalleryImage */
+  pageSize?: number
+}
+
+export interface ArmEmulator {
+  url: string
+  caCertPath: string
+  subscriptionId: string
+  tenantId: string
+  clientId: string
+  clientSecret: string
+  /** token audience of this "cloud" (AzureStack metadata `authentication.audiences[0]`) */
+  armAudience: string
+  /** `${armAudience}/.default` */
+  armScope: string
+  oidcTokenUrl: string
+  oidcRequestToken: string
+  /** directory holding the `az` stand-in; prepend it to PATH */
+  azBinDir: string
+  /** env vars the `az` stand-in needs to answer as a logged-in CLI */
+  azCliEnv(): Record<string, string>
+  readonly idTokenRequests: number
+  tokenRequests: TokenRequest[]
+  requests: RecordedRequest[]
+  /** PUT/POST/PATCH/DELETE on ARM paths */
+  writes(): RecordedRequest[]
+  resources: {
+    get(id: string): Body | undefined
+    /** hidden emulator state (powerState, generalized, guestDeprovisioned, runCommands, ...) */
+    state(id: string): Body | undefined
+    list(type?: string): Body[]
+  }
+  addResourceGroup(name: string, location: string, tags?: Record<string, string>): Body
+  addVm(seed: VmSeed): Body
+  addImage(seed: Parameters<typeof addImage>[1]): Body
+  addGallery(
+    resourceGroup: string,
+    name: string,
+    location: string,
+    tags?: Record<string, string>
+  ): Body
+  addGalleryImage(seed: GalleryImageSeed): Body
+  addGalleryImageVersion(seed: Parameters<typeof addGalleryImageVersion>[1]): Body
+  addStorageAccount(resourceGroup: string, name: string, location?: string): Body
+  setPermissions(resourceGroup: string, actions: string[], notActions?: string[]): void
+  setLroStyle(operation: string, style: LroStyle): void
+  /** page blob behind an uploaded managed disk (needs `storage`) */
+  diskBlobClient(diskId: string): PageBlobClient
+  faults: { add(f: Fault): void; clear(): void; readonly pending: Fault[] }
+  /** every token issued so far now counts as expired: the next ARM call gets 401 ExpiredAuthenticationToken */
+  expireTokens(): void
+  close(): Promise<void>
+}
+
+const here = dirname(fileURLToPath(import.meta.url))
+
+export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<ArmEmulator> {
+  const tls = await makeCertificate()
+  const config: Config = {
+    subscriptionId: opts.subscriptionId ?? '00000000-0000-0000-0000-000000000001',
+    tenantId: opts.tenantId ?? '00000000-0000-0000-0000-0000000000a1',
+    clientId: opts.clientId ?? '00000000-0000-0000-0000-0000000000c1',
+    clientSecret: opts.clientSecret ?? 'emulator-client-secret',
+    // Azure Stack Hub audiences look like https://management.<domain>/<guid>.
+    armAudience: 'https://management.emulator.local/7c8f0e0a-0000-0000-0000-00000000e0a1',
+    tokenLifetimeSeconds: opts.tokenLifetimeSeconds ?? 3600,
+    idTokenLifetimeSeconds: opts.idTokenLifetimeSeconds ?? 300,
+    oidcRequestToken: `oidc-request-${newGuid()}`,
+    pollsBeforeDone: opts.lro?.pollsBeforeDone ?? 2,
+    retryAfterSeconds: opts.lro?.retryAfterSeconds ?? 0,
+    sysprepPollsToStop: opts.sysprepPollsToStop ?? 2,
+    pageSize: opts.pageSize ?? 2,
+    storage: opts.storage,
+    lroStyles: { ...(opts.lro?.styles ?? {}) }
+  }
+  const state: State = {
+    url: '',
+    config,
+    resources: new Map(),
+    resourceGroups: new Map(),
+    operations: new Map(),
+    permissions: new Map(),
+    tokens: new Map(),
+    idTokens: new Map(),
+    requests: [],
+    tokenRequests: [],
+    faults: [],
+    counters: { idTokenRequests: 0 }
+  }
+
+  const server = https.createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
+    handle(state, req, res).catch(err => {
+      if (!res.headersSent)
+        send(res, armError(500, 'InternalServerError', String(err?.stack ?? err)))
+    })
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  state.url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`
+
+  const sub = config.subscriptionId
+  const emu: ArmEmulator = {
+    url: state.url,
+    caCertPath: tls.caCertPath,
+    subscriptionId: sub,
+    tenantId: config.tenantId,
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    armAudience: config.armAudience,
+    armScope: `${config.armAudience}/.default`,
+    oidcTokenUrl: `${state.url}/github/oidc?api-version=2.0`,
+    oidcRequestToken: config.oidcRequestToken,
+    azBinDir: join(here, 'bin'),
+    azCliEnv: () => ({
+      AZ_EMULATOR_URL: state.url,
+      AZ_EMULATOR_TENANT_ID: config.tenantId,
+      AZ_EMULATOR_CLIENT_ID: config.clientId,
+      AZ_EMULATOR_CLIENT_SECRET: config.clientSecret,
+      AZ_EMULATOR_SUBSCRIPTION_ID: sub,
+      NODE_EXTRA_CA_CERTS: tls.caCertPath
+    }),
+    get idTokenRequests() {
+      return state.counters.idTokenRequests
+    },
+    tokenRequests: state.tokenRequests,
+    requests: state.requests,
+    writes: () =>
+      state.requests.filter(
+        r => isArmPath(r.path) && ['PUT', 'POST', 'PATCH', 'DELETE'].includes(r.method)
+      ),
+    resources: {
+      get: id => getResource(state, id)?.body,
+      state: id => getResource(state, id)?.state,
+      list: type =>
+        [...state.resources.values()]
+          .filter(r => !type || r.type.toLowerCase() === type.toLowerCase())
+          .map(r => r.body)
+    },
+    addResourceGroup: (name, location, tags) => {
+      const rg = {
+        id: `/subscriptions/${sub}/resourceGroups/${name}`,
+        name,
+        type: 'Microsoft.Resources/resourceGroups',
+        location,
+        tags: tags ?? {},
+        properties: { provisioningState: 'Succeeded' }
+      }
+      state.resourceGroups.set(name.toLowerCase(), rg)
+      return rg
+    },
+    addVm: seed => addVm(state, seed).body,
+    addImage: seed => addImage(state, seed).body,
+    addGallery: (rg, name, location, tags) => addGallery(state, rg, name, location, tags).body,
+    addGalleryImage: seed => addGalleryImage(state, seed).body,
+    addGalleryImageVersion: seed => addGalleryImageVersion(state, seed).body,
+    addStorageAccount: (rg, name, location) => {
+      const id = resourceId(sub, rg, 'Microsoft.Storage', 'storageAccounts', name)
+      const blob = config.storage?.blobEndpoint ?? `https://${name}.blob.core.windows.net/`
+      return putResource(state, {
+        id,
+        type: 'Microsoft.Storage/storageAccounts',
+        state: {},
+        body: {
+          id,
+          name,
+          type: 'Microsoft.Storage/storageAccounts',
+          location: location ?? state.resourceGroups.get(rg.toLowerCase())?.location ?? 'westus',
+          kind: 'StorageV2',
+          sku: { name: 'Standard_LRS', tier: 'Standard' },
+          properties: {
+            primaryEndpoints: { blob: blob.endsWith('/') ? blob : `${blob}/` },
+            provisioningState: 'Succeeded',
+            allowSharedKeyAccess: true,
+            creationTime: new Date().toISOString()
+          }
+        }
+      }).body
+    },
+    setPermissions: (rg, actions, notActions = []) =>
+      void state.permissions.set(rg.toLowerCase(), { actions, notActions }),
+    setLroStyle: (operation, style) => void (config.lroStyles[operation] = style),
+    diskBlobClient: diskId => diskBlobClient(state, diskId),
+    faults: {
+      add: f => void state.faults.push({ ...f }),
+      clear: () => void state.faults.splice(0),
+      get pending() {
+        return state.faults
+      }
+    },
+    expireTokens: () => {
+      for (const t of state.tokens.values()) t.expiresAt = Math.min(t.expiresAt, Date.now() - 1000)
+    },
+    close: async () => {
+      server.closeAllConnections()
+      await new Promise<void>(resolve => server.close(() => resolve()))
+      rmSync(tls.dir, { recursive: true, force: true })
+    }
+  }
+  return emu
+}
+
+function send(res: ServerResponse, reply: Reply): void {
+  const headers: Record<string, string> = {
+    'x-ms-request-id': newGuid(),
+    'x-ms-correlation-request-id': newGuid(),
+    ...(reply.headers ?? {})
+  }
+  if (reply.body === undefined) {
+    res.writeHead(reply.status, { ...headers, 'content-length': '0' })
+    res.end()
+    return
+  }
+  const text = JSON.stringify(reply.body)
+  res.writeHead(reply.status, {
+    ...headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(text))
+  })
+  res.end(text)
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const c of req) chunks.push(c as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+async function handle(state: State, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', state.url)
+  const method = (req.method ?? 'GET').toUpperCase()
+  const rawBody = await readBody(req)
+  let body: Body | undefined
+  try {
+    body =
+      rawBody && /json/.test(req.headers['content-type'] ?? 'json')
+        ? JSON.parse(rawBody)
+        : undefined
+  } catch {
+    body = undefined
+  }
+  const query: Record<string, string> = {}
+  url.searchParams.forEach((v, k) => (query[k] = v))
+  const record: RecordedRequest = {
+    method,
+    path: url.pathname,
+    query,
+    // A copy: handlers may add server-side fields to the body they store; the log keeps what was sent.
+    body: body === undefined ? (rawBody ? '[form]' : undefined) : structuredClone(body),
+    status: 0,
+    authorization: !!req.headers.authorization,
+    time: Date.now()
+  }
+  state.requests.push(record)
+  const ctx: Ctx = { state, req, res, method, path: url.pathname, query, body, rawBody }
+
+  const fault = takeFault(state, method, url.pathname + url.search)
+  if (fault?.delayMs) await new Promise(r => setTimeout(r, fault.delayMs))
+  if (fault?.drop) {
+    record.status = -1
+    req.socket.destroy()
+    return
+  }
+  let reply = fault ? faultReply(fault) : undefined
+  if (fault?.failOperation) ctx.failOperation = fault.failOperation
+  if (!reply) {
+    try {
+      reply = await route(ctx)
+    } catch (e) {
+      if (e instanceof ArmFailure) reply = e.reply
+      else throw e
+    }
+  }
+  record.status = reply.status
+  send(res, reply)
+}

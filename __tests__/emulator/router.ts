@@ -1,0 +1,227 @@
+/**
+ * Request dispatch: identity endpoints (no ARM auth), then ARM: bearer token, api-version,
+ * subscription, resource group, then the resource handlers. ARM paths are matched case-insensitively.
+ */
+import type { Body, Ctx, Reply } from './types.js'
+import { armError, fail } from './errors.js'
+import {
+  checkArmToken,
+  githubOidc,
+  metadataEndpoints,
+  openIdConfiguration,
+  tokenEndpoint
+} from './identity.js'
+import { pollOperation, tickResource } from './lro.js'
+import { parseResourceId } from './ids.js'
+import { deleteVm, getVm, vmAction } from './vms.js'
+import {
+  beginGetAccess,
+  deleteDisk,
+  endGetAccess,
+  getDiskLike,
+  putDisk,
+  putSnapshot
+} from './disks.js'
+import { deleteGeneric, putImage } from './images.js'
+import {
+  getGalleryChild,
+  listVersions,
+  putGallery,
+  putGalleryImage,
+  putGalleryImageVersion
+} from './galleries.js'
+import {
+  clone,
+  getResource,
+  getResourceGroup,
+  requireResource,
+  requireResourceGroup
+} from './store.js'
+
+export function isArmPath(path: string): boolean {
+  return /^\/subscriptions\//i.test(path)
+}
+
+export async function route(ctx: Ctx): Promise<Reply> {
+  const { state, method, path } = ctx
+  if (method === 'GET' && path === '/metadata/endpoints') return metadataEndpoints(state)
+  if (method === 'GET' && path === '/github/oidc') return githubOidc(ctx)
+  let m = /^\/([^/]+)\/v2\.0\/\.well-known\/openid-configuration$/.exec(path)
+  if (method === 'GET' && m) return openIdConfiguration(state, m[1])
+  m = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(path)
+  if (method === 'POST' && m) return tokenEndpoint(ctx, m[1])
+  if (!isArmPath(path)) return armError(404, 'NotFound', `No route for ${method} ${path}.`)
+
+  const denied = checkArmToken(state, ctx.req.headers.authorization)
+  if (denied) return denied
+  if (!ctx.query['api-version'])
+    return armError(
+      400,
+      'MissingApiVersionParameter',
+      'The api-version query parameter (?api-version=) is required for all requests.'
+    )
+  const parts = path.split('/').filter(Boolean)
+  if (parts[1].toLowerCase() !== state.config.subscriptionId.toLowerCase())
+    return armError(
+      404,
+      'SubscriptionNotFound',
+      `The subscription '${parts[1]}' could not be found.`
+    )
+  return armRoute(ctx, parts)
+}
+
+async function armRoute(ctx: Ctx, parts: string[]): Promise<Reply> {
+  const { state, method } = ctx
+  const lower = parts.map(p => p.toLowerCase())
+  // /subscriptions/{s}/providers/Microsoft.Compute/locations/{loc}/{operations|diskOperations|capsOperations}/{id}
+  if (
+    lower[2] === 'providers' &&
+    lower[4] === 'locations' &&
+    parts.length === 8 &&
+    method === 'GET'
+  )
+    return pollOperation(ctx, parts[7])
+  if (lower[2] !== 'resourcegroups' || parts.length < 4)
+    return armError(404, 'NotFound', `No route for ${method} ${ctx.path}.`)
+  const rgName = decodeURIComponent(parts[3])
+  if (parts.length === 4) return resourceGroupRoute(ctx, rgName)
+  requireResourceGroup(state, rgName)
+  // {scope}/providers/Microsoft.Authorization/permissions at any scope under the group
+  if (
+    lower.at(-3) === 'providers' &&
+    lower.at(-2) === 'microsoft.authorization' &&
+    lower.at(-1) === 'permissions'
+  )
+    return permissions(ctx, rgName)
+  if (lower[4] !== 'providers' || parts.length < 8)
+    return armError(404, 'NotFound', `No route for ${method} ${ctx.path}.`)
+  const rest = parts.slice(6)
+  const action = rest.length % 2 === 1 ? rest[rest.length - 1] : undefined
+  const idParts = action ? parts.slice(0, -1) : parts
+  const id = '/' + idParts.join('/')
+  const p = parseResourceId(id)
+  if (!p) return armError(400, 'InvalidResourceId', `Invalid resource id '${id}'.`)
+  const type = p.type.toLowerCase()
+  const act = action?.toLowerCase()
+
+  switch (type) {
+    case 'microsoft.compute/virtualmachines':
+      if (method === 'GET' && !act) return getVm(ctx, id, false)
+      if (method === 'GET' && act === 'instanceview') return getVm(ctx, id, true)
+      if (method === 'POST' && act) return vmAction(ctx, id, act)
+      if (method === 'DELETE' && !act) return deleteVm(ctx, id)
+      break
+    case 'microsoft.compute/disks':
+    case 'microsoft.compute/snapshots':
+      if (method === 'GET' && !act) {
+        tickResource(state, id)
+        return getDiskLike(ctx, id)
+      }
+      if (method === 'PUT' && !act)
+        return type.endsWith('disks') ? putDisk(ctx, id) : putSnapshot(ctx, id)
+      if (method === 'DELETE' && !act) return deleteDisk(ctx, id)
+      if (method === 'POST' && act === 'begingetaccess') return beginGetAccess(ctx, id)
+      if (method === 'POST' && act === 'endgetaccess') return endGetAccess(ctx, id)
+      break
+    case 'microsoft.compute/images':
+      if (method === 'GET' && !act) {
+        tickResource(state, id)
+        return { status: 200, body: clone(requireResource(state, id).body) }
+      }
+      if (method === 'PUT' && !act) return putImage(ctx, id)
+      if (method === 'DELETE' && !act) return deleteGeneric(ctx, id, 'images/DELETE', 'operations')
+      break
+    case 'microsoft.compute/galleries':
+    case 'microsoft.compute/galleries/images':
+    case 'microsoft.compute/galleries/images/versions':
+      if (method === 'GET' && act === 'versions' && type.endsWith('/images'))
+        return listVersions(ctx, id)
+      if (act) break
+      if (method === 'GET') {
+        tickResource(state, id)
+        return getGalleryChild(ctx, id)
+      }
+      if (method === 'PUT')
+        return type.endsWith('versions')
+          ? putGalleryImageVersion(ctx, id)
+          : type.endsWith('images')
+            ? putGalleryImage(ctx, id)
+            : putGallery(ctx, id)
+      if (method === 'DELETE') return deleteGalleryThing(ctx, id, type)
+      break
+    case 'microsoft.storage/storageaccounts':
+      if (method === 'GET' && !act)
+        return { status: 200, body: clone(requireResource(state, id).body) }
+      if (method === 'POST' && act === 'listkeys') return listKeys(ctx, id)
+      break
+  }
+  return armError(
+    400,
+    'InvalidResourceType',
+    `The resource type '${p.types.join('/')}' could not be found in the namespace '${p.namespace}' for api version '${ctx.query['api-version']}'.`
+  )
+}
+
+function deleteGalleryThing(ctx: Ctx, id: string, type: string): Reply {
+  const r = getResource(ctx.state, id)
+  if (r && !type.endsWith('versions')) {
+    const childType = type.endsWith('images') ? 'versions' : 'images'
+    const prefix = id.toLowerCase() + '/' + childType + '/'
+    const hasChildren = [...ctx.state.resources.keys()].some(k => k.startsWith(prefix))
+    if (hasChildren)
+      fail(
+        409,
+        'CannotDeleteResource',
+        `Can not delete resource before nested resources are deleted.`
+      )
+  }
+  return deleteGeneric(ctx, id, `${type.split('/').slice(1).join('/')}/DELETE`, 'capsOperations')
+}
+
+function resourceGroupRoute(ctx: Ctx, name: string): Reply {
+  const { state, method } = ctx
+  const rg = getResourceGroup(state, name)
+  if (method === 'GET' || method === 'HEAD') {
+    if (!rg)
+      return armError(404, 'ResourceGroupNotFound', `Resource group '${name}' could not be found.`)
+    return {
+      status: method === 'HEAD' ? 204 : 200,
+      body: method === 'HEAD' ? undefined : clone(rg)
+    }
+  }
+  return armError(
+    405,
+    'MethodNotAllowed',
+    `The emulator does not create or delete resource groups (${method}).`
+  )
+}
+
+function permissions(ctx: Ctx, rg: string): Reply {
+  const p = ctx.state.permissions.get(rg.toLowerCase()) ?? { actions: ['*'], notActions: [] }
+  return {
+    status: 200,
+    body: {
+      value: [{ actions: p.actions, notActions: p.notActions, dataActions: [], notDataActions: [] }]
+    }
+  }
+}
+
+function listKeys(ctx: Ctx, id: string): Reply {
+  const r = requireResource(ctx.state, id)
+  const key = ctx.state.config.storage?.accountKey ?? 'ZW11bGF0b3I='
+  const keys: Body[] = [
+    {
+      keyName: 'key1',
+      value: key,
+      permissions: 'FULL',
+      creationTime: r.body.properties.creationTime
+    },
+    {
+      keyName: 'key2',
+      value: key,
+      permissions: 'FULL',
+      creationTime: r.body.properties.creationTime
+    }
+  ]
+  return { status: 200, body: { keys } }
+}

@@ -1,0 +1,147 @@
+/** Shared data shapes of the ARM emulator. Plain data: every module works on one `State`. */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+
+/** ARM JSON bodies are free-form; this alias keeps the handlers readable. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Body = Record<string, any>
+
+export type LroStyle = 'async' | 'location' | 'body'
+
+export interface RecordedRequest {
+  method: string
+  path: string
+  query: Record<string, string>
+  body: unknown
+  status: number
+  authorization: boolean
+  time: number
+}
+
+export interface TokenRequest {
+  time: number
+  grantType: string
+  clientId: string
+  scope: string
+  via: 'client_secret' | 'client_assertion' | 'unknown'
+  ok: boolean
+  error?: string
+}
+
+export interface Fault {
+  method?: string
+  path?: RegExp
+  times?: number
+  status?: number
+  retryAfter?: number
+  code?: string
+  message?: string
+  drop?: boolean
+  failOperation?: { code: string; message: string }
+  delayMs?: number
+}
+
+/** One ARM resource as stored: `body` is what GET returns, `state` is hidden emulator state. */
+export interface Resource {
+  id: string
+  type: string
+  body: Body
+  state: Body
+}
+
+/** A long-running operation, advanced by polls (not by wall time) so tests are deterministic. */
+export interface Operation {
+  id: string
+  kind: 'operations' | 'diskOperations' | 'capsOperations'
+  region: string
+  apiVersion: string
+  pollsLeft: number
+  status: 'InProgress' | 'Succeeded' | 'Failed' | 'Canceled'
+  error?: { code: string; message: string }
+  /** true for run commands that never report back (Sysprep /shutdown kills the guest agent). */
+  neverCompletes?: boolean
+  startTime: string
+  endTime?: string
+  /** Applies the final state once; returns the final body served by the Location URL. */
+  complete: () => Body | undefined
+  /** Applies the failed state once. */
+  fail?: () => void
+  /** Called on every poll (e.g. replication progress). */
+  onPoll?: (op: Operation) => void
+  result?: Body
+  /** resource id to tick in body-polling mode */
+  resourceId?: string
+}
+
+export interface Token {
+  value: string
+  audience: string
+  expiresAt: number
+  clientId: string
+}
+
+export interface IdToken {
+  value: string
+  audience: string
+  expiresAt: number
+  issuedAt: number
+}
+
+export interface StorageOptions {
+  blobEndpoint: string
+  accountName: string
+  accountKey: string
+}
+
+export interface Config {
+  subscriptionId: string
+  tenantId: string
+  clientId: string
+  clientSecret: string
+  armAudience: string
+  tokenLifetimeSeconds: number
+  idTokenLifetimeSeconds: number
+  oidcRequestToken: string
+  pollsBeforeDone: number
+  retryAfterSeconds: number
+  /** instanceView GETs after a Sysprep /shutdown run command before the VM reports stopped */
+  sysprepPollsToStop: number
+  pageSize: number
+  storage?: StorageOptions
+  /** LRO style per operation name (e.g. 'virtualMachines/deallocate', 'images/PUT'); default 'async' */
+  lroStyles: Record<string, LroStyle>
+}
+
+export interface State {
+  url: string
+  config: Config
+  resources: Map<string, Resource>
+  resourceGroups: Map<string, Body>
+  operations: Map<string, Operation>
+  permissions: Map<string, { actions: string[]; notActions: string[] }>
+  tokens: Map<string, Token>
+  idTokens: Map<string, IdToken>
+  requests: RecordedRequest[]
+  tokenRequests: TokenRequest[]
+  faults: Fault[]
+  counters: { idTokenRequests: number }
+}
+
+/** What a route handler gets: the parsed request plus the shared state. */
+export interface Ctx {
+  state: State
+  req: IncomingMessage
+  res: ServerResponse
+  method: string
+  path: string
+  query: Record<string, string>
+  body: Body | undefined
+  rawBody: string
+  /** set by a matching fault: the LRO started by this request ends Failed */
+  failOperation?: { code: string; message: string }
+}
+
+export interface Reply {
+  status: number
+  body?: unknown
+  headers?: Record<string, string>
+}
