@@ -1,0 +1,200 @@
+/**
+ * The gallery target's read-only preflight: does the gallery and definition exist, does the
+ * definition fit the source, and what happens to the version number. Runs before anything changes
+ * the VM or uploads a byte, so every conflict fails the run while it is still free to fail.
+ */
+import { isRestError } from '@azure/core-rest-pipeline'
+import type { AzureClients } from '../azure/clients.js'
+import type { Logger } from '../log.js'
+import type { GalleryTarget, RunIdentity, TargetRegion } from '../plan.js'
+import type { SourceFacts } from '../source-facts.js'
+import { normaliseRegion, withSourceRegion } from './target-regions.js'
+import {
+  decideVersionAction,
+  definitionFacts,
+  definitionMismatches,
+  galleryIds,
+  securityTypeFor,
+  type SourceOrigin,
+  type VersionAction
+} from './gallery-model.js'
+
+export interface GalleryPreflight {
+  galleryExists: boolean
+  definitionExists: boolean
+  version: string
+  versionId: string
+  action: VersionAction
+  /** Where the version is published: the gallery's region first, then the requested ones. */
+  regions: TargetRegion[]
+  /** The gallery's region (existing) or the one it will be created in (the source's). */
+  location: string
+  galleryId: string
+  definitionId: string
+  /** The state of the version found under that number, when there is one. */
+  existingState?: string
+  /** The definition's security type as it is, or as it will be created. */
+  securityType: string
+  /** Things worth saying that do not stop the run. */
+  warnings: string[]
+}
+
+export interface PreflightDeps {
+  clients: AzureClients
+  log: Logger
+  signal: AbortSignal
+  run: RunIdentity
+}
+
+async function getOrUndefined<T>(get: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await get()
+  } catch (error) {
+    if (isRestError(error) && error.statusCode === 404) return undefined
+    throw error
+  }
+}
+
+/**
+ * `origin` (the content's kind and the name the user knows it by) sharpens the checks and messages;
+ * without it the source is treated as a VM capture.
+ */
+export async function checkGalleryTarget(
+  deps: PreflightDeps,
+  target: GalleryTarget,
+  source: SourceFacts,
+  origin?: SourceOrigin
+): Promise<GalleryPreflight> {
+  const { compute } = deps.clients
+  const rg = target.gallery.resourceGroup
+  const galleryName = target.gallery.name
+  const def = target.imageDefinition
+  const version = target.version.value
+  const ids = galleryIds(target, version)
+  const opts = { abortSignal: deps.signal }
+  const warnings: string[] = []
+  const missingHint = `create it first, or set create-gallery-image: true (with publisher, offer and sku) to let the action create it`
+
+  const gallery = await getOrUndefined(() => compute.galleries.get(rg, galleryName, opts))
+  if (gallery === undefined && !target.createIfMissing) {
+    throw new Error(
+      `Azure Compute Gallery '${galleryName}' does not exist in resource group '${rg}': ${missingHint}.`
+    )
+  }
+  const location = normaliseRegion(gallery?.location ?? source.location)
+  if (location !== normaliseRegion(source.location)) {
+    warnings.push(
+      `Gallery '${galleryName}' is in ${location} but the source is in ${normaliseRegion(source.location)}; Azure may refuse a source from another region.`
+    )
+  }
+
+  const image =
+    gallery === undefined
+      ? undefined
+      : await getOrUndefined(() => compute.galleryImages.get(rg, galleryName, def, opts))
+  if (image === undefined && !target.createIfMissing) {
+    throw new Error(
+      `Gallery image definition '${def}' does not exist in gallery '${galleryName}': ${missingHint}.`
+    )
+  }
+  if (image === undefined && (!target.publisher || !target.offer || !target.sku)) {
+    throw new Error(
+      `Gallery image definition '${def}' does not exist and creating it needs publisher, offer and sku: set all three.`
+    )
+  }
+
+  let securityType: string = securityTypeFor(source)
+  if (image !== undefined) {
+    const facts = definitionFacts(image)
+    securityType = facts.securityType
+    const mismatches = definitionMismatches(def, facts, source, origin)
+    if (mismatches.length > 0) throw new Error(mismatches.join('\n'))
+  }
+
+  // The version only matters when the definition exists; otherwise it cannot exist either.
+  const existing =
+    image === undefined
+      ? undefined
+      : await getOrUndefined(() =>
+          compute.galleryImageVersions.get(rg, galleryName, def, version, opts)
+        )
+  const action = decideVersionAction(existing, deps.run.runId, target.overwrite, {
+    version,
+    definition: def
+  })
+
+  for (const w of warnings) deps.log.warning(w)
+  return {
+    galleryExists: gallery !== undefined,
+    definitionExists: image !== undefined,
+    version,
+    // Built, not echoed: Azure's responses have shown other casings and paths (…/locations/…/Galleries/…),
+    // and the ledger and the post step need an ID that addresses the version for sure.
+    versionId: ids.versionId,
+    action,
+    regions: withSourceRegion(target.targetRegions, location),
+    location,
+    galleryId: ids.galleryId,
+    definitionId: ids.definitionId,
+    existingState: existing?.provisioningState,
+    securityType,
+    warnings
+  }
+}
+
+/** The dry run's account of the gallery target: what exists, what will be created or replaced. */
+export function describeGalleryPlan(target: GalleryTarget, pre: GalleryPreflight): string[] {
+  const g = target.gallery
+  const lines: string[] = []
+  lines.push(
+    pre.galleryExists
+      ? `Gallery '${g.name}' (resource group ${g.resourceGroup}, ${pre.location}) exists.`
+      : `Gallery '${g.name}' will be created in resource group ${g.resourceGroup} (${pre.location}).`
+  )
+  lines.push(
+    pre.definitionExists
+      ? `Image definition '${target.imageDefinition}' exists and fits the source (security type ${pre.securityType}).`
+      : `Image definition '${target.imageDefinition}' will be created (${target.publisher}/${target.offer}/${target.sku}, security type ${pre.securityType}).`
+  )
+  const v = `Version ${pre.version}${target.version.kind === 'auto' ? ' (auto)' : ''}`
+  switch (pre.action) {
+    case 'create':
+      lines.push(`${v} will be created: ${pre.versionId}`)
+      break
+    case 'reuse':
+      lines.push(
+        pre.existingState === 'Succeeded'
+          ? `${v} was already created by an earlier attempt of this run: it is reused.`
+          : `${v} is being created by an earlier attempt of this run (${pre.existingState}): it is waited for and reused, or replaced if it fails.`
+      )
+      break
+    case 'replace-failed':
+      lines.push(
+        `${v} from an earlier attempt of this run is ${pre.existingState}: it will be deleted and created again.`
+      )
+      break
+    case 'overwrite':
+      lines.push(
+        `${v} exists (${pre.existingState}) and will be deleted and created again (overwrite: true).`
+      )
+      break
+  }
+  const regions = pre.regions
+    .map(
+      r =>
+        `${r.name}×${r.replicas ?? target.replicaCount} ${r.storageAccountType ?? target.storageAccountType}`
+    )
+    .join(', ')
+  lines.push(
+    `Replication (${target.replicationMode}) to ${regions}${target.excludeFromLatest ? ', excluded from latest' : ''}${
+      target.endOfLifeDate ? `, end of life ${target.endOfLifeDate}` : ''
+    }.`
+  )
+  if (target.keepVersions > 0) {
+    lines.push(
+      `After success, all but the ${target.keepVersions} newest versions of the definition are deleted.`
+    )
+  }
+  for (const w of pre.warnings) lines.push(`Warning: ${w}`)
+  return lines
+}
