@@ -1,0 +1,493 @@
+/**
+ * Permissions preflight: which Azure RBAC actions the plan needs, where, and whether the identity
+ * has them — checked before anything changes, so a missing role fails in seconds with the exact
+ * actions to grant instead of an hour into a capture, after the VM was already generalized.
+ *
+ * Action names are those of Azure's resource provider operations list (learn.microsoft.com
+ * "Azure permissions for Compute" / "for Storage"). The check reads
+ * `Microsoft.Authorization/permissions` at each resource group (at the storage account itself for
+ * upload-via storage-account), which folds in every role assigned at or above that scope. It cannot
+ * see roles assigned on a single VM, image or gallery, ABAC conditions or deny assignments, so a
+ * "missing" verdict can be wrong for such setups; Azure remains the judge.
+ */
+import type { AzureClients } from './clients.js'
+import type { Logger } from '../log.js'
+import type { Plan } from '../plan.js'
+
+export interface Scope {
+  subscriptionId: string
+  resourceGroup: string
+  /**
+   * Set when the actions concern one existing resource: permissions are then read at that
+   * resource, which also counts roles assigned on it alone (blob data roles are usually assigned
+   * on the storage account, not its resource group).
+   */
+  resource?: { provider: string; type: string; name: string }
+}
+
+export interface RequiredPermissions {
+  scope: Scope
+  /** Control-plane actions (ARM). */
+  actions: string[]
+  /** Data-plane actions (blob reads and writes with an Entra ID token). */
+  dataActions: string[]
+  /**
+   * Control-plane actions that make all of `dataActions` unnecessary: the storage account's keys,
+   * which the uploader falls back to when the identity has no blob data role.
+   */
+  dataActionsFallback?: string[]
+}
+
+/** One entry of `permissions.listForResourceGroup`: a role's grants at that scope. */
+export interface PermissionEntry {
+  actions?: string[]
+  notActions?: string[]
+  dataActions?: string[]
+  notDataActions?: string[]
+}
+
+export interface MissingPermissions {
+  scope: Scope
+  actions: string[]
+  dataActions: string[]
+  /** Set when data actions are missing but this fallback would also do. */
+  dataActionsFallback?: string[]
+}
+
+const COMPUTE = 'Microsoft.Compute'
+const STORAGE = 'Microsoft.Storage/storageAccounts'
+const BLOBS = `${STORAGE}/blobServices/containers/blobs`
+export const RESOURCE_GROUP_READ = 'Microsoft.Resources/subscriptions/resourceGroups/read'
+/** Async operation status endpoints the SDK polls (`…/locations/{loc}/…Operations/{id}`). */
+export const VM_OPERATION_STATUS = `${COMPUTE}/locations/operations/read`
+export const DISK_OPERATION_STATUS = `${COMPUTE}/locations/diskOperations/read`
+export const GALLERY_OPERATION_STATUS = `${COMPUTE}/locations/capsOperations/read`
+
+class ScopeSet {
+  private readonly byKey = new Map<string, RequiredPermissions>()
+
+  add(ref: Scope, actions: string[], dataActions: string[] = [], fallback?: string[]): void {
+    const r = ref.resource
+    const key =
+      `${ref.subscriptionId}/${ref.resourceGroup}${r ? `/${r.provider}/${r.type}/${r.name}` : ''}`.toLowerCase()
+    let entry = this.byKey.get(key)
+    if (!entry) {
+      entry = {
+        scope: {
+          subscriptionId: ref.subscriptionId,
+          resourceGroup: ref.resourceGroup,
+          ...(r ? { resource: { provider: r.provider, type: r.type, name: r.name } } : {})
+        },
+        actions: [],
+        dataActions: []
+      }
+      this.byKey.set(key, entry)
+    }
+    entry.actions = union(entry.actions, actions)
+    entry.dataActions = union(entry.dataActions, dataActions)
+    if (fallback) entry.dataActionsFallback = union(entry.dataActionsFallback ?? [], fallback)
+  }
+
+  list(): RequiredPermissions[] {
+    return [...this.byKey.values()]
+  }
+}
+
+function union(a: string[], b: string[]): string[] {
+  const seen = new Map(a.map(x => [x.toLowerCase(), x]))
+  for (const x of b) if (!seen.has(x.toLowerCase())) seen.set(x.toLowerCase(), x)
+  return [...seen.values()].sort((x, y) => x.localeCompare(y))
+}
+
+/**
+ * Every action the plan will perform, grouped by the resource group it is checked at. Linked
+ * checks are included: Azure authorizes a copy from a VM, disk or storage account against the
+ * source too (LinkedAuthorizationFailed), so reading the source is required where it lives.
+ */
+export function requiredActions(plan: Plan): RequiredPermissions[] {
+  const scopes = new ScopeSet()
+  const main: Scope = { subscriptionId: plan.subscriptionId, resourceGroup: plan.resourceGroup }
+  // The default location comes from the resource group; existence checks read it too.
+  scopes.add(main, [RESOURCE_GROUP_READ])
+
+  const source = plan.source
+  if (source.mode === 'capture') {
+    const vm = source.vm
+    const vmActions = [
+      `${COMPUTE}/virtualMachines/read`,
+      `${COMPUTE}/virtualMachines/instanceView/read`,
+      // The OS disk's properties (security type, generation) are read to plan the targets.
+      `${COMPUTE}/disks/read`
+    ]
+    if (source.generalize) {
+      vmActions.push(
+        `${COMPUTE}/virtualMachines/deallocate/action`,
+        `${COMPUTE}/virtualMachines/generalize/action`,
+        VM_OPERATION_STATUS
+      )
+    }
+    if (source.deprovision) {
+      // The action form of Run Command (POST …/runCommand), not the managed runCommands resource.
+      vmActions.push(`${COMPUTE}/virtualMachines/runCommand/action`, VM_OPERATION_STATUS)
+    }
+    if (source.deleteSourceVm)
+      vmActions.push(`${COMPUTE}/virtualMachines/delete`, VM_OPERATION_STATUS)
+    if (source.backupSnapshot) {
+      // A snapshot with createOption Copy reads the source disk through its access SAS: Azure checks
+      // disks/beginGetAccess/action on the source (as the built-in Disk Snapshot Contributor grants).
+      vmActions.push(`${COMPUTE}/disks/beginGetAccess/action`, DISK_OPERATION_STATUS)
+      // The snapshots themselves go into `resource-group` (the VM's unless set otherwise).
+      scopes.add(main, [`${COMPUTE}/snapshots/read`, `${COMPUTE}/snapshots/write`, DISK_OPERATION_STATUS])
+    }
+    scopes.add(vm, vmActions)
+  } else {
+    const destination = source.destination
+    if (destination.kind === 'managed-disk') {
+      const diskActions = [
+        `${COMPUTE}/disks/read`,
+        `${COMPUTE}/disks/write`,
+        `${COMPUTE}/disks/beginGetAccess/action`,
+        `${COMPUTE}/disks/endGetAccess/action`,
+        DISK_OPERATION_STATUS
+      ]
+      // The upload disks are removed once the image exists, and by the post step after a failure.
+      if (!source.keepUpload) diskActions.push(`${COMPUTE}/disks/delete`)
+      scopes.add(main, diskActions)
+    } else {
+      const dataActions = [`${BLOBS}/read`, `${BLOBS}/write`]
+      if (!source.keepUpload) dataActions.push(`${BLOBS}/delete`)
+      const account = destination.account
+      scopes.add(
+        {
+          subscriptionId: account.subscriptionId,
+          resourceGroup: account.resourceGroup,
+          resource: { provider: 'Microsoft.Storage', type: 'storageAccounts', name: account.name }
+        },
+        [
+          `${STORAGE}/read`,
+          `${STORAGE}/blobServices/containers/read`,
+          `${STORAGE}/blobServices/containers/write`
+        ],
+        dataActions,
+        // Without a blob data role the uploader signs with the account key instead.
+        [`${STORAGE}/listKeys/action`]
+      )
+    }
+  }
+
+  if (plan.managedImage) {
+    const imageActions = [`${COMPUTE}/images/read`, `${COMPUTE}/images/write`, VM_OPERATION_STATUS]
+    if (plan.managedImage.overwrite) imageActions.push(`${COMPUTE}/images/delete`)
+    scopes.add(plan.managedImage.image, imageActions)
+  }
+
+  if (plan.gallery) {
+    const g = plan.gallery
+    const galleryActions = [
+      `${COMPUTE}/galleries/read`,
+      `${COMPUTE}/galleries/images/read`,
+      `${COMPUTE}/galleries/images/versions/read`,
+      `${COMPUTE}/galleries/images/versions/write`,
+      GALLERY_OPERATION_STATUS
+    ]
+    if (g.overwrite || g.keepVersions > 0) {
+      galleryActions.push(`${COMPUTE}/galleries/images/versions/delete`)
+    }
+    if (g.createIfMissing) {
+      galleryActions.push(`${COMPUTE}/galleries/write`, `${COMPUTE}/galleries/images/write`)
+    }
+    scopes.add(g.gallery, galleryActions)
+  }
+
+  return scopes.list()
+}
+
+/** Azure's wildcard match: `*` stands for any run of characters (slashes included), case-insensitive. */
+export function actionMatches(pattern: string, action: string): boolean {
+  const escaped = pattern
+    .split('*')
+    .map(part => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
+    .join('.*')
+  return new RegExp(`^${escaped}$`, 'i').test(action)
+}
+
+/**
+ * Whether any single role entry grants the action: its actions match and its notActions do not.
+ * NotActions subtract within their own role only (another role granting the action still counts).
+ */
+export function isPermitted(
+  action: string,
+  permissions: PermissionEntry[],
+  kind: 'action' | 'dataAction' = 'action'
+): boolean {
+  return permissions.some(p => {
+    const allow = (kind === 'action' ? p.actions : p.dataActions) ?? []
+    const deny = (kind === 'action' ? p.notActions : p.notDataActions) ?? []
+    return allow.some(a => actionMatches(a, action)) && !deny.some(d => actionMatches(d, action))
+  })
+}
+
+export function missingActions(
+  required: RequiredPermissions,
+  permissions: PermissionEntry[]
+): { actions: string[]; dataActions: string[] } {
+  const actions = required.actions.filter(a => !isPermitted(a, permissions, 'action'))
+  let dataActions = required.dataActions.filter(a => !isPermitted(a, permissions, 'dataAction'))
+  const fallback = required.dataActionsFallback
+  if (
+    dataActions.length > 0 &&
+    fallback &&
+    fallback.length > 0 &&
+    fallback.every(a => isPermitted(a, permissions, 'action'))
+  ) {
+    dataActions = []
+  }
+  return { actions, dataActions }
+}
+
+export type PermissionCheck = MissingPermissions[] | 'unknown'
+
+/**
+ * Reads the caller's permissions at each resource group the plan touches and returns what is
+ * missing (an empty array: nothing). Returns 'unknown' (after a warning) when they cannot be read:
+ * reading them needs Microsoft.Authorization/permissions/read, which most roles have but a tight
+ * custom role may not. Scopes in another subscription than the clients' are skipped.
+ */
+export async function checkPermissions(
+  clients: Pick<AzureClients, 'authorization' | 'subscriptionId'>,
+  plan: Plan,
+  log: Logger
+): Promise<PermissionCheck> {
+  const result: MissingPermissions[] = []
+  for (const required of requiredActions(plan)) {
+    const { scope } = required
+    if (scope.subscriptionId.toLowerCase() !== clients.subscriptionId.toLowerCase()) {
+      log.info(
+        `Permissions in resource group '${scope.resourceGroup}' of subscription ${scope.subscriptionId} are not checked in advance (another subscription).`
+      )
+      continue
+    }
+    const permissions: PermissionEntry[] = []
+    const r = scope.resource
+    try {
+      const list = r
+        ? clients.authorization.permissions.listForResource(
+            scope.resourceGroup,
+            r.provider,
+            '',
+            r.type,
+            r.name
+          )
+        : clients.authorization.permissions.listForResourceGroup(scope.resourceGroup)
+      for await (const p of list) permissions.push(p)
+    } catch (error) {
+      const e = error as { statusCode?: number; code?: string; message?: string }
+      log.warning(
+        `Could not read this identity's permissions on ${armScope(scope)} (${
+          e.code ?? e.statusCode ?? 'error'
+        }: ${e.message ?? String(error)}); continuing without the permissions preflight.`
+      )
+      return 'unknown'
+    }
+    const missing = missingActions(required, permissions)
+    log.debug(
+      `Permissions on ${armScope(scope)}: ${permissions.length} role entries; missing ${
+        missing.actions.length + missing.dataActions.length
+      } of ${required.actions.length + required.dataActions.length} actions.`
+    )
+    if (missing.actions.length > 0 || missing.dataActions.length > 0) {
+      result.push({
+        scope,
+        ...missing,
+        ...(missing.dataActions.length > 0 && required.dataActionsFallback
+          ? { dataActionsFallback: required.dataActionsFallback }
+          : {})
+      })
+    }
+  }
+  return result
+}
+
+/**
+ * The narrowest built-in role that grants an action (by action family). Used in error hints and
+ * in describeMissing; Contributor (control plane) and Storage Blob Data Contributor (blob data)
+ * cover everything this action does.
+ */
+export function roleForAction(action: string): string {
+  const a = action.toLowerCase()
+  const c = 'microsoft.compute/'
+  if (a.startsWith(`${c}virtualmachines/`)) return 'Virtual Machine Contributor'
+  if (a === `${c}locations/capsoperations/read`) return 'Compute Gallery Artifacts Publisher'
+  if (a.startsWith(`${c}locations/`)) return 'Virtual Machine Contributor'
+  if (/^microsoft\.compute\/disks\/(read|write|delete)$/.test(a))
+    return 'Virtual Machine Contributor'
+  if (a === `${c}disks/begingetaccess/action`) return 'Disk Snapshot Contributor'
+  if (a.startsWith(`${c}snapshots/`)) return 'Disk Snapshot Contributor'
+  if (a.startsWith(`${c}images/`) || a.startsWith(`${c}galleries/`)) {
+    // That role has galleries/* and images/* but excludes galleries/share/action.
+    return a === `${c}galleries/share/action`
+      ? 'Compute Gallery Sharing Admin'
+      : 'Compute Gallery Artifacts Publisher'
+  }
+  if (a.startsWith('microsoft.storage/storageaccounts/blobservices/containers/')) {
+    return 'Storage Blob Data Contributor'
+  }
+  if (a === 'microsoft.storage/storageaccounts/listkeys/action')
+    return 'Storage Account Contributor'
+  if (a.endsWith('/read')) return 'Reader'
+  return 'Contributor'
+}
+
+/** Custom roles can only be assignable at resource groups and above. */
+const groupScope = (s: Scope): string =>
+  `/subscriptions/${s.subscriptionId}/resourceGroups/${s.resourceGroup}`
+
+const armScope = (s: Scope): string =>
+  `${groupScope(s)}${s.resource ? `/providers/${s.resource.provider}/${s.resource.type}/${s.resource.name}` : ''}`
+
+export type RoleMode = 'capture' | 'upload-managed-disk' | 'upload-storage-account'
+
+export interface CustomRoleDefinition {
+  Name: string
+  IsCustom: true
+  Description: string
+  Actions: string[]
+  NotActions: string[]
+  DataActions: string[]
+  NotDataActions: string[]
+  AssignableScopes: string[]
+}
+
+const PLACEHOLDER = { subscriptionId: '<subscription-id>', resourceGroup: '<resource-group>' }
+
+/** A plan with every option of the mode switched on: the union of what any workflow of that mode needs. */
+function maximalPlan(mode: RoleMode): Plan {
+  const ref = (name: string) => ({ ...PLACEHOLDER, name })
+  const source: Plan['source'] =
+    mode === 'capture'
+      ? {
+          mode: 'capture',
+          vm: ref('vm'),
+          generalize: true,
+          deprovision: true,
+          backupSnapshot: true,
+          deleteSourceVm: true
+        }
+      : {
+          mode: 'upload',
+          osDiskPath: 'os.vhd',
+          dataDiskPaths: [],
+          osType: 'Linux',
+          osState: 'Generalized',
+          hyperVGeneration: 'V2',
+          architecture: 'x64',
+          securityType: 'Standard',
+          destination:
+            mode === 'upload-managed-disk'
+              ? { kind: 'managed-disk', diskSku: 'Standard_LRS' }
+              : { kind: 'storage-account', account: ref('account'), container: 'vhds' },
+          concurrency: 8,
+          keepUpload: false
+        }
+  return {
+    connection: { authType: 'auto', environment: 'AzureCloud' },
+    subscriptionId: PLACEHOLDER.subscriptionId,
+    resourceGroup: PLACEHOLDER.resourceGroup,
+    source,
+    managedImage: { image: ref('image'), overwrite: true },
+    gallery: {
+      gallery: ref('gallery'),
+      imageDefinition: 'definition',
+      version: { kind: 'auto', value: '1.0.0' },
+      overwrite: true,
+      createIfMissing: true,
+      publisher: 'p',
+      offer: 'o',
+      sku: 's',
+      targetRegions: [],
+      replicaCount: 1,
+      storageAccountType: 'Standard_LRS',
+      replicationMode: 'Full',
+      excludeFromLatest: false,
+      keepVersions: 1
+    },
+    tags: {},
+    run: { repository: '', sha: '', ref: '', workflow: '', runId: '', runAttempt: 1, runNumber: 1 },
+    timeoutMinutes: 120,
+    dryRun: false
+  }
+}
+
+/**
+ * A least-privilege custom role (the JSON `az role definition create --role-definition` takes):
+ * exactly the plan's actions, or for a mode every action any option of that mode may need.
+ * Blob data actions are included for upload-via storage-account; with them the account keys
+ * (listKeys) are not needed, so the fallback is left out.
+ */
+export function customRoleDefinition(
+  planOrMode: Plan | RoleMode,
+  assignableScopes?: string[]
+): CustomRoleDefinition {
+  const plan = typeof planOrMode === 'string' ? maximalPlan(planOrMode) : planOrMode
+  const required = requiredActions(plan)
+  // Reading its own permissions lets the preflight run instead of warning and going on.
+  const actions = required.reduce<string[]>((all, r) => union(all, r.actions), [
+    'Microsoft.Authorization/permissions/read'
+  ])
+  const dataActions = required.reduce<string[]>((all, r) => union(all, r.dataActions), [])
+  const what =
+    plan.source.mode === 'capture'
+      ? 'capture a VM'
+      : `upload a disk image via ${plan.source.destination.kind === 'managed-disk' ? 'a managed disk' : 'a storage account'}`
+  return {
+    Name: typeof planOrMode === 'string' ? `VM image builder (${planOrMode})` : 'VM image builder',
+    IsCustom: true,
+    Description: `What azure-vm-image-action needs to ${what} into a managed image and/or a gallery image version.`,
+    Actions: actions,
+    NotActions: [],
+    DataActions: dataActions,
+    NotDataActions: [],
+    AssignableScopes: assignableScopes ?? [...new Set(required.map(r => groupScope(r.scope)))]
+  }
+}
+
+/**
+ * The error text for missing permissions: each scope with its missing actions, a built-in role
+ * that grants them with the `az` command to assign it, and a least-privilege custom role.
+ */
+export function describeMissing(
+  missing: MissingPermissions[],
+  plan: Plan,
+  assignee = '<client-id>'
+): string {
+  const lines: string[] = ['The Azure identity is missing permissions this run needs:']
+  for (const m of missing) {
+    const scope = armScope(m.scope)
+    lines.push(`  on ${scope}:`)
+    for (const a of m.actions) lines.push(`    - ${a} (granted by ${roleForAction(a)})`)
+    for (const a of m.dataActions)
+      lines.push(`    - ${a} [data action] (granted by Storage Blob Data Contributor)`)
+    if (m.dataActions.length > 0 && m.dataActionsFallback?.length) {
+      lines.push(
+        `    (or, instead of the data actions: ${m.dataActionsFallback.join(', ')}, to use the account key)`
+      )
+    }
+    if (m.actions.length > 0) {
+      lines.push(
+        `    grant: az role assignment create --assignee ${assignee} --role Contributor --scope ${scope}`
+      )
+    }
+    if (m.dataActions.length > 0) {
+      lines.push(
+        `    grant: az role assignment create --assignee ${assignee} --role "Storage Blob Data Contributor" --scope ${scope}`
+      )
+    }
+  }
+  lines.push(
+    'Contributor grants every control-plane action above. For least privilege, create this custom role',
+    '(az role definition create --role-definition role.json) and assign it on the scopes it lists:',
+    JSON.stringify(customRoleDefinition(plan), null, 2),
+    'Role assignments can take a few minutes to take effect.'
+  )
+  return lines.join('\n')
+}
