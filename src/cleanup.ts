@@ -8,6 +8,7 @@ import { waitFor } from './azure/operation.js'
 import { entryId, type Ledger, type LedgerEntry } from './ledger.js'
 import type { Logger } from './log.js'
 import { isFromRun } from './tags.js'
+import { deleteUploadBlob } from './upload/storage-account-destination.js'
 
 export interface CleanupDeps {
   clients: AzureClients
@@ -15,8 +16,6 @@ export interface CleanupDeps {
   runId: string
   log: Logger
   signal: AbortSignal
-  /** Deletes a blob by URL (storage-account uploads); given by the upload code that knows the auth. */
-  deleteBlob?: (url: string, storageAccountId: string) => Promise<void>
 }
 
 function parts(id: string): { rg: string; name: string; parent?: string[] } {
@@ -37,18 +36,29 @@ async function cleanEntry(deps: CleanupDeps, entry: LedgerEntry): Promise<string
         throw e
       })
       if (!disk) return `disk '${name}' is already gone`
-      if (!isFromRun(disk.tags, runId)) return `disk '${name}' does not carry this run's tag: left alone`
-      if (entry.writeAccess || disk.diskState === 'ActiveUpload' || disk.diskState === 'ActiveSAS') {
-        await waitFor(`Revoke access to disk '${name}'`, clients.compute.disks.revokeAccess(rg, name, { abortSignal: signal }), opts)
+      if (!isFromRun(disk.tags, runId))
+        return `disk '${name}' does not carry this run's tag: left alone`
+      if (
+        entry.writeAccess ||
+        disk.diskState === 'ActiveUpload' ||
+        disk.diskState === 'ActiveSAS'
+      ) {
+        await waitFor(
+          `Revoke access to disk '${name}'`,
+          clients.compute.disks.revokeAccess(rg, name, { abortSignal: signal }),
+          opts
+        )
         log.info(`Revoked write access to disk '${name}'`)
       }
-      await waitFor(`Delete disk '${name}'`, clients.compute.disks.delete(rg, name, { abortSignal: signal }), opts)
+      await waitFor(
+        `Delete disk '${name}'`,
+        clients.compute.disks.delete(rg, name, { abortSignal: signal }),
+        opts
+      )
       return `deleted temporary disk '${name}'`
     }
     case 'upload-blob': {
-      if (!deps.deleteBlob) return `blob ${entry.url} left: no storage access in this step`
-      await deps.deleteBlob(entry.url, entry.storageAccountId)
-      return `deleted temporary blob ${entry.url}`
+      return deleteUploadBlob(clients, entry.url, entry.storageAccountId, runId, log, signal)
     }
     case 'managed-image': {
       const { rg, name } = parts(entry.id)
@@ -57,9 +67,14 @@ async function cleanEntry(deps: CleanupDeps, entry: LedgerEntry): Promise<string
         throw e
       })
       if (!image) return `managed image '${name}' was never created`
-      if (!isFromRun(image.tags, runId)) return `managed image '${name}' does not carry this run's tag: left alone`
+      if (!isFromRun(image.tags, runId))
+        return `managed image '${name}' does not carry this run's tag: left alone`
       if (image.provisioningState === 'Succeeded') return `managed image '${name}' succeeded: kept`
-      await waitFor(`Delete image '${name}'`, clients.compute.images.delete(rg, name, { abortSignal: signal }), opts)
+      await waitFor(
+        `Delete image '${name}'`,
+        clients.compute.images.delete(rg, name, { abortSignal: signal }),
+        opts
+      )
       return `deleted unfinished managed image '${name}'`
     }
     case 'gallery-image-version': {
@@ -72,11 +87,15 @@ async function cleanEntry(deps: CleanupDeps, entry: LedgerEntry): Promise<string
           throw e
         })
       if (!v) return `gallery image version ${version} was never created`
-      if (!isFromRun(v.tags, runId)) return `gallery image version ${version} does not carry this run's tag: left alone`
-      if (v.provisioningState === 'Succeeded') return `gallery image version ${version} succeeded: kept`
+      if (!isFromRun(v.tags, runId))
+        return `gallery image version ${version} does not carry this run's tag: left alone`
+      if (v.provisioningState === 'Succeeded')
+        return `gallery image version ${version} succeeded: kept`
       await waitFor(
         `Delete gallery image version ${version}`,
-        clients.compute.galleryImageVersions.delete(rg, gallery, definition, version, { abortSignal: signal }),
+        clients.compute.galleryImageVersions.delete(rg, gallery, definition, version, {
+          abortSignal: signal
+        }),
         opts
       )
       return `deleted unfinished gallery image version ${version}`
@@ -88,7 +107,8 @@ export async function cleanUp(deps: CleanupDeps): Promise<{ done: string[]; fail
   const done: string[] = []
   const failed: string[] = []
   // Versions and images first: they may reference the temporary disks.
-  const order = (e: LedgerEntry): number => (e.kind === 'gallery-image-version' || e.kind === 'managed-image' ? 0 : 1)
+  const order = (e: LedgerEntry): number =>
+    e.kind === 'gallery-image-version' || e.kind === 'managed-image' ? 0 : 1
   for (const entry of deps.ledger.entries().sort((a, b) => order(a) - order(b))) {
     try {
       const what = await cleanEntry(deps, entry)

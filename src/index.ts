@@ -20,7 +20,9 @@ const log: Logger = {
 }
 
 function hasAzureCli(): boolean {
-  return (process.env.PATH ?? '').split(delimiter).some(dir => dir !== '' && existsSync(join(dir, 'az')))
+  return (process.env.PATH ?? '')
+    .split(delimiter)
+    .some(dir => dir !== '' && existsSync(join(dir, 'az')))
 }
 
 const runner: Runner = {

@@ -184,7 +184,11 @@ function readConnection(read: InputReader): ConnectionPlan {
   if (clientId !== undefined && !GUID.test(clientId)) {
     throw new InputError(Inputs.ClientId, `expected a GUID, got '${clientId}'.`)
   }
-  if (tenantId !== undefined && !GUID.test(tenantId) && !/^[a-z0-9.-]+\.[a-z]{2,}$/i.test(tenantId)) {
+  if (
+    tenantId !== undefined &&
+    !GUID.test(tenantId) &&
+    !/^[a-z0-9.-]+\.[a-z]{2,}$/i.test(tenantId)
+  ) {
     throw new InputError(Inputs.TenantId, `expected a GUID or a domain name, got '${tenantId}'.`)
   }
   if (authType === 'oidc' || authType === 'client-secret') {
@@ -208,10 +212,16 @@ function readConnection(read: InputReader): ConnectionPlan {
     try {
       url = new URL(endpoint)
     } catch {
-      throw new InputError(Inputs.ResourceManagerEndpoint, `expected an https URL, got '${endpoint}'.`)
+      throw new InputError(
+        Inputs.ResourceManagerEndpoint,
+        `expected an https URL, got '${endpoint}'.`
+      )
     }
     if (url.protocol !== 'https:') {
-      throw new InputError(Inputs.ResourceManagerEndpoint, `expected an https URL, got '${endpoint}'.`)
+      throw new InputError(
+        Inputs.ResourceManagerEndpoint,
+        `expected an https URL, got '${endpoint}'.`
+      )
     }
     if (environment !== 'AzureStack') {
       throw new InputError(
@@ -263,7 +273,12 @@ function readUpload(
   if (osType === undefined) {
     throw new InputError(Inputs.OsType, `is required in upload mode: 'Linux' or 'Windows'.`)
   }
-  const via = oneOf(read, Inputs.UploadVia, ['managed-disk', 'storage-account'] as const, 'managed-disk')
+  const via = oneOf(
+    read,
+    Inputs.UploadVia,
+    ['managed-disk', 'storage-account'] as const,
+    'managed-disk'
+  )
   let destination: UploadDestination
   if (via === 'managed-disk') {
     destination = {
@@ -346,7 +361,10 @@ function readGallery(
   }
   const galleryGroup = text(read, Inputs.GalleryResourceGroup) ?? resourceGroup
   if (galleryGroup === undefined) {
-    throw new InputError(Inputs.ResourceGroup, `is required with a gallery target (or set 'gallery-resource-group').`)
+    throw new InputError(
+      Inputs.ResourceGroup,
+      `is required with a gallery target (or set 'gallery-resource-group').`
+    )
   }
   if (subscriptionId === undefined) {
     throw new InputError(Inputs.SubscriptionId, `is required with a gallery target.`)
@@ -386,9 +404,14 @@ function readGallery(
   }
   const eol = text(read, Inputs.EndOfLifeDate)
   if (eol !== undefined) {
-    const when = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(eol) ? new Date(eol) : undefined
+    const when = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(eol)
+      ? new Date(eol)
+      : undefined
     if (when === undefined || Number.isNaN(when.getTime())) {
-      throw new InputError(Inputs.EndOfLifeDate, `expected an ISO 8601 date such as 2027-12-31, got '${eol}'.`)
+      throw new InputError(
+        Inputs.EndOfLifeDate,
+        `expected an ISO 8601 date such as 2027-12-31, got '${eol}'.`
+      )
     }
     if (when.getTime() <= context.now.getTime()) {
       throw new InputError(Inputs.EndOfLifeDate, `'${eol}' is not in the future.`)
@@ -401,7 +424,10 @@ function readGallery(
       throw new InputError(name, `is required (it could not be derived from the repository name).`)
     }
     if (!/^[A-Za-z0-9][-\w.]{0,127}$/.test(value)) {
-      throw new InputError(name, `'${value}' is not valid (letters, digits, '-', '_' and '.', up to 128).`)
+      throw new InputError(
+        name,
+        `'${value}' is not valid (letters, digits, '-', '_' and '.', up to 128).`
+      )
     }
     return value
   }
@@ -457,26 +483,38 @@ export function readPlan(read: InputReader, context: PlanContext): Plan {
   const vhd = text(read, Inputs.Vhd)
   if (text(read, Inputs.Mode) === undefined) {
     if (sourceVm !== undefined && vhd !== undefined) {
-      throw new InputError(Inputs.SourceVm, `and 'vhd' are both set: set one (capture a VM, or upload a disk image).`)
+      throw new InputError(
+        Inputs.SourceVm,
+        `and 'vhd' are both set: set one (capture a VM, or upload a disk image).`
+      )
     }
     if (sourceVm === undefined && vhd === undefined) {
-      throw new InputError(Inputs.SourceVm, `or 'vhd' is required: 'source-vm' to capture a VM, 'vhd' to upload a disk image.`)
+      throw new InputError(
+        Inputs.SourceVm,
+        `or 'vhd' is required: 'source-vm' to capture a VM, 'vhd' to upload a disk image.`
+      )
     }
   }
   const mode = text(read, Inputs.Mode) === undefined ? (sourceVm ? 'capture' : 'upload') : modeInput
   let source: CaptureSource | UploadSource
   if (mode === 'capture') {
-    if (sourceVm === undefined) throw new InputError(Inputs.SourceVm, `is required in capture mode.`)
-    if (vhd !== undefined) throw new InputError(Inputs.Vhd, `is only used in upload mode (mode is 'capture').`)
+    if (sourceVm === undefined)
+      throw new InputError(Inputs.SourceVm, `is required in capture mode.`)
+    if (vhd !== undefined)
+      throw new InputError(Inputs.Vhd, `is only used in upload mode (mode is 'capture').`)
     source = readCapture(read, subscriptionId, resourceGroup, sourceVm)
   } else {
     if (vhd === undefined) throw new InputError(Inputs.Vhd, `is required in upload mode.`)
-    if (sourceVm !== undefined) throw new InputError(Inputs.SourceVm, `is only used in capture mode (mode is 'upload').`)
+    if (sourceVm !== undefined)
+      throw new InputError(Inputs.SourceVm, `is only used in capture mode (mode is 'upload').`)
     source = readUpload(read, subscriptionId, resourceGroup, vhd)
   }
 
   if (subscriptionId === undefined) {
-    throw new InputError(Inputs.SubscriptionId, `is required (or give 'source-vm' as a full resource ID).`)
+    throw new InputError(
+      Inputs.SubscriptionId,
+      `is required (or give 'source-vm' as a full resource ID).`
+    )
   }
   const overwrite = bool(read, Inputs.Overwrite, false)
   const imageName = text(read, Inputs.ImageName)
@@ -487,15 +525,23 @@ export function readPlan(read: InputReader, context: PlanContext): Plan {
   if (galleryName === undefined && text(read, Inputs.GalleryImage) !== undefined) {
     throw new InputError(Inputs.Gallery, `is required when 'gallery-image' is set.`)
   }
-  const targetGroup = source.mode === 'capture' ? (resourceGroup ?? source.vm.resourceGroup) : resourceGroup
+  const targetGroup =
+    source.mode === 'capture' ? (resourceGroup ?? source.vm.resourceGroup) : resourceGroup
   if (targetGroup === undefined) {
-    throw new InputError(Inputs.ResourceGroup, `is required: the group the image and temporary resources go in.`)
+    throw new InputError(
+      Inputs.ResourceGroup,
+      `is required: the group the image and temporary resources go in.`
+    )
   }
   const managedImage =
     imageName === undefined
       ? undefined
       : {
-          image: { subscriptionId, resourceGroup: targetGroup, name: computeName(Inputs.ImageName, imageName) },
+          image: {
+            subscriptionId,
+            resourceGroup: targetGroup,
+            name: computeName(Inputs.ImageName, imageName)
+          },
           overwrite
         }
   const gallery =
@@ -517,7 +563,10 @@ export function readPlan(read: InputReader, context: PlanContext): Plan {
       )
     }
     if (source.deprovision) {
-      throw new InputError(Inputs.Deprovision, `'true' generalizes the OS, which contradicts 'generalize: false'.`)
+      throw new InputError(
+        Inputs.Deprovision,
+        `'true' generalizes the OS, which contradicts 'generalize: false'.`
+      )
     }
   }
   if (source.mode === 'upload' && source.osState === 'Specialized' && managedImage !== undefined) {
@@ -526,7 +575,11 @@ export function readPlan(read: InputReader, context: PlanContext): Plan {
       `'Specialized' needs a gallery target only: a managed image is always generalized. Remove 'image-name' or use os-state 'Generalized'.`
     )
   }
-  if (source.mode === 'upload' && source.securityType === 'TrustedLaunch' && managedImage !== undefined) {
+  if (
+    source.mode === 'upload' &&
+    source.securityType === 'TrustedLaunch' &&
+    managedImage !== undefined
+  ) {
     throw new InputError(
       Inputs.SecurityType,
       `'TrustedLaunch' images can only be gallery image versions, not managed images. Remove 'image-name' or use a gallery target.`
@@ -535,7 +588,10 @@ export function readPlan(read: InputReader, context: PlanContext): Plan {
 
   const locationInput = text(read, Inputs.Location)
   if (locationInput !== undefined && !/^[a-z0-9]+$/.test(normaliseRegion(locationInput))) {
-    throw new InputError(Inputs.Location, `expected an Azure region such as 'eastus' or 'West Europe', got '${locationInput}'.`)
+    throw new InputError(
+      Inputs.Location,
+      `expected an Azure region such as 'eastus' or 'West Europe', got '${locationInput}'.`
+    )
   }
   const userTags = (() => {
     try {
@@ -544,7 +600,10 @@ export function readPlan(read: InputReader, context: PlanContext): Plan {
       throw new InputError(Inputs.Tags, (e as Error).message)
     }
   })()
-  const tags = buildTags(userTags, bool(read, Inputs.ProvenanceTags, true) ? context.run : undefined)
+  const tags = buildTags(
+    userTags,
+    bool(read, Inputs.ProvenanceTags, true) ? context.run : undefined
+  )
 
   return {
     connection,

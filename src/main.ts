@@ -9,7 +9,7 @@ import { createClients, type AzureClients } from './azure/clients.js'
 import { chooseCredentialKind, createCredential } from './azure/credentials.js'
 import { describeAzureError } from './azure/errors.js'
 import { checkPermissions, describeMissing } from './azure/permissions.js'
-import { requestPolicies } from './azure/policies.js'
+import { azurePolicies, refreshableCredential } from './azure/policies.js'
 import { cleanUp } from './cleanup.js'
 import { captureProblems } from './capture/capture-checks.js'
 import { takeBackupSnapshots } from './capture/backup-snapshots.js'
@@ -24,12 +24,21 @@ import { emptyReport, type Report } from './report.js'
 import type { RunContext } from './run-context.js'
 import type { ImageContent, SourceFacts } from './source-facts.js'
 import { renderSummary } from './summary.js'
-import { checkManagedImage, createManagedImage, type ManagedImagePreflight } from './targets/managed-image.js'
+import {
+  checkManagedImage,
+  createManagedImage,
+  type ManagedImagePreflight
+} from './targets/managed-image.js'
 import { checkGalleryTarget, type GalleryPreflight } from './targets/gallery-preflight.js'
 import { publishGalleryVersion } from './targets/gallery-version.js'
 import { pruneGalleryVersions } from './targets/gallery-retention.js'
 import { describeGalleryPlan } from './targets/gallery-preflight.js'
-import { inspectUploadSource, uploadImages, type InspectedUpload } from './upload/upload-image.js'
+import {
+  finishUploads,
+  inspectUploadSource,
+  uploadImages,
+  type InspectedUpload
+} from './upload/upload-image.js'
 
 /** Everything main needs from the runner, so tests and the post step can supply their own. */
 export interface Runner {
@@ -61,20 +70,28 @@ export async function connect(
 ): Promise<AzureClients> {
   const cloud = await resolveCloud(plan.connection, runner.fetchJson)
   const chosen = chooseCredentialKind(plan.connection, {
-    canMintIdToken: Boolean(runner.env.ACTIONS_ID_TOKEN_REQUEST_URL && runner.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN),
+    canMintIdToken: Boolean(
+      runner.env.ACTIONS_ID_TOKEN_REQUEST_URL && runner.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN
+    ),
     hasAzureCli: runner.hasAzureCli()
   })
   if (!quiet) {
-    runner.log.info(`Azure: ${cloud.name} (${cloud.resourceManagerEndpoint}), subscription ${plan.subscriptionId}`)
+    runner.log.info(
+      `Azure: ${cloud.name} (${cloud.resourceManagerEndpoint}), subscription ${plan.subscriptionId}`
+    )
     runner.log.info(`Signing in with ${chosen.kind}: ${chosen.reason}`)
   }
-  const credential = createCredential(chosen.kind, plan.connection, cloud, plan.subscriptionId, {
-    getIDToken: runner.getIDToken,
-    canMintIdToken: Boolean(runner.env.ACTIONS_ID_TOKEN_REQUEST_URL),
-    hasAzureCli: runner.hasAzureCli()
-  })
+  // Refreshable: when Azure rejects a token mid-run, the policy builds a new credential, so OIDC
+  // mints a new GitHub ID token instead of replaying a cached one.
+  const credential = refreshableCredential(() =>
+    createCredential(chosen.kind, plan.connection, cloud, plan.subscriptionId, {
+      getIDToken: runner.getIDToken,
+      canMintIdToken: Boolean(runner.env.ACTIONS_ID_TOKEN_REQUEST_URL),
+      hasAzureCli: runner.hasAzureCli()
+    })
+  )
   return createClients(cloud, credential, plan.subscriptionId, {
-    policies: requestPolicies(credential, [cloud.armScope], runner.log)
+    policies: azurePolicies({ credential, scopes: [cloud.armScope], log: runner.log })
   })
 }
 
@@ -109,7 +126,9 @@ async function preflight(ctx: RunContext, upload: InspectedUpload | undefined): 
     const u = plan.source
     let location = plan.location
     if (location === undefined) {
-      const group = await clients.resources.resourceGroups.get(plan.resourceGroup, { abortSignal: signal })
+      const group = await clients.resources.resourceGroups.get(plan.resourceGroup, {
+        abortSignal: signal
+      })
       location = group.location.replace(/\s+/g, '').toLowerCase()
     }
     source = {
@@ -124,8 +143,28 @@ async function preflight(ctx: RunContext, upload: InspectedUpload | undefined): 
   const managedImage = plan.managedImage
     ? await checkManagedImage(clients, plan.managedImage, plan.run.runId, signal)
     : undefined
+  // What the version will be made from: the managed image when there is one, else the VM or the uploads.
+  const origin =
+    plan.source.mode === 'capture'
+      ? {
+          kind: plan.managedImage ? ('managed-image' as const) : ('vm' as const),
+          name: plan.source.vm.name
+        }
+      : {
+          kind: plan.managedImage
+            ? ('managed-image' as const)
+            : plan.source.destination.kind === 'managed-disk'
+              ? ('disks' as const)
+              : ('blobs' as const),
+          name: plan.source.osDiskPath
+        }
   const gallery = plan.gallery
-    ? await checkGalleryTarget({ clients, log, signal, run: plan.run }, plan.gallery, source)
+    ? await checkGalleryTarget(
+        { clients, log, signal, run: plan.run },
+        plan.gallery,
+        source,
+        origin
+      )
     : undefined
   return { vm, upload, source, managedImage, gallery }
 }
@@ -134,21 +173,36 @@ function planLines(plan: Plan, pre: Preflight): string[] {
   const lines: string[] = []
   if (plan.source.mode === 'capture') {
     const s = plan.source
-    if (s.backupSnapshot) lines.push(`Snapshot the OS disk and ${(pre.vm?.disks.length ?? 1) - 1} data disk(s) of VM '${s.vm.name}'`)
-    if (s.deprovision && !pre.vm?.generalized) lines.push(`Run the OS's generalization in VM '${s.vm.name}' (${pre.vm?.osType === 'Windows' ? 'Sysprep' : 'waagent -deprovision+user'})`)
-    if (s.generalize && !pre.vm?.generalized) lines.push(`Deallocate VM '${s.vm.name}' and mark it generalized`)
+    if (s.backupSnapshot)
+      lines.push(
+        `Snapshot the OS disk and ${(pre.vm?.disks.length ?? 1) - 1} data disk(s) of VM '${s.vm.name}'`
+      )
+    if (s.deprovision && !pre.vm?.generalized)
+      lines.push(
+        `Run the OS's generalization in VM '${s.vm.name}' (${pre.vm?.osType === 'Windows' ? 'Sysprep' : 'waagent -deprovision+user'})`
+      )
+    if (s.generalize && !pre.vm?.generalized)
+      lines.push(`Deallocate VM '${s.vm.name}' and mark it generalized`)
   } else {
     for (const d of pre.upload?.disks ?? []) {
-      lines.push(`Upload ${d.path} (${d.description}) to a temporary ${plan.source.destination.kind === 'managed-disk' ? 'managed disk' : 'page blob'}`)
+      lines.push(
+        `Upload ${d.path} (${d.description}) to a temporary ${plan.source.destination.kind === 'managed-disk' ? 'managed disk' : 'page blob'}`
+      )
     }
   }
   if (plan.managedImage && pre.managedImage) {
-    const verb = { create: 'Create', reuse: 'Reuse (made by an earlier attempt of this run)', replace: 'Replace' }[pre.managedImage.action]
+    const verb = {
+      create: 'Create',
+      reuse: 'Reuse (made by an earlier attempt of this run)',
+      replace: 'Replace'
+    }[pre.managedImage.action]
     lines.push(`${verb} managed image ${pre.managedImage.id} in ${pre.source.location}`)
   }
   if (plan.gallery && pre.gallery) lines.push(...describeGalleryPlan(plan.gallery, pre.gallery))
-  if (plan.source.mode === 'capture' && plan.source.deleteSourceVm) lines.push(`Delete VM '${plan.source.vm.name}'`)
-  if (plan.source.mode === 'upload' && !plan.source.keepUpload) lines.push('Delete the temporary upload disk(s)/blob(s)')
+  if (plan.source.mode === 'capture' && plan.source.deleteSourceVm)
+    lines.push(`Delete VM '${plan.source.vm.name}'`)
+  if (plan.source.mode === 'upload' && !plan.source.keepUpload)
+    lines.push('Delete the temporary upload disk(s)/blob(s)')
   return lines
 }
 
@@ -159,7 +213,9 @@ async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
     (pre.gallery === undefined || pre.gallery.action === 'reuse')
   let content: ImageContent | undefined
   if (allReused) {
-    ctx.log.info('Every target was created by an earlier attempt of this run: nothing to capture or upload')
+    ctx.log.info(
+      'Every target was created by an earlier attempt of this run: nothing to capture or upload'
+    )
   } else if (plan.source.mode === 'capture') {
     const vm = pre.vm as VmFacts
     const s = plan.source
@@ -168,9 +224,12 @@ async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
       report.outputs[Outputs.BackupSnapshotIds] = JSON.stringify(ids)
     }
     if (vm.generalized) {
-      ctx.log.info(`VM '${vm.name}' is already generalized (an earlier attempt got this far): going on to the image`)
+      ctx.log.info(
+        `VM '${vm.name}' is already generalized (an earlier attempt got this far): going on to the image`
+      )
     } else {
-      if (s.deprovision) await ctx.step('Generalize the OS (Run Command)', () => generalizeGuest(ctx, vm))
+      if (s.deprovision)
+        await ctx.step('Generalize the OS (Run Command)', () => generalizeGuest(ctx, vm))
       if (s.generalize) {
         await ctx.step('Deallocate VM', () => deallocateVm(ctx, vm))
         await ctx.step('Mark VM generalized', () => markGeneralized(ctx, vm))
@@ -197,7 +256,9 @@ async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
     const target = plan.gallery
     const gp = pre.gallery
     const versionContent: ImageContent =
-      managedImageId !== undefined ? { kind: 'managed-image', imageId: managedImageId } : (content as ImageContent)
+      managedImageId !== undefined
+        ? { kind: 'managed-image', imageId: managedImageId }
+        : (content as ImageContent)
     const version = await ctx.step('Gallery image version', () =>
       publishGalleryVersion(ctx, target, gp, versionContent, pre.source)
     )
@@ -209,6 +270,9 @@ async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
     }
   }
   report.outputs[Outputs.Location] = pre.source.location
+  if (plan.source.mode === 'upload' && !allReused) {
+    await ctx.step('Remove temporary uploads', () => finishUploads(ctx))
+  }
   if (plan.source.mode === 'capture' && plan.source.deleteSourceVm && pre.vm && !allReused) {
     const vm = pre.vm
     await ctx.step('Delete source VM', () => deleteVm(ctx, vm))
@@ -253,7 +317,9 @@ export async function runMain(runner: Runner): Promise<number> {
   }, plan.timeoutMinutes * 60_000)
   const removeCancel = runner.onCancel(() => {
     why = 'cancelled'
-    log.warning(`Cancelled during '${currentStep}': stopping what is in flight; the post step cleans up.`)
+    log.warning(
+      `Cancelled during '${currentStep}': stopping what is in flight; the post step cleans up.`
+    )
     controller.abort(new Error('the job was cancelled'))
   })
   const trackingLog: Logger = {
@@ -267,13 +333,14 @@ export async function runMain(runner: Runner): Promise<number> {
   const ledger = createLedger(json => runner.saveState(State.Ledger, json))
   let clients: AzureClients | undefined
   const started = Date.now()
-  const title = plan.dryRun ? 'Dry run' : plan.source.mode === 'capture' ? `Capture of VM '${plan.source.vm.name}'` : 'Upload'
+  const title = plan.dryRun
+    ? 'Dry run'
+    : plan.source.mode === 'capture'
+      ? `Capture of VM '${plan.source.vm.name}'`
+      : 'Upload'
   try {
     clients = await connect(runner, plan)
-    runner.saveState(
-      State.Connection,
-      JSON.stringify({ runId: plan.run.runId })
-    )
+    runner.saveState(State.Connection, JSON.stringify({ runId: plan.run.runId }))
     const ctx: RunContext = {
       plan,
       clients,
@@ -299,21 +366,31 @@ export async function runMain(runner: Runner): Promise<number> {
     currentStep = 'Check permissions'
     const permissions = await checkPermissions(clients, plan, trackingLog)
     const planned = planLines(plan, pre)
-    if (permissions.status === 'missing') {
-      throw new StepFailure(describeMissing(permissions.missing))
+    if (permissions !== 'unknown' && permissions.length > 0) {
+      throw new StepFailure(describeMissing(permissions, plan, plan.connection.clientId))
     }
     log.info(`Plan:\n${planned.map((l, i) => `  ${i + 1}. ${l}`).join('\n')}`)
     if (plan.dryRun) {
-      report.sections.push({ title: 'Plan', markdown: planned.map((l, i) => `${i + 1}. ${l}`).join('\n') })
+      report.sections.push({
+        title: 'Plan',
+        markdown: planned.map((l, i) => `${i + 1}. ${l}`).join('\n')
+      })
       if (pre.gallery) report.outputs[Outputs.GalleryImageVersion] = pre.gallery.version
       log.info('Dry run: nothing was created or changed.')
-      await runner.writeSummary(renderSummary(report, clients.cloud, { ok: true, title: `${title}: the run would be attempted` }))
+      await runner.writeSummary(
+        renderSummary(report, clients.cloud, {
+          ok: true,
+          title: `${title}: the run would be attempted`
+        })
+      )
       runner.saveState(State.Succeeded, 'true')
       return 0
     }
     await execute(ctx, pre)
     for (const [name, value] of Object.entries(report.outputs)) runner.setOutput(name, value)
-    log.info(`Done in ${formatDuration(Date.now() - started)}: ${report.outputs[Outputs.ImageId] ?? ''}`)
+    log.info(
+      `Done in ${formatDuration(Date.now() - started)}: ${report.outputs[Outputs.ImageId] ?? ''}`
+    )
     await runner.writeSummary(renderSummary(report, clients.cloud, { ok: true, title }))
     runner.saveState(State.Succeeded, 'true')
     return 0
@@ -328,7 +405,14 @@ export async function runMain(runner: Runner): Promise<number> {
     } else if (e instanceof StepFailure) {
       message = e.message
     } else {
-      const described = describeAzureError(e, currentStep)
+      const described = describeAzureError(e, currentStep, {
+        github: {
+          repository: plan.run.repository,
+          ref: plan.run.ref,
+          eventName: runner.env.GITHUB_EVENT_NAME
+        },
+        cloudName: plan.connection.environment
+      })
       message = described.summary
       details.push(...described.details)
     }
@@ -338,14 +422,22 @@ export async function runMain(runner: Runner): Promise<number> {
     if (clients && why !== 'cancelled' && ledger.entries().length > 0) {
       // Clean up now while we can; the post step finishes whatever this leaves.
       const result = await log.group('Cleanup', () =>
-        cleanUp({ clients: clients as AzureClients, ledger, runId: plan.run.runId, log, signal: AbortSignal.timeout(10 * 60_000) })
+        cleanUp({
+          clients: clients as AzureClients,
+          ledger,
+          runId: plan.run.runId,
+          log,
+          signal: AbortSignal.timeout(10 * 60_000)
+        })
       )
       report.notes.push(...result.done, ...result.failed)
     }
     for (const [name, value] of Object.entries(report.outputs)) {
       if (name === Outputs.BackupSnapshotIds) runner.setOutput(name, value)
     }
-    await runner.writeSummary(renderSummary(report, which(clients), { ok: false, title, error: first }))
+    await runner.writeSummary(
+      renderSummary(report, which(clients), { ok: false, title, error: first })
+    )
     return 1
   } finally {
     clearTimeout(timer)

@@ -12,11 +12,7 @@ export type Architecture = 'x64' | 'Arm64'
 export type SecurityType = 'Standard' | 'TrustedLaunchSupported' | 'TrustedLaunch'
 export type GalleryStorageAccountType = 'Standard_LRS' | 'Standard_ZRS' | 'Premium_LRS'
 export type UploadDiskSku =
-  | 'Standard_LRS'
-  | 'StandardSSD_LRS'
-  | 'Premium_LRS'
-  | 'StandardSSD_ZRS'
-  | 'Premium_ZRS'
+  'Standard_LRS' | 'StandardSSD_LRS' | 'Premium_LRS' | 'StandardSSD_ZRS' | 'Premium_ZRS'
 
 /** An Azure resource named by subscription, group and name (IDs are built from it, never parsed twice). */
 export interface ResourceRef {
@@ -77,7 +73,8 @@ export interface TargetRegion {
   storageAccountType?: GalleryStorageAccountType
 }
 
-export type GalleryVersionSpec = { kind: 'auto'; value: string } | { kind: 'explicit'; value: string }
+export type GalleryVersionSpec =
+  { kind: 'auto'; value: string } | { kind: 'explicit'; value: string }
 
 export interface GalleryTarget {
   gallery: ResourceRef

@@ -31,7 +31,13 @@ export async function runPost(runner: Runner, getState: (name: string) => string
     const clients = await connect(runner, plan, true)
     const ledger = createLedger(json => runner.saveState(State.Ledger, json), entries)
     const result = await log.group('Cleanup of what this run left behind', () =>
-      cleanUp({ clients, ledger, runId: plan.run.runId, log, signal: AbortSignal.timeout(15 * 60_000) })
+      cleanUp({
+        clients,
+        ledger,
+        runId: plan.run.runId,
+        log,
+        signal: AbortSignal.timeout(15 * 60_000)
+      })
     )
     const lines = [
       '## Cleanup after a failed or cancelled run',

@@ -26,10 +26,12 @@ export function renderSummary(
     for (const [k, v] of outputs) lines.push(`| \`${k}\` | \`${cell(v)}\` |`)
     lines.push('')
   }
-  for (const section of report.sections) lines.push(`### ${section.title}`, '', section.markdown, '')
+  for (const section of report.sections)
+    lines.push(`### ${section.title}`, '', section.markdown, '')
   if (report.steps.length > 0) {
     lines.push('### Steps', '', '| Step | Duration | Outcome |', '|---|---|---|')
-    for (const s of report.steps) lines.push(`| ${cell(s.name)} | ${formatDuration(s.ms)} | ${s.outcome} |`)
+    for (const s of report.steps)
+      lines.push(`| ${cell(s.name)} | ${formatDuration(s.ms)} | ${s.outcome} |`)
     lines.push('')
   }
   if (report.notes.length > 0) {

@@ -5,7 +5,10 @@ import type { RunIdentity } from './plan.js'
 /** Azure's limits: 50 tags, names up to 512 characters without < > % & \ ? /, values up to 256. */
 export function parseTags(value: string): Record<string, string> {
   const tags: Record<string, string> = {}
-  for (const line of value.split(/\r?\n/).map(s => s.trim()).filter(s => s !== '')) {
+  for (const line of value
+    .split(/\r?\n/)
+    .map(s => s.trim())
+    .filter(s => s !== '')) {
     const eq = line.indexOf('=')
     if (eq <= 0) throw new Error(`expected key=value lines, got '${line}'.`)
     const key = line.slice(0, eq).trim()
@@ -37,7 +40,9 @@ export function buildTags(
 ): Record<string, string> {
   const tags = { ...userTags, ...(run ? provenanceTags(run) : {}) }
   if (Object.keys(tags).length > 50) {
-    throw new Error(`Azure allows at most 50 tags; with the provenance tags there are ${Object.keys(tags).length}.`)
+    throw new Error(
+      `Azure allows at most 50 tags; with the provenance tags there are ${Object.keys(tags).length}.`
+    )
   }
   return tags
 }

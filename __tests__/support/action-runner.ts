@@ -4,12 +4,24 @@
  * then the post step with the main step's state as STATE_* variables.
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { parse } from 'yaml'
 
-export const ROOT = resolve(import.meta.dirname, '..', '..')
+/** The project root: the nearest folder up from here with action.yml (also from the demo's bundle). */
+function findRoot(start: string): string {
+  let dir = start
+  while (!existsSync(join(dir, 'action.yml'))) {
+    const up = dirname(dir)
+    if (up === dir) throw new Error(`no action.yml above ${start}`)
+    dir = up
+  }
+  return dir
+}
+
+export const ROOT = findRoot(dirname(fileURLToPath(import.meta.url)))
 const ACTION = join(ROOT, 'dist', 'index.js')
 
 interface ActionYaml {
@@ -67,8 +79,8 @@ export interface RunOptions {
   env?: Record<string, string | undefined>
   /** Run the post step after main (the runner always does). Default true. */
   post?: boolean
-  /** Send a signal to the main step once its output matches (cancellation tests). */
-  signalWhen?: { output: RegExp; signal: NodeJS.Signals }
+  /** Send a signal to the main step once its output matches, optionally after a delay (cancellation tests). */
+  signalWhen?: { output: RegExp; signal: NodeJS.Signals; delayMs?: number }
   runId?: string
   runAttempt?: number
   runNumber?: number
@@ -87,7 +99,7 @@ function runStep(
       stdout += d.toString()
       if (signalWhen && !signalled && signalWhen.output.test(stdout)) {
         signalled = true
-        child.kill(signalWhen.signal)
+        setTimeout(() => child.kill(signalWhen.signal), signalWhen.delayMs ?? 0)
       }
     })
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))

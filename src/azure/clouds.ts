@@ -78,14 +78,19 @@ export function cloudFromMetadata(armEndpoint: string, metadata: CloudMetadata):
     // Azure Stack Hub's storage endpoints sit beside ARM: management.<region>.<fqdn> → <region>.<fqdn>.
     storageSuffix: host.replace(/^management\./, ''),
     oidcAudience: 'api://AzureADTokenExchange',
-    portalUrl: trimSlash(metadata.portalEndpoint ?? armEndpoint.replace('//management.', '//portal.')),
+    portalUrl: trimSlash(
+      metadata.portalEndpoint ?? armEndpoint.replace('//management.', '//portal.')
+    ),
     disableInstanceDiscovery: true
   }
 }
 
 export type FetchJson = (url: string) => Promise<unknown>
 
-export async function resolveCloud(connection: ConnectionPlan, fetchJson: FetchJson): Promise<Cloud> {
+export async function resolveCloud(
+  connection: ConnectionPlan,
+  fetchJson: FetchJson
+): Promise<Cloud> {
   const base =
     connection.environment === 'AzureStack'
       ? cloudFromMetadata(

@@ -30,7 +30,10 @@ export function chooseCredentialKind(
   }
   const hasIds = connection.clientId !== undefined && connection.tenantId !== undefined
   if (hasIds && env.canMintIdToken) {
-    return { kind: 'oidc', reason: 'client-id and tenant-id are set and the job can mint an ID token' }
+    return {
+      kind: 'oidc',
+      reason: 'client-id and tenant-id are set and the job can mint an ID token'
+    }
   }
   if (hasIds && connection.clientSecret !== undefined) {
     return { kind: 'client-secret', reason: 'client-secret is set' }

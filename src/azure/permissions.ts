@@ -137,7 +137,11 @@ export function requiredActions(plan: Plan): RequiredPermissions[] {
       // disks/beginGetAccess/action on the source (as the built-in Disk Snapshot Contributor grants).
       vmActions.push(`${COMPUTE}/disks/beginGetAccess/action`, DISK_OPERATION_STATUS)
       // The snapshots themselves go into `resource-group` (the VM's unless set otherwise).
-      scopes.add(main, [`${COMPUTE}/snapshots/read`, `${COMPUTE}/snapshots/write`, DISK_OPERATION_STATUS])
+      scopes.add(main, [
+        `${COMPUTE}/snapshots/read`,
+        `${COMPUTE}/snapshots/write`,
+        DISK_OPERATION_STATUS
+      ])
     }
     scopes.add(vm, vmActions)
   } else {
@@ -431,9 +435,10 @@ export function customRoleDefinition(
   const plan = typeof planOrMode === 'string' ? maximalPlan(planOrMode) : planOrMode
   const required = requiredActions(plan)
   // Reading its own permissions lets the preflight run instead of warning and going on.
-  const actions = required.reduce<string[]>((all, r) => union(all, r.actions), [
-    'Microsoft.Authorization/permissions/read'
-  ])
+  const actions = required.reduce<string[]>(
+    (all, r) => union(all, r.actions),
+    ['Microsoft.Authorization/permissions/read']
+  )
   const dataActions = required.reduce<string[]>((all, r) => union(all, r.dataActions), [])
   const what =
     plan.source.mode === 'capture'

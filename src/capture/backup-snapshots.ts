@@ -14,7 +14,9 @@ export async function takeBackupSnapshots(ctx: RunContext, vm: VmFacts): Promise
   const ids = await Promise.all(
     vm.disks.map(async disk => {
       const name = snapshotName(vm, disk, plan.run.runId, plan.run.runAttempt)
-      log.info(`Snapshot of ${disk.lun === 'os' ? 'the OS disk' : `data disk LUN ${disk.lun}`} '${disk.name}' → '${name}'`)
+      log.info(
+        `Snapshot of ${disk.lun === 'os' ? 'the OS disk' : `data disk LUN ${disk.lun}`} '${disk.name}' → '${name}'`
+      )
       const snapshot = await waitFor(
         `Snapshot '${name}'`,
         clients.compute.snapshots.createOrUpdate(

@@ -17,7 +17,9 @@ export async function markGeneralized(ctx: RunContext, vm: VmFacts): Promise<voi
   const { clients, log, signal } = ctx
   const rg = vm.id.split('/')[4]
   await clients.compute.virtualMachines.generalize(rg, vm.name, { abortSignal: signal })
-  const view = await clients.compute.virtualMachines.instanceView(rg, vm.name, { abortSignal: signal })
+  const view = await clients.compute.virtualMachines.instanceView(rg, vm.name, {
+    abortSignal: signal
+  })
   if (!isGeneralized(view.statuses)) {
     throw new Error(
       `VM '${vm.name}' was marked generalized but Azure does not report OSState/generalized: not creating an image from it.`
@@ -30,9 +32,15 @@ export async function markGeneralized(ctx: RunContext, vm: VmFacts): Promise<voi
 export async function deleteVm(ctx: RunContext, vm: VmFacts): Promise<void> {
   const { clients, log, signal } = ctx
   const rg = vm.id.split('/')[4]
-  await waitFor(`Delete VM '${vm.name}'`, clients.compute.virtualMachines.delete(rg, vm.name, { abortSignal: signal }), {
-    log,
-    signal
-  })
-  ctx.report.notes.push(`VM '${vm.name}' was deleted (its disks stay unless they were set to delete with it).`)
+  await waitFor(
+    `Delete VM '${vm.name}'`,
+    clients.compute.virtualMachines.delete(rg, vm.name, { abortSignal: signal }),
+    {
+      log,
+      signal
+    }
+  )
+  ctx.report.notes.push(
+    `VM '${vm.name}' was deleted (its disks stay unless they were set to delete with it).`
+  )
 }

@@ -17,7 +17,7 @@ export const LINUX_DEPROVISION = [
 export const WINDOWS_SYSPREP = [
   "$ErrorActionPreference = 'Stop'",
   // Sysprep refuses to run while a previous run's panther state is around; clear it first.
-  "Remove-Item -Recurse -Force \"$env:SystemRoot\\System32\\Sysprep\\Panther\" -ErrorAction SilentlyContinue",
+  'Remove-Item -Recurse -Force "$env:SystemRoot\\System32\\Sysprep\\Panther" -ErrorAction SilentlyContinue',
   '& "$env:SystemRoot\\System32\\Sysprep\\Sysprep.exe" /generalize /oobe /mode:vm /quiet /shutdown'
 ]
 
@@ -44,11 +44,15 @@ export async function generalizeGuest(ctx: RunContext, vm: VmFacts, pollMs = 500
     }
     const failed = (result.value ?? []).find(s => /failed|error/i.test(s.code ?? ''))
     if (failed) {
-      throw new Error(`Deprovisioning VM '${vm.name}' failed (${failed.code}): ${failed.message ?? ''}`)
+      throw new Error(
+        `Deprovisioning VM '${vm.name}' failed (${failed.code}): ${failed.message ?? ''}`
+      )
     }
     return
   }
-  log.info(`Running Sysprep /generalize /oobe /mode:vm /shutdown in VM '${vm.name}' through Run Command`)
+  log.info(
+    `Running Sysprep /generalize /oobe /mode:vm /shutdown in VM '${vm.name}' through Run Command`
+  )
   const poller = clients.compute.virtualMachines.runCommand(
     rg,
     vm.name,
@@ -61,9 +65,14 @@ export async function generalizeGuest(ctx: RunContext, vm: VmFacts, pollMs = 500
   await waitUntil(
     `Sysprep in '${vm.name}'`,
     async () => {
-      const view = await clients.compute.virtualMachines.instanceView(rg, vm.name, { abortSignal: signal })
+      const view = await clients.compute.virtualMachines.instanceView(rg, vm.name, {
+        abortSignal: signal
+      })
       const power = powerStateOf(view.statuses)
-      return { done: power === 'stopped' || power === 'deallocated' ? power : undefined, state: `VM ${power}` }
+      return {
+        done: power === 'stopped' || power === 'deallocated' ? power : undefined,
+        state: `VM ${power}`
+      }
     },
     {
       log,

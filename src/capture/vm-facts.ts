@@ -5,13 +5,7 @@ import type { Architecture, HyperVGeneration, OsType, ResourceRef, SecurityType 
 import { normaliseRegion } from '../targets/target-regions.js'
 
 export type PowerState =
-  | 'running'
-  | 'starting'
-  | 'stopping'
-  | 'stopped'
-  | 'deallocating'
-  | 'deallocated'
-  | 'unknown'
+  'running' | 'starting' | 'stopping' | 'stopped' | 'deallocating' | 'deallocated' | 'unknown'
 
 export interface VmDisk {
   /** 'os' or the data disk's LUN. */
@@ -37,7 +31,14 @@ export interface VmFacts {
 export function powerStateOf(statuses: Array<{ code?: string }> | undefined): PowerState {
   const code = statuses?.find(s => s.code?.toLowerCase().startsWith('powerstate/'))?.code
   const state = code?.split('/')[1]?.toLowerCase()
-  const known: PowerState[] = ['running', 'starting', 'stopping', 'stopped', 'deallocating', 'deallocated']
+  const known: PowerState[] = [
+    'running',
+    'starting',
+    'stopping',
+    'stopped',
+    'deallocating',
+    'deallocated'
+  ]
   return (known as string[]).includes(state ?? '') ? (state as PowerState) : 'unknown'
 }
 
@@ -68,7 +69,9 @@ export function vmFacts(vm: VirtualMachine, ref: ResourceRef): VmFacts {
   const disks: VmDisk[] = [{ lun: 'os', id: osDisk.managedDisk.id, name: osDisk.name ?? 'osdisk' }]
   for (const d of vm.storageProfile?.dataDisks ?? []) {
     if (!d.managedDisk?.id) {
-      throw new Error(`VM '${ref.name}' data disk at LUN ${d.lun} is unmanaged: only managed disks can be captured.`)
+      throw new Error(
+        `VM '${ref.name}' data disk at LUN ${d.lun} is unmanaged: only managed disks can be captured.`
+      )
     }
     disks.push({ lun: d.lun, id: d.managedDisk.id, name: d.name ?? `lun${d.lun}` })
   }
@@ -81,7 +84,9 @@ export function vmFacts(vm: VirtualMachine, ref: ResourceRef): VmFacts {
     hyperVGeneration: vm.instanceView?.hyperVGeneration === 'V2' ? 'V2' : 'V1',
     architecture: architectureOfSize(vm.hardwareProfile?.vmSize),
     securityType:
-      securityType === 'TrustedLaunch' || securityType === 'ConfidentialVM' ? securityType : 'Standard',
+      securityType === 'TrustedLaunch' || securityType === 'ConfidentialVM'
+        ? securityType
+        : 'Standard',
     powerState: powerStateOf(statuses),
     generalized: isGeneralized(statuses),
     disks,
@@ -98,5 +103,10 @@ export async function readVm(
     expand: 'instanceView',
     abortSignal: signal
   })
-  return vmFacts(vm, ref)
+  const facts = vmFacts(vm, ref)
+  // The OS disk records the architecture the VM boots (supportedCapabilities); the size is a fallback.
+  const os = facts.disks[0].id.split('/')
+  const disk = await clients.compute.disks.get(os[4], os[8], { abortSignal: signal })
+  const arch = disk.supportedCapabilities?.architecture
+  return arch === 'Arm64' || arch === 'x64' ? { ...facts, architecture: arch } : facts
 }

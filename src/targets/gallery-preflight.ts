@@ -25,7 +25,7 @@ export interface GalleryPreflight {
   version: string
   versionId: string
   action: VersionAction
-  /** Where the version is published: the gallery's region first, then the requested ones. */
+  /** Where the version is published: the gallery's region first, then the source's, then the requested ones. */
   regions: TargetRegion[]
   /** The gallery's region (existing) or the one it will be created in (the source's). */
   location: string
@@ -132,7 +132,9 @@ export async function checkGalleryTarget(
     // and the ledger and the post step need an ID that addresses the version for sure.
     versionId: ids.versionId,
     action,
-    regions: withSourceRegion(target.targetRegions, location),
+    // Azure requires the source's region among the target regions; the version itself lives in the
+    // gallery's region, which therefore comes first when the two differ.
+    regions: withSourceRegion(withSourceRegion(target.targetRegions, source.location), location),
     location,
     galleryId: ids.galleryId,
     definitionId: ids.definitionId,

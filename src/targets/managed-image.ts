@@ -46,7 +46,11 @@ export async function checkManagedImage(
   return { id, action: 'replace' }
 }
 
-export function imageBody(content: ImageContent, source: SourceFacts, tags: Record<string, string>): Image {
+export function imageBody(
+  content: ImageContent,
+  source: SourceFacts,
+  tags: Record<string, string>
+): Image {
   const base = { location: source.location, tags, hyperVGeneration: source.hyperVGeneration }
   switch (content.kind) {
     case 'vm':
@@ -55,10 +59,15 @@ export function imageBody(content: ImageContent, source: SourceFacts, tags: Reco
       return {
         ...base,
         storageProfile: {
-          osDisk: { osType: source.osType, osState: 'Generalized', managedDisk: { id: content.osDiskId } },
-          dataDisks: content.dataDiskIds.map(
-            (id, lun): ImageDataDisk => ({ lun, managedDisk: { id } })
-          )
+          osDisk: {
+            osType: source.osType,
+            osState: 'Generalized',
+            managedDisk: { id: content.osDiskId }
+          },
+          dataDisks: content.dataDiskIds.map((id, lun): ImageDataDisk => ({
+            lun,
+            managedDisk: { id }
+          }))
         }
       }
     case 'blobs':
@@ -89,21 +98,32 @@ export async function createManagedImage(
   }
   if (pre.action === 'replace') {
     log.info(`Deleting the existing managed image '${name}' (overwrite: true)`)
-    await waitFor(`Delete image '${name}'`, clients.compute.images.delete(resourceGroup, name, { abortSignal: signal }), {
-      log,
-      signal
-    })
+    await waitFor(
+      `Delete image '${name}'`,
+      clients.compute.images.delete(resourceGroup, name, { abortSignal: signal }),
+      {
+        log,
+        signal
+      }
+    )
   }
   ctx.ledger.add({ kind: 'managed-image', id: pre.id })
   const image = await waitFor(
     `Managed image '${name}'`,
-    clients.compute.images.createOrUpdate(resourceGroup, name, imageBody(content, source, plan.tags), {
-      abortSignal: signal
-    }),
+    clients.compute.images.createOrUpdate(
+      resourceGroup,
+      name,
+      imageBody(content, source, plan.tags),
+      {
+        abortSignal: signal
+      }
+    ),
     { log, signal }
   )
   if (image.provisioningState !== 'Succeeded') {
-    throw new Error(`Managed image '${name}' ended in provisioning state ${image.provisioningState}.`)
+    throw new Error(
+      `Managed image '${name}' ended in provisioning state ${image.provisioningState}.`
+    )
   }
   ctx.ledger.remove(pre.id)
   const id = image.id ?? pre.id

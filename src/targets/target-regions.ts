@@ -10,7 +10,10 @@ export function normaliseRegion(region: string): string {
 
 export function parseTargetRegions(value: string): TargetRegion[] {
   const regions = new Map<string, TargetRegion>()
-  for (const entry of value.split(/[\n,]/).map(s => s.trim()).filter(s => s !== '')) {
+  for (const entry of value
+    .split(/[\n,]/)
+    .map(s => s.trim())
+    .filter(s => s !== '')) {
     const [rawName, replicas, storage, ...extra] = entry.split('=').map(s => s.trim())
     if (extra.length > 0 || rawName === '') {
       throw new Error(`'${entry}' is not region[=replicas[=storage-type]].`)
@@ -20,14 +23,18 @@ export function parseTargetRegions(value: string): TargetRegion[] {
     const region: TargetRegion = { name }
     if (replicas !== undefined && replicas !== '') {
       if (!/^\d+$/.test(replicas) || Number(replicas) < 1 || Number(replicas) > 100) {
-        throw new Error(`replicas for '${rawName}' must be a whole number from 1 to 100, got '${replicas}'.`)
+        throw new Error(
+          `replicas for '${rawName}' must be a whole number from 1 to 100, got '${replicas}'.`
+        )
       }
       region.replicas = Number(replicas)
     }
     if (storage !== undefined) {
       const match = STORAGE_TYPES.find(t => t.toLowerCase() === storage.toLowerCase())
       if (match === undefined) {
-        throw new Error(`storage type for '${rawName}' must be one of ${STORAGE_TYPES.join(' | ')}, got '${storage}'.`)
+        throw new Error(
+          `storage type for '${rawName}' must be one of ${STORAGE_TYPES.join(' | ')}, got '${storage}'.`
+        )
       }
       region.storageAccountType = match
     }

@@ -1,0 +1,514 @@
+/**
+ * The bundled action on its failure paths, against the ARM emulator: transient faults it must ride
+ * through, an expired token, operations that end Failed, missing permissions, cancellation, and
+ * secrets in debug logs. Evidence is the emulator's request log and what the action wrote.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { errorLines, runAction, type ActionRun, type RunOptions } from '../support/action-runner.js'
+import { startLocalCloud, type LocalCloud } from '../support/cloud.js'
+import type { Body, RecordedRequest } from '../emulator/index.js'
+
+const RG = 'build-rg'
+const LOCATION = 'westeurope'
+const GALLERY = 'fail_gallery'
+
+let cloud: LocalCloud
+
+beforeAll(async () => {
+  cloud = await startLocalCloud({ lro: { pollsBeforeDone: 1, retryAfterSeconds: 0 } })
+  cloud.emu.addResourceGroup(RG, LOCATION)
+  cloud.emu.addGallery(RG, GALLERY, LOCATION)
+})
+afterEach(() => cloud.emu.faults.clear())
+afterAll(async () => cloud.close())
+
+const DEBUG = { ACTIONS_STEP_DEBUG: 'true', RUNNER_DEBUG: '1' }
+
+function imageId(name: string, rg = RG): string {
+  return `/subscriptions/${cloud.emu.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Compute/images/${name}`
+}
+
+function versionId(definition: string, version: string): string {
+  return `/subscriptions/${cloud.emu.subscriptionId}/resourceGroups/${RG}/providers/Microsoft.Compute/galleries/${GALLERY}/images/${definition}/versions/${version}`
+}
+
+function requestsSince(before: number): RecordedRequest[] {
+  return cloud.emu.requests.slice(before)
+}
+
+function writesSince(before: number): RecordedRequest[] {
+  const writes = new Set(cloud.emu.writes())
+  return requestsSince(before).filter(r => writes.has(r))
+}
+
+/** 'PUT images/x', 'POST virtualMachines/vm/deallocate', 'GET locations/westeurope/operations/…' */
+function short(r: RecordedRequest): string {
+  return `${r.method} ${r.path.replace(/^.*\/providers\/Microsoft\.Compute\//i, '')}`
+}
+
+function seedVm(name: string, rg = RG): Body {
+  return cloud.emu.addVm({
+    resourceGroup: rg,
+    name,
+    location: LOCATION,
+    osType: 'Linux',
+    hyperVGeneration: 'V2'
+  })
+}
+
+function run(
+  inputs: Record<string, string>,
+  options: Partial<RunOptions> = {}
+): Promise<ActionRun> {
+  return runAction({
+    ...options,
+    inputs: { ...cloud.inputs, 'resource-group': RG, ...inputs },
+    env: { ...cloud.env, ...(options.env ?? {}) }
+  })
+}
+
+/** Calls `action` once the emulator has received a request matching `match` (checked every 10 ms). */
+function whenRequest(match: (r: RecordedRequest) => boolean, action: () => void): () => void {
+  let seen = 0
+  const timer = setInterval(() => {
+    const requests = cloud.emu.requests
+    for (; seen < requests.length; seen++) {
+      if (match(requests[seen])) {
+        clearInterval(timer)
+        action()
+        return
+      }
+    }
+  }, 10)
+  return () => clearInterval(timer)
+}
+
+/** The post step's log and what it sent. */
+function postLines(r: ActionRun): string {
+  return `${r.post?.stdout ?? ''}${r.post?.stderr ?? ''}`
+}
+
+describe('transient faults', () => {
+  it('captures through 429 (Retry-After), 500 and dropped connections on ARM calls and LRO polls', async () => {
+    seedVm('flaky-vm')
+    const faults = cloud.emu.faults
+    // The VM read: throttled once, with Retry-After.
+    faults.add({ method: 'GET', path: /\/virtualMachines\/flaky-vm\?/, status: 429, retryAfter: 1 })
+    // The deallocate POST: the connection dropped once.
+    faults.add({ method: 'POST', path: /\/virtualMachines\/flaky-vm\/deallocate\?/, drop: true })
+    // The image PUT: a 500 once, then a dropped connection once.
+    faults.add({ method: 'PUT', path: /\/images\/flaky-img\?/, status: 500 })
+    faults.add({ method: 'PUT', path: /\/images\/flaky-img\?/, drop: true })
+    // LRO polls (operation status documents / Location monitors): 500, a drop and a 429.
+    faults.add({ method: 'GET', path: /\/locations\/westeurope\/operations\//, status: 500 })
+    faults.add({ method: 'GET', path: /\/locations\/westeurope\/operations\//, drop: true })
+    faults.add({
+      method: 'GET',
+      path: /\/locations\/westeurope\/operations\//,
+      status: 429,
+      retryAfter: 1
+    })
+
+    const before = cloud.emu.requests.length
+    const r = await run({ 'source-vm': 'flaky-vm', 'image-name': 'flaky-img' })
+
+    expect(errorLines(r.main)).toEqual([])
+    expect(r.main.code).toBe(0)
+    // Every fault was consumed.
+    expect(cloud.emu.faults.pending).toEqual([])
+
+    const log = requestsSince(before)
+    const statuses = (re: RegExp, method: string): number[] =>
+      log.filter(q => q.method === method && re.test(q.path)).map(q => q.status)
+    // The faulted request, then the same request again, answered.
+    expect(statuses(/\/virtualMachines\/flaky-vm$/, 'GET').slice(0, 2)).toEqual([429, 200])
+    expect(statuses(/\/virtualMachines\/flaky-vm\/deallocate$/, 'POST')).toEqual([-1, 202])
+    expect(statuses(/\/images\/flaky-img$/, 'PUT')).toEqual([500, -1, 201])
+    const polls = statuses(/\/locations\/westeurope\/operations\//, 'GET')
+    expect(polls.slice(0, 3)).toEqual([500, -1, 429])
+    expect(polls.slice(3).every(s => s === 200 || s === 202)).toBe(true)
+    expect(polls.length).toBeGreaterThan(3)
+
+    const image = cloud.emu.resources.get(imageId('flaky-img')) as Body
+    expect(image.properties.provisioningState).toBe('Succeeded')
+    expect(r.outputs['image-id']).toBe(imageId('flaky-img'))
+    expect(r.outputs['managed-image-id']).toBe(imageId('flaky-img'))
+    expect(r.outputs.location).toBe(LOCATION)
+    // One image PUT landed; nothing was created twice or left half-made.
+    expect(
+      cloud.emu.resources.list('Microsoft.Compute/images').filter(i => i.name === 'flaky-img')
+    ).toHaveLength(1)
+  })
+
+  it('gets a fresh token when Azure says the token expired mid-run, and carries on', async () => {
+    seedVm('token-vm')
+    // The deallocate POST waits a moment at the emulator; meanwhile every issued token expires, so
+    // ARM answers it 401 ExpiredAuthenticationToken.
+    cloud.emu.faults.add({
+      method: 'POST',
+      path: /\/virtualMachines\/token-vm\/deallocate\?/,
+      delayMs: 500
+    })
+    let tokensAtExpiry = -1
+    const stop = whenRequest(
+      q => q.method === 'POST' && /\/token-vm\/deallocate$/.test(q.path),
+      () => {
+        tokensAtExpiry = cloud.emu.tokenRequests.length
+        cloud.emu.expireTokens()
+      }
+    )
+    const before = cloud.emu.requests.length
+    const r = await run({ 'source-vm': 'token-vm', 'image-name': 'token-img' }).finally(stop)
+
+    expect(errorLines(r.main)).toEqual([])
+    expect(r.main.code).toBe(0)
+    expect(tokensAtExpiry).toBeGreaterThan(0)
+    // A new token was asked for (with the client secret) after the expiry, and it was issued.
+    const fresh = cloud.emu.tokenRequests.slice(tokensAtExpiry)
+    expect(fresh.length).toBeGreaterThanOrEqual(1)
+    expect(fresh.every(t => t.ok && t.via === 'client_secret')).toBe(true)
+    // The rejected request was sent again and went through; so did everything after it.
+    const deallocates = requestsSince(before).filter(
+      q => q.method === 'POST' && /\/token-vm\/deallocate$/.test(q.path)
+    )
+    expect(deallocates.map(q => q.status)).toEqual([401, 202])
+    const afterExpiry = requestsSince(cloud.emu.requests.indexOf(deallocates[1]))
+    expect(afterExpiry.every(q => q.status !== 401)).toBe(true)
+    expect(r.main.stdout).toMatch(
+      /Azure rejected the access token \(ExpiredAuthenticationToken\); sending the request again with a new token/
+    )
+    expect(r.outputs['image-id']).toBe(imageId('token-img'))
+  })
+
+  it('gets a fresh token after an injected 401 ExpiredAuthenticationToken on the image PUT', async () => {
+    seedVm('token-vm2')
+    cloud.emu.faults.add({
+      method: 'PUT',
+      path: /\/images\/token-img2\?/,
+      status: 401,
+      code: 'ExpiredAuthenticationToken',
+      message:
+        "The access token expiry UTC time '1/1/2026 0:00:00 AM' is earlier than current UTC time."
+    })
+    const tokensBefore = cloud.emu.tokenRequests.length
+    const before = cloud.emu.requests.length
+    const r = await run({ 'source-vm': 'token-vm2', 'image-name': 'token-img2' })
+
+    expect(errorLines(r.main)).toEqual([])
+    expect(r.main.code).toBe(0)
+    expect(cloud.emu.faults.pending).toEqual([])
+    const puts = requestsSince(before).filter(
+      q => q.method === 'PUT' && /\/images\/token-img2$/.test(q.path)
+    )
+    expect(puts.map(q => q.status)).toEqual([401, 201])
+    // One token for the run, then one more after the rejection.
+    const issued = cloud.emu.tokenRequests.slice(tokensBefore)
+    expect(issued.filter(t => t.ok).length).toBeGreaterThanOrEqual(2)
+    const putIndex = cloud.emu.requests.indexOf(puts[0])
+    const lastToken = issued[issued.length - 1]
+    expect(lastToken.time).toBeGreaterThanOrEqual(cloud.emu.requests[putIndex].time)
+    expect(r.outputs['image-id']).toBe(imageId('token-img2'))
+  })
+})
+
+describe('operations that end Failed', () => {
+  it('removes a managed image whose creation failed, reports it, and a re-run succeeds', async () => {
+    seedVm('fail-vm')
+    cloud.emu.faults.add({
+      method: 'PUT',
+      path: /\/images\/fail-img\?/,
+      failOperation: {
+        code: 'InternalDiskManagementError',
+        message: 'An internal disk management error occurred.'
+      }
+    })
+    const before = cloud.emu.requests.length
+    const r = await run({ 'source-vm': 'fail-vm', 'image-name': 'fail-img' })
+
+    expect(r.main.code).toBe(1)
+    const errors = errorLines(r.main)
+    expect(errors).toHaveLength(1)
+    const put = requestsSince(before).find(
+      q => q.method === 'PUT' && /\/images\/fail-img$/.test(q.path)
+    )
+    expect(put?.status).toBe(201)
+    // The essence on one line: the step, Azure's code and message, and a request id to quote.
+    expect(errors[0]).toMatch(/^::error::Managed image failed: /)
+    expect(errors[0]).toContain('InternalDiskManagementError')
+    expect(errors[0]).toContain('An internal disk management error occurred.')
+    expect(errors[0]).toMatch(/request id [0-9a-f-]{36}/)
+
+    // The Failed image is deleted by the main step's cleanup: nothing of this run is left.
+    const writes = writesSince(before).map(short)
+    expect(writes).toEqual([
+      'POST virtualMachines/fail-vm/deallocate',
+      'POST virtualMachines/fail-vm/generalize',
+      'PUT images/fail-img',
+      'DELETE images/fail-img'
+    ])
+    expect(cloud.emu.resources.get(imageId('fail-img'))).toBeUndefined()
+    expect(r.main.stdout).toContain("Cleanup: deleted unfinished managed image 'fail-img'")
+    // The ledger ends empty, so the post step has nothing to do, and says so.
+    expect(JSON.parse(r.state.ledger)).toEqual([])
+    expect(r.post?.code).toBe(0)
+    expect(postLines(r)).toContain('Post: nothing this run created is left to clean up.')
+    expect(r.summary).toContain('Managed image failed')
+    expect(r.outputs['image-id']).toBeUndefined()
+
+    // Re-run attempt 2 of the same run: the VM is already generalized, the image is created.
+    const again = cloud.emu.requests.length
+    const retry = await run({ 'source-vm': 'fail-vm', 'image-name': 'fail-img' }, { runAttempt: 2 })
+    expect(errorLines(retry.main)).toEqual([])
+    expect(retry.main.code).toBe(0)
+    expect(writesSince(again).map(short)).toEqual(['PUT images/fail-img'])
+    const image = cloud.emu.resources.get(imageId('fail-img')) as Body
+    expect(image.properties.provisioningState).toBe('Succeeded')
+    expect(image.tags['github-run-attempt']).toBe('2')
+    expect(retry.outputs['image-id']).toBe(imageId('fail-img'))
+  })
+
+  it('removes a gallery image version whose creation failed, and re-run attempt 2 succeeds', async () => {
+    seedVm('gfail-vm')
+    const version = '1.0.7'
+    cloud.emu.faults.add({
+      method: 'PUT',
+      path: /\/images\/gfail-def\/versions\/1\.0\.7\?/,
+      failOperation: {
+        code: 'ReplicationFailed',
+        message: 'Replication to westeurope failed: disk copy error.'
+      }
+    })
+    const inputs = {
+      'source-vm': 'gfail-vm',
+      gallery: GALLERY,
+      'gallery-image': 'gfail-def',
+      'create-gallery-image': 'true',
+      publisher: 'contoso',
+      offer: 'golden',
+      sku: 'ubuntu',
+      'gallery-image-version': version
+    }
+    const before = cloud.emu.requests.length
+    const r = await run(inputs)
+
+    expect(r.main.code).toBe(1)
+    const errors = errorLines(r.main)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatch(/^::error::Gallery image version failed: /)
+    expect(errors[0]).toContain('ReplicationFailed')
+    expect(errors[0]).toContain('Replication to westeurope failed: disk copy error.')
+    expect(errors[0]).toMatch(/request id [0-9a-f-]{36}/)
+
+    const writes = writesSince(before).map(short)
+    expect(writes).toEqual([
+      'POST virtualMachines/gfail-vm/deallocate',
+      'POST virtualMachines/gfail-vm/generalize',
+      'PUT galleries/fail_gallery/images/gfail-def',
+      'PUT galleries/fail_gallery/images/gfail-def/versions/1.0.7',
+      'DELETE galleries/fail_gallery/images/gfail-def/versions/1.0.7'
+    ])
+    expect(cloud.emu.resources.get(versionId('gfail-def', version))).toBeUndefined()
+    expect(r.main.stdout).toContain('Cleanup: deleted unfinished gallery image version 1.0.7')
+    expect(JSON.parse(r.state.ledger)).toEqual([])
+    expect(postLines(r)).toContain('Post: nothing this run created is left to clean up.')
+    expect(r.outputs['gallery-image-version-id']).toBeUndefined()
+
+    const again = cloud.emu.requests.length
+    const retry = await run(inputs, { runAttempt: 2 })
+    expect(errorLines(retry.main)).toEqual([])
+    expect(retry.main.code).toBe(0)
+    expect(writesSince(again).map(short)).toEqual([
+      'PUT galleries/fail_gallery/images/gfail-def/versions/1.0.7'
+    ])
+    const created = cloud.emu.resources.get(versionId('gfail-def', version)) as Body
+    expect(created.properties.provisioningState).toBe('Succeeded')
+    expect(retry.outputs['gallery-image-version-id']).toBe(versionId('gfail-def', version))
+    expect(retry.outputs['gallery-image-version']).toBe(version)
+  })
+})
+
+describe('permissions', () => {
+  it('reports missing permissions before any write, naming the missing actions', async () => {
+    cloud.emu.addResourceGroup('readonly-rg', LOCATION)
+    seedVm('ro-vm', 'readonly-rg')
+    cloud.emu.setPermissions('readonly-rg', ['Microsoft.Compute/*/read'])
+    const before = cloud.emu.requests.length
+    const r = await run({
+      'resource-group': 'readonly-rg',
+      'source-vm': 'ro-vm',
+      'image-name': 'ro-img'
+    })
+
+    expect(r.main.code).toBe(1)
+    expect(writesSince(before)).toEqual([])
+    expect(
+      requestsSince(before).filter(q => q.method !== 'GET' && q.path.startsWith('/subscriptions/'))
+    ).toEqual([])
+    // The permissions were read from Azure.
+    expect(
+      requestsSince(before).some(q =>
+        /\/providers\/Microsoft\.Authorization\/permissions$/.test(q.path)
+      )
+    ).toBe(true)
+    const errors = errorLines(r.main)
+    expect(errors).toHaveLength(1)
+    // The one error line names what is missing; the log lists each action with the role that grants it.
+    for (const action of [
+      'Microsoft.Compute/virtualMachines/deallocate/action',
+      'Microsoft.Compute/virtualMachines/generalize/action',
+      'Microsoft.Compute/images/write'
+    ]) {
+      expect(errors[0]).toContain(action)
+      expect(r.main.stdout).toMatch(new RegExp(`- ${action.replace(/\//g, '\\/')} \\(granted by `))
+    }
+    expect(errors[0]).not.toContain('Microsoft.Compute/images/read')
+    expect(r.main.stdout).toContain('az role assignment create --assignee')
+    expect(r.post?.code).toBe(0)
+  })
+
+  it('warns and goes on when the permissions cannot be read', async () => {
+    seedVm('perm-vm')
+    cloud.emu.faults.add({
+      method: 'GET',
+      path: /\/providers\/Microsoft\.Authorization\/permissions\?/,
+      status: 403,
+      code: 'AuthorizationFailed',
+      message:
+        "The client does not have authorization to perform action 'Microsoft.Authorization/permissions/read' over scope '/subscriptions/x/resourceGroups/build-rg'."
+    })
+    const before = cloud.emu.requests.length
+    const r = await run({ 'source-vm': 'perm-vm', 'image-name': 'perm-img' })
+
+    expect(cloud.emu.faults.pending).toEqual([])
+    const permissionReads = requestsSince(before).filter(q =>
+      /\/Microsoft\.Authorization\/permissions$/.test(q.path)
+    )
+    expect(permissionReads.map(q => q.status)).toEqual([403])
+    expect(r.main.stdout).toMatch(
+      /::warning::Could not read this identity's permissions on .*AuthorizationFailed.*continuing without the permissions preflight/
+    )
+    expect(errorLines(r.main)).toEqual([])
+    expect(r.main.code).toBe(0)
+    expect(r.outputs['image-id']).toBe(imageId('perm-img'))
+  })
+})
+
+describe('cancellation', () => {
+  it('SIGINT while deallocating: non-zero exit, a clear error, the post step finds nothing to clean', async () => {
+    seedVm('sig-vm')
+    const r = await run(
+      { 'source-vm': 'sig-vm', 'image-name': 'sig-img' },
+      { signalWhen: { output: /Deallocate/, signal: 'SIGINT' } }
+    )
+    expect(r.main.code).not.toBe(0)
+    expect(r.main.code).not.toBeNull()
+    expect(errorLines(r.main)).toEqual([
+      expect.stringMatching(/^::error::Cancelled during 'Deallocate VM'/)
+    ])
+    expect(r.main.stdout).toMatch(
+      /::warning::Cancelled during 'Deallocate VM'.*post step cleans up/
+    )
+    expect(JSON.parse(r.state.ledger ?? '[]')).toEqual([])
+    expect(r.state.succeeded).toBeUndefined()
+    expect(r.post?.code).toBe(0)
+    expect(postLines(r)).toContain('Post: nothing this run created is left to clean up.')
+    expect(cloud.emu.resources.get(imageId('sig-img'))).toBeUndefined()
+    expect(cloud.emu.writes().some(w => /\/images\/sig-img$/.test(w.path))).toBe(false)
+  })
+
+  it('SIGINT while the image is being created: the post step deletes the unfinished image the ledger lists', async () => {
+    seedVm('sig-vm2')
+    // The image's operation never gets a poll through, so it is still Creating when the job is cancelled.
+    cloud.emu.faults.add({
+      method: 'GET',
+      path: /\/locations\/westeurope\/operations\//,
+      delayMs: 200,
+      drop: true,
+      times: 50
+    })
+    const before = cloud.emu.requests.length
+    const r = await run(
+      { 'source-vm': 'sig-vm2', 'image-name': 'sig-img2' },
+      // The request log line (debug) of the image PUT's answer.
+      {
+        env: DEBUG,
+        signalWhen: { output: /::debug::PUT \S+\/images\/sig-img2 201/, signal: 'SIGINT' }
+      }
+    )
+    expect(r.main.code).not.toBe(0)
+    expect(errorLines(r.main)).toEqual([
+      expect.stringMatching(/^::error::Cancelled during 'Managed image'/)
+    ])
+    // Main left the cleanup to the post step; the ledger in the state lists the image.
+    expect(JSON.parse(r.state.ledger)).toEqual([{ kind: 'managed-image', id: imageId('sig-img2') }])
+    expect(r.post?.code).toBe(0)
+    expect(postLines(r)).toContain("Cleanup: deleted unfinished managed image 'sig-img2'")
+    const writes = writesSince(before).map(short)
+    expect(writes.slice(-2)).toEqual(['PUT images/sig-img2', 'DELETE images/sig-img2'])
+    expect(cloud.emu.resources.get(imageId('sig-img2'))).toBeUndefined()
+    // The post step's summary says what it removed.
+    expect(r.summary).toContain("deleted unfinished managed image 'sig-img2'")
+  })
+})
+
+describe('secrets with debug logging on', () => {
+  /** Every token the emulator issued has this shape (identity.ts: `emu.` + 24 random bytes, base64url). */
+  const TOKEN = /emu\.[A-Za-z0-9_-]{32}/
+
+  function everything(r: ActionRun): string {
+    const stateFile = readFileSync(join(r.dir, 'state'), 'utf8')
+    return [
+      r.allText,
+      JSON.stringify(r.outputs),
+      JSON.stringify(r.state),
+      stateFile,
+      r.summary
+    ].join('\n')
+  }
+
+  function expectNoSecrets(r: ActionRun): void {
+    const text = everything(r)
+    expect(text).not.toContain(cloud.emu.clientSecret)
+    expect(text).not.toMatch(TOKEN)
+    expect(text).not.toMatch(/Bearer\s+[A-Za-z0-9._-]{8,}/i)
+    expect(text).not.toMatch(/[?&]sig=(?!\*\*\*)[^&\s"'<>]+/i)
+    expect(text).not.toMatch(/client_secret=(?!\*\*\*)/i)
+  }
+
+  it('prints no client secret, bearer token or SAS signature in a successful run', async () => {
+    seedVm('secret-vm')
+    const tokensBefore = cloud.emu.tokenRequests.length
+    const r = await run(
+      { 'source-vm': 'secret-vm', 'image-name': 'secret-img', 'backup-snapshot': 'true' },
+      { env: DEBUG }
+    )
+    expect(errorLines(r.main)).toEqual([])
+    expect(r.main.code).toBe(0)
+    // Debug logging was on: the request log lines are there.
+    expect(r.main.stdout).toMatch(/::debug::PUT \/subscriptions\/.*\/images\/secret-img 201 \(/)
+    expect(cloud.emu.tokenRequests.length).toBeGreaterThan(tokensBefore)
+    expectNoSecrets(r)
+  })
+
+  it('prints no secret in a failing run, an expired token or a cleanup either', async () => {
+    seedVm('secret-vm2')
+    cloud.emu.faults.add({
+      method: 'PUT',
+      path: /\/images\/secret-img2\?/,
+      status: 401,
+      code: 'ExpiredAuthenticationToken'
+    })
+    cloud.emu.faults.add({
+      method: 'PUT',
+      path: /\/images\/secret-img2\?/,
+      failOperation: { code: 'InternalOperationError', message: 'Image creation failed.' }
+    })
+    const r = await run({ 'source-vm': 'secret-vm2', 'image-name': 'secret-img2' }, { env: DEBUG })
+    expect(r.main.code).toBe(1)
+    expect(errorLines(r.main)).toHaveLength(1)
+    expect(r.main.stdout).toContain('Cleanup: deleted unfinished managed image')
+    expectNoSecrets(r)
+  })
+})

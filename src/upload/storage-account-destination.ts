@@ -1,0 +1,192 @@
+/**
+ * Upload as page blobs into the user's storage account. The blob endpoint comes from ARM; the blob
+ * service is reached with the same Entra ID credential (Storage Blob Data Contributor), and only
+ * when the service refuses that, with the account key read through ARM, saying so.
+ */
+import {
+  BlobServiceClient,
+  StorageSharedKeyCredential,
+  type ContainerClient
+} from '@azure/storage-blob'
+import type { TokenCredential } from '@azure/identity'
+import type { AzureClients } from '../azure/clients.js'
+import type { Logger } from '../log.js'
+import type { UploadDestination } from '../plan.js'
+import type { RunContext } from '../run-context.js'
+import {
+  createPageBlob,
+  createPageBlobClient,
+  createPageBlobSink,
+  readPageBlobState
+} from './page-blob-sink.js'
+import {
+  sameSourceIdentity,
+  sourceIdentityFromMetadata,
+  sourceIdentityToMetadata
+} from './resume.js'
+import { sendDisk, type UploadDisk } from './upload-image.js'
+
+type StorageAccountDestination = Extract<UploadDestination, { kind: 'storage-account' }>
+
+export interface PreparedAccount {
+  id: string
+  blobEndpoint: string
+  container: ContainerClient
+  /** Builds a page blob client with the credential that worked. */
+  credential: TokenCredential | StorageSharedKeyCredential
+  auth: 'entra-id' | 'account-key'
+}
+
+/** Blob metadata names must be C# identifiers: the run id goes in as `githubrunid`. */
+const RUN_ID_METADATA = 'githubrunid'
+
+const STORAGE_SCOPE = 'https://storage.azure.com/.default'
+
+/**
+ * Whether the blob service refused the Entra ID token (401/403), or the token could not be sent at
+ * all: the SDK never sends a bearer token over plain http (emulators, some Azure Stack setups).
+ */
+function refused(e: unknown): boolean {
+  const status = (e as { statusCode?: number }).statusCode
+  return status === 401 || status === 403 || /non-TLS|non-https/i.test((e as Error).message ?? '')
+}
+
+export async function connectStorageAccount(
+  clients: AzureClients,
+  account: { resourceGroup: string; name: string },
+  container: string,
+  log: Logger,
+  signal: AbortSignal
+): Promise<PreparedAccount> {
+  const props = await clients.storage.storageAccounts.getProperties(
+    account.resourceGroup,
+    account.name,
+    {
+      abortSignal: signal
+    }
+  )
+  const blobEndpoint = props.primaryEndpoints?.blob
+  if (!blobEndpoint) {
+    throw new Error(
+      `Storage account '${account.name}' has no blob endpoint: it cannot hold page blobs (use a general-purpose v2 account).`
+    )
+  }
+  const id = props.id as string
+  const entra = new BlobServiceClient(blobEndpoint, clients.credential, {
+    audience: STORAGE_SCOPE.replace('/.default', '')
+  }).getContainerClient(container)
+  try {
+    await entra.createIfNotExists({ abortSignal: signal })
+    log.info(`Storage account '${account.name}': signed in with Microsoft Entra ID`)
+    return { id, blobEndpoint, container: entra, credential: clients.credential, auth: 'entra-id' }
+  } catch (e) {
+    if (!refused(e)) throw e
+    const code =
+      (e as { code?: string }).code ??
+      ((e as { statusCode?: number }).statusCode
+        ? String((e as { statusCode?: number }).statusCode)
+        : 'not https')
+    log.warning(
+      `Storage account '${account.name}' refused Microsoft Entra ID (${code}): falling back to the account key read through ARM (listKeys). ` +
+        `Grant the identity 'Storage Blob Data Contributor' on the account to avoid shared keys.`
+    )
+  }
+  const keys = await clients.storage.storageAccounts.listKeys(account.resourceGroup, account.name, {
+    abortSignal: signal
+  })
+  const key = keys.keys?.[0]?.value
+  if (!key)
+    throw new Error(
+      `Storage account '${account.name}' returned no account key (is shared key access disabled?).`
+    )
+  log.secret(key)
+  const credential = new StorageSharedKeyCredential(account.name, key)
+  const keyed = new BlobServiceClient(blobEndpoint, credential).getContainerClient(container)
+  await keyed.createIfNotExists({ abortSignal: signal })
+  return { id, blobEndpoint, container: keyed, credential, auth: 'account-key' }
+}
+
+export async function prepareStorageAccount(
+  ctx: RunContext,
+  destination: StorageAccountDestination
+): Promise<PreparedAccount> {
+  return connectStorageAccount(
+    ctx.clients,
+    destination.account,
+    destination.container,
+    ctx.log,
+    ctx.signal
+  )
+}
+
+export function uploadBlobName(base: string, runId: string, lun: 'os' | number): string {
+  return `${base}-${runId}-${lun === 'os' ? 'os' : `lun${lun}`}.vhd`
+}
+
+export async function uploadToPageBlob(
+  ctx: RunContext,
+  account: PreparedAccount,
+  disk: UploadDisk,
+  concurrency: number
+): Promise<{ url: string; bytesSent: number }> {
+  const { plan, log, signal } = ctx
+  const base = plan.managedImage?.image.name ?? plan.gallery?.imageDefinition ?? 'image'
+  const blob = account.container.getPageBlobClient(uploadBlobName(base, plan.run.runId, disk.lun))
+  const url = blob.url
+  const client = createPageBlobClient(url, account.credential)
+  const state = await readPageBlobState(client, signal)
+  const resumable =
+    state.exists &&
+    state.size === disk.uploadSize &&
+    state.metadata?.[RUN_ID_METADATA] === plan.run.runId &&
+    sameSourceIdentity(sourceIdentityFromMetadata(state.metadata), disk.identity)
+  ctx.ledger.add({ kind: 'upload-blob', url, storageAccountId: account.id })
+  if (state.exists && !resumable) {
+    if (state.metadata?.[RUN_ID_METADATA] !== plan.run.runId) {
+      throw new Error(
+        `Blob ${url} already exists and was not written by this run: choose another container or delete it.`
+      )
+    }
+  }
+  if (resumable) {
+    log.info(`Resuming the upload into ${url} left by an earlier attempt of this run`)
+  } else {
+    await createPageBlob(client, disk.uploadSize, {
+      metadata: { ...sourceIdentityToMetadata(disk.identity), [RUN_ID_METADATA]: plan.run.runId },
+      signal
+    })
+  }
+  const sink = createPageBlobSink(client)
+  const alreadyWritten = resumable ? await sink.listWrittenRanges(signal) : undefined
+  const result = await sendDisk(ctx, disk, { sink, alreadyWritten }, concurrency)
+  return { url, bytesSent: result.bytesSent }
+}
+
+/** Deletes a temporary blob this run wrote (checked by its metadata), for cleanup and the post step. */
+export async function deleteUploadBlob(
+  clients: AzureClients,
+  url: string,
+  storageAccountId: string,
+  runId: string,
+  log: Logger,
+  signal: AbortSignal
+): Promise<string> {
+  const [, , , , rg, , , , name] = storageAccountId.split('/')
+  const containerName = new URL(url).pathname.split('/').filter(Boolean).slice(-2)[0]
+  const account = await connectStorageAccount(
+    clients,
+    { resourceGroup: rg, name },
+    containerName,
+    log,
+    signal
+  )
+  const blob = account.container.getPageBlobClient(
+    decodeURIComponent(new URL(url).pathname.split('/').pop() as string)
+  )
+  const state = await readPageBlobState(createPageBlobClient(blob.url, account.credential), signal)
+  if (!state.exists) return `blob ${url} is already gone`
+  if (state.metadata?.[RUN_ID_METADATA] !== runId)
+    return `blob ${url} was not written by this run: left alone`
+  await blob.delete({ abortSignal: signal })
+  return `deleted temporary blob ${url}`
+}

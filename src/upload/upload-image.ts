@@ -1,0 +1,177 @@
+/**
+ * Upload mode, end to end: inspect every file before Azure is touched, then upload each disk image
+ * to its destination (managed disks through a write SAS, or page blobs) in parallel under one
+ * concurrency budget, and hand the image targets the content to build from.
+ */
+import type { RunContext } from '../run-context.js'
+import type { UploadSource } from '../plan.js'
+import type { ImageContent } from '../source-facts.js'
+import { formatDuration } from '../log.js'
+import { inspectDiskImage, type DiskImage } from './disk-format.js'
+import { deleteUploadDisk, uploadToManagedDisk } from './managed-disk-destination.js'
+import {
+  deleteUploadBlob,
+  prepareStorageAccount,
+  uploadToPageBlob
+} from './storage-account-destination.js'
+import {
+  describeProgress,
+  uploadDiskImage,
+  type PageSink,
+  type UploadResult
+} from './page-uploader.js'
+import type { PageRange } from './page-ranges.js'
+
+export interface UploadDisk extends DiskImage {
+  /** 'os' or the data disk's LUN. */
+  lun: 'os' | number
+  description: string
+}
+
+export interface InspectedUpload {
+  disks: UploadDisk[]
+}
+
+const gib = (n: number): string => `${(n / 1024 ** 3).toFixed(n % 1024 ** 3 === 0 ? 0 : 2)} GiB`
+
+export async function inspectUploadSource(source: UploadSource): Promise<InspectedUpload> {
+  const disks: UploadDisk[] = []
+  const os = await inspectDiskImage(source.osDiskPath, 'os')
+  disks.push({ ...os, lun: 'os', description: `${os.format}, ${gib(os.virtualSize)}` })
+  for (const [lun, path] of source.dataDiskPaths.entries()) {
+    const data = await inspectDiskImage(path, 'data')
+    disks.push({
+      ...data,
+      lun,
+      description: `${data.format}, ${gib(data.virtualSize)}, LUN ${lun}`
+    })
+  }
+  return { disks }
+}
+
+/**
+ * The one concurrency budget split across the disks of an image by how much each has to read, each
+ * getting at least one writer, so small data disks do not starve the OS disk or the reverse.
+ */
+export function shareConcurrency(total: number, weights: number[]): number[] {
+  if (weights.length === 1) return [total]
+  const sum = weights.reduce((a, b) => a + b, 0) || 1
+  const shares = weights.map(w => Math.max(1, Math.floor((total * w) / sum)))
+  let over = shares.reduce((a, b) => a + b, 0) - total
+  while (over > 0) {
+    const i = shares.indexOf(Math.max(...shares))
+    if (shares[i] === 1) break
+    shares[i]--
+    over--
+  }
+  return shares
+}
+
+/** What a destination hands back for one disk: where to write and what is there already. */
+export interface PreparedTarget {
+  sink: PageSink
+  alreadyWritten?: PageRange[]
+}
+
+export async function sendDisk(
+  ctx: RunContext,
+  disk: UploadDisk,
+  target: PreparedTarget,
+  concurrency: number
+): Promise<UploadResult> {
+  const label = disk.lun === 'os' ? 'OS disk' : `data disk LUN ${disk.lun}`
+  const result = await uploadDiskImage({
+    image: disk,
+    sink: target.sink,
+    concurrency,
+    signal: ctx.signal,
+    log: {
+      info: m => ctx.log.info(`${label}: ${m}`),
+      warning: m => ctx.log.warning(`${label}: ${m}`),
+      debug: m => ctx.log.debug(`${label}: ${m}`)
+    },
+    alreadyWritten: target.alreadyWritten,
+    onProgress: p => ctx.log.debug(`${label}: ${describeProgress(p)}`)
+  })
+  ctx.log.info(
+    `${label}: sent ${result.bytesSent} bytes in ${result.requests} requests (${formatDuration(result.durationMs)}); ` +
+      `${result.bytesSkippedAsZero} bytes skipped as empty` +
+      (result.bytesSkippedAsWritten > 0
+        ? `, ${result.bytesSkippedAsWritten} already there from an earlier attempt`
+        : '')
+  )
+  return result
+}
+
+export async function uploadImages(
+  ctx: RunContext,
+  inspected: InspectedUpload,
+  location: string
+): Promise<{ content: ImageContent; uploadedBytes: number }> {
+  const source = ctx.plan.source as UploadSource
+  const shares = shareConcurrency(
+    source.concurrency,
+    inspected.disks.map(d => d.bytesToRead)
+  )
+  if (source.destination.kind === 'managed-disk') {
+    const diskSku = source.destination.diskSku
+    const results = await ctx.step('Upload disk images (managed disks)', () =>
+      Promise.all(
+        inspected.disks.map((disk, i) =>
+          uploadToManagedDisk(ctx, disk, { location, diskSku, concurrency: shares[i] })
+        )
+      )
+    )
+    return {
+      content: {
+        kind: 'disks',
+        osDiskId: results[0].diskId,
+        dataDiskIds: results.slice(1).map(r => r.diskId)
+      },
+      uploadedBytes: results.reduce((a, r) => a + r.bytesSent, 0)
+    }
+  }
+  const destination = source.destination
+  const account = await ctx.step('Storage account', () => prepareStorageAccount(ctx, destination))
+  const results = await ctx.step('Upload disk images (page blobs)', () =>
+    Promise.all(inspected.disks.map((disk, i) => uploadToPageBlob(ctx, account, disk, shares[i])))
+  )
+  return {
+    content: {
+      kind: 'blobs',
+      storageAccountId: account.id,
+      osBlobUri: results[0].url,
+      dataBlobUris: results.slice(1).map(r => r.url)
+    },
+    uploadedBytes: results.reduce((a, r) => a + r.bytesSent, 0)
+  }
+}
+
+/** After the image exists: delete the temporary disks/blobs, or keep them (keep-upload) and say so. */
+export async function finishUploads(ctx: RunContext): Promise<void> {
+  const source = ctx.plan.source as UploadSource
+  for (const entry of ctx.ledger.entries()) {
+    if (entry.kind !== 'upload-disk' && entry.kind !== 'upload-blob') continue
+    const what = entry.kind === 'upload-disk' ? entry.id : entry.url
+    if (source.keepUpload) {
+      ctx.ledger.remove(what)
+      ctx.report.notes.push(
+        `Kept the upload ${entry.kind === 'upload-disk' ? 'disk' : 'blob'} ${what} (keep-upload: true).`
+      )
+    } else if (entry.kind === 'upload-disk') {
+      await deleteUploadDisk(ctx, entry.id)
+    } else {
+      ctx.log.info(
+        await deleteUploadBlob(
+          ctx.clients,
+          entry.url,
+          entry.storageAccountId,
+          ctx.plan.run.runId,
+          ctx.log,
+          ctx.signal
+        )
+      )
+      ctx.ledger.remove(entry.url)
+    }
+  }
+}
