@@ -6,6 +6,15 @@
 import { runAction } from '../__tests__/support/action-runner.js'
 import { startLocalCloud } from '../__tests__/support/cloud.js'
 
+/** The log as a person reads it on github.com: groups as headings, debug lines hidden. */
+function readable(log: string): string {
+  return log
+    .split('\n')
+    .filter(line => !line.startsWith('::debug::'))
+    .map(line => line.replace(/^::group::(.*)$/, '▸ $1').replace(/^::endgroup::$/, ''))
+    .join('\n')
+}
+
 const cloud = await startLocalCloud({ lro: { pollsBeforeDone: 2, retryAfterSeconds: 1 } })
 try {
   cloud.emu.addResourceGroup('build-rg', 'westeurope')
@@ -39,9 +48,9 @@ try {
   )
   console.log('\n──── action log (main step) ────')
   const run = await runAction({ inputs: { ...cloud.inputs, ...step }, env: cloud.env })
-  process.stdout.write(run.main.stdout + run.main.stderr)
+  process.stdout.write(readable(run.main.stdout + run.main.stderr))
   console.log('──── action log (post step) ────')
-  process.stdout.write((run.post?.stdout ?? '') + (run.post?.stderr ?? ''))
+  process.stdout.write(readable((run.post?.stdout ?? '') + (run.post?.stderr ?? '')))
   console.log('──── outputs ────')
   for (const [k, v] of Object.entries(run.outputs)) console.log(`${k}=${v}`)
   console.log('──── job summary ────')

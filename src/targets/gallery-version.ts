@@ -61,7 +61,7 @@ export async function publishGalleryVersion(
       wait
     )
     ctx.report.created.push({
-      kind: 'gallery',
+      kind: 'Gallery',
       id: created.id ?? pre.galleryId,
       location: pre.location
     })
@@ -82,7 +82,7 @@ export async function publishGalleryVersion(
       wait
     )
     ctx.report.created.push({
-      kind: 'gallery-image',
+      kind: 'Gallery image definition',
       id: created.id ?? pre.definitionId,
       location: pre.location
     })
@@ -113,7 +113,7 @@ export async function publishGalleryVersion(
       title: `Gallery image version ${version} replication`,
       markdown: replicationTable(rows)
     })
-    if (!reused) ctx.report.created.push({ kind: 'gallery-image-version', id, location })
+    if (!reused) ctx.report.created.push({ kind: 'Gallery image version', id, location })
     ctx.report.outputs[Outputs.GalleryImageVersionId] = id
     ctx.report.outputs[Outputs.GalleryImageVersion] = version
     // The gallery version is the primary image whenever there is one.
@@ -152,6 +152,12 @@ export async function publishGalleryVersion(
     mustDelete = 'overwrite: true'
   }
   if (mustDelete !== undefined) await deleteVersion(mustDelete)
+  // main skips capture/upload only for a version found Succeeded; should it vanish since, say so.
+  if ((content as ImageContent | undefined) === undefined) {
+    throw new Error(
+      `Gallery image version ${version} from an earlier attempt of this run is gone, and this attempt has no captured or uploaded content to publish it again: re-run the workflow.`
+    )
+  }
 
   // Recorded before the PUT: if the run dies from here on, the post step removes the half-made version.
   ctx.ledger.add({ kind: 'gallery-image-version', id: pre.versionId })

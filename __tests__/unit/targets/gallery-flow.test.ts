@@ -226,9 +226,9 @@ describe('publishGalleryVersion', () => {
       'image-id': result.id
     })
     expect(ctx.report.created.map(c => c.kind)).toEqual([
-      'gallery',
-      'gallery-image',
-      'gallery-image-version'
+      'Gallery',
+      'Gallery image definition',
+      'Gallery image version'
     ])
     expect(ctx.report.sections[0].markdown).toContain(
       '| eastus | Completed | 100% | 1 | Standard_LRS |'
