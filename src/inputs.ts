@@ -49,12 +49,6 @@ function text(read: InputReader, name: string): string | undefined {
   return value === '' ? undefined : value
 }
 
-function required(read: InputReader, name: string, why: string): string {
-  const value = text(read, name)
-  if (value === undefined) throw new InputError(name, `is required ${why}.`)
-  return value
-}
-
 function bool(read: InputReader, name: string, fallback: boolean): boolean {
   const value = text(read, name)
   if (value === undefined) return fallback

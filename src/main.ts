@@ -210,7 +210,8 @@ async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
   const { plan, report } = ctx
   const allReused =
     (pre.managedImage === undefined || pre.managedImage.action === 'reuse') &&
-    (pre.gallery === undefined || pre.gallery.action === 'reuse')
+    (pre.gallery === undefined ||
+      (pre.gallery.action === 'reuse' && pre.gallery.existingState === 'Succeeded'))
   let content: ImageContent | undefined
   if (allReused) {
     ctx.log.info(

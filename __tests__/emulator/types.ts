@@ -2,7 +2,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
 /** ARM JSON bodies are free-form; this alias keeps the handlers readable. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Body = Record<string, any>
 
 export type LroStyle = 'async' | 'location' | 'body'

@@ -64,6 +64,9 @@ interface ErrorLike {
   details?: unknown
   errors?: unknown
   request?: { method?: string; url?: string }
+  /** Set by waitFor on a failed long-running operation: the request id of its initial request. */
+  requestId?: unknown
+  cause?: unknown
   response?: {
     status?: number
     headers?: HeaderBag
@@ -80,6 +83,7 @@ interface ErrorLike {
 }
 
 const LRO_FAILED = /^The long-running operation has failed(?:\.\s+([^.\s]+)\.\s+([\s\S]*))?\.?\s*$/
+const LRO_FAILED_QUOTED = /The long-running operation has failed\.\s+([^.\s]+)\.\s+/
 
 function header(headers: HeaderBag | undefined, name: string): string | undefined {
   if (!headers) return undefined
@@ -153,7 +157,18 @@ export function describeAzureError(
   if (lro && !code) {
     if (lro[1] && lro[1] !== 'undefined') code = lro[1]
     if (lro[2]) message = lro[2]
+  } else if (!lro) {
+    // The same text quoted inside a step's own message ("Creating … failed: The long-running …").
+    const quoted = LRO_FAILED_QUOTED.exec(message)
+    if (quoted) {
+      if (!code && quoted[1] !== 'undefined') code = quoted[1]
+      message = message.replace(LRO_FAILED_QUOTED, (_m, c: string) => `${c}: `)
+    }
   }
+  // A step's wrapper error keeps Azure's facts (code, request id) in its cause.
+  const inner =
+    e?.cause !== undefined && e.cause !== error ? describeAzureError(e.cause, operation) : undefined
+  if (!code && inner?.code) code = inner.code
 
   // Storage puts its code in a header as well (HEAD requests have no body).
   if (!code) code = header(headers, 'x-ms-error-code')
@@ -165,7 +180,10 @@ export function describeAzureError(
   if (aadsts && (!code || !/^AADSTS/.test(code))) code = `AADSTS${aadsts[1]}`
   if (!code && e?.name === 'AbortError') code = 'Canceled'
 
-  const requestId = header(headers, 'x-ms-request-id')
+  const requestId =
+    header(headers, 'x-ms-request-id') ??
+    (typeof e?.requestId === 'string' ? e.requestId : undefined) ??
+    inner?.requestId
   const correlationId = header(headers, 'x-ms-correlation-request-id')
 
   const text = oneLine(message)

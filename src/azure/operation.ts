@@ -3,7 +3,9 @@
  * the elapsed time and the operation's state, and the run's AbortSignal honoured.
  */
 import type { OperationState, PollerLike } from '@azure/core-lro'
+import { isRestError } from '@azure/core-rest-pipeline'
 import { formatDuration, type Logger } from '../log.js'
+import { recentRequestId } from './policies.js'
 
 export const HEARTBEAT_MS = 20_000
 
@@ -32,6 +34,8 @@ export async function waitFor<T>(
     const result = await poller.pollUntilDone({ abortSignal: options.signal })
     options.log.info(`${what}: done in ${formatDuration(Date.now() - started)}`)
     return result
+  } catch (error) {
+    throw withOperationRequestId(error, poller.operationState)
   } finally {
     clearInterval(timer)
   }
@@ -73,4 +77,21 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
     }
     signal.addEventListener('abort', onAbort, { once: true })
   })
+}
+
+/**
+ * An operation that ends Failed is reported by core-lro as a plain Error, with no response and so no
+ * request id. Gives it the request id of the request that started the operation (for Compute also
+ * the operation's id), as `requestId`, which describeAzureError quotes.
+ */
+function withOperationRequestId(error: unknown, state: unknown): unknown {
+  if (!(error instanceof Error) || isRestError(error) || 'requestId' in error) return error
+  // core-lro keeps the initial request in its state's (untyped) config.
+  const config = (
+    state as { config?: { initialRequestUrl?: string; requestMethod?: string } } | undefined
+  )?.config
+  if (!config?.initialRequestUrl || !config.requestMethod) return error
+  const requestId = recentRequestId(config.requestMethod, config.initialRequestUrl)
+  if (requestId) Object.assign(error, { requestId })
+  return error
 }

@@ -465,7 +465,12 @@ export function describeMissing(
   plan: Plan,
   assignee = '<client-id>'
 ): string {
-  const lines: string[] = ['The Azure identity is missing permissions this run needs:']
+  // The first line is the `::error::` line: it names every missing action (the log has the rest).
+  const all = [...new Set(missing.flatMap(m => [...m.actions, ...m.dataActions]))]
+  const groups = [...new Set(missing.map(m => m.scope.resourceGroup))]
+  const lines: string[] = [
+    `The Azure identity is missing ${all.length} permission(s) this run needs (resource group ${groups.join(', ')}): ${all.join(', ')}. Nothing was changed.`
+  ]
   for (const m of missing) {
     const scope = armScope(m.scope)
     lines.push(`  on ${scope}:`)

@@ -203,6 +203,31 @@ export function tokenRefreshPolicy(options: TokenRefreshOptions): PipelinePolicy
 
 export const requestLogPolicyName = 'azureVmImageRequestLog'
 
+/**
+ * The x-ms-request-id of the latest response per `METHOD path`, so an error raised without a
+ * response (a long-running operation that ends Failed: core-lro throws a plain Error) can still
+ * quote the request id of the request that started the operation. Bounded; oldest entries go first.
+ */
+const recentRequestIds = new Map<string, string>()
+const RECENT_REQUEST_IDS = 500
+
+const requestKey = (method: string, url: string): string =>
+  `${method.toUpperCase()} ${pathOf(url).toLowerCase()}`
+
+function rememberRequestId(method: string, url: string, id: string): void {
+  const key = requestKey(method, url)
+  recentRequestIds.delete(key)
+  recentRequestIds.set(key, id)
+  if (recentRequestIds.size > RECENT_REQUEST_IDS) {
+    recentRequestIds.delete(recentRequestIds.keys().next().value as string)
+  }
+}
+
+/** The request id of the latest response to `method url` seen by requestLogPolicy, if any. */
+export function recentRequestId(method: string, url: string): string | undefined {
+  return recentRequestIds.get(requestKey(method, url))
+}
+
 /** The path of a URL without its query (which may hold a SAS signature) or fragment. */
 export function pathOf(url: string): string {
   try {
@@ -224,6 +249,7 @@ export function requestLogPolicy(log: Logger): PipelinePolicy {
       try {
         const response = await next(request)
         const id = response.headers.get('x-ms-request-id')
+        if (id) rememberRequestId(request.method, request.url, id)
         log.debug(`${what} ${response.status}${id ? ` (${id})` : ''}`)
         return response
       } catch (error) {

@@ -8,7 +8,9 @@ import type { AzureClients } from '../azure/clients.js'
 import type { Logger } from '../log.js'
 import type { GalleryTarget, RunIdentity, TargetRegion } from '../plan.js'
 import type { SourceFacts } from '../source-facts.js'
+import { isFromRun } from '../tags.js'
 import { normaliseRegion, withSourceRegion } from './target-regions.js'
+import { compareVersions, isValidVersion } from './version-number.js'
 import {
   decideVersionAction,
   definitionFacts,
@@ -69,8 +71,7 @@ export async function checkGalleryTarget(
   const rg = target.gallery.resourceGroup
   const galleryName = target.gallery.name
   const def = target.imageDefinition
-  const version = target.version.value
-  const ids = galleryIds(target, version)
+  let version = target.version.value
   const opts = { abortSignal: deps.signal }
   const warnings: string[] = []
   const missingHint = `create it first, or set create-gallery-image: true (with publisher, offer and sku) to let the action create it`
@@ -85,6 +86,22 @@ export async function checkGalleryTarget(
   if (location !== normaliseRegion(source.location)) {
     warnings.push(
       `Gallery '${galleryName}' is in ${location} but the source is in ${normaliseRegion(source.location)}; Azure may refuse a source from another region.`
+    )
+  }
+
+  // Azure requires the source's region among the target regions; the version itself lives in the
+  // gallery's region, which therefore comes first when the two differ.
+  const regions = withSourceRegion(
+    withSourceRegion(target.targetRegions, source.location),
+    location
+  )
+  if (target.replicationMode === 'Shallow' && regions.length > 1) {
+    throw new Error(
+      `replication-mode 'Shallow' publishes to one region only, but this version needs ${regions
+        .map(r => r.name)
+        .join(
+          ', '
+        )} (the gallery's and the source's region are always included): use replication-mode 'Full', or a gallery in the source's region without other target-regions.`
     )
   }
 
@@ -111,6 +128,25 @@ export async function checkGalleryTarget(
     if (mismatches.length > 0) throw new Error(mismatches.join('\n'))
   }
 
+  // An `auto` number comes from today's date: a re-run attempt on a later day would compute another
+  // one and publish the image twice. The version an earlier attempt of this run made is the one.
+  if (target.version.kind === 'auto' && deps.run.runAttempt > 1 && image !== undefined) {
+    const own = await earlierAttemptVersion(deps, target).catch((error: unknown) => {
+      if (deps.signal.aborted) throw error
+      deps.log.warning(
+        `Could not list the versions of '${def}' to find this run's earlier version: ${error instanceof Error ? error.message : String(error)}`
+      )
+      return undefined
+    })
+    if (own !== undefined && own !== version) {
+      deps.log.info(
+        `gallery-image-version auto: an earlier attempt of this run made version ${own}; using it instead of ${version}.`
+      )
+      version = own
+    }
+  }
+  const ids = galleryIds(target, version)
+
   // The version only matters when the definition exists; otherwise it cannot exist either.
   const existing =
     image === undefined
@@ -132,9 +168,7 @@ export async function checkGalleryTarget(
     // and the ledger and the post step need an ID that addresses the version for sure.
     versionId: ids.versionId,
     action,
-    // Azure requires the source's region among the target regions; the version itself lives in the
-    // gallery's region, which therefore comes first when the two differ.
-    regions: withSourceRegion(withSourceRegion(target.targetRegions, source.location), location),
+    regions,
     location,
     galleryId: ids.galleryId,
     definitionId: ids.definitionId,
@@ -142,6 +176,25 @@ export async function checkGalleryTarget(
     securityType,
     warnings
   }
+}
+
+/** The newest version of the definition tagged with this run's id, if any. */
+async function earlierAttemptVersion(
+  deps: PreflightDeps,
+  target: GalleryTarget
+): Promise<string | undefined> {
+  let newest: string | undefined
+  for await (const v of deps.clients.compute.galleryImageVersions.listByGalleryImage(
+    target.gallery.resourceGroup,
+    target.gallery.name,
+    target.imageDefinition,
+    { abortSignal: deps.signal }
+  )) {
+    if (v.name !== undefined && isFromRun(v.tags, deps.run.runId) && isValidVersion(v.name)) {
+      if (newest === undefined || compareVersions(v.name, newest) > 0) newest = v.name
+    }
+  }
+  return newest
 }
 
 /** The dry run's account of the gallery target: what exists, what will be created or replaced. */
