@@ -1,6 +1,7 @@
 /** Helpers for driving the emulator in-process with the real Azure SDKs. */
 import tls from 'node:tls'
 import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { ClientSecretCredential } from '@azure/identity'
 import { ComputeManagementClient } from '@azure/arm-compute'
 import type { ArmEmulator, Body } from '../emulator/index.js'
@@ -12,8 +13,18 @@ const trusted = new Set<string>()
  * Node's default trust store instead (Node >= 22.19 / 24.5: tls.setDefaultCACertificates).
  */
 export function trustEmulator(emu: ArmEmulator): void {
-  const pem = readFileSync(emu.caCertPath, 'utf8')
-  trusted.add(pem)
+  // Under `npm test` the process started trusting the emulator's certificate (NODE_EXTRA_CA_CERTS).
+  if (
+    process.env.NODE_EXTRA_CA_CERTS &&
+    resolve(process.env.NODE_EXTRA_CA_CERTS) === resolve(emu.caCertPath)
+  )
+    return
+  if (typeof tls.setDefaultCACertificates !== 'function') {
+    throw new Error(
+      'This Node cannot trust a certificate at run time: run the tests with `npm test`.'
+    )
+  }
+  trusted.add(readFileSync(emu.caCertPath, 'utf8'))
   tls.setDefaultCACertificates([...tls.getCACertificates('bundled'), ...trusted])
 }
 

@@ -262,7 +262,7 @@ export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<A
     close: async () => {
       server.closeAllConnections()
       await new Promise<void>(resolve => server.close(() => resolve()))
-      rmSync(tls.dir, { recursive: true, force: true })
+      if (tls.owned) rmSync(tls.dir, { recursive: true, force: true })
     }
   }
   return emu

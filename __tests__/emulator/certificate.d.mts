@@ -1,0 +1,1 @@
+export function generateCertificate(): Promise<{ private: string; cert: string }>
