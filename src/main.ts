@@ -377,6 +377,8 @@ export async function runMain(runner: Runner): Promise<number> {
         markdown: planned.map((l, i) => `${i + 1}. ${l}`).join('\n')
       })
       if (pre.gallery) report.outputs[Outputs.GalleryImageVersion] = pre.gallery.version
+      // The version a real run would publish, as an output too (the summary lists it under Outputs).
+      for (const [name, value] of Object.entries(report.outputs)) runner.setOutput(name, value)
       log.info('Dry run: nothing was created or changed.')
       await runner.writeSummary(
         renderSummary(report, clients.cloud, {

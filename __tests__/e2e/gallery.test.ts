@@ -223,6 +223,32 @@ describe('capture into a gallery image version', () => {
     expect(run.summary).toContain(`| ${LOCATION} | Completed | 100% | 1 | Standard_LRS |`)
   })
 
+  it("reuses the first attempt's 'auto' version when a re-run attempt comes on a later day", async () => {
+    seedDefinition('ubuntu-nextday')
+    const vm = seedVm('nextday-builder', { powerState: 'deallocated', generalized: true })
+    // Made by attempt 1 of run 7100003 (run number 88) on an earlier date.
+    const earlier = `${new Date().getUTCFullYear() - 1}.1231.88`
+    seedVersion('ubuntu-nextday', earlier, {
+      tags: { 'github-run-id': '7100003', 'github-run-attempt': '1' }
+    })
+    seedVersion('ubuntu-nextday', '1.0.0', { tags: { 'github-run-id': '1' } })
+    const before = cloud.emu.requests.length
+    const run = await publish(
+      'nextday-builder',
+      'ubuntu-nextday',
+      { 'gallery-image-version': 'auto' },
+      { runId: '7100003', runAttempt: 2, runNumber: 88 }
+    )
+    expectSuccess(run)
+    expect(writesSince(before)).toEqual([])
+    expect(run.outputs['gallery-image-version']).toBe(earlier)
+    expect(run.outputs['image-id']).toBe(versionId('ubuntu-nextday', earlier))
+    expect(run.main.stdout).toContain(
+      `an earlier attempt of this run made version ${earlier}; using it instead of ${autoVersion(88)}`
+    )
+    expect(cloud.emu.resources.state(vm.id as string)).toMatchObject({ generalized: true })
+  })
+
   it('publishes from the managed image when image-name is also set', async () => {
     seedDefinition('ubuntu-mi')
     seedVm('mi-builder')
@@ -373,6 +399,36 @@ describe('an existing version under the same number', () => {
     expect(run.outputs['gallery-image-version-id']).toBe(versionId('ubuntu-inflight', '2.1.0'))
   })
 
+  it("waits for this run's own version that was still being created and reuses it when it succeeds", async () => {
+    seedDefinition('ubuntu-inflight-ok')
+    seedVm('inflight-ok-builder', { powerState: 'deallocated', generalized: true })
+    const seeded = seedVersion('ubuntu-inflight-ok', '2.2.0', {
+      tags: { 'github-run-id': '7200004' }
+    })
+    const path = new URL(`https://x${seeded.id as string}`).pathname
+    const before = cloud.emu.requests.length
+    const versionGets = (): number =>
+      requestsSince(before).filter(r => r.method === 'GET' && r.path === path).length
+    Object.defineProperty(seeded.properties, 'provisioningState', {
+      enumerable: true,
+      configurable: true,
+      get: () => (versionGets() <= 1 ? 'Creating' : 'Succeeded')
+    })
+    const run = await publish(
+      'inflight-ok-builder',
+      'ubuntu-inflight-ok',
+      { 'gallery-image-version': '2.2.0' },
+      { runId: '7200004', runAttempt: 2 }
+    )
+    expectSuccess(run)
+    expect(writesSince(before)).toEqual([])
+    expect(run.main.stdout).toContain(
+      'Reusing gallery image version 2.2.0, created by an earlier attempt of this run.'
+    )
+    expect(run.outputs['gallery-image-version-id']).toBe(versionId('ubuntu-inflight-ok', '2.2.0'))
+    expect(run.outputs['image-id']).toBe(versionId('ubuntu-inflight-ok', '2.2.0'))
+  })
+
   it("refuses another run's version without overwrite, before any write", async () => {
     seedDefinition('ubuntu-taken')
     const vm = seedVm('taken-builder')
@@ -460,9 +516,10 @@ describe('the image definition', () => {
     expect(run.outputs['gallery-image-version-id']).toBe(
       versionId('ubuntu-tl', '1.0.0', 'new_gallery')
     )
-    expect(run.summary).toMatch(/\| gallery \| \[`[^`]*\/galleries\/new_gallery`\]/)
+    // The gallery and the definition are listed as created, each with its ID.
+    expect(run.summary).toMatch(/\| Gallery \| \[`[^`]*\/galleries\/new_gallery`\]/i)
     expect(run.summary).toMatch(
-      /\| gallery-image \| \[`[^`]*\/galleries\/new_gallery\/images\/ubuntu-tl`\]/
+      /\| Gallery image( definition)? \| \[`[^`]*\/galleries\/new_gallery\/images\/ubuntu-tl`\]/i
     )
   })
 
@@ -720,6 +777,33 @@ describe('replication settings', () => {
     expect(cloud.emu.requests.length).toBe(before)
   })
 
+  it('refuses Shallow replication to a region other than the source, before any write', async () => {
+    seedDefinition('ubuntu-shallow-far')
+    const vm = seedVm('shallow-far-builder')
+    const before = cloud.emu.requests.length
+    const run = await publish(
+      'shallow-far-builder',
+      'ubuntu-shallow-far',
+      {
+        'gallery-image-version': '1.0.0',
+        'replication-mode': 'Shallow',
+        'target-regions': 'eastus'
+      },
+      { runId: '7600005' }
+    )
+    expect(run.main.code).toBe(1)
+    expect(errorLines(run.main)).toEqual([
+      expect.stringMatching(
+        /replication-mode 'Shallow' publishes to one region only, but this version needs westeurope, eastus/
+      )
+    ])
+    expect(writesSince(before)).toEqual([])
+    expect(cloud.emu.resources.state(vm.id as string)).toMatchObject({
+      powerState: 'running',
+      generalized: false
+    })
+  })
+
   it('accepts Shallow replication for one region and one replica', async () => {
     seedDefinition('ubuntu-shallow')
     seedVm('shallow-builder')
@@ -767,6 +851,7 @@ describe('keep-versions', () => {
     const older = ['1.0.0', '1.0.1', '1.0.2', '1.1.0', '1.2.0', '1.10.0', '2.0.0']
     for (const name of older) seedVersion('ubuntu-prune', name)
     const before = cloud.emu.requests.length
+    const versionBefore = autoVersion(5)
     const run = await publish(
       'prune-builder',
       'ubuntu-prune',
@@ -775,7 +860,7 @@ describe('keep-versions', () => {
     )
     expectSuccess(run)
     const version = run.outputs['gallery-image-version']
-    expect([autoVersion(5), autoVersion(5, new Date(Date.now() - 60_000))]).toContain(version)
+    expect([versionBefore, autoVersion(5)]).toContain(version)
 
     const lists = requestsSince(before).filter(
       r => r.method === 'GET' && /\/images\/ubuntu-prune\/versions$/.test(r.path)

@@ -1,0 +1,174 @@
+/**
+ * Upload mode when things go wrong, on the bundled action: faults on page writes (through the
+ * proxy in front of Azurite) and on ARM calls, cancellation and the time limit mid-upload. The
+ * evidence is the emulator's request log, the proxy's counters and the blob's bytes.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
+import { createHash } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { errorLines, runAction } from '../support/action-runner.js'
+import { startLocalCloud, type LocalCloud } from '../support/cloud.js'
+import { MiB, expectedSha256, writeRawImage, type Write } from '../upload-it/fixtures.js'
+
+let cloud: LocalCloud
+let dir: string
+
+beforeAll(async () => {
+  cloud = await startLocalCloud({
+    withStorage: true,
+    lro: { pollsBeforeDone: 1, retryAfterSeconds: 0 }
+  })
+  cloud.emu.addResourceGroup('build-rg', 'westeurope')
+  dir = mkdtempSync(join(tmpdir(), 'upload-failures-'))
+})
+afterEach(() => {
+  cloud.storageProxy?.faults.clear()
+  cloud.emu.faults.clear()
+})
+afterAll(async () => {
+  await cloud.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const WRITES: Write[] = Array.from({ length: 12 }, (_, i) => ({
+  offset: i * 2 * MiB + 4096,
+  length: MiB
+}))
+const VIRTUAL = 32 * MiB
+
+function diskIdOf(name: string): string {
+  return `/subscriptions/${cloud.emu.subscriptionId}/resourceGroups/build-rg/providers/Microsoft.Compute/disks/${name}`
+}
+
+async function image(name: string): Promise<string> {
+  const path = join(dir, `${name}.raw`)
+  await writeRawImage(path, VIRTUAL, WRITES)
+  return path
+}
+
+const inputs = (vhd: string, imageName: string, extra: Record<string, string> = {}) => ({
+  ...cloud.inputs,
+  'resource-group': 'build-rg',
+  'os-type': 'Linux',
+  vhd,
+  'image-name': imageName,
+  ...extra
+})
+
+describe('transient faults', () => {
+  it('uploads through 503s, dropped connections and 500 OperationTimedOut on page writes', async () => {
+    const proxy = cloud.storageProxy!
+    const injectedBefore = proxy.injected
+    proxy.faults.add({ status: 503, times: 3 })
+    proxy.faults.add({ drop: true, times: 2 })
+    proxy.faults.add({ status: 500, times: 1 })
+    const run = await runAction({
+      inputs: inputs(await image('page-faults'), 'page-faults', { 'keep-upload': 'true' }),
+      env: cloud.env
+    })
+    expect(errorLines(run.main)).toEqual([])
+    expect(proxy.injected - injectedBefore).toBe(6)
+    const content = await cloud.emu
+      .diskBlobClient(diskIdOf('page-faults-upload-9000001-os'))
+      .downloadToBuffer()
+    const footer = content.subarray(content.length - 512)
+    expect(createHash('sha256').update(content).digest('hex')).toBe(
+      expectedSha256(VIRTUAL, WRITES, footer)
+    )
+  })
+
+  it('goes on through 429, 500 and a dropped connection on ARM calls and polls', async () => {
+    const before = cloud.emu.requests.length
+    cloud.emu.faults.add({
+      method: 'PUT',
+      path: /\/disks\/arm-faults-upload/,
+      status: 500,
+      times: 1
+    })
+    cloud.emu.faults.add({
+      method: 'POST',
+      path: /beginGetAccess/,
+      status: 429,
+      retryAfter: 1,
+      times: 1
+    })
+    cloud.emu.faults.add({ method: 'GET', path: /\/diskOperations\//, drop: true, times: 1 })
+    cloud.emu.faults.add({
+      method: 'PUT',
+      path: /\/images\/arm-faults\?/,
+      status: 503,
+      retryAfter: 1,
+      times: 1
+    })
+    const run = await runAction({
+      inputs: inputs(await image('arm-faults'), 'arm-faults'),
+      env: cloud.env
+    })
+    expect(errorLines(run.main)).toEqual([])
+    expect(run.outputs['image-id']).toMatch(/\/images\/arm-faults$/)
+    expect(cloud.emu.faults.pending).toEqual([])
+    const requests = cloud.emu.requests.slice(before)
+    // Each faulted request was sent again and then succeeded.
+    const statuses = (method: string, re: RegExp) =>
+      requests.filter(r => r.method === method && re.test(r.path)).map(r => r.status)
+    expect(statuses('PUT', /\/disks\/arm-faults-upload-9000001-os$/)).toEqual([500, 202])
+    expect(statuses('POST', /beginGetAccess$/)).toEqual([429, 202])
+    expect(statuses('PUT', /\/images\/arm-faults$/)).toEqual([503, 201])
+    // The dropped poll was read again.
+    expect(
+      requests.filter(r => r.method === 'GET' && /\/diskOperations\//.test(r.path)).length
+    ).toBeGreaterThan(1)
+  })
+})
+
+describe('cancellation and the time limit', () => {
+  it('SIGINT mid-upload: exits non-zero, then the post step revokes access and deletes the disk', async () => {
+    const proxy = cloud.storageProxy!
+    proxy.faults.add({ delayMs: 1000, times: 1000 })
+    const before = cloud.emu.requests.length
+    const run = await runAction({
+      inputs: inputs(await image('cancelled'), 'cancelled', { 'upload-concurrency': '1' }),
+      env: cloud.env,
+      signalWhen: { output: /Grant write access to disk .*done/, signal: 'SIGINT', delayMs: 500 }
+    })
+    proxy.faults.clear()
+    expect(run.main.code).not.toBe(0)
+    expect(run.main.stdout).toMatch(/Cancelled during 'Upload disk images/)
+    const diskId = diskIdOf('cancelled-upload-9000001-os')
+    expect(run.post?.code).toBe(0)
+    expect(run.post?.stdout).toMatch(/Revoked write access to disk 'cancelled-upload-9000001-os'/)
+    const writes = cloud.emu.writes().filter(w => cloud.emu.requests.indexOf(w) >= before)
+    expect(writes.some(w => w.path === `${diskId}/endGetAccess`)).toBe(true)
+    expect(writes.some(w => w.method === 'DELETE' && w.path === diskId)).toBe(true)
+    expect(cloud.emu.resources.get(diskId)).toBeUndefined()
+    expect(writes.some(w => /\/images\//.test(w.path))).toBe(false)
+  })
+
+  it('time limit mid-upload: names the step and progress, cleans up, and the post step finds nothing left', async () => {
+    const proxy = cloud.storageProxy!
+    // Twelve page writes of six seconds each, one at a time: longer than one minute.
+    proxy.faults.add({ delayMs: 6000, times: 1000 })
+    const before = cloud.emu.requests.length
+    const run = await runAction({
+      inputs: inputs(await image('too-slow'), 'too-slow', {
+        'upload-concurrency': '1',
+        'timeout-minutes': '1'
+      }),
+      env: cloud.env
+    })
+    proxy.faults.clear()
+    expect(run.main.code).toBe(1)
+    const [error] = errorLines(run.main)
+    expect(error).toMatch(
+      /Timed out after 1 minute\(s\) during 'Upload disk images \(managed disks\)'/
+    )
+    expect(error).toMatch(/last progress/)
+    const diskId = diskIdOf('too-slow-upload-9000001-os')
+    const writes = cloud.emu.writes().filter(w => cloud.emu.requests.indexOf(w) >= before)
+    expect(writes.some(w => w.path === `${diskId}/endGetAccess`)).toBe(true)
+    expect(cloud.emu.resources.get(diskId)).toBeUndefined()
+    expect(run.post?.stdout).toMatch(/nothing this run created is left/)
+  })
+})
