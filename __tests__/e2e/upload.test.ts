@@ -129,6 +129,12 @@ describe('upload via a managed disk', () => {
     expect(run.outputs['image-id']).toMatch(new RegExp(`/images/${image}$`))
     expect(run.outputs.location).toBe('westeurope')
     expect(run.summary).toContain('Kept the upload disk')
+    const format = { 'fixed VHD': 'fixed-vhd', 'dynamic VHD': 'dynamic-vhd', 'raw image': 'raw' }[
+      kind
+    ]
+    expect(run.summary).toMatch(
+      new RegExp(`### Upload[\\s\\S]*\\| OS disk \\| ${format} \\| 0\\.06 GiB \\|`)
+    )
   })
 
   it('deletes the temporary disks once the image exists, data disks on their LUNs', async () => {

@@ -67,6 +67,31 @@ export function shareConcurrency(total: number, weights: number[]): number[] {
   return shares
 }
 
+const mib = (n: number): string => `${(n / 1024 ** 2).toFixed(1)} MiB`
+
+/** One row per disk in the summary's upload table: what was sent against what the file holds. */
+function addUploadRow(
+  ctx: RunContext,
+  label: string,
+  disk: UploadDisk,
+  result: UploadResult
+): void {
+  const title = 'Upload'
+  let section = ctx.report.sections.find(s => s.title === title)
+  if (!section) {
+    section = {
+      title,
+      markdown:
+        '| Disk | Format | Virtual size | Sent | Skipped as empty | Time | Sent MiB/s |\n|---|---|---|---|---|---|---|'
+    }
+    ctx.report.sections.push(section)
+  }
+  const seconds = Math.max(result.durationMs / 1000, 0.001)
+  section.markdown +=
+    `\n| ${label} | ${disk.format} | ${gib(disk.virtualSize)} | ${mib(result.bytesSent)} | ` +
+    `${mib(result.bytesSkippedAsZero)} | ${formatDuration(result.durationMs)} | ${(result.bytesSent / 1024 ** 2 / seconds).toFixed(1)} |`
+}
+
 /** What a destination hands back for one disk: where to write and what is there already. */
 export interface PreparedTarget {
   sink: PageSink
@@ -93,6 +118,7 @@ export async function sendDisk(
     alreadyWritten: target.alreadyWritten,
     onProgress: p => ctx.log.debug(`${label}: ${describeProgress(p)}`)
   })
+  addUploadRow(ctx, label, disk, result)
   ctx.log.info(
     `${label}: sent ${result.bytesSent} bytes in ${result.requests} requests (${formatDuration(result.durationMs)}); ` +
       `${result.bytesSkippedAsZero} bytes skipped as empty` +
