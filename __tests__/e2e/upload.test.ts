@@ -350,3 +350,83 @@ describe('upload via a storage account', () => {
     ).toBe(false)
   })
 })
+
+describe('upload into a gallery image version', () => {
+  it('makes the version from the uploaded managed disks, then deletes them', async () => {
+    const os = join(dir, 'gallery-os.raw')
+    const data = join(dir, 'gallery-data.raw')
+    await writeRawImage(os, 32 * MiB, [{ offset: 0, length: MiB }])
+    await writeRawImage(data, 24 * MiB, [{ offset: 4 * MiB, length: 4096 }])
+    cloud.emu.addGallery('build-rg', 'uploads_gallery', 'westeurope')
+    const before = cloud.emu.requests.length
+    const run = await runAction({
+      inputs: {
+        ...base(),
+        vhd: os,
+        'data-vhds': data,
+        'hyper-v-generation': 'V2',
+        gallery: 'uploads_gallery',
+        'gallery-image': 'mkosi-image',
+        'create-gallery-image': 'true',
+        'gallery-image-version': '1.0.0'
+      },
+      env: cloud.env
+    })
+    expect(errorLines(run.main)).toEqual([])
+    const writes = writesSince(before)
+    const definition = writes.find(
+      w => w.method === 'PUT' && w.path.endsWith('/images/mkosi-image')
+    )
+    expect((definition?.body as any).properties).toMatchObject({
+      osType: 'Linux',
+      osState: 'Generalized',
+      hyperVGeneration: 'V2'
+    })
+    const version = writes.find(w => w.method === 'PUT' && w.path.endsWith('/versions/1.0.0'))
+    const [osDisk, dataDisk] = ['os', 'lun0'].map(l => diskIdOf(`mkosi-image-upload-9000001-${l}`))
+    expect((version?.body as any).properties.storageProfile).toEqual({
+      osDiskImage: { source: { id: osDisk } },
+      dataDiskImages: [{ lun: 0, source: { id: dataDisk } }]
+    })
+    // The disks go only after the version exists.
+    const versionAt = cloud.emu.requests.indexOf(version!)
+    for (const id of [osDisk, dataDisk]) {
+      const deleted = writes.find(w => w.method === 'DELETE' && w.path === id)
+      expect(cloud.emu.requests.indexOf(deleted!)).toBeGreaterThan(versionAt)
+      expect(cloud.emu.resources.get(id)).toBeUndefined()
+    }
+    expect(run.outputs['gallery-image-version']).toBe('1.0.0')
+    expect(run.outputs['image-id']).toBe(run.outputs['gallery-image-version-id'])
+    expect(Number(run.outputs['uploaded-bytes'])).toBeGreaterThan(0)
+  })
+
+  it('makes the version from the page blob in a storage account', async () => {
+    cloud.emu.addStorageAccount('build-rg', 'devstoreaccount1')
+    const os = join(dir, 'gallery-blob.raw')
+    await writeRawImage(os, 32 * MiB, [{ offset: MiB, length: MiB }])
+    cloud.emu.addGallery('build-rg', 'blob_gallery', 'westeurope')
+    const before = cloud.emu.requests.length
+    const run = await runAction({
+      inputs: {
+        ...base(),
+        vhd: os,
+        'upload-via': 'storage-account',
+        'storage-account': 'devstoreaccount1',
+        gallery: 'blob_gallery',
+        'gallery-image': 'blob-image',
+        'create-gallery-image': 'true',
+        'gallery-image-version': '2.0.0'
+      },
+      env: cloud.env
+    })
+    expect(errorLines(run.main)).toEqual([])
+    const version = writesSince(before).find(
+      w => w.method === 'PUT' && w.path.endsWith('/versions/2.0.0')
+    )
+    const account = `/subscriptions/${cloud.emu.subscriptionId}/resourceGroups/build-rg/providers/Microsoft.Storage/storageAccounts/devstoreaccount1`
+    expect((version?.body as any).properties.storageProfile.osDiskImage.source).toEqual({
+      storageAccountId: account,
+      uri: expect.stringMatching(/\/vhds\/blob-image-9000001-os\.vhd$/)
+    })
+  })
+})
