@@ -4,9 +4,11 @@
  * secrets in debug logs. Evidence is the emulator's request log and what the action wrote.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { errorLines, runAction, type ActionRun, type RunOptions } from '../support/action-runner.js'
+import { AZURITE_ACCOUNT_KEY } from '../support/azurite.js'
 import { startLocalCloud, type LocalCloud } from '../support/cloud.js'
 import type { Body, RecordedRequest } from '../emulator/index.js'
 
@@ -101,6 +103,9 @@ describe('transient faults', () => {
     // The image PUT: a 500 once, then a dropped connection once.
     faults.add({ method: 'PUT', path: /\/images\/flaky-img\?/, status: 500 })
     faults.add({ method: 'PUT', path: /\/images\/flaky-img\?/, drop: true })
+    // The Location monitor URL (the deallocate's final GET): a dropped connection once. Added first:
+    // the first matching fault applies.
+    faults.add({ method: 'GET', path: /[?&]monitor=true/, drop: true })
     // LRO polls (operation status documents / Location monitors): 500, a drop and a 429.
     faults.add({ method: 'GET', path: /\/locations\/westeurope\/operations\//, status: 500 })
     faults.add({ method: 'GET', path: /\/locations\/westeurope\/operations\//, drop: true })
@@ -126,7 +131,13 @@ describe('transient faults', () => {
     expect(statuses(/\/virtualMachines\/flaky-vm$/, 'GET').slice(0, 2)).toEqual([429, 200])
     expect(statuses(/\/virtualMachines\/flaky-vm\/deallocate$/, 'POST')).toEqual([-1, 202])
     expect(statuses(/\/images\/flaky-img$/, 'PUT')).toEqual([500, -1, 201])
-    const polls = statuses(/\/locations\/westeurope\/operations\//, 'GET')
+    const monitors = log.filter(q => q.method === 'GET' && q.query.monitor === 'true')
+    expect(monitors.map(q => q.status).slice(0, 2)).toEqual([-1, 200])
+    expect(monitors[1].path).toBe(monitors[0].path)
+    const polls = log
+      .filter(q => q.method === 'GET' && /\/locations\/westeurope\/operations\//.test(q.path))
+      .filter(q => q !== monitors[0])
+      .map(q => q.status)
     expect(polls.slice(0, 3)).toEqual([500, -1, 429])
     expect(polls.slice(3).every(s => s === 200 || s === 202)).toBe(true)
     expect(polls.length).toBeGreaterThan(3)
@@ -267,6 +278,47 @@ describe('operations that end Failed', () => {
     expect(image.properties.provisioningState).toBe('Succeeded')
     expect(image.tags['github-run-attempt']).toBe('2')
     expect(retry.outputs['image-id']).toBe(imageId('fail-img'))
+  })
+
+  it('when the cleanup in the main step fails, the post step finishes it from the ledger', async () => {
+    seedVm('fail-vm3')
+    cloud.emu.faults.add({
+      method: 'PUT',
+      path: /\/images\/fail-img3\?/,
+      failOperation: { code: 'InternalOperationError', message: 'Image creation failed.' }
+    })
+    // The main step's DELETE is refused once (409 is not retried).
+    cloud.emu.faults.add({
+      method: 'DELETE',
+      path: /\/images\/fail-img3\?/,
+      status: 409,
+      code: 'OperationNotAllowed',
+      message: 'Another operation is in progress on the image.'
+    })
+    const before = cloud.emu.requests.length
+    const r = await run({ 'source-vm': 'fail-vm3', 'image-name': 'fail-img3' })
+
+    expect(r.main.code).toBe(1)
+    expect(errorLines(r.main)).toEqual([
+      expect.stringMatching(
+        /^::error::Managed image failed: InternalOperationError: Image creation failed\. \(request id [0-9a-f-]{36}\)$/
+      )
+    ])
+    expect(r.main.stdout).toMatch(
+      /::warning::Cleanup of \S+\/images\/fail-img3 failed: .*Another operation is in progress/
+    )
+    // The ledger the main step saved still lists the image; the post step removed it.
+    expect(JSON.parse(r.state.ledger)).toEqual([
+      { kind: 'managed-image', id: imageId('fail-img3') }
+    ])
+    expect(postLines(r)).toContain("Cleanup: deleted unfinished managed image 'fail-img3'")
+    const deletes = requestsSince(before).filter(q => q.method === 'DELETE')
+    expect(deletes.map(q => `${short(q)} ${q.status}`)).toEqual([
+      'DELETE images/fail-img3 409',
+      'DELETE images/fail-img3 202'
+    ])
+    expect(cloud.emu.resources.get(imageId('fail-img3'))).toBeUndefined()
+    expect(r.summary).toContain('## Cleanup after a failed or cancelled run')
   })
 
   it('removes a gallery image version whose creation failed, and re-run attempt 2 succeeds', async () => {
@@ -419,64 +471,103 @@ describe('cancellation', () => {
   })
 
   it('SIGINT while the image is being created: the post step deletes the unfinished image the ledger lists', async () => {
-    seedVm('sig-vm2')
-    // The image's operation never gets a poll through, so it is still Creating when the job is cancelled.
+    // Generalized by an earlier attempt: the image is the only operation of the run.
+    cloud.emu.addVm({
+      resourceGroup: RG,
+      name: 'sig-vm2',
+      location: LOCATION,
+      osType: 'Linux',
+      powerState: 'deallocated',
+      generalized: true
+    })
+    // No poll of the image's operation gets through, so the image is still Creating when the job is
+    // cancelled; the post step's DELETE answers at once (no operation to poll).
     cloud.emu.faults.add({
       method: 'GET',
       path: /\/locations\/westeurope\/operations\//,
-      delayMs: 200,
       drop: true,
-      times: 50
+      times: 100
     })
+    cloud.emu.setLroStyle('images/DELETE', 'body')
     const before = cloud.emu.requests.length
     const r = await run(
       { 'source-vm': 'sig-vm2', 'image-name': 'sig-img2' },
-      // The request log line (debug) of the image PUT's answer.
+      // Signalled on the request log line (debug) of the image PUT's answer.
       {
         env: DEBUG,
         signalWhen: { output: /::debug::PUT \S+\/images\/sig-img2 201/, signal: 'SIGINT' }
       }
-    )
+    ).finally(() => cloud.emu.setLroStyle('images/DELETE', 'async'))
+
     expect(r.main.code).not.toBe(0)
+    expect(r.main.code).not.toBeNull()
     expect(errorLines(r.main)).toEqual([
       expect.stringMatching(/^::error::Cancelled during 'Managed image'/)
     ])
     // Main left the cleanup to the post step; the ledger in the state lists the image.
     expect(JSON.parse(r.state.ledger)).toEqual([{ kind: 'managed-image', id: imageId('sig-img2') }])
+    const writes = writesSince(before).map(short)
+    expect(writes).toEqual(['PUT images/sig-img2', 'DELETE images/sig-img2'])
+    // The DELETE came from the post step, after the image was seen unfinished.
     expect(r.post?.code).toBe(0)
     expect(postLines(r)).toContain("Cleanup: deleted unfinished managed image 'sig-img2'")
-    const writes = writesSince(before).map(short)
-    expect(writes.slice(-2)).toEqual(['PUT images/sig-img2', 'DELETE images/sig-img2'])
     expect(cloud.emu.resources.get(imageId('sig-img2'))).toBeUndefined()
     // The post step's summary says what it removed.
     expect(r.summary).toContain("deleted unfinished managed image 'sig-img2'")
   })
 })
 
+/** Every token the emulator issued has this shape (identity.ts: `emu.` + 24 random bytes, base64url). */
+const TOKEN = /emu\.[A-Za-z0-9_-]{32}/
+
+/**
+ * Everything either step wrote. `::add-mask::` commands are the runner's instructions to mask a
+ * value (it consumes them and shows nothing); they are checked separately.
+ */
+function everything(r: ActionRun): string {
+  const files = ['state', 'output', 'summary.md'].map(f => readFileSync(join(r.dir, f), 'utf8'))
+  const text = [r.allText, JSON.stringify(r.outputs), JSON.stringify(r.state), r.summary, ...files]
+  return text
+    .join('\n')
+    .split('\n')
+    .filter(l => !l.startsWith('::add-mask::'))
+    .join('\n')
+}
+
+function expectNoSecrets(r: ActionRun, clientSecret = cloud.emu.clientSecret): void {
+  // The client secret is registered with the runner's masker before anything could print it.
+  const lines = r.main.stdout.split('\n')
+  const mask = lines.indexOf(`::add-mask::${clientSecret}`)
+  expect(mask).toBeGreaterThanOrEqual(0)
+  expect(
+    lines.slice(0, mask).some(l => l.startsWith('::debug::') || l.startsWith('::group::'))
+  ).toBe(false)
+  const text = everything(r)
+  expect(text).not.toContain(clientSecret)
+  expect(text).not.toMatch(TOKEN)
+  expect(text).not.toMatch(/Bearer\s+[A-Za-z0-9._-]{8,}/i)
+  expect(text).not.toMatch(/\bsig(?:=|%3D|%253D)(?!\*\*\*)[^&\s"'<>]+/i)
+  expect(text).not.toMatch(/client_secret=(?!\*\*\*)/i)
+  // Nor any value the action itself registered as a secret (the SAS URL, its query, its signature).
+  for (const value of maskedValues(r)) expect(text).not.toContain(value)
+}
+
+/** The values the steps registered with `::add-mask::` (workflow command data unescaped). */
+function maskedValues(r: ActionRun): string[] {
+  return r.allText
+    .split('\n')
+    .filter(l => l.startsWith('::add-mask::'))
+    .map(l =>
+      l
+        .slice('::add-mask::'.length)
+        .replace(/%0D/g, '\r')
+        .replace(/%0A/g, '\n')
+        .replace(/%25/g, '%')
+    )
+    .filter(v => v.length >= 8)
+}
+
 describe('secrets with debug logging on', () => {
-  /** Every token the emulator issued has this shape (identity.ts: `emu.` + 24 random bytes, base64url). */
-  const TOKEN = /emu\.[A-Za-z0-9_-]{32}/
-
-  function everything(r: ActionRun): string {
-    const stateFile = readFileSync(join(r.dir, 'state'), 'utf8')
-    return [
-      r.allText,
-      JSON.stringify(r.outputs),
-      JSON.stringify(r.state),
-      stateFile,
-      r.summary
-    ].join('\n')
-  }
-
-  function expectNoSecrets(r: ActionRun): void {
-    const text = everything(r)
-    expect(text).not.toContain(cloud.emu.clientSecret)
-    expect(text).not.toMatch(TOKEN)
-    expect(text).not.toMatch(/Bearer\s+[A-Za-z0-9._-]{8,}/i)
-    expect(text).not.toMatch(/[?&]sig=(?!\*\*\*)[^&\s"'<>]+/i)
-    expect(text).not.toMatch(/client_secret=(?!\*\*\*)/i)
-  }
-
   it('prints no client secret, bearer token or SAS signature in a successful run', async () => {
     seedVm('secret-vm')
     const tokensBefore = cloud.emu.tokenRequests.length
@@ -510,5 +601,79 @@ describe('secrets with debug logging on', () => {
     expect(errorLines(r.main)).toHaveLength(1)
     expect(r.main.stdout).toContain('Cleanup: deleted unfinished managed image')
     expectNoSecrets(r)
+  })
+})
+
+describe('upload mode: SAS signatures and the temporary disk', () => {
+  let up: LocalCloud
+  let dir: string
+
+  beforeAll(async () => {
+    up = await startLocalCloud({
+      withStorage: true,
+      lro: { pollsBeforeDone: 1, retryAfterSeconds: 0 }
+    })
+    up.emu.addResourceGroup(RG, LOCATION)
+    dir = mkdtempSync(join(tmpdir(), 'failures-upload-'))
+  })
+  afterAll(async () => {
+    await up?.close()
+    if (dir) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('a failed image after an upload removes image and disk, and no SAS signature is printed', async () => {
+    const path = join(dir, 'os.raw')
+    writeFileSync(path, Buffer.alloc(1024 * 1024, 0x5a))
+    truncateSync(path, 20 * 1024 * 1024)
+    up.emu.faults.add({
+      method: 'PUT',
+      path: /\/images\/up-fail-img\?/,
+      failOperation: { code: 'InvalidVhd', message: 'The VHD is not a valid OS disk.' }
+    })
+    const before = up.emu.requests.length
+    const r = await runAction({
+      inputs: {
+        ...up.inputs,
+        'resource-group': RG,
+        vhd: path,
+        'os-type': 'Linux',
+        'image-name': 'up-fail-img'
+      },
+      env: { ...up.env, ...DEBUG }
+    })
+    expect(r.main.code).toBe(1)
+    const errors = errorLines(r.main)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatch(
+      /^::error::Managed image failed: InvalidVhd: The VHD is not a valid OS disk\. \(request id [0-9a-f-]{36}\)$/
+    )
+    // The request id quoted is that of the PUT that started the failed operation (its debug line).
+    const putLine = /::debug::PUT \S+\/images\/up-fail-img 201 \(([0-9a-f-]{36})\)/.exec(
+      r.main.stdout
+    )
+    expect(putLine).not.toBeNull()
+    expect(errors[0]).toContain(`(request id ${putLine?.[1]})`)
+    const disk = 'up-fail-img-upload-9000001-os'
+    const writes = up.emu.writes().filter(w => up.emu.requests.indexOf(w) >= before)
+    expect(writes.map(short)).toEqual([
+      `PUT disks/${disk}`,
+      `POST disks/${disk}/beginGetAccess`,
+      `POST disks/${disk}/endGetAccess`,
+      'PUT images/up-fail-img',
+      'DELETE images/up-fail-img',
+      `DELETE disks/${disk}`
+    ])
+    // A write SAS was handed out: its URL and signature were registered with the masker, and no
+    // signature appears anywhere in the output.
+    expect(writes[1].body).toMatchObject({ access: 'Write' })
+    expect(r.main.stdout).toMatch(/^::add-mask::[^\n]*[?&]sig=/m)
+    expect(maskedValues(r).filter(v => /sig=/.test(v)).length).toBeGreaterThan(0)
+    expectNoSecrets(r, up.emu.clientSecret)
+    expect(r.allText).not.toContain(AZURITE_ACCOUNT_KEY)
+    // Nothing of the run is left: no image, no temporary disk; the post step has nothing to do.
+    expect(up.emu.resources.list('Microsoft.Compute/images')).toEqual([])
+    expect(up.emu.resources.list('Microsoft.Compute/disks')).toEqual([])
+    expect(JSON.parse(r.state.ledger)).toEqual([])
+    expect(postLines(r)).toContain('Post: nothing this run created is left to clean up.')
   })
 })
