@@ -220,7 +220,11 @@ async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
   } else if (plan.source.mode === 'capture') {
     const vm = pre.vm as VmFacts
     const s = plan.source
-    if (s.backupSnapshot) {
+    if (s.backupSnapshot && vm.generalized) {
+      ctx.log.info(
+        `Not snapshotting VM '${vm.name}' again: it is already generalized, so the attempt that generalized it took the backups`
+      )
+    } else if (s.backupSnapshot) {
       const ids = await ctx.step('Backup snapshots', () => takeBackupSnapshots(ctx, vm))
       report.outputs[Outputs.BackupSnapshotIds] = JSON.stringify(ids)
     }

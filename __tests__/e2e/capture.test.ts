@@ -278,6 +278,37 @@ describe('capture into a managed image', () => {
   })
 })
 
+describe('a re-run attempt after the VM was generalized', () => {
+  it('goes straight to the image: no second backup, deprovision, deallocate or generalize', async () => {
+    cloud.emu.addVm({
+      resourceGroup: 'build-rg',
+      name: 'vm-generalized',
+      location: 'westeurope',
+      osType: 'Linux',
+      powerState: 'deallocated',
+      generalized: true
+    })
+    const before = cloud.emu.requests.length
+    const run = await runAction({
+      inputs: {
+        ...cloud.inputs,
+        'resource-group': 'build-rg',
+        'source-vm': 'vm-generalized',
+        'backup-snapshot': 'true',
+        deprovision: 'true',
+        'image-name': 'after-generalize'
+      },
+      env: cloud.env,
+      runAttempt: 2
+    })
+    expect(errorLines(run.main)).toEqual([])
+    expect(
+      newWrites(before).map(w => `${w.method} ${w.path.replace(/^.*Microsoft.Compute\//, '')}`)
+    ).toEqual(['PUT images/after-generalize'])
+    expect(run.main.stdout).toContain('already generalized')
+  })
+})
+
 describe('sign-in', () => {
   it('uses OIDC with a fresh GitHub ID token for each assertion', async () => {
     cloud.emu.addVm({
