@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob'
 import { errorLines, runAction } from '../support/action-runner.js'
 import { startLocalCloud, type LocalCloud } from '../support/cloud.js'
 import { MiB, expectedSha256, writeRawImage, type Write } from '../upload-it/fixtures.js'
@@ -144,6 +145,35 @@ describe('cancellation and the time limit', () => {
     expect(writes.some(w => w.method === 'DELETE' && w.path === diskId)).toBe(true)
     expect(cloud.emu.resources.get(diskId)).toBeUndefined()
     expect(writes.some(w => /\/images\//.test(w.path))).toBe(false)
+  })
+
+  it('SIGINT mid-upload to a storage account: the post step deletes the partial page blob', async () => {
+    cloud.emu.addStorageAccount('build-rg', 'devstoreaccount1')
+    const proxy = cloud.storageProxy!
+    proxy.faults.add({ delayMs: 1000, times: 1000 })
+    const run = await runAction({
+      inputs: inputs(await image('blob-cancelled'), 'blob-cancelled', {
+        'upload-concurrency': '1',
+        'upload-via': 'storage-account',
+        'storage-account': 'devstoreaccount1'
+      }),
+      env: cloud.env,
+      signalWhen: { output: /falling back to the account key/, signal: 'SIGINT', delayMs: 1500 }
+    })
+    proxy.faults.clear()
+    expect(run.main.code).not.toBe(0)
+    const ledger = JSON.parse(run.state.ledger ?? '[]') as Array<{ kind: string; url?: string }>
+    expect(ledger.map(e => e.kind)).toEqual(['upload-blob'])
+    expect(run.post?.code).toBe(0)
+    expect(run.post?.stdout).toMatch(/deleted temporary blob .*blob-cancelled-9000001-os\.vhd/)
+    const azurite = cloud.azurite!
+    const blob = new BlobServiceClient(
+      azurite.blobEndpoint,
+      new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey)
+    )
+      .getContainerClient('vhds')
+      .getBlobClient('blob-cancelled-9000001-os.vhd')
+    expect(await blob.exists()).toBe(false)
   })
 
   it('time limit mid-upload: names the step and progress, cleans up, and the post step finds nothing left', async () => {
