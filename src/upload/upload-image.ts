@@ -50,20 +50,26 @@ export async function inspectUploadSource(source: UploadSource): Promise<Inspect
 }
 
 /**
- * The one concurrency budget split across the disks of an image by how much each has to read, each
- * getting at least one writer, so small data disks do not starve the OS disk or the reverse.
+ * The one concurrency budget split across the disks of an image by how much each has to read
+ * (largest remainders get the writers left over), each disk getting at least one writer, so small
+ * data disks do not starve the OS disk or the reverse. Only with more disks than writers does the
+ * total exceed the budget: one writer each.
  */
 export function shareConcurrency(total: number, weights: number[]): number[] {
-  if (weights.length === 1) return [total]
-  const sum = weights.reduce((a, b) => a + b, 0) || 1
-  const shares = weights.map(w => Math.max(1, Math.floor((total * w) / sum)))
-  let over = shares.reduce((a, b) => a + b, 0) - total
-  while (over > 0) {
+  const sum = weights.reduce((a, b) => a + b, 0)
+  const exact = weights.map(w => (sum > 0 ? (total * w) / sum : total / weights.length))
+  const shares = exact.map(x => Math.max(1, Math.floor(x)))
+  let spare = total - shares.reduce((a, b) => a + b, 0)
+  while (spare < 0) {
     const i = shares.indexOf(Math.max(...shares))
     if (shares[i] === 1) break
     shares[i]--
-    over--
+    spare++
   }
+  const byRemainder = exact
+    .map((x, i) => ({ i, rest: x - shares[i] }))
+    .sort((a, b) => b.rest - a.rest)
+  for (let k = 0; spare > 0; k = (k + 1) % byRemainder.length, spare--) shares[byRemainder[k].i]++
   return shares
 }
 
