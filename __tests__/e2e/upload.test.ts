@@ -349,6 +349,58 @@ describe('upload via a storage account', () => {
       await service.getContainerClient('vhds').getBlobClient('from-blob-2-9000001-os.vhd').exists()
     ).toBe(false)
   })
+
+  it('resumes a killed page-blob upload, sending only what is missing', async () => {
+    cloud.emu.addStorageAccount('build-rg', 'devstoreaccount1')
+    const path = join(dir, 'resume-blob.raw')
+    const writes: Write[] = Array.from({ length: 24 }, (_, i) => ({
+      offset: i * 2 * MiB,
+      length: MiB
+    }))
+    await writeRawImage(path, 48 * MiB, writes)
+    const upload = {
+      ...base(),
+      vhd: path,
+      'image-name': 'resumed-blob',
+      'upload-concurrency': '1',
+      'upload-via': 'storage-account',
+      'storage-account': 'devstoreaccount1'
+    }
+    const proxy = cloud.storageProxy!
+    proxy.faults.add({ delayMs: 150, times: 1000 })
+    const first = await runAction({
+      inputs: upload,
+      env: cloud.env,
+      runId: '9300001',
+      post: false,
+      signalWhen: { output: /falling back to the account key/, signal: 'SIGKILL', delayMs: 1500 }
+    })
+    proxy.faults.clear()
+    expect(first.main.signal).toBe('SIGKILL')
+    const second = await runAction({
+      inputs: { ...upload, 'keep-upload': 'true' },
+      env: cloud.env,
+      runId: '9300001',
+      runAttempt: 2
+    })
+    expect(errorLines(second.main)).toEqual([])
+    expect(second.main.stdout).toContain('Resuming the upload')
+    const sent = Number(second.outputs['uploaded-bytes'])
+    expect(sent).toBeGreaterThan(0)
+    expect(sent).toBeLessThan(nonZeroBytes(writes))
+    const azurite = cloud.azurite!
+    const content = await new BlobServiceClient(
+      azurite.blobEndpoint,
+      new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey)
+    )
+      .getContainerClient('vhds')
+      .getBlobClient('resumed-blob-9300001-os.vhd')
+      .downloadToBuffer()
+    const footer = content.subarray(content.length - 512)
+    expect(createHash('sha256').update(content).digest('hex')).toBe(
+      expectedSha256(48 * MiB, writes, footer)
+    )
+  })
 })
 
 describe('upload into a gallery image version', () => {
