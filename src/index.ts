@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { State } from './constants.js'
 import type { Logger } from './log.js'
-import { runMain, type Runner } from './main.js'
+import { runMain } from './main.js'
+import type { Runner } from './runner.js'
 import { runPost } from './post.js'
 
 const log: Logger = {

@@ -6,7 +6,8 @@ import { State } from './constants.js'
 import { cleanUp } from './cleanup.js'
 import { readPlan } from './inputs.js'
 import { createLedger, type LedgerEntry } from './ledger.js'
-import { connect, type Runner } from './main.js'
+import { connect } from './connect.js'
+import type { Runner } from './runner.js'
 
 export async function runPost(runner: Runner, getState: (name: string) => string): Promise<number> {
   const { log } = runner

@@ -15,3 +15,6 @@ export interface RunContext {
   /** Runs one named step in its own log group, timing it; the name appears in timeout errors. */
   step<T>(name: string, fn: () => Promise<T>): Promise<T>
 }
+
+/** A refusal whose message is already what the user needs (no Azure error to describe). */
+export class StepFailure extends Error {}

@@ -1,0 +1,91 @@
+/** The writing half of a run: capture or upload, then the image targets, then tidy up. */
+import { Outputs } from './constants.js'
+import { takeBackupSnapshots } from './capture/backup-snapshots.js'
+import { generalizeGuest } from './capture/guest-generalization.js'
+import { deallocateVm, deleteVm, markGeneralized } from './capture/generalize-vm.js'
+import type { VmFacts } from './capture/vm-facts.js'
+import type { Preflight } from './preflight.js'
+import type { RunContext } from './run-context.js'
+import type { ImageContent } from './source-facts.js'
+import { createManagedImage } from './targets/managed-image.js'
+import { publishGalleryVersion } from './targets/gallery-version.js'
+import { pruneGalleryVersions } from './targets/gallery-retention.js'
+import { finishUploads, uploadImages, type InspectedUpload } from './upload/upload-image.js'
+
+export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
+  const { plan, report } = ctx
+  const allReused =
+    (pre.managedImage === undefined || pre.managedImage.action === 'reuse') &&
+    (pre.gallery === undefined ||
+      (pre.gallery.action === 'reuse' && pre.gallery.existingState === 'Succeeded'))
+  let content: ImageContent | undefined
+  if (allReused) {
+    ctx.log.info(
+      'Every target was created by an earlier attempt of this run: nothing to capture or upload'
+    )
+  } else if (plan.source.mode === 'capture') {
+    const vm = pre.vm as VmFacts
+    const s = plan.source
+    if (s.backupSnapshot && vm.generalized) {
+      ctx.log.info(
+        `Not snapshotting VM '${vm.name}' again: it is already generalized, so the attempt that generalized it took the backups`
+      )
+    } else if (s.backupSnapshot) {
+      const ids = await ctx.step('Backup snapshots', () => takeBackupSnapshots(ctx, vm))
+      report.outputs[Outputs.BackupSnapshotIds] = JSON.stringify(ids)
+    }
+    if (vm.generalized) {
+      ctx.log.info(
+        `VM '${vm.name}' is already generalized (an earlier attempt got this far): going on to the image`
+      )
+    } else {
+      if (s.deprovision)
+        await ctx.step('Generalize the OS (Run Command)', () => generalizeGuest(ctx, vm))
+      if (s.generalize) {
+        await ctx.step('Deallocate VM', () => deallocateVm(ctx, vm))
+        await ctx.step('Mark VM generalized', () => markGeneralized(ctx, vm))
+      }
+    }
+    content = { kind: 'vm', vmId: vm.id }
+  } else {
+    const result = await uploadImages(ctx, pre.upload as InspectedUpload, pre.source.location)
+    report.outputs[Outputs.UploadedBytes] = String(result.uploadedBytes)
+    content = result.content
+  }
+
+  let managedImageId: string | undefined
+  if (plan.managedImage && pre.managedImage) {
+    const target = plan.managedImage
+    const mi = pre.managedImage
+    managedImageId = await ctx.step('Managed image', () =>
+      createManagedImage(ctx, target, mi, content as ImageContent, pre.source)
+    )
+    report.outputs[Outputs.ManagedImageId] = managedImageId
+    report.outputs[Outputs.ImageId] = managedImageId
+  }
+  if (plan.gallery && pre.gallery) {
+    const target = plan.gallery
+    const gp = pre.gallery
+    const versionContent: ImageContent =
+      managedImageId !== undefined
+        ? { kind: 'managed-image', imageId: managedImageId }
+        : (content as ImageContent)
+    const version = await ctx.step('Gallery image version', () =>
+      publishGalleryVersion(ctx, target, gp, versionContent, pre.source)
+    )
+    report.outputs[Outputs.GalleryImageVersionId] = version.id
+    report.outputs[Outputs.GalleryImageVersion] = version.version
+    report.outputs[Outputs.ImageId] = version.id
+    if (target.keepVersions > 0) {
+      await ctx.step('Prune old versions', () => pruneGalleryVersions(ctx, target, version.version))
+    }
+  }
+  report.outputs[Outputs.Location] = pre.source.location
+  if (plan.source.mode === 'upload' && !allReused) {
+    await ctx.step('Remove temporary uploads', () => finishUploads(ctx))
+  }
+  if (plan.source.mode === 'capture' && plan.source.deleteSourceVm && pre.vm && !allReused) {
+    const vm = pre.vm
+    await ctx.step('Delete source VM', () => deleteVm(ctx, vm))
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * The read-only half of a run: read the source and every target, refuse what Azure would refuse
+ * later, and describe the plan (what dry run prints). Nothing here writes to Azure.
+ */
+import { captureProblems } from './capture/capture-checks.js'
+import { readVm, type VmFacts } from './capture/vm-facts.js'
+import type { Plan } from './plan.js'
+import { StepFailure, type RunContext } from './run-context.js'
+import type { SourceFacts } from './source-facts.js'
+import { checkManagedImage, type ManagedImagePreflight } from './targets/managed-image.js'
+import {
+  checkGalleryTarget,
+  describeGalleryPlan,
+  type GalleryPreflight
+} from './targets/gallery-preflight.js'
+import type { InspectedUpload } from './upload/upload-image.js'
+
+export interface Preflight {
+  vm?: VmFacts
+  upload?: InspectedUpload
+  source: SourceFacts
+  managedImage?: ManagedImagePreflight
+  gallery?: GalleryPreflight
+}
+
+export async function preflight(
+  ctx: RunContext,
+  upload: InspectedUpload | undefined
+): Promise<Preflight> {
+  const { plan, clients, signal, log } = ctx
+  let vm: VmFacts | undefined
+  let source: SourceFacts
+  if (plan.source.mode === 'capture') {
+    vm = await readVm(clients, plan.source.vm, signal)
+    log.info(
+      `VM '${vm.name}': ${vm.osType}, ${vm.location}, Hyper-V ${vm.hyperVGeneration}, ${vm.architecture}, security ${vm.securityType}, ${vm.powerState}${vm.generalized ? ', generalized' : ''}, ${vm.disks.length - 1} data disk(s)`
+    )
+    const problems = captureProblems(plan, plan.source, vm)
+    if (problems.length > 0) throw new StepFailure(problems.join('\n'))
+    source = {
+      osType: vm.osType,
+      osState: plan.source.generalize ? 'Generalized' : 'Specialized',
+      hyperVGeneration: vm.hyperVGeneration,
+      architecture: vm.architecture,
+      securityType: vm.securityType,
+      location: vm.location
+    }
+  } else {
+    const u = plan.source
+    let location = plan.location
+    if (location === undefined) {
+      const group = await clients.resources.resourceGroups.get(plan.resourceGroup, {
+        abortSignal: signal
+      })
+      location = group.location.replace(/\s+/g, '').toLowerCase()
+    }
+    source = {
+      osType: u.osType,
+      osState: u.osState,
+      hyperVGeneration: u.hyperVGeneration,
+      architecture: u.architecture,
+      securityType: u.securityType,
+      location
+    }
+  }
+  const managedImage = plan.managedImage
+    ? await checkManagedImage(clients, plan.managedImage, plan.run.runId, signal)
+    : undefined
+  // What the version will be made from: the managed image when there is one, else the VM or the uploads.
+  const origin =
+    plan.source.mode === 'capture'
+      ? {
+          kind: plan.managedImage ? ('managed-image' as const) : ('vm' as const),
+          name: plan.source.vm.name
+        }
+      : {
+          kind: plan.managedImage
+            ? ('managed-image' as const)
+            : plan.source.destination.kind === 'managed-disk'
+              ? ('disks' as const)
+              : ('blobs' as const),
+          name: plan.source.osDiskPath
+        }
+  const gallery = plan.gallery
+    ? await checkGalleryTarget(
+        { clients, log, signal, run: plan.run },
+        plan.gallery,
+        source,
+        origin
+      )
+    : undefined
+  return { vm, upload, source, managedImage, gallery }
+}
+
+export function planLines(plan: Plan, pre: Preflight): string[] {
+  const lines: string[] = []
+  if (plan.source.mode === 'capture') {
+    const s = plan.source
+    if (s.backupSnapshot)
+      lines.push(
+        `Snapshot the OS disk and ${(pre.vm?.disks.length ?? 1) - 1} data disk(s) of VM '${s.vm.name}'`
+      )
+    if (s.deprovision && !pre.vm?.generalized)
+      lines.push(
+        `Run the OS's generalization in VM '${s.vm.name}' (${pre.vm?.osType === 'Windows' ? 'Sysprep' : 'waagent -deprovision+user'})`
+      )
+    if (s.generalize && !pre.vm?.generalized)
+      lines.push(`Deallocate VM '${s.vm.name}' and mark it generalized`)
+  } else {
+    for (const d of pre.upload?.disks ?? []) {
+      lines.push(
+        `Upload ${d.path} (${d.description}) to a temporary ${plan.source.destination.kind === 'managed-disk' ? 'managed disk' : 'page blob'}`
+      )
+    }
+  }
+  if (plan.managedImage && pre.managedImage) {
+    const verb = {
+      create: 'Create',
+      reuse: 'Reuse (made by an earlier attempt of this run)',
+      replace: 'Replace'
+    }[pre.managedImage.action]
+    lines.push(`${verb} managed image ${pre.managedImage.id} in ${pre.source.location}`)
+  }
+  if (plan.gallery && pre.gallery) lines.push(...describeGalleryPlan(plan.gallery, pre.gallery))
+  if (plan.source.mode === 'capture' && plan.source.deleteSourceVm)
+    lines.push(`Delete VM '${plan.source.vm.name}'`)
+  if (plan.source.mode === 'upload' && !plan.source.keepUpload)
+    lines.push('Delete the temporary upload disk(s)/blob(s)')
+  return lines
+}
