@@ -3,13 +3,23 @@
  * Shapes: msal-common `OpenIdConfigResponse` (authorization_endpoint, token_endpoint, issuer, jwks_uri),
  * Entra v2.0 token endpoint (client_credentials with client_secret or client_assertion),
  * @actions/core oidc-utils (`{ value }` from ACTIONS_ID_TOKEN_REQUEST_URL&audience=...),
- * Azure Stack Hub `/metadata/endpoints?api-version=2015-01-01`.
+ * Azure Stack Hub `/metadata/endpoints?api-version=2015-01-01`,
+ * App Service managed identity (msal-node `ManagedIdentitySources/AppService`, see managedIdentityToken).
  */
 import { randomBytes } from 'node:crypto'
 import type { Ctx, Reply, State, TokenRequest } from './types.js'
 import { armError } from './errors.js'
+import { newGuid } from './ids.js'
 
 const b64url = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url')
+
+function jwtId(jwt: string): string | undefined {
+  try {
+    return JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString()).jti
+  } catch {
+    return undefined
+  }
+}
 
 export function metadataEndpoints(state: State): Reply {
   return {
@@ -75,6 +85,7 @@ export function tokenEndpoint(ctx: Ctx, tenant: string): Reply {
     clientId,
     scope,
     via: assertion ? 'client_assertion' : secret ? 'client_secret' : 'unknown',
+    assertionId: assertion ? jwtId(assertion) : undefined,
     ok: false
   }
   state.tokenRequests.push(entry)
@@ -187,6 +198,60 @@ export function githubOidc(ctx: Ctx): Reply {
   const value = `${b64url({ alg: 'RS256', typ: 'JWT', kid: 'emulator' })}.${b64url(payload)}.${randomBytes(32).toString('base64url')}`
   state.idTokens.set(value, { value, audience, expiresAt, issuedAt: now })
   return { status: 200, body: { count: 1, value } }
+}
+
+/**
+ * App Service's local token endpoint (IDENTITY_ENDPOINT), as msal-node 7 `AppService.createRequest`
+ * calls it: `GET ?api-version=2019-08-01&resource=<scope without /.default>[&client_id=<user-assigned>]`
+ * with header `X-IDENTITY-HEADER: $IDENTITY_HEADER`. Success body as documented in "How to use managed
+ * identities for App Service" (REST endpoint reference): access_token, expires_on (epoch seconds, as a
+ * string), resource, token_type, client_id. Errors: `{ statusCode, message, correlationId }`, e.g.
+ * 400 "Unable to load the proper Managed Identity." for an identity not assigned (azure-sdk-for-net#43691);
+ * msal-node `getServerTokenResponse` reads `message` and `correlationId` from it.
+ */
+export function managedIdentityToken(ctx: Ctx): Reply {
+  const { state, query } = ctx
+  const cfg = state.config
+  const fail = (status: number, message: string): Reply => ({
+    status,
+    body: { statusCode: status, message, correlationId: newGuid() }
+  })
+  if (ctx.req.headers['x-identity-header'] !== cfg.identityHeader)
+    return fail(401, 'The X-IDENTITY-HEADER header is missing or does not match IDENTITY_HEADER.')
+  if (query['api-version'] !== '2019-08-01')
+    return fail(400, `Unsupported api-version '${query['api-version'] ?? ''}'.`)
+  const resource = query.resource
+  if (!resource) return fail(400, "The 'resource' query parameter is required.")
+  if (query.object_id || query.mi_res_id || query.principal_id)
+    return fail(400, 'Unable to load the proper Managed Identity.')
+  const clientId = query.client_id ?? cfg.systemAssignedClientId
+  if (query.client_id !== undefined && !cfg.userAssignedClientIds.includes(query.client_id))
+    return fail(400, 'Unable to load the proper Managed Identity.')
+  // The endpoint asks Entra for the token; Entra only knows this cloud's ARM as a resource.
+  if (normAud(resource) !== normAud(cfg.armAudience))
+    return fail(
+      400,
+      `AADSTS500011: The resource principal named ${resource} was not found in the tenant named ${cfg.tenantId}.`
+    )
+  const value = `emu.${randomBytes(24).toString('base64url')}`
+  const expiresAt = Date.now() + cfg.tokenLifetimeSeconds * 1000
+  state.tokens.set(value, { value, audience: resource, expiresAt, clientId })
+  return {
+    status: 200,
+    body: {
+      access_token: value,
+      expires_on: String(Math.floor(expiresAt / 1000)),
+      resource,
+      token_type: 'Bearer',
+      client_id: clientId
+    }
+  }
+}
+
+/** Audience of the emulator-issued token in an Authorization header, for the request log. */
+export function tokenAudience(state: State, authorization: string | undefined): string | undefined {
+  const m = /^Bearer\s+(.+)$/i.exec(authorization ?? '')
+  return m ? state.tokens.get(m[1])?.audience : undefined
 }
 
 const normAud = (a: string): string => a.replace(/\/+$/, '').toLowerCase()

@@ -26,6 +26,7 @@ import type {
 import { makeCertificate } from './tls.js'
 import { ArmFailure, armError } from './errors.js'
 import { isArmPath, route } from './router.js'
+import { tokenAudience } from './identity.js'
 import { faultReply, takeFault } from './faults.js'
 import { newGuid, resourceId } from './ids.js'
 import { getResource, putResource } from './store.js'
@@ -66,6 +67,8 @@ export interface ArmEmulatorOptions {
   }
   tokenLifetimeSeconds?: number
   idTokenLifetimeSeconds?: number
+  /** client ids of the user-assigned managed identities the "App Service" has (system-assigned is always on) */
+  userAssignedClientIds?: string[]
   /** instance view reads after a Sysprep /shutdown run command until PowerState/stopped */
   sysprepPollsToStop?: number
   /** page size of GalleryImageVersions_ListByGalleryImage */
@@ -89,6 +92,13 @@ export interface ArmEmulator {
   azBinDir: string
   /** env vars the `az` stand-in needs to answer as a logged-in CLI */
   azCliEnv(): Record<string, string>
+  /** env vars that make @azure/identity's ManagedIdentityCredential (msal-node) pick its App Service source, pointed here */
+  managedIdentityEnv(): Record<string, string>
+  /** client id the system-assigned managed identity's tokens are issued to */
+  systemAssignedClientId: string
+  userAssignedClientIds: string[]
+  /** requests to the managed-identity endpoint (a view of `requests`) */
+  managedIdentityRequests(): RecordedRequest[]
   readonly idTokenRequests: number
   tokenRequests: TokenRequest[]
   requests: RecordedRequest[]
@@ -119,6 +129,8 @@ export interface ArmEmulator {
   faults: { add(f: Fault): void; clear(): void; readonly pending: Fault[] }
   /** every token issued so far now counts as expired: the next ARM call gets 401 ExpiredAuthenticationToken */
   expireTokens(): void
+  /** every GitHub ID token issued so far now counts as expired: Entra refuses it as an assertion (AADSTS700024) */
+  expireIdTokens(): void
   close(): Promise<void>
 }
 
@@ -136,6 +148,9 @@ export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<A
     tokenLifetimeSeconds: opts.tokenLifetimeSeconds ?? 3600,
     idTokenLifetimeSeconds: opts.idTokenLifetimeSeconds ?? 300,
     oidcRequestToken: `oidc-request-${newGuid()}`,
+    identityHeader: `identity-header-${newGuid()}`,
+    systemAssignedClientId: '00000000-0000-0000-0000-0000000000d0',
+    userAssignedClientIds: opts.userAssignedClientIds ?? ['00000000-0000-0000-0000-0000000000d1'],
     pollsBeforeDone: opts.lro?.pollsBeforeDone ?? 2,
     retryAfterSeconds: opts.lro?.retryAfterSeconds ?? 0,
     sysprepPollsToStop: opts.sysprepPollsToStop ?? 2,
@@ -188,6 +203,14 @@ export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<A
       AZ_EMULATOR_SUBSCRIPTION_ID: sub,
       NODE_EXTRA_CA_CERTS: tls.caCertPath
     }),
+    managedIdentityEnv: () => ({
+      IDENTITY_ENDPOINT: `${state.url}/msi/token`,
+      IDENTITY_HEADER: config.identityHeader,
+      NODE_EXTRA_CA_CERTS: tls.caCertPath
+    }),
+    systemAssignedClientId: config.systemAssignedClientId,
+    userAssignedClientIds: config.userAssignedClientIds,
+    managedIdentityRequests: () => state.requests.filter(r => r.path === '/msi/token'),
     get idTokenRequests() {
       return state.counters.idTokenRequests
     },
@@ -259,6 +282,9 @@ export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<A
     expireTokens: () => {
       for (const t of state.tokens.values()) t.expiresAt = Math.min(t.expiresAt, Date.now() - 1000)
     },
+    expireIdTokens: () => {
+      for (const t of state.idTokens.values()) t.expiresAt = Math.min(t.expiresAt, Date.now())
+    },
     close: async () => {
       server.closeAllConnections()
       await new Promise<void>(resolve => server.close(() => resolve()))
@@ -317,6 +343,7 @@ async function handle(state: State, req: IncomingMessage, res: ServerResponse): 
     body: body === undefined ? (rawBody ? '[form]' : undefined) : structuredClone(body),
     status: 0,
     authorization: !!req.headers.authorization,
+    tokenAudience: tokenAudience(state, req.headers.authorization),
     time: Date.now()
   }
   state.requests.push(record)

@@ -7,6 +7,7 @@ import { armError, fail } from './errors.js'
 import {
   checkArmToken,
   githubOidc,
+  managedIdentityToken,
   metadataEndpoints,
   openIdConfiguration,
   tokenEndpoint
@@ -46,6 +47,7 @@ export async function route(ctx: Ctx): Promise<Reply> {
   const { state, method, path } = ctx
   if (method === 'GET' && path === '/metadata/endpoints') return metadataEndpoints(state)
   if (method === 'GET' && path === '/github/oidc') return githubOidc(ctx)
+  if (method === 'GET' && path === '/msi/token') return managedIdentityToken(ctx)
   let m = /^\/([^/]+)\/v2\.0\/\.well-known\/openid-configuration$/.exec(path)
   if (method === 'GET' && m) return openIdConfiguration(state, m[1])
   m = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(path)

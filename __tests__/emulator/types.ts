@@ -13,6 +13,8 @@ export interface RecordedRequest {
   body: unknown
   status: number
   authorization: boolean
+  /** audience of the emulator-issued bearer token the request carried, if it carried one */
+  tokenAudience?: string
   time: number
 }
 
@@ -22,6 +24,8 @@ export interface TokenRequest {
   clientId: string
   scope: string
   via: 'client_secret' | 'client_assertion' | 'unknown'
+  /** `jti` of the GitHub ID token sent as client_assertion (tells one assertion from the next) */
+  assertionId?: string
   ok: boolean
   error?: string
 }
@@ -100,6 +104,10 @@ export interface Config {
   tokenLifetimeSeconds: number
   idTokenLifetimeSeconds: number
   oidcRequestToken: string
+  /** App Service managed identity: the IDENTITY_HEADER secret and the identities assigned to the "app" */
+  identityHeader: string
+  systemAssignedClientId: string
+  userAssignedClientIds: string[]
   pollsBeforeDone: number
   retryAfterSeconds: number
   /** instanceView GETs after a Sysprep /shutdown run command before the VM reports stopped */

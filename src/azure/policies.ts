@@ -152,7 +152,8 @@ export function tokenRefreshPolicy(options: TokenRefreshOptions): PipelinePolicy
     if (!refreshing) {
       refreshing = (async () => {
         credential.refresh?.()
-        const token = await credential.getToken(scopes, { abortSignal })
+        // CAE as the SDK's own bearer policy asks for ARM, so the refreshed token is of the same kind.
+        const token = await credential.getToken(scopes, { abortSignal, enableCae: true })
         if (!token) throw new Error('The credential returned no access token.')
         return token
       })().finally(() => {
