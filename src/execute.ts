@@ -28,7 +28,7 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
     const s = plan.source
     if (s.backupSnapshot && vm.generalized) {
       ctx.log.info(
-        `Not snapshotting VM '${vm.name}' again: it is already generalized, so the attempt that generalized it took the backups`
+        `VM '${vm.name}' is already generalized: no backup snapshots (they would copy a disk that no longer boots as the VM; an earlier attempt of this run that generalized it took its backups first)`
       )
     } else if (s.backupSnapshot) {
       const ids = await ctx.step('Backup snapshots', () => takeBackupSnapshots(ctx, vm))
@@ -76,11 +76,13 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
     report.outputs[Outputs.GalleryImageVersionId] = version.id
     report.outputs[Outputs.GalleryImageVersion] = version.version
     report.outputs[Outputs.ImageId] = version.id
+    report.outputs[Outputs.Location] = version.location
     if (target.keepVersions > 0) {
       await ctx.step('Prune old versions', () => pruneGalleryVersions(ctx, target, version.version))
     }
   }
-  report.outputs[Outputs.Location] = pre.source.location
+  // A gallery version lives in its gallery's region, which may differ from the source's.
+  report.outputs[Outputs.Location] ??= pre.source.location
   if (plan.source.mode === 'upload' && !allReused) {
     await ctx.step('Remove temporary uploads', () => finishUploads(ctx))
   }

@@ -46,7 +46,10 @@ const runner: Runner = {
     }
   },
   fetchJson: async url => {
-    const response = await fetch(url, { headers: { accept: 'application/json' } })
+    const response = await fetch(url, {
+      headers: { accept: 'application/json' },
+      signal: AbortSignal.timeout(60_000)
+    })
     if (!response.ok) throw new Error(`GET ${url} answered ${response.status}`)
     return response.json()
   },

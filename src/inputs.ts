@@ -309,6 +309,15 @@ function readUpload(
         `'${container}' is not a container name (3-63 lower-case letters, digits and single hyphens).`
       )
     }
+    if (
+      subscriptionId !== undefined &&
+      ref.subscriptionId.toLowerCase() !== subscriptionId.toLowerCase()
+    ) {
+      throw new InputError(
+        Inputs.StorageAccount,
+        `is in subscription ${ref.subscriptionId}, but the action works in ${subscriptionId}: use a storage account in the same subscription.`
+      )
+    }
     destination = { kind: 'storage-account', account: ref, container }
   }
   return {
@@ -412,8 +421,13 @@ function readGallery(
     }
   }
   const [owner, repo] = context.run.repository.split('/')
+  const createIfMissing = bool(read, Inputs.CreateGalleryImage, false)
+  // Only a definition the action creates uses these: a default derived from an odd repository
+  // name is not an error unless it would be used.
   const identifierPart = (name: string, fallback: string | undefined): string => {
-    const value = text(read, name) ?? fallback
+    const given = text(read, name)
+    const value = given ?? fallback
+    if (given === undefined && !createIfMissing) return value ?? ''
     if (value === undefined || value === '') {
       throw new InputError(name, `is required (it could not be derived from the repository name).`)
     }
@@ -430,7 +444,7 @@ function readGallery(
     imageDefinition,
     version,
     overwrite,
-    createIfMissing: bool(read, Inputs.CreateGalleryImage, false),
+    createIfMissing,
     publisher: identifierPart(Inputs.Publisher, owner),
     offer: identifierPart(Inputs.Offer, repo),
     sku: identifierPart(Inputs.Sku, imageDefinition),
@@ -562,6 +576,22 @@ export function readPlan(read: InputReader, context: PlanContext): Plan {
         `'true' generalizes the OS, which contradicts 'generalize: false'.`
       )
     }
+    if (source.deleteSourceVm) {
+      throw new InputError(
+        Inputs.DeleteSourceVm,
+        `'true' deletes the VM, but with 'generalize: false' it is still a working VM: delete it yourself if you mean to.`
+      )
+    }
+  }
+  if (
+    source.mode === 'upload' &&
+    source.securityType !== 'Standard' &&
+    source.hyperVGeneration === 'V1'
+  ) {
+    throw new InputError(
+      Inputs.SecurityType,
+      `'${source.securityType}' needs a Hyper-V generation 2 image: set 'hyper-v-generation: V2' (Trusted Launch boots with UEFI).`
+    )
   }
   if (source.mode === 'upload' && source.osState === 'Specialized' && managedImage !== undefined) {
     throw new InputError(
@@ -594,10 +624,17 @@ export function readPlan(read: InputReader, context: PlanContext): Plan {
       throw new InputError(Inputs.Tags, (e as Error).message)
     }
   })()
-  const tags = buildTags(
-    userTags,
-    bool(read, Inputs.ProvenanceTags, true) ? context.run : undefined
-  )
+  const provenance = bool(read, Inputs.ProvenanceTags, true)
+  const tags = (() => {
+    try {
+      // Upload disks carry the 4 tags of their source file's identity besides these (resume).
+      const reserved =
+        source.mode === 'upload' && source.destination.kind === 'managed-disk' ? 4 : 0
+      return buildTags(userTags, context.run, { provenance, reserved })
+    } catch (e) {
+      throw new InputError(Inputs.Tags, (e as Error).message)
+    }
+  })()
 
   return {
     connection,

@@ -111,7 +111,7 @@ export async function runMain(runner: Runner): Promise<number> {
     }
     const pre = await ctx.step('Check source and targets (read-only)', () => preflight(ctx, upload))
     currentStep = 'Check permissions'
-    const permissions = await checkPermissions(clients, plan, trackingLog)
+    const permissions = await checkPermissions(clients, plan, trackingLog, controller.signal)
     const planned = planLines(plan, pre)
     if (permissions !== 'unknown' && permissions.length > 0) {
       throw new StepFailure(describeMissing(permissions, plan, plan.connection.clientId))

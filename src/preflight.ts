@@ -7,6 +7,7 @@ import { readVm, type VmFacts } from './capture/vm-facts.js'
 import type { Plan } from './plan.js'
 import { StepFailure, type RunContext } from './run-context.js'
 import type { SourceFacts } from './source-facts.js'
+import { normaliseRegion } from './targets/target-regions.js'
 import { checkManagedImage, type ManagedImagePreflight } from './targets/managed-image.js'
 import {
   checkGalleryTarget,
@@ -23,11 +24,31 @@ export interface Preflight {
   gallery?: GalleryPreflight
 }
 
+async function resourceGroupLocation(ctx: RunContext, name: string): Promise<string> {
+  try {
+    const group = await ctx.clients.resources.resourceGroups.get(name, { abortSignal: ctx.signal })
+    return normaliseRegion(group.location)
+  } catch (e) {
+    if ((e as { statusCode?: number }).statusCode === 404) {
+      throw new StepFailure(
+        `Resource group '${name}' does not exist in subscription ${ctx.plan.subscriptionId}: create it, or check 'resource-group' and 'gallery-resource-group'.`
+      )
+    }
+    throw e
+  }
+}
+
 export async function preflight(
   ctx: RunContext,
   upload: InspectedUpload | undefined
 ): Promise<Preflight> {
   const { plan, clients, signal, log } = ctx
+  // A missing group would read as "no image there yet" and fail only at the image, after the VM
+  // was generalized: check each group the run writes to first.
+  const groups = new Map<string, string>()
+  for (const rg of new Set([plan.resourceGroup, plan.gallery?.gallery.resourceGroup])) {
+    if (rg !== undefined) groups.set(rg, await resourceGroupLocation(ctx, rg))
+  }
   let vm: VmFacts | undefined
   let source: SourceFacts
   if (plan.source.mode === 'capture') {
@@ -47,13 +68,7 @@ export async function preflight(
     }
   } else {
     const u = plan.source
-    let location = plan.location
-    if (location === undefined) {
-      const group = await clients.resources.resourceGroups.get(plan.resourceGroup, {
-        abortSignal: signal
-      })
-      location = group.location.replace(/\s+/g, '').toLowerCase()
-    }
+    const location = plan.location ?? (groups.get(plan.resourceGroup) as string)
     source = {
       osType: u.osType,
       osState: u.osState,

@@ -34,14 +34,24 @@ export function provenanceTags(run: RunIdentity): Record<string, string> {
   }
 }
 
+/**
+ * The tags of everything the run creates. `github-run-id` is always there, even with
+ * provenance-tags off: cleanup and re-run attempts recognise the run's own resources by it.
+ * `reserved` keeps room for tags a resource adds of its own (upload disks carry 4).
+ */
 export function buildTags(
   userTags: Record<string, string>,
-  run: RunIdentity | undefined
+  run: RunIdentity,
+  options: { provenance: boolean; reserved?: number } = { provenance: true }
 ): Record<string, string> {
-  const tags = { ...userTags, ...(run ? provenanceTags(run) : {}) }
-  if (Object.keys(tags).length > 50) {
+  const tags = {
+    ...userTags,
+    ...(options.provenance ? provenanceTags(run) : { [ProvenanceTag.RunId]: run.runId })
+  }
+  const limit = 50 - (options.reserved ?? 0)
+  if (Object.keys(tags).length > limit) {
     throw new Error(
-      `Azure allows at most 50 tags; with the provenance tags there are ${Object.keys(tags).length}.`
+      `Azure allows at most 50 tags on a resource; with the action's own tags there would be ${Object.keys(tags).length + (options.reserved ?? 0)}.`
     )
   }
   return tags

@@ -86,6 +86,9 @@ describe('capture into a managed image', () => {
     expect(JSON.stringify((runCommand?.body as any).script)).toContain(
       'waagent -force -deprovision+user'
     )
+    // The deprovision ends with a shutdown; the action waited for the VM to stop before deallocating.
+    expect(JSON.stringify((runCommand?.body as any).script)).toMatch(/nohup .*shutdown -h now.*&/)
+    expect(run.main.stdout).toMatch(/Deprovision in 'golden-builder': VM stopped/)
 
     const imagePut = writes.find(w => /\/images\/golden-42$/.test(w.path))
     expect((imagePut?.body as any).location).toBe('westeurope')
@@ -256,6 +259,29 @@ describe('capture into a managed image', () => {
       'PUT images/replace-me',
       'DELETE virtualMachines/vm-over'
     ])
+  })
+
+  it('refuses a resource group that does not exist before touching the VM', async () => {
+    cloud.emu.addVm({
+      resourceGroup: 'build-rg',
+      name: 'vm-typo',
+      location: 'westeurope',
+      osType: 'Linux'
+    })
+    const before = cloud.emu.requests.length
+    const run = await runAction({
+      inputs: {
+        ...cloud.inputs,
+        'resource-group': 'imgs-prd',
+        'source-vm': `/subscriptions/${cloud.emu.subscriptionId}/resourceGroups/build-rg/providers/Microsoft.Compute/virtualMachines/vm-typo`,
+        deprovision: 'true',
+        'image-name': 'typo-img'
+      },
+      env: cloud.env
+    })
+    expect(run.main.code).toBe(1)
+    expect(errorLines(run.main)[0]).toMatch(/Resource group 'imgs-prd' does not exist/)
+    expect(newWrites(before)).toEqual([])
   })
 
   it('refuses a specialized capture without a gallery target before calling Azure', async () => {

@@ -452,6 +452,28 @@ describe('upload into a gallery image version', () => {
     expect(Number(run.outputs['uploaded-bytes'])).toBeGreaterThan(0)
   })
 
+  it('refuses a TrustedLaunchSupported version from managed disks before uploading anything', async () => {
+    const os = join(dir, 'tls-os.raw')
+    await writeRawImage(os, 32 * MiB, [{ offset: 0, length: MiB }])
+    cloud.emu.addGallery('build-rg', 'tl_gallery', 'westeurope')
+    const before = cloud.emu.requests.length
+    const run = await runAction({
+      inputs: {
+        ...base(),
+        vhd: os,
+        'hyper-v-generation': 'V2',
+        'security-type': 'TrustedLaunchSupported',
+        gallery: 'tl_gallery',
+        'gallery-image': 'tl-image',
+        'create-gallery-image': 'true'
+      },
+      env: cloud.env
+    })
+    expect(run.main.code).toBe(1)
+    expect(errorLines(run.main)[0]).toMatch(/TrustedLaunchSupported.*upload-via: storage-account/)
+    expect(writesSince(before)).toEqual([])
+  })
+
   it('makes the version from the page blob in a storage account', async () => {
     cloud.emu.addStorageAccount('build-rg', 'devstoreaccount1')
     const os = join(dir, 'gallery-blob.raw')

@@ -157,15 +157,39 @@ describe('ARM emulator compute behaviour through @azure/arm-compute', () => {
   })
 
   it('runs waagent deprovision on Linux and Sysprep /shutdown on Windows', async () => {
+    // In the foreground the deprovision stops the agent: the command never reports.
+    emu.addVm({ resourceGroup: rg, name: 'lin-fg', location: 'westus', osType: 'Linux' })
+    const foreground = client.virtualMachines.runCommand(
+      rg,
+      'lin-fg',
+      { commandId: 'RunShellScript', script: ['/usr/sbin/waagent -force -deprovision+user'] },
+      poll
+    )
+    await foreground.submitted()
+    for (let i = 0; i < 3; i++) await foreground.poll()
+    expect(foreground.isDone).toBe(false)
+
+    // In the background, ending with a shutdown: the command reports and the VM stops.
     emu.addVm({ resourceGroup: rg, name: 'lin', location: 'westus', osType: 'Linux' })
     const res = await client.virtualMachines.runCommand(
       rg,
       'lin',
-      { commandId: 'RunShellScript', script: ['/usr/sbin/waagent -force -deprovision+user'] },
+      {
+        commandId: 'RunShellScript',
+        script: [
+          "nohup sh -c 'sleep 10; /usr/sbin/waagent -force -deprovision+user && shutdown -h now' &"
+        ]
+      },
       poll
     )
     expect(res.value?.[0].code).toBe('ComponentStatus/StdOut/succeeded')
     expect(emu.resources.state(vmId('lin'))?.guestDeprovisioned).toBe(true)
+    const linStates: string[] = []
+    for (let i = 0; i < 4; i++) {
+      const v = await client.virtualMachines.instanceView(rg, 'lin')
+      linStates.push(v.statuses!.find(s => s.code!.startsWith('PowerState/'))!.code!)
+    }
+    expect(linStates.at(-1)).toBe('PowerState/stopped')
 
     emu.addVm({ resourceGroup: rg, name: 'win', location: 'westus', osType: 'Windows' })
     const poller = client.virtualMachines.runCommand(

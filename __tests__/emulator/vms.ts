@@ -332,6 +332,23 @@ function runCommand(ctx: Ctx, vm: Resource): Reply {
     })
   }
   const deprovision = osType === 'Linux' && /waagent/.test(script) && /-deprovision/.test(script)
+  // WALinuxAgent#3547: deprovisioning stops the agent that runs the command, so a foreground
+  // deprovision never reports. Started in the background (nohup … &), the command returns, and a
+  // shutdown at its end stops the VM like Sysprep's /shutdown does.
+  const background = /nohup|&\s*$/m.test(script)
+  if (deprovision && !background) {
+    s.guestDeprovisioned = true
+    return startLro(ctx, {
+      name: 'virtualMachines/runCommand',
+      kind: 'operations',
+      region: vm.body.location,
+      neverCompletes: true,
+      complete: () => undefined
+    })
+  }
+  if (deprovision && /shutdown|poweroff/.test(script)) {
+    s.stopCountdown = Math.max(0, ctx.state.config.sysprepPollsToStop)
+  }
   return startLro(ctx, {
     name: 'virtualMachines/runCommand',
     kind: 'operations',
@@ -339,6 +356,7 @@ function runCommand(ctx: Ctx, vm: Resource): Reply {
     complete: () => {
       if (deprovision) {
         s.guestDeprovisioned = true
+        if (s.stopCountdown >= 0) s.powerState = 'stopping'
         return result(
           'WARNING! The waagent service will be stopped.\nWARNING! Cached DHCP leases will be deleted.\nWARNING! root password will be disabled. You will not be able to login as root.\nWARNING! /etc/resolv.conf will be deleted.\nWARNING! azureuser account and entire home directory will be deleted.\n'
         )

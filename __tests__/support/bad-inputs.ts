@@ -74,6 +74,39 @@ export function badInputCases(
     ['deprovision', { ...capture, deprovision: '1' }, 'deprovision'],
     ['backup-snapshot', { ...capture, 'backup-snapshot': 'maybe' }, 'backup-snapshot'],
     ['delete-source-vm', { ...capture, 'delete-source-vm': 'y' }, 'delete-source-vm'],
+    [
+      'delete a specialized VM',
+      {
+        ...capture,
+        generalize: 'false',
+        gallery: 'g',
+        'gallery-image': 'd',
+        'image-name': '',
+        'delete-source-vm': 'true'
+      },
+      'delete-source-vm'
+    ],
+    [
+      'trusted launch upload on V1',
+      {
+        ...upload,
+        'security-type': 'TrustedLaunchSupported',
+        'image-name': '',
+        gallery: 'g',
+        'gallery-image': 'd'
+      },
+      'security-type'
+    ],
+    [
+      'storage account in another subscription',
+      {
+        ...upload,
+        'upload-via': 'storage-account',
+        'storage-account':
+          '/subscriptions/99999999-9999-9999-9999-999999999999/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa1'
+      },
+      'storage-account'
+    ],
     ['specialized without gallery', { ...capture, generalize: 'false' }, 'generalize'],
     ['os-type missing', { ...upload, 'os-type': '' }, 'os-type'],
     ['os-type', { ...upload, 'os-type': 'BeOS' }, 'os-type'],

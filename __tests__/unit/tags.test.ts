@@ -92,17 +92,30 @@ describe('buildTags', () => {
     expect(buildTags({ 'github-run-id': 'forged' }, run)['github-run-id']).toBe('12345678901')
   })
 
-  it('returns the user tags alone without a run', () => {
-    expect(buildTags({ a: '1' }, undefined)).toEqual({ a: '1' })
+  it('keeps only github-run-id of the provenance tags when they are turned off', () => {
+    expect(buildTags({ a: '1' }, run, { provenance: false })).toEqual({
+      a: '1',
+      'github-run-id': '12345678901'
+    })
+  })
+
+  it('keeps room for the tags a resource adds of its own', () => {
+    const tags = (n: number): Record<string, string> => parseTags(lines(n))
+    expect(Object.keys(buildTags(tags(40), run, { provenance: true, reserved: 4 }))).toHaveLength(
+      46
+    )
+    expect(() => buildTags(tags(41), run, { provenance: true, reserved: 4 })).toThrow(
+      "Azure allows at most 50 tags on a resource; with the action's own tags there would be 51."
+    )
   })
 
   it('allows 44 user tags with the 6 provenance tags, and refuses 45', () => {
     const tags = (n: number): Record<string, string> => parseTags(lines(n))
     expect(Object.keys(buildTags(tags(44), run))).toHaveLength(50)
     expect(() => buildTags(tags(45), run)).toThrow(
-      'Azure allows at most 50 tags; with the provenance tags there are 51.'
+      "Azure allows at most 50 tags on a resource; with the action's own tags there would be 51."
     )
-    expect(Object.keys(buildTags(tags(50), undefined))).toHaveLength(50)
+    expect(Object.keys(buildTags(tags(49), run, { provenance: false }))).toHaveLength(50)
   })
 
   it('does not change the user’s tags', () => {

@@ -260,7 +260,8 @@ export type PermissionCheck = MissingPermissions[] | 'unknown'
 export async function checkPermissions(
   clients: Pick<AzureClients, 'authorization' | 'subscriptionId'>,
   plan: Plan,
-  log: Logger
+  log: Logger,
+  signal?: AbortSignal
 ): Promise<PermissionCheck> {
   const result: MissingPermissions[] = []
   for (const required of requiredActions(plan)) {
@@ -280,9 +281,12 @@ export async function checkPermissions(
             r.provider,
             '',
             r.type,
-            r.name
+            r.name,
+            { abortSignal: signal }
           )
-        : clients.authorization.permissions.listForResourceGroup(scope.resourceGroup)
+        : clients.authorization.permissions.listForResourceGroup(scope.resourceGroup, {
+            abortSignal: signal
+          })
       for await (const p of list) permissions.push(p)
     } catch (error) {
       const e = error as { statusCode?: number; code?: string; message?: string }

@@ -209,6 +209,9 @@ function securityMismatch(
   if (supportedKind && origin?.kind === 'vm') {
     return `${has}, and Azure accepts only VHD blob, managed image and gallery image version sources for it, not ${who} directly: also set image-name (the version is then made from that managed image), or use a definition without that feature.`
   }
+  if (supportedKind && origin?.kind === 'disks') {
+    return `${has}, and Azure accepts only VHD blob, managed image and gallery image version sources for it, not the managed disks ${who} is uploaded to: set upload-via: storage-account, or also set image-name, or use a definition without that feature.`
+  }
   return undefined
 }
 

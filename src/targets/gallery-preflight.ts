@@ -13,6 +13,7 @@ import { normaliseRegion, withSourceRegion } from './target-regions.js'
 import { compareVersions, isValidVersion } from './version-number.js'
 import {
   decideVersionAction,
+  definitionBody,
   definitionFacts,
   definitionMismatches,
   galleryIds,
@@ -120,13 +121,12 @@ export async function checkGalleryTarget(
     )
   }
 
-  let securityType: string = securityTypeFor(source)
-  if (image !== undefined) {
-    const facts = definitionFacts(image)
-    securityType = facts.securityType
-    const mismatches = definitionMismatches(def, facts, source, origin)
-    if (mismatches.length > 0) throw new Error(mismatches.join('\n'))
-  }
+  // A definition the action is about to create is checked like an existing one: what Azure would
+  // refuse for it (e.g. a managed disk into a TrustedLaunchSupported definition) fails here.
+  const facts = definitionFacts(image ?? definitionBody(target, source, source.location, {}))
+  const securityType: string = image === undefined ? securityTypeFor(source) : facts.securityType
+  const mismatches = definitionMismatches(def, facts, source, origin)
+  if (mismatches.length > 0) throw new Error(mismatches.join('\n'))
 
   // An `auto` number comes from today's date: a re-run attempt on a later day would compute another
   // one and publish the image twice. The version an earlier attempt of this run made is the one.

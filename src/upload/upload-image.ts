@@ -3,6 +3,7 @@
  * to its destination (managed disks through a write SAS, or page blobs) in parallel under one
  * concurrency budget, and hand the image targets the content to build from.
  */
+import { allOrAbort } from '../parallel.js'
 import type { RunContext } from '../run-context.js'
 import type { UploadSource } from '../plan.js'
 import type { ImageContent } from '../source-facts.js'
@@ -148,10 +149,8 @@ export async function uploadImages(
   if (source.destination.kind === 'managed-disk') {
     const diskSku = source.destination.diskSku
     const results = await ctx.step('Upload disk images (managed disks)', () =>
-      Promise.all(
-        inspected.disks.map((disk, i) =>
-          uploadToManagedDisk(ctx, disk, { location, diskSku, concurrency: shares[i] })
-        )
+      allOrAbort(ctx.signal, inspected.disks, (disk, signal, i) =>
+        uploadToManagedDisk({ ...ctx, signal }, disk, { location, diskSku, concurrency: shares[i] })
       )
     )
     return {
@@ -166,7 +165,9 @@ export async function uploadImages(
   const destination = source.destination
   const account = await ctx.step('Storage account', () => prepareStorageAccount(ctx, destination))
   const results = await ctx.step('Upload disk images (page blobs)', () =>
-    Promise.all(inspected.disks.map((disk, i) => uploadToPageBlob(ctx, account, disk, shares[i])))
+    allOrAbort(ctx.signal, inspected.disks, (disk, signal, i) =>
+      uploadToPageBlob({ ...ctx, signal }, account, disk, shares[i])
+    )
   )
   return {
     content: {
