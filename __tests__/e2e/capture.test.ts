@@ -336,7 +336,7 @@ describe('a re-run attempt after the VM was generalized', () => {
 })
 
 describe('sign-in', () => {
-  it('uses OIDC with a fresh GitHub ID token for each assertion', async () => {
+  it('auto picks OIDC when the job can mint an ID token, each exchange with its own GitHub ID token', async () => {
     cloud.emu.addVm({
       resourceGroup: 'build-rg',
       name: 'vm-oidc',
@@ -344,6 +344,7 @@ describe('sign-in', () => {
       osType: 'Linux'
     })
     const tokensBefore = cloud.emu.idTokenRequests
+    const exchangesBefore = cloud.emu.tokenRequests.length
     const { 'client-secret': _secret, ...inputs } = cloud.inputs
     const run = await runAction({
       inputs: {
@@ -360,8 +361,15 @@ describe('sign-in', () => {
       }
     })
     expect(errorLines(run.main)).toEqual([])
+    expect(run.main.code).toBe(0)
     expect(run.main.stdout).toContain('Signing in with oidc')
-    expect(cloud.emu.idTokenRequests).toBeGreaterThan(tokensBefore)
+    expect(run.outputs['image-id']).toMatch(/\/images\/oidc-img$/)
+    // Every token exchange used a client assertion, each one a GitHub ID token minted for it.
+    const exchanges = cloud.emu.tokenRequests.slice(exchangesBefore)
+    expect(exchanges.length).toBeGreaterThan(0)
+    expect(exchanges.every(t => t.via === 'client_assertion' && t.ok)).toBe(true)
+    expect(new Set(exchanges.map(t => t.assertionId)).size).toBe(exchanges.length)
+    expect(cloud.emu.idTokenRequests - tokensBefore).toBe(exchanges.length)
   })
 
   it('uses the Azure CLI session when no other credential is given', async () => {

@@ -128,11 +128,12 @@ describe('cancellation and the time limit', () => {
   it('SIGINT mid-upload: exits non-zero, then the post step revokes access and deletes the disk', async () => {
     const proxy = cloud.storageProxy!
     proxy.faults.add({ delayMs: 1000, times: 1000 })
+    const seen = proxy.requests
     const before = cloud.emu.requests.length
     const run = await runAction({
       inputs: inputs(await image('cancelled'), 'cancelled', { 'upload-concurrency': '1' }),
       env: cloud.env,
-      signalWhen: { output: /Grant write access to disk .*done/, signal: 'SIGINT', delayMs: 500 }
+      signalWhen: { when: () => proxy.requests - seen >= 4, signal: 'SIGINT' }
     })
     proxy.faults.clear()
     expect(run.main.code).not.toBe(0)
@@ -151,6 +152,7 @@ describe('cancellation and the time limit', () => {
     cloud.emu.addStorageAccount('build-rg', 'devstoreaccount1')
     const proxy = cloud.storageProxy!
     proxy.faults.add({ delayMs: 1000, times: 1000 })
+    const seen = proxy.requests
     const run = await runAction({
       inputs: inputs(await image('blob-cancelled'), 'blob-cancelled', {
         'upload-concurrency': '1',
@@ -158,7 +160,7 @@ describe('cancellation and the time limit', () => {
         'storage-account': 'devstoreaccount1'
       }),
       env: cloud.env,
-      signalWhen: { output: /falling back to the account key/, signal: 'SIGINT', delayMs: 1500 }
+      signalWhen: { when: () => proxy.requests - seen >= 6, signal: 'SIGINT' }
     })
     proxy.faults.clear()
     expect(run.main.code).not.toBe(0)

@@ -214,12 +214,14 @@ describe('upload via a managed disk', () => {
     const proxy = cloud.storageProxy!
     // Slow page writes so the kill lands half-way.
     proxy.faults.add({ delayMs: 150, times: 1000 })
+    // Killed once the proxy has seen 12 requests: with one write in flight, about half the pages.
+    const seen = proxy.requests
     const first = await runAction({
       inputs: { ...base(), vhd: path, 'image-name': 'resumed', 'upload-concurrency': '1' },
       env: cloud.env,
       runId: '9200001',
       post: false,
-      signalWhen: { output: /Grant write access to disk .*done/, signal: 'SIGKILL', delayMs: 1500 }
+      signalWhen: { when: () => proxy.requests - seen >= 12, signal: 'SIGKILL' }
     })
     proxy.faults.clear()
     expect(first.main.signal).toBe('SIGKILL')
@@ -368,12 +370,13 @@ describe('upload via a storage account', () => {
     }
     const proxy = cloud.storageProxy!
     proxy.faults.add({ delayMs: 150, times: 1000 })
+    const seen = proxy.requests
     const first = await runAction({
       inputs: upload,
       env: cloud.env,
       runId: '9300001',
       post: false,
-      signalWhen: { output: /falling back to the account key/, signal: 'SIGKILL', delayMs: 1500 }
+      signalWhen: { when: () => proxy.requests - seen >= 12, signal: 'SIGKILL' }
     })
     proxy.faults.clear()
     expect(first.main.signal).toBe('SIGKILL')

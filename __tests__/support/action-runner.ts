@@ -79,8 +79,16 @@ export interface RunOptions {
   env?: Record<string, string | undefined>
   /** Run the post step after main (the runner always does). Default true. */
   post?: boolean
-  /** Send a signal to the main step once its output matches, optionally after a delay (cancellation tests). */
-  signalWhen?: { output: RegExp; signal: NodeJS.Signals; delayMs?: number }
+  /**
+   * Send a signal to the main step (cancellation tests) once its output matches `output` or, better,
+   * once `when()` holds (checked every 20 ms: e.g. a count of page writes the proxy has seen).
+   */
+  signalWhen?: {
+    output?: RegExp
+    when?: () => boolean
+    signal: NodeJS.Signals
+    delayMs?: number
+  }
   runId?: string
   runAttempt?: number
   runNumber?: number
@@ -95,16 +103,24 @@ function runStep(
     let stdout = ''
     let stderr = ''
     let signalled = false
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString()
-      if (signalWhen && !signalled && signalWhen.output.test(stdout)) {
+    const maybeSignal = (): void => {
+      if (!signalWhen || signalled) return
+      if (signalWhen.output?.test(stdout) || signalWhen.when?.()) {
         signalled = true
         setTimeout(() => child.kill(signalWhen.signal), signalWhen.delayMs ?? 0)
       }
+    }
+    const poll = signalWhen?.when ? setInterval(maybeSignal, 20) : undefined
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString()
+      maybeSignal()
     })
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
     child.on('error', reject)
-    child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }))
+    child.on('close', (code, signal) => {
+      clearInterval(poll)
+      resolvePromise({ code, signal, stdout, stderr })
+    })
   })
 }
 
