@@ -336,7 +336,7 @@ describe('a re-run attempt after the VM was generalized', () => {
 })
 
 describe('sign-in', () => {
-  it('auto picks OIDC when the job can mint an ID token, each exchange with its own GitHub ID token', async () => {
+  it('auto picks OIDC when the job can mint an ID token, never reusing a GitHub ID token', async () => {
     cloud.emu.addVm({
       resourceGroup: 'build-rg',
       name: 'vm-oidc',
@@ -364,12 +364,14 @@ describe('sign-in', () => {
     expect(run.main.code).toBe(0)
     expect(run.main.stdout).toContain('Signing in with oidc')
     expect(run.outputs['image-id']).toMatch(/\/images\/oidc-img$/)
-    // Every token exchange used a client assertion, each one a GitHub ID token minted for it.
+    // Every token exchange used a client assertion, never one sent before: a GitHub ID token is
+    // asked for each time the credential needs a token (MSAL asks even when it then serves its
+    // cache, so there are at least as many ID tokens as exchanges).
     const exchanges = cloud.emu.tokenRequests.slice(exchangesBefore)
     expect(exchanges.length).toBeGreaterThan(0)
     expect(exchanges.every(t => t.via === 'client_assertion' && t.ok)).toBe(true)
     expect(new Set(exchanges.map(t => t.assertionId)).size).toBe(exchanges.length)
-    expect(cloud.emu.idTokenRequests - tokensBefore).toBe(exchanges.length)
+    expect(cloud.emu.idTokenRequests - tokensBefore).toBeGreaterThanOrEqual(exchanges.length)
   })
 
   it('uses the Azure CLI session when no other credential is given', async () => {
