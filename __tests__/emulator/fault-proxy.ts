@@ -1,9 +1,15 @@
 /**
  * A small HTTP proxy in front of Azurite (or any HTTP target) that injects faults into Put Page
- * requests (`PUT ...?comp=page`): drop the connection or answer 503 ServerBusy like Azure Storage.
+ * requests (`PUT ...?comp=page`): drop the connection, answer 503 ServerBusy like Azure Storage,
+ * or acknowledge a write with 201 Created without forwarding it (a lost write).
+ *
+ * It also records every Put Page it sees (`pageWrites`): the headers that matter for integrity and
+ * the MD5 and size of the body as it arrived. Only hashes and sizes are kept, never the bodies.
  */
 import http from 'node:http'
+import { createHash, randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
+import { Transform, type Readable } from 'node:stream'
 
 export interface ProxyFault {
   /** default: PUT with comp=page */
@@ -12,6 +18,31 @@ export interface ProxyFault {
   drop?: boolean
   status?: number
   delayMs?: number
+  /**
+   * Read the body, answer 201 Created with the headers Azure Storage sends for a Put Page, and
+   * do not forward the request: the client believes a write landed that the target never saw.
+   */
+  lose?: boolean
+}
+
+/** One Put Page as the proxy saw it. */
+export interface PageWriteRecord {
+  /** `x-ms-page-write`: 'update' (data) or 'clear'. */
+  pageWrite?: string
+  /** The `x-ms-range` header, or `Range` if that is what the client sent. */
+  range?: string
+  /** Start and length parsed from `range` (`bytes=start-end`, inclusive). */
+  offset?: number
+  count?: number
+  /** The `Content-MD5` request header (base64), as sent. */
+  contentMD5?: string
+  /** MD5 (base64) of the body bytes that arrived, and how many there were ('' and 0 if dropped). */
+  bodyMD5: string
+  bodySize: number
+  /** What the proxy did: forward to the target, or the fault it injected. */
+  handling: 'forwarded' | 'dropped' | 'status' | 'lost'
+  /** The status the client got (undefined when the connection was dropped). */
+  status?: number
 }
 
 export interface FaultProxy {
@@ -20,11 +51,45 @@ export interface FaultProxy {
   /** how many requests matched a fault and were disturbed */
   injected: number
   requests: number
+  /** Every Put Page (`PUT ...comp=page`) in arrival order; records complete once the body is read. */
+  pageWrites: PageWriteRecord[]
   close(): Promise<void>
 }
 
 const isPutPage = (req: http.IncomingMessage): boolean =>
   req.method === 'PUT' && /[?&]comp=page(&|$)/.test(req.url ?? '')
+
+const header = (req: http.IncomingMessage, name: string): string | undefined => {
+  const v = req.headers[name]
+  return Array.isArray(v) ? v.join(',') : v
+}
+
+function parseRange(range: string | undefined): { offset?: number; count?: number } {
+  const m = /^bytes=(\d+)-(\d+)$/.exec(range ?? '')
+  return m ? { offset: Number(m[1]), count: Number(m[2]) - Number(m[1]) + 1 } : {}
+}
+
+/** Headers Azure Storage answers a successful Put Page with (2021+ service versions). */
+function putPageCreatedHeaders(
+  req: http.IncomingMessage,
+  bodyMD5: string
+): http.OutgoingHttpHeaders {
+  return {
+    'content-length': '0',
+    etag: `"0x8DC${randomUUID().replace(/-/g, '').slice(0, 12).toUpperCase()}"`,
+    'last-modified': new Date().toUTCString(),
+    date: new Date().toUTCString(),
+    'content-md5': header(req, 'content-md5') ?? bodyMD5,
+    'x-ms-blob-sequence-number': '0',
+    'x-ms-request-server-encrypted': 'true',
+    'x-ms-request-id': randomUUID(),
+    'x-ms-version': header(req, 'x-ms-version') ?? '2025-01-05',
+    ...(req.headers['x-ms-client-request-id']
+      ? { 'x-ms-client-request-id': header(req, 'x-ms-client-request-id') }
+      : {}),
+    server: 'Windows-Azure-Blob/1.0 Microsoft-HTTPAPI/2.0'
+  }
+}
 
 export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
   const target = new URL(targetUrl)
@@ -33,6 +98,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     url: '',
     injected: 0,
     requests: 0,
+    pageWrites: [],
     faults: { add: f => void faults.push(f), clear: () => void faults.splice(0) },
     close: () => new Promise(resolve => server.close(() => resolve()))
   }
@@ -46,13 +112,56 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
       else f.times = left
       proxy.injected++
     }
+
+    // Hash the body as it streams past (to the target, or to nowhere for a fault). A tap in the
+    // pipe, not a 'data' listener: that would start the flow before a delayed forward is piped.
+    let record: PageWriteRecord | undefined
+    let body: Readable = req
+    if (isPutPage(req)) {
+      const range = header(req, 'x-ms-range') ?? header(req, 'range')
+      const r: PageWriteRecord = {
+        pageWrite: header(req, 'x-ms-page-write'),
+        range,
+        ...parseRange(range),
+        contentMD5: header(req, 'content-md5'),
+        bodyMD5: '',
+        bodySize: 0,
+        handling: f?.drop ? 'dropped' : f?.lose ? 'lost' : f?.status ? 'status' : 'forwarded'
+      }
+      record = r
+      proxy.pageWrites.push(r)
+      const hash = createHash('md5')
+      body = req.pipe(
+        new Transform({
+          transform(chunk: Buffer, _encoding, callback) {
+            hash.update(chunk)
+            r.bodySize += chunk.length
+            callback(null, chunk)
+          },
+          flush(callback) {
+            r.bodyMD5 = hash.digest('base64')
+            callback()
+          }
+        })
+      )
+      res.on('finish', () => (r.status = res.statusCode))
+    }
+
     const forward = (): void => {
       if (f?.drop) {
         req.socket.destroy()
         return
       }
+      if (f?.lose) {
+        body.on('end', () => {
+          res.writeHead(201, putPageCreatedHeaders(req, record?.bodyMD5 ?? ''))
+          res.end()
+        })
+        body.resume()
+        return
+      }
       if (f?.status) {
-        req.resume()
+        body.resume()
         res.writeHead(f.status, {
           'x-ms-error-code': f.status === 503 ? 'ServerBusy' : 'InternalError',
           'content-type': 'application/xml'
@@ -76,7 +185,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
         }
       )
       up.on('error', () => res.destroy())
-      req.pipe(up)
+      body.pipe(up)
     }
     if (f?.delayMs) setTimeout(forward, f.delayMs)
     else forward()

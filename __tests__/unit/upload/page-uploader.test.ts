@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { createHash } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -33,6 +34,8 @@ class MemorySink implements PageSink {
   maxInFlight = 0
   failures: Array<(offset: number) => unknown> = []
   onWrite?: (count: number) => void
+  /** Writes whose MD5 was checked against the body. */
+  md5Checked = 0
   constructor(size: number) {
     this.data = Buffer.alloc(size)
   }
@@ -49,7 +52,9 @@ class MemorySink implements PageSink {
       if (signal.aborted) throw signal.reason
       const fail = this.failures.shift()?.(offset)
       if (fail) throw fail
-      expect(md5?.length).toBe(16)
+      // The transactional MD5 is of exactly the bytes sent (Azure rejects anything else).
+      expect(md5?.toString('base64')).toBe(createHash('md5').update(body).digest('base64'))
+      this.md5Checked++
       body.copy(this.data, offset)
       this.writes.push({ offset, count: body.length })
       this.written.push({ offset, count: body.length })
@@ -113,6 +118,7 @@ describe('uploadDiskImage', () => {
       onProgress: p => progress.push(p.bytesProcessed)
     })
     expectSameAsImage(sink, image, writes)
+    expect(sink.md5Checked).toBe(sink.writes.length)
     expect(sink.writes[sink.writes.length - 1]).toEqual({ offset: 64 * MiB, count: 512 })
     expect(sink.maxInFlight).toBeLessThanOrEqual(3)
     for (const w of sink.writes) expect(w.count).toBeLessThanOrEqual(4 * MiB)
@@ -200,7 +206,10 @@ describe('uploadDiskImage', () => {
   it('fails when the target does not list what was sent', async () => {
     const sink = new MemorySink(image.uploadSize)
     sink.listWrittenRanges = async () => sink.written.slice(1)
-    await expect(uploadDiskImage({ image, sink, log: quiet })).rejects.toThrow(UploadError)
+    const error = await uploadDiskImage({ image, sink, log: quiet }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(UploadError)
+    expect((error as Error).message).toMatch(/verification failed/)
+    expect(sink.md5Checked).toBe(sink.writes.length)
   })
 
   it('resumes: skips ranges already written and clears foreign data where the image is empty', async () => {
