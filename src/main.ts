@@ -4,7 +4,6 @@
  * failure.
  */
 import { Outputs, State } from './constants.js'
-import type { Cloud } from './azure/clouds.js'
 import type { AzureClients } from './azure/clients.js'
 import { describeAzureError } from './azure/errors.js'
 import { checkPermissions, describeMissing } from './azure/permissions.js'
@@ -21,10 +20,6 @@ import { StepFailure, type RunContext } from './run-context.js'
 import type { Runner } from './runner.js'
 import { renderSummary } from './summary.js'
 import { inspectUploadSource, type InspectedUpload } from './upload/upload-image.js'
-
-function which(clients: AzureClients | undefined): Cloud | undefined {
-  return clients?.cloud
-}
 
 /** Runs the main step; returns the process exit code. */
 export async function runMain(runner: Runner): Promise<number> {
@@ -185,7 +180,7 @@ export async function runMain(runner: Runner): Promise<number> {
       if (name === Outputs.BackupSnapshotIds) runner.setOutput(name, value)
     }
     await runner.writeSummary(
-      renderSummary(report, which(clients), { ok: false, title, error: first })
+      renderSummary(report, clients?.cloud, { ok: false, title, error: first })
     )
     return 1
   } finally {
