@@ -94,6 +94,27 @@ describe('ARM emulator identity', () => {
     }
   })
 
+  it('issues storage tokens as JWTs the blob service can read, refuses a scope without /.default', async () => {
+    const storage = (await secretCredential(emu).getToken('https://storage.azure.com/.default'))!
+    const [header, payload, signature] = storage.token.split('.')
+    expect(signature).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    expect(JSON.parse(Buffer.from(header, 'base64url').toString())).toMatchObject({ typ: 'JWT' })
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString())
+    expect(claims).toMatchObject({
+      aud: 'https://storage.azure.com',
+      iss: `https://sts.windows.net/${emu.tenantId}/`,
+      tid: emu.tenantId,
+      appid: emu.clientId
+    })
+    expect(claims.nbf).toBeLessThanOrEqual(Date.now() / 1000)
+    expect(claims.exp * 1000).toBeGreaterThan(Date.now())
+    // ARM tokens stay opaque.
+    expect((await secretCredential(emu).getToken(emu.armScope))!.token).toMatch(/^emu\./)
+    await expect(secretCredential(emu).getToken('https://storage.azure.com')).rejects.toThrow(
+      /AADSTS1002012/
+    )
+  })
+
   it('answers ARM calls without or with bad tokens as ARM does', async () => {
     const path = `/subscriptions/${emu.subscriptionId}/resourceGroups/rg-one?api-version=2021-04-01`
     const none = await fetch(`${emu.url}${path}`)

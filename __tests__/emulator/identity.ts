@@ -160,11 +160,17 @@ function issueToken(state: State, tenant: string, form: URLSearchParams): Reply 
       "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."
     )
   }
-  const scope = (form.get('scope') ?? '').split(' ').find(s => s.endsWith('/.default')) ?? ''
+  const scope = (form.get('scope') ?? '').split(' ').find(s => s.endsWith('/.default'))
+  if (!scope)
+    return entraError(
+      400,
+      'invalid_scope',
+      1002012,
+      `The provided value for scope ${form.get('scope') ?? ''} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`
+    )
   const audience = scope.replace(/\/\.default$/, '')
-  const value = `emu.${randomBytes(24).toString('base64url')}`
   const expiresIn = cfg.tokenLifetimeSeconds
-  state.tokens.set(value, { value, audience, expiresAt: Date.now() + expiresIn * 1000, clientId })
+  const value = accessToken(state, audience, clientId, Date.now() + expiresIn * 1000)
   return {
     status: 200,
     body: {
@@ -174,6 +180,38 @@ function issueToken(state: State, tenant: string, form: URLSearchParams): Reply 
       access_token: value
     }
   }
+}
+
+/** Audiences of the blob service: `https://storage.azure.com` or an account's `https://<name>.blob.<suffix>`. */
+const STORAGE_AUDIENCE = /^https:\/\/(?:storage\.azure\.com|[^/]+\.blob\.[^/]+)\/?$/i
+
+/**
+ * Issues an access token and records it in `state.tokens`, which every emulator check looks it up in.
+ * ARM tokens are opaque (`emu.` + 24 random bytes, base64url). Storage tokens are JWT-shaped, as the
+ * blob service (Azurite with `--oauth basic`) decodes them: it checks `iss` against Entra's
+ * `https://sts.windows.net/` prefix, `aud` against the storage audiences, and `iat`/`nbf`/`exp`, but
+ * not the signature (here random bytes).
+ */
+function accessToken(state: State, audience: string, clientId: string, expiresAt: number): string {
+  const tenantId = state.config.tenantId
+  const now = Math.floor(Date.now() / 1000)
+  const value = STORAGE_AUDIENCE.test(audience)
+    ? `${b64url({ typ: 'JWT', alg: 'RS256', kid: 'emulator' })}.${b64url({
+        aud: audience,
+        iss: `https://sts.windows.net/${tenantId}/`,
+        iat: now,
+        nbf: now,
+        exp: Math.floor(expiresAt / 1000),
+        appid: clientId,
+        oid: clientId,
+        sub: clientId,
+        tid: tenantId,
+        uti: randomBytes(12).toString('base64url'),
+        ver: '1.0'
+      })}.${randomBytes(32).toString('base64url')}`
+    : `emu.${randomBytes(24).toString('base64url')}`
+  state.tokens.set(value, { value, audience, expiresAt, clientId })
+  return value
 }
 
 /** GitHub's ID-token endpoint as `core.getIDToken` calls it. */
@@ -233,9 +271,8 @@ export function managedIdentityToken(ctx: Ctx): Reply {
       400,
       `AADSTS500011: The resource principal named ${resource} was not found in the tenant named ${cfg.tenantId}.`
     )
-  const value = `emu.${randomBytes(24).toString('base64url')}`
   const expiresAt = Date.now() + cfg.tokenLifetimeSeconds * 1000
-  state.tokens.set(value, { value, audience: resource, expiresAt, clientId })
+  const value = accessToken(state, resource, clientId, expiresAt)
   return {
     status: 200,
     body: {

@@ -1,7 +1,8 @@
 /**
  * Starts a throw-away Azurite blob service for tests and the benchmark: 127.0.0.1, a free port
  * chosen by the OS, disk persistence in a fresh temp folder (in-memory persistence keeps every
- * byte written in RSS and does not free it for 10+ minutes), stopped by PID.
+ * byte written in RSS and does not free it for 10+ minutes), stopped by PID. Plain http unless
+ * asked for https (and then, optionally, Entra ID bearer tokens with `--oauth basic`).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -31,7 +32,15 @@ function azuriteBlobMain(): string {
   return join(pkg, '..', 'dist', 'src', 'blob', 'main.js')
 }
 
-export async function startAzurite(options: { timeoutMs?: number } = {}): Promise<AzuriteInstance> {
+export interface AzuriteOptions {
+  timeoutMs?: number
+  /** Serve https with this PEM certificate and key (paths); plain http without. */
+  https?: { cert: string; key: string }
+  /** `--oauth basic`: accept Entra bearer tokens (needs `https`); Azurite decodes them, never verifies signatures. */
+  oauth?: boolean
+}
+
+export async function startAzurite(options: AzuriteOptions = {}): Promise<AzuriteInstance> {
   const location = await mkdtemp(join(tmpdir(), 'azurite-'))
   const child: ChildProcess = spawn(
     process.execPath,
@@ -46,7 +55,9 @@ export async function startAzurite(options: { timeoutMs?: number } = {}): Promis
       '--silent',
       '--disableTelemetry',
       '--location',
-      location
+      location,
+      ...(options.https ? ['--cert', options.https.cert, '--key', options.https.key] : []),
+      ...(options.oauth ? ['--oauth', 'basic'] : [])
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } }
   )
@@ -76,7 +87,7 @@ export async function startAzurite(options: { timeoutMs?: number } = {}): Promis
       )
       const onData = (data: Buffer): void => {
         output += data.toString()
-        const match = /listens on (http:\/\/[\d.]+:\d+)/.exec(output)
+        const match = /listens on (https?:\/\/[\d.]+:\d+)/.exec(output)
         if (match) {
           clearTimeout(timer)
           resolve(`${match[1]}/${AZURITE_ACCOUNT_NAME}`)
@@ -96,7 +107,7 @@ export async function startAzurite(options: { timeoutMs?: number } = {}): Promis
       blobEndpoint,
       accountName: AZURITE_ACCOUNT_NAME,
       accountKey: AZURITE_ACCOUNT_KEY,
-      connectionString: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT_NAME};AccountKey=${AZURITE_ACCOUNT_KEY};BlobEndpoint=${blobEndpoint};`,
+      connectionString: `DefaultEndpointsProtocol=${options.https ? 'https' : 'http'};AccountName=${AZURITE_ACCOUNT_NAME};AccountKey=${AZURITE_ACCOUNT_KEY};BlobEndpoint=${blobEndpoint};`,
       pid: child.pid!,
       location,
       stop

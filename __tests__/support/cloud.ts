@@ -24,6 +24,10 @@ export interface LocalCloud {
   close(): Promise<void>
 }
 
+/**
+ * `withStorage`: a fresh Azurite behind a fault proxy. Without it, `storage` (if given) is passed to
+ * the emulator as it is: a blob service the caller started and stops, reached directly.
+ */
 export async function startLocalCloud(
   options: ArmEmulatorOptions & { withStorage?: boolean } = {}
 ): Promise<LocalCloud> {
@@ -38,7 +42,7 @@ export async function startLocalCloud(
             accountName: azurite.accountName,
             accountKey: azurite.accountKey
           }
-        : undefined
+        : options.storage
   })
   return {
     emu,

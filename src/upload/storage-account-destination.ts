@@ -72,8 +72,10 @@ export async function connectStorageAccount(
     )
   }
   const id = props.id as string
+  // `audience` is the token scope as is: without `/.default` Entra refuses a client-credentials
+  // request (AADSTS1002012).
   const entra = new BlobServiceClient(blobEndpoint, clients.credential, {
-    audience: STORAGE_SCOPE.replace('/.default', '')
+    audience: STORAGE_SCOPE
   }).getContainerClient(container)
   try {
     await entra.createIfNotExists({ abortSignal: signal })
