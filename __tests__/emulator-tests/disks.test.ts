@@ -1,14 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { AnonymousCredential, PageBlobClient } from '@azure/storage-blob'
 import type { ComputeManagementClient } from '@azure/arm-compute'
 import { startArmEmulator, type ArmEmulator } from '../emulator/index.js'
 import { arm, computeClient, poll, trustEmulator } from './helpers.js'
+import { startAzurite, type AzuriteInstance } from '../support/azurite.js'
 
 // Azurite's well-known development account.
 const ACCOUNT = 'devstoreaccount1'
@@ -16,50 +12,16 @@ const KEY =
   'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
 const MiB = 1024 * 1024
 
-async function freePort(): Promise<number> {
-  return new Promise(resolve => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
-}
-
 describe('ARM emulator managed-disk direct upload (with Azurite)', () => {
   let emu: ArmEmulator
   let client: ComputeManagementClient
-  let azurite: ChildProcess
-  let dir: string
+  let azurite: AzuriteInstance
   const rg = 'rg-up'
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'azurite-'))
-    const port = await freePort()
-    azurite = spawn(
-      'node_modules/.bin/azurite-blob',
-      [
-        '--blobHost',
-        '127.0.0.1',
-        '--blobPort',
-        String(port),
-        '--location',
-        dir,
-        '--skipApiVersionCheck',
-        '--loose',
-        '--silent',
-        '--disableTelemetry'
-      ],
-      { stdio: 'ignore' }
-    )
-    const blobEndpoint = `http://127.0.0.1:${port}/${ACCOUNT}`
-    for (let i = 0; i < 100; i++) {
-      try {
-        await fetch(`http://127.0.0.1:${port}/`)
-        break
-      } catch {
-        await new Promise(r => setTimeout(r, 100))
-      }
-    }
+    // The shared launcher: a free port, a temp folder, and a stop that waits for the exit.
+    azurite = await startAzurite()
+    const blobEndpoint = azurite.blobEndpoint
     emu = await startArmEmulator({
       storage: { blobEndpoint, accountName: ACCOUNT, accountKey: KEY }
     })
@@ -69,8 +31,7 @@ describe('ARM emulator managed-disk direct upload (with Azurite)', () => {
   })
   afterAll(async () => {
     await emu?.close()
-    azurite?.kill()
-    rmSync(dir, { recursive: true, force: true })
+    await azurite?.stop()
   })
 
   it('validates uploadSizeBytes with Azure messages', async () => {

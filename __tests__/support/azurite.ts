@@ -74,7 +74,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
       await exited
       clearTimeout(timer)
     }
-    await rm(location, { recursive: true, force: true })
+    await rm(location, { recursive: true, force: true, maxRetries: 3 })
   }
   try {
     const blobEndpoint = await new Promise<string>((resolve, reject) => {
