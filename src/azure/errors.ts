@@ -101,7 +101,8 @@ function asBody(value: unknown): ErrorBody | undefined {
   return undefined
 }
 
-function parseJson(text: string | undefined): unknown {
+/** A response body as JSON, or undefined when it is empty or not JSON. */
+export function parseJson(text: string | undefined): unknown {
   if (!text) return undefined
   try {
     return JSON.parse(text)

@@ -39,6 +39,7 @@ import {
 } from '@azure/core-rest-pipeline'
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity'
 import type { Logger } from '../log.js'
+import { parseJson } from './errors.js'
 
 export interface PolicyEntry {
   policy: PipelinePolicy
@@ -72,15 +73,6 @@ export function refreshableCredential(create: () => TokenCredential): Refreshabl
 }
 
 const REFRESHABLE_CODES = new Set(['expiredauthenticationtoken', 'invalidauthenticationtoken'])
-
-function parseJson(text: string | undefined): unknown {
-  if (!text) return undefined
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
-  }
-}
 
 /** The ARM error code of a response body (`{error:{code}}` or `{code}`), if any. */
 export function responseErrorCode(response: PipelineResponse): string | undefined {
