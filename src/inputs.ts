@@ -610,6 +610,15 @@ export function readPlan(read: InputReader, context: PlanContext): Plan {
     )
   }
 
+  if (source.mode === 'upload' && source.architecture === 'Arm64' && managedImage !== undefined) {
+    // Azure refuses managed images of Arm64 sources (OperationNotAllowed, hashicorp/packer#12188;
+    // Azure/azure-sdk-for-go#19665); ARM64 is "only supported through Azure Compute Gallery".
+    throw new InputError(
+      Inputs.ImageName,
+      `cannot be used with 'architecture: Arm64': Azure makes Arm64 images only as gallery image versions. Remove 'image-name' and use a gallery target.`
+    )
+  }
+
   const locationInput = text(read, Inputs.Location)
   if (locationInput !== undefined && !/^[a-z0-9]+$/.test(normaliseRegion(locationInput))) {
     throw new InputError(

@@ -20,6 +20,7 @@ import {
   clone,
   deleteResource,
   getResource,
+  normRegion,
   putResource,
   requireResource,
   requireResourceGroup
@@ -151,8 +152,38 @@ export function putDisk(ctx: Ctx, id: string): Reply {
 }
 
 export function getDiskLike(ctx: Ctx, id: string): Reply {
-  return { status: 200, body: clone(requireResource(ctx.state, id).body) }
+  const r = requireResource(ctx.state, id)
+  // A Premium SSD v2 / Ultra snapshot copies in the background after it is created; each GET
+  // here counts as time passing (the pace is the emulator's, not Azure's).
+  const props = r.body.properties
+  if (typeof props.completionPercent === 'number' && props.completionPercent < 100)
+    props.completionPercent = Math.min(100, props.completionPercent + 50)
+  return { status: 200, body: clone(r.body) }
 }
+
+/**
+ * Regions where an incremental snapshot without `sku` lands on ZRS ("If ZRS is available in the
+ * selected region, an incremental snapshot will use ZRS automatically", disks-incremental-snapshots.md).
+ * A subset of the regions with availability zones; unlisted regions get LRS.
+ */
+const ZRS_REGIONS = new Set([
+  'westeurope',
+  'northeurope',
+  'eastus',
+  'eastus2',
+  'westus2',
+  'westus3',
+  'centralus',
+  'southcentralus',
+  'francecentral',
+  'germanywestcentral',
+  'uksouth',
+  'swedencentral',
+  'japaneast',
+  'australiaeast',
+  'southeastasia',
+  'canadacentral'
+])
 
 export async function beginGetAccess(ctx: Ctx, id: string): Promise<Reply> {
   const { state } = ctx
@@ -261,6 +292,7 @@ export function putSnapshot(ctx: Ctx, id: string): Reply {
   if (!body.location)
     fail(400, 'LocationRequired', 'The location property is required for this definition.')
   let sourceProps: Body = {}
+  let sourceSku = ''
   if (String(creation.createOption).toLowerCase() === 'copy') {
     const src = getResource(state, String(creation.sourceResourceId))
     if (!src) fail(404, 'NotFound', `Resource ${creation.sourceResourceId} is not found.`)
@@ -272,6 +304,7 @@ export function putSnapshot(ctx: Ctx, id: string): Reply {
       )
     sourceProps = src.body.properties
     creation.sourceUniqueId = sourceProps.uniqueId
+    sourceSku = String(src.body.sku?.name ?? '')
   }
   const snap: Resource = {
     id,
@@ -283,7 +316,13 @@ export function putSnapshot(ctx: Ctx, id: string): Reply {
       type: 'Microsoft.Compute/snapshots',
       location: body.location,
       tags: body.tags ?? {},
-      sku: body.sku ?? { name: 'Standard_LRS', tier: 'Standard' },
+      sku: body.sku ?? {
+        name:
+          props.incremental && ZRS_REGIONS.has(normRegion(body.location))
+            ? 'Standard_ZRS'
+            : 'Standard_LRS',
+        tier: 'Standard'
+      },
       properties: {
         osType: sourceProps.osType,
         hyperVGeneration: sourceProps.hyperVGeneration,
@@ -313,6 +352,10 @@ export function putSnapshot(ctx: Ctx, id: string): Reply {
     resourceId: id,
     complete: () => {
       snap.body.properties.provisioningState = 'Succeeded'
+      // Premium SSD v2 and Ultra snapshots "can't be used immediately": a background copy runs
+      // until CompletionPercent is 100 (disks-incremental-snapshots.md).
+      if (/^(PremiumV2_LRS|UltraSSD_LRS)$/i.test(sourceSku))
+        snap.body.properties.completionPercent = 0
       return clone(snap.body)
     },
     fail: () => {
