@@ -4,7 +4,8 @@
  */
 import { Inputs } from './constants.js'
 import { autoVersion, isValidVersion } from './targets/version-number.js'
-import { normaliseRegion, parseTargetRegions } from './targets/target-regions.js'
+import { normaliseRegion } from './azure/region.js'
+import { parseTargetRegions } from './targets/target-regions.js'
 import { buildTags, parseTags } from './tags.js'
 import type {
   Architecture,

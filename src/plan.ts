@@ -14,12 +14,10 @@ export type GalleryStorageAccountType = 'Standard_LRS' | 'Standard_ZRS' | 'Premi
 export type UploadDiskSku =
   'Standard_LRS' | 'StandardSSD_LRS' | 'Premium_LRS' | 'StandardSSD_ZRS' | 'Premium_ZRS'
 
-/** An Azure resource named by subscription, group and name (IDs are built from it, never parsed twice). */
-export interface ResourceRef {
-  subscriptionId: string
-  resourceGroup: string
-  name: string
-}
+import type { ResourceRef } from './azure/resource-id.js'
+
+/** IDs are built from a ResourceRef, and read back, only in azure/resource-id.ts. */
+export type { ResourceRef }
 
 export interface ConnectionPlan {
   authType: AuthType
@@ -119,10 +117,6 @@ export interface Plan {
   run: RunIdentity
   timeoutMinutes: number
   dryRun: boolean
-}
-
-export function resourceId(ref: ResourceRef, provider: string, type: string): string {
-  return `/subscriptions/${ref.subscriptionId}/resourceGroups/${ref.resourceGroup}/providers/${provider}/${type}/${ref.name}`
 }
 
 /** The plan as printable data: secrets replaced, so dry run and debug logs can show it whole. */

@@ -9,6 +9,8 @@ import type {
   GalleryImageVersionStorageProfile,
   RegionalReplicationStatus
 } from '@azure/arm-compute'
+import { normaliseRegion } from '../azure/region.js'
+import { resourceId } from '../azure/resource-id.js'
 import type { GalleryTarget, TargetRegion } from '../plan.js'
 import type { ImageContent, SourceFacts } from '../source-facts.js'
 import { isFromRun } from '../tags.js'
@@ -47,7 +49,7 @@ export interface GalleryIds {
 
 export function galleryIds(target: GalleryTarget, version: string): GalleryIds {
   const g = target.gallery
-  const galleryId = `/subscriptions/${g.subscriptionId}/resourceGroups/${g.resourceGroup}/providers/Microsoft.Compute/galleries/${g.name}`
+  const galleryId = resourceId(g, 'Microsoft.Compute', 'galleries')
   const definitionId = `${galleryId}/images/${target.imageDefinition}`
   return { galleryId, definitionId, versionId: `${definitionId}/versions/${version}` }
 }
@@ -328,8 +330,6 @@ export interface ReplicationRow {
   details?: string
 }
 
-const normalise = (region: string): string => region.replace(/\s+/g, '').toLowerCase()
-
 /**
  * One row per target region: the state Azure reports (its summary names regions by display name,
  * 'East US', so names are compared normalised) beside what was asked for.
@@ -342,13 +342,13 @@ export function replicationRows(
   const profile = version.publishingProfile
   const regions =
     profile?.targetRegions?.map(r => ({
-      name: normalise(r.name),
+      name: normaliseRegion(r.name),
       replicas: r.regionalReplicaCount ?? profile.replicaCount,
       storage: r.storageAccountType ?? profile.storageAccountType
     })) ??
     requested.map(r => ({ name: r.name, replicas: r.replicas, storage: r.storageAccountType }))
   const rows = regions.map(r => {
-    const status = summary.find(s => s.region !== undefined && normalise(s.region) === r.name)
+    const status = summary.find(s => s.region !== undefined && normaliseRegion(s.region) === r.name)
     return {
       region: r.name,
       state: status?.state ?? 'Unknown',
@@ -360,9 +360,9 @@ export function replicationRows(
   })
   // Regions Azure reports that were not in the request still belong in the table.
   for (const s of summary) {
-    if (s.region !== undefined && !rows.some(r => r.region === normalise(s.region ?? ''))) {
+    if (s.region !== undefined && !rows.some(r => r.region === normaliseRegion(s.region ?? ''))) {
       rows.push({
-        region: normalise(s.region),
+        region: normaliseRegion(s.region),
         state: s.state ?? 'Unknown',
         progress: s.progress,
         replicas: undefined,

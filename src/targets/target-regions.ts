@@ -1,12 +1,8 @@
 /** The `target-regions` input: `region[=replicas[=storage-type]]`, newline or comma separated. */
+import { normaliseRegion } from '../azure/region.js'
 import type { GalleryStorageAccountType, TargetRegion } from '../plan.js'
 
 const STORAGE_TYPES: GalleryStorageAccountType[] = ['Standard_LRS', 'Standard_ZRS', 'Premium_LRS']
-
-/** Azure's region names are display names with spaces removed, lower-cased: 'East US' → 'eastus'. */
-export function normaliseRegion(region: string): string {
-  return region.replace(/\s+/g, '').toLowerCase()
-}
 
 export function parseTargetRegions(value: string): TargetRegion[] {
   const regions = new Map<string, TargetRegion>()
