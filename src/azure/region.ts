@@ -4,3 +4,8 @@
 export function normaliseRegion(region: string): string {
   return region.replace(/\s+/g, '').toLowerCase()
 }
+
+/** Whether a normalised name can be a region name (letters and digits only). */
+export function isRegionName(normalised: string): boolean {
+  return /^[a-z0-9]+$/.test(normalised)
+}

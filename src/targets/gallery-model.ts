@@ -17,22 +17,16 @@ import { isFromRun } from '../tags.js'
 import { compareVersions } from './version-number.js'
 
 /** Values Azure accepts for the `SecurityType` feature of a gallery image definition. */
-export type DefinitionSecurityType =
-  | 'Standard'
-  | 'TrustedLaunch'
-  | 'TrustedLaunchSupported'
-  | 'ConfidentialVM'
-  | 'ConfidentialVMSupported'
-  | 'TrustedLaunchAndConfidentialVmSupported'
-
-const SECURITY_TYPES: DefinitionSecurityType[] = [
+/** A definition's SecurityType feature values (a wider set than the `security-type` input's). */
+const DEFINITION_SECURITY_TYPES = [
   'Standard',
   'TrustedLaunch',
   'TrustedLaunchSupported',
   'ConfidentialVM',
   'ConfidentialVMSupported',
   'TrustedLaunchAndConfidentialVmSupported'
-]
+] as const
+export type DefinitionSecurityType = (typeof DEFINITION_SECURITY_TYPES)[number]
 
 /** Where the version's content comes from, for rules that depend on it and for error messages. */
 export interface SourceOrigin {
@@ -190,7 +184,7 @@ function securityMismatch(
   origin: SourceOrigin | undefined
 ): string | undefined {
   const who = describeOrigin(origin)
-  const def = SECURITY_TYPES.find(t => same(t, defType)) ?? defType
+  const def = DEFINITION_SECURITY_TYPES.find(t => same(t, defType)) ?? defType
   const has =
     def === 'Standard' ? 'has no SecurityType feature (Standard)' : `has security type ${def}`
   const capture = isCapture(origin)
