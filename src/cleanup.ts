@@ -4,6 +4,8 @@
  * the ledger lists and what carries this run's `github-run-id` tag; each failure is a warning.
  */
 import type { AzureClients } from './azure/clients.js'
+import { getOrUndefined } from './azure/not-found.js'
+import { parseResourceId } from './azure/resource-id.js'
 import { waitFor } from './azure/operation.js'
 import { entryId, type Ledger, type LedgerEntry } from './ledger.js'
 import type { Logger } from './log.js'
@@ -18,23 +20,15 @@ export interface CleanupDeps {
   signal: AbortSignal
 }
 
-function parts(id: string): { rg: string; name: string; parent?: string[] } {
-  const s = id.split('/')
-  return { rg: s[4], name: s[s.length - 1], parent: s }
-}
-
-const notFound = (e: unknown): boolean => (e as { statusCode?: number }).statusCode === 404
-
 async function cleanEntry(deps: CleanupDeps, entry: LedgerEntry): Promise<string> {
   const { clients, log, signal, runId } = deps
   const opts = { log, signal }
   switch (entry.kind) {
     case 'upload-disk': {
-      const { rg, name } = parts(entry.id)
-      const disk = await clients.compute.disks.get(rg, name, { abortSignal: signal }).catch(e => {
-        if (notFound(e)) return undefined
-        throw e
-      })
+      const { resourceGroup: rg, name } = parseResourceId(entry.id)
+      const disk = await getOrUndefined(
+        clients.compute.disks.get(rg, name, { abortSignal: signal })
+      )
       if (!disk) return `disk '${name}' is already gone`
       if (!isFromRun(disk.tags, runId))
         return `disk '${name}' does not carry this run's tag: left alone`
@@ -61,11 +55,10 @@ async function cleanEntry(deps: CleanupDeps, entry: LedgerEntry): Promise<string
       return deleteUploadBlob(clients, entry.url, entry.storageAccountId, runId, log, signal)
     }
     case 'managed-image': {
-      const { rg, name } = parts(entry.id)
-      const image = await clients.compute.images.get(rg, name, { abortSignal: signal }).catch(e => {
-        if (notFound(e)) return undefined
-        throw e
-      })
+      const { resourceGroup: rg, name } = parseResourceId(entry.id)
+      const image = await getOrUndefined(
+        clients.compute.images.get(rg, name, { abortSignal: signal })
+      )
       if (!image) return `managed image '${name}' was never created`
       if (!isFromRun(image.tags, runId))
         return `managed image '${name}' does not carry this run's tag: left alone`
@@ -78,14 +71,13 @@ async function cleanEntry(deps: CleanupDeps, entry: LedgerEntry): Promise<string
       return `deleted unfinished managed image '${name}'`
     }
     case 'gallery-image-version': {
-      const s = entry.id.split('/')
-      const [rg, gallery, definition, version] = [s[4], s[8], s[10], s[12]]
-      const v = await clients.compute.galleryImageVersions
-        .get(rg, gallery, definition, version, { abortSignal: signal })
-        .catch(e => {
-          if (notFound(e)) return undefined
-          throw e
+      const { resourceGroup: rg, names } = parseResourceId(entry.id)
+      const [gallery, definition, version] = names
+      const v = await getOrUndefined(
+        clients.compute.galleryImageVersions.get(rg, gallery, definition, version, {
+          abortSignal: signal
         })
+      )
       if (!v) return `gallery image version ${version} was never created`
       if (!isFromRun(v.tags, runId))
         return `gallery image version ${version} does not carry this run's tag: left alone`

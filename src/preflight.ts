@@ -2,12 +2,13 @@
  * The read-only half of a run: read the source and every target, refuse what Azure would refuse
  * later, and describe the plan (what dry run prints). Nothing here writes to Azure.
  */
+import { isNotFound } from './azure/not-found.js'
+import { normaliseRegion } from './azure/region.js'
 import { captureProblems } from './capture/capture-checks.js'
 import { readVm, type VmFacts } from './capture/vm-facts.js'
 import type { Plan } from './plan.js'
 import { StepFailure, type RunContext } from './run-context.js'
 import type { SourceFacts } from './source-facts.js'
-import { normaliseRegion } from './targets/target-regions.js'
 import { checkManagedImage, type ManagedImagePreflight } from './targets/managed-image.js'
 import {
   checkGalleryTarget,
@@ -29,7 +30,7 @@ async function resourceGroupLocation(ctx: RunContext, name: string): Promise<str
     const group = await ctx.clients.resources.resourceGroups.get(name, { abortSignal: ctx.signal })
     return normaliseRegion(group.location)
   } catch (e) {
-    if ((e as { statusCode?: number }).statusCode === 404) {
+    if (isNotFound(e)) {
       throw new StepFailure(
         `Resource group '${name}' does not exist in subscription ${ctx.plan.subscriptionId}: create it, or check 'resource-group' and 'gallery-resource-group'.`
       )

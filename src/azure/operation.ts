@@ -5,6 +5,7 @@
 import type { OperationState, PollerLike } from '@azure/core-lro'
 import { isRestError } from '@azure/core-rest-pipeline'
 import { formatDuration, type Logger } from '../log.js'
+import { sleep } from '../sleep.js'
 import { recentRequestId } from './policies.js'
 
 export const HEARTBEAT_MS = 20_000
@@ -62,21 +63,6 @@ export async function waitUntil<T>(
     }
     await sleep(options.intervalMs ?? 5000, options.signal)
   }
-}
-
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason)
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    const onAbort = (): void => {
-      clearTimeout(timer)
-      reject(signal.reason)
-    }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
 }
 
 /**

@@ -1,11 +1,12 @@
 /** Deallocate, mark generalized, and confirm Azure reports OSState/generalized. */
 import { waitFor } from '../azure/operation.js'
+import { parseResourceId } from '../azure/resource-id.js'
 import type { RunContext } from '../run-context.js'
 import { isGeneralized, type VmFacts } from './vm-facts.js'
 
 export async function deallocateVm(ctx: RunContext, vm: VmFacts): Promise<void> {
   const { clients, log, signal } = ctx
-  const rg = vm.id.split('/')[4]
+  const rg = parseResourceId(vm.id).resourceGroup
   await waitFor(
     `Deallocate '${vm.name}'`,
     clients.compute.virtualMachines.deallocate(rg, vm.name, { abortSignal: signal }),
@@ -15,7 +16,7 @@ export async function deallocateVm(ctx: RunContext, vm: VmFacts): Promise<void> 
 
 export async function markGeneralized(ctx: RunContext, vm: VmFacts): Promise<void> {
   const { clients, log, signal } = ctx
-  const rg = vm.id.split('/')[4]
+  const rg = parseResourceId(vm.id).resourceGroup
   await clients.compute.virtualMachines.generalize(rg, vm.name, { abortSignal: signal })
   const view = await clients.compute.virtualMachines.instanceView(rg, vm.name, {
     abortSignal: signal
@@ -31,7 +32,7 @@ export async function markGeneralized(ctx: RunContext, vm: VmFacts): Promise<voi
 
 export async function deleteVm(ctx: RunContext, vm: VmFacts): Promise<void> {
   const { clients, log, signal } = ctx
-  const rg = vm.id.split('/')[4]
+  const rg = parseResourceId(vm.id).resourceGroup
   await waitFor(
     `Delete VM '${vm.name}'`,
     clients.compute.virtualMachines.delete(rg, vm.name, { abortSignal: signal }),

@@ -6,6 +6,7 @@
  * for the VM to stop.
  */
 import { waitFor, waitUntil } from '../azure/operation.js'
+import { parseResourceId } from '../azure/resource-id.js'
 import type { RunContext } from '../run-context.js'
 import { powerStateOf, type VmFacts } from './vm-facts.js'
 
@@ -58,7 +59,7 @@ async function startLinuxDeprovision(ctx: RunContext, vm: VmFacts, rg: string): 
 
 export async function generalizeGuest(ctx: RunContext, vm: VmFacts, pollMs = 5000): Promise<void> {
   const { plan, clients, log, signal } = ctx
-  const rg = vm.id.split('/')[4]
+  const rg = parseResourceId(vm.id).resourceGroup
   const linux = vm.osType === 'Linux'
   if (linux) {
     await startLinuxDeprovision(ctx, vm, rg)

@@ -3,13 +3,14 @@
  * definition fit the source, and what happens to the version number. Runs before anything changes
  * the VM or uploads a byte, so every conflict fails the run while it is still free to fail.
  */
-import { isRestError } from '@azure/core-rest-pipeline'
 import type { AzureClients } from '../azure/clients.js'
+import { getOrUndefined } from '../azure/not-found.js'
+import { normaliseRegion } from '../azure/region.js'
 import type { Logger } from '../log.js'
 import type { GalleryTarget, RunIdentity, TargetRegion } from '../plan.js'
 import type { SourceFacts } from '../source-facts.js'
 import { isFromRun } from '../tags.js'
-import { normaliseRegion, withSourceRegion } from './target-regions.js'
+import { withSourceRegion } from './target-regions.js'
 import { compareVersions, isValidVersion } from './version-number.js'
 import {
   decideVersionAction,
@@ -49,15 +50,6 @@ export interface PreflightDeps {
   run: RunIdentity
 }
 
-async function getOrUndefined<T>(get: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await get()
-  } catch (error) {
-    if (isRestError(error) && error.statusCode === 404) return undefined
-    throw error
-  }
-}
-
 /**
  * `origin` (the content's kind and the name the user knows it by) sharpens the checks and messages;
  * without it the source is treated as a VM capture.
@@ -77,7 +69,7 @@ export async function checkGalleryTarget(
   const warnings: string[] = []
   const missingHint = `create it first, or set create-gallery-image: true (with publisher, offer and sku) to let the action create it`
 
-  const gallery = await getOrUndefined(() => compute.galleries.get(rg, galleryName, opts))
+  const gallery = await getOrUndefined(compute.galleries.get(rg, galleryName, opts))
   if (gallery === undefined && !target.createIfMissing) {
     throw new Error(
       `Azure Compute Gallery '${galleryName}' does not exist in resource group '${rg}': ${missingHint}.`
@@ -109,7 +101,7 @@ export async function checkGalleryTarget(
   const image =
     gallery === undefined
       ? undefined
-      : await getOrUndefined(() => compute.galleryImages.get(rg, galleryName, def, opts))
+      : await getOrUndefined(compute.galleryImages.get(rg, galleryName, def, opts))
   if (image === undefined && !target.createIfMissing) {
     throw new Error(
       `Gallery image definition '${def}' does not exist in gallery '${galleryName}': ${missingHint}.`
@@ -151,9 +143,7 @@ export async function checkGalleryTarget(
   const existing =
     image === undefined
       ? undefined
-      : await getOrUndefined(() =>
-          compute.galleryImageVersions.get(rg, galleryName, def, version, opts)
-        )
+      : await getOrUndefined(compute.galleryImageVersions.get(rg, galleryName, def, version, opts))
   const action = decideVersionAction(existing, deps.run.runId, target.overwrite, {
     version,
     definition: def

@@ -51,6 +51,7 @@ export async function pruneGalleryVersions(
   }
 
   const deleted: string[] = []
+  const deletedNames: string[] = []
   const queue = [...doomed]
   const worker = async (): Promise<void> => {
     for (let v = queue.shift(); v !== undefined; v = queue.shift()) {
@@ -67,6 +68,7 @@ export async function pruneGalleryVersions(
           { log: ctx.log, signal: ctx.signal }
         )
         deleted.push(v.id)
+        deletedNames.push(v.name)
       } catch (error) {
         if (ctx.signal.aborted) throw error
         ctx.log.warning(
@@ -78,7 +80,7 @@ export async function pruneGalleryVersions(
   await Promise.all(Array.from({ length: Math.min(PARALLEL_DELETES, doomed.length) }, worker))
   if (deleted.length > 0) {
     ctx.report.notes.push(
-      `keep-versions deleted ${deleted.length} older version(s) of '${def}': ${deleted.map(id => id.split('/').pop()).join(', ')}.`
+      `keep-versions deleted ${deleted.length} older version(s) of '${def}': ${deletedNames.join(', ')}.`
     )
   }
   return deleted

@@ -4,9 +4,11 @@
  * follow its replication region by region until Azure says it is done.
  */
 import type { GalleryImageVersion } from '@azure/arm-compute'
-import { isRestError } from '@azure/core-rest-pipeline'
 import { Outputs } from '../constants.js'
-import { sleep, waitFor, waitUntil } from '../azure/operation.js'
+import { getOrUndefined } from '../azure/not-found.js'
+import { waitFor, waitUntil } from '../azure/operation.js'
+import { normaliseRegion } from '../azure/region.js'
+import { sleep } from '../sleep.js'
 import type { RunContext } from '../run-context.js'
 import type { GalleryTarget } from '../plan.js'
 import type { ImageContent, SourceFacts } from '../source-facts.js'
@@ -105,9 +107,7 @@ export async function publishGalleryVersion(
     reused: boolean
   ): { id: string; version: string; location: string } => {
     const id = found.id ?? pre.versionId
-    const location = found.location
-      ? found.location.replace(/\s+/g, '').toLowerCase()
-      : pre.location
+    const location = found.location ? normaliseRegion(found.location) : pre.location
     const rows = replicationRows(found, pre.regions)
     ctx.report.sections.push({
       title: `Gallery image version ${version} replication`,
@@ -127,7 +127,7 @@ export async function publishGalleryVersion(
     const settled = await waitUntil(
       `Gallery image version ${version} from an earlier attempt`,
       async () => {
-        const found = await getVersionOrUndefined(getVersion)
+        const found = await getOrUndefined(getVersion())
         const state = found?.provisioningState ?? 'gone'
         return { done: found === undefined || isTerminal(state) ? { found } : undefined, state }
       },
@@ -225,17 +225,6 @@ export async function publishGalleryVersion(
     `Gallery image version ${version} succeeded: ${replicationProgressLine(replicationRows(done, pre.regions))}`
   )
   return finish(done, false)
-}
-
-async function getVersionOrUndefined(
-  get: () => Promise<GalleryImageVersion>
-): Promise<GalleryImageVersion | undefined> {
-  try {
-    return await get()
-  } catch (error) {
-    if (isRestError(error) && error.statusCode === 404) return undefined
-    throw error
-  }
 }
 
 /** After a failure, the regions' states say more than the LRO's error alone. */

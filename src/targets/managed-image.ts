@@ -2,8 +2,9 @@
 import type { Image, ImageDataDisk } from '@azure/arm-compute'
 import { waitFor } from '../azure/operation.js'
 import type { AzureClients } from '../azure/clients.js'
+import { getOrUndefined } from '../azure/not-found.js'
+import { resourceId } from '../azure/resource-id.js'
 import type { ManagedImageTarget } from '../plan.js'
-import { resourceId } from '../plan.js'
 import type { RunContext } from '../run-context.js'
 import type { ImageContent, SourceFacts } from '../source-facts.js'
 import { isFromRun } from '../tags.js'
@@ -14,10 +15,6 @@ export interface ManagedImagePreflight {
   action: 'create' | 'reuse' | 'replace'
 }
 
-function isNotFound(e: unknown): boolean {
-  return (e as { statusCode?: number }).statusCode === 404
-}
-
 export async function checkManagedImage(
   clients: AzureClients,
   target: ManagedImageTarget,
@@ -25,15 +22,12 @@ export async function checkManagedImage(
   signal: AbortSignal
 ): Promise<ManagedImagePreflight> {
   const id = resourceId(target.image, 'Microsoft.Compute', 'images')
-  let existing: Image
-  try {
-    existing = await clients.compute.images.get(target.image.resourceGroup, target.image.name, {
+  const existing = await getOrUndefined(
+    clients.compute.images.get(target.image.resourceGroup, target.image.name, {
       abortSignal: signal
     })
-  } catch (e) {
-    if (isNotFound(e)) return { id, action: 'create' }
-    throw e
-  }
+  )
+  if (existing === undefined) return { id, action: 'create' }
   if (isFromRun(existing.tags, runId) && existing.provisioningState === 'Succeeded') {
     return { id, action: 'reuse' }
   }

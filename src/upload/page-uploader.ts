@@ -8,6 +8,8 @@
  * connections a single blob/disk answers with timeouts rather than throughput.
  */
 import { createHash } from 'node:crypto'
+import { formatDuration, type Logger } from '../log.js'
+import { abortReason, sleep } from '../sleep.js'
 import type { DiskImage } from './disk-format.js'
 import { openDiskReader } from './disk-reader.js'
 import {
@@ -22,11 +24,8 @@ import {
 } from './page-ranges.js'
 import { createResumeFilter, rangesToClear } from './resume.js'
 
-export interface Logger {
-  info(message: string): void
-  warning(message: string): void
-  debug(message: string): void
-}
+/** The uploader only reports progress and retries: the three plain methods of the run's Logger. */
+export type UploadLogger = Pick<Logger, 'info' | 'warning' | 'debug'>
 
 /** Where pages go. Implemented over PageBlobClient by page-blob-sink.ts; tests use fakes. */
 export interface PageSink {
@@ -69,7 +68,7 @@ export interface UploadOptions {
   /** Writes in flight (default 8, 1–64). */
   concurrency?: number
   signal?: AbortSignal
-  log: Logger
+  log: UploadLogger
   onProgress?: (progress: UploadProgress) => void
   /** Ranges already on the target from an earlier attempt with the same source identity. */
   alreadyWritten?: readonly PageRange[]
@@ -149,25 +148,6 @@ export class UploadError extends Error {
     super(message, cause === undefined ? undefined : { cause })
     this.name = 'UploadError'
   }
-}
-
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('The operation was aborted', 'AbortError')
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(abortReason(signal))
-    const onAbort = (): void => {
-      clearTimeout(timer)
-      reject(abortReason(signal))
-    }
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
 }
 
 /** Retry-After (seconds) sent with 503/429, if any. */
@@ -273,15 +253,6 @@ export class ConcurrencyLimiter {
 
 function formatMiB(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`
-}
-
-function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000))
-  return s >= 3600
-    ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
-    : s >= 60
-      ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
-      : `${s}s`
 }
 
 export function describeProgress(p: UploadProgress): string {
@@ -535,14 +506,7 @@ export async function uploadDiskImage(options: UploadOptions): Promise<UploadRes
     }
     bytesProcessed = image.bytesToRead
     reportProgress(true)
-    log.info(
-      `Uploaded ${image.path}: ${formatMiB(bytesSent)} sent in ${requests} requests (${formatDuration(result.durationMs)}), ` +
-        `${formatMiB(result.bytesSkippedAsZero)} of ${formatMiB(image.virtualSize)} skipped as empty` +
-        (bytesSkippedAsWritten > 0
-          ? `, ${formatMiB(bytesSkippedAsWritten)} already uploaded`
-          : '') +
-        (retries > 0 ? `, ${retries} retries` : '')
-    )
+    // The per-disk result line is the caller's (upload-image.ts sendDisk): one line per disk.
     return result
   } finally {
     clearInterval(timer)
@@ -580,7 +544,13 @@ function* extentsNear(image: DiskImage, start: number): Generator<DiskImage['ext
 async function withRetries<T>(
   what: string,
   run: () => Promise<T>,
-  o: { maxTries: number; baseDelayMs: number; maxDelayMs: number; signal: AbortSignal; log: Logger }
+  o: {
+    maxTries: number
+    baseDelayMs: number
+    maxDelayMs: number
+    signal: AbortSignal
+    log: UploadLogger
+  }
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {

@@ -10,6 +10,7 @@ import {
 } from '@azure/storage-blob'
 import type { TokenCredential } from '@azure/identity'
 import type { AzureClients } from '../azure/clients.js'
+import { parseResourceId } from '../azure/resource-id.js'
 import type { Logger } from '../log.js'
 import type { UploadDestination } from '../plan.js'
 import type { RunContext } from '../run-context.js'
@@ -173,7 +174,7 @@ export async function deleteUploadBlob(
   log: Logger,
   signal: AbortSignal
 ): Promise<string> {
-  const [, , , , rg, , , , name] = storageAccountId.split('/')
+  const { resourceGroup: rg, name } = parseResourceId(storageAccountId)
   const containerName = new URL(url).pathname.split('/').filter(Boolean).slice(-2)[0]
   const account = await connectStorageAccount(
     clients,

@@ -131,7 +131,8 @@ export async function sendDisk(
       `${result.bytesSkippedAsZero} bytes skipped as empty` +
       (result.bytesSkippedAsWritten > 0
         ? `, ${result.bytesSkippedAsWritten} already there from an earlier attempt`
-        : '')
+        : '') +
+      (result.retries > 0 ? `, ${result.retries} retries` : '')
   )
   return result
 }
