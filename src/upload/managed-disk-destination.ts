@@ -17,6 +17,7 @@ import {
   sourceIdentityToMetadata
 } from './resume.js'
 import { sendDisk, type UploadDisk } from './upload-image.js'
+import { oneLine } from '../untrusted.js'
 
 /** Name of a temporary upload disk: the image's name, the run and the LUN; at most 80 characters. */
 export function uploadDiskName(base: string, runId: string, lun: 'os' | number): string {
@@ -76,7 +77,9 @@ export async function uploadToManagedDisk(
       writeAccess: existing.diskState === 'ActiveUpload'
     })
     log.info(
-      `Resuming the upload into disk '${name}' left by an earlier attempt of this run (${existing.diskState})`
+      oneLine(
+        `Resuming the upload into disk '${name}' left by an earlier attempt of this run (${existing.diskState})`
+      )
     )
   } else {
     diskId = `/subscriptions/${plan.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Compute/disks/${name}`
