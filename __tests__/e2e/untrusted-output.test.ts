@@ -225,6 +225,30 @@ describe('Azure error messages, targets and details cannot issue workflow comman
     expectOwnOutputsAndState(run)
   })
 
+  it('capture: a read refused with a hostile target and details (printed, defused)', async () => {
+    cloud.emu.addVm({ resourceGroup: RG, name: 'err-vm2', location: LOCATION, osType: 'Linux' })
+    cloud.emu.faults.add({
+      method: 'GET',
+      path: /\/virtualMachines\/err-vm2\?/,
+      ...errorFault('read'),
+      status: 403,
+      code: 'AuthorizationFailed'
+    })
+    const run = await capture('err-vm2', 'err-img2')
+    expect(run.main.code).toBe(1)
+    expect(cloud.emu.faults.pending).toEqual([])
+    expect(errorAnnotations(run.main)).toHaveLength(1)
+    // Reads keep ARM's target and details (the SDK deserializes them), and they are printed …
+    expect(run.main.stdout).toContain(
+      `Target: : :error: :${MARK} annotation from read target : :warning`
+    )
+    expect(run.main.stdout).toContain(
+      `Detail: InvalidParameter: : :error: :${MARK} annotation from read detail`
+    )
+    // … without executing.
+    expectOwnOutputsAndState(run)
+  })
+
   it('upload: the upload disk PUT refused with a hostile error body, from a hostile file name', async () => {
     const path = join(dir, `disk ##[warning]${MARK} file name.raw`)
     await writeRawImage(path, 32 * MiB, [{ offset: 0, length: MiB }])
