@@ -16,6 +16,7 @@ import {
   type GalleryPreflight
 } from './targets/gallery-preflight.js'
 import type { InspectedUpload } from './upload/upload-image.js'
+import { oneLine } from './untrusted.js'
 
 export interface Preflight {
   vm?: VmFacts
@@ -55,7 +56,9 @@ export async function preflight(
   if (plan.source.mode === 'capture') {
     vm = await readVm(clients, plan.source.vm, signal)
     log.info(
-      `VM '${vm.name}': ${vm.osType}, ${vm.location}, Hyper-V ${vm.hyperVGeneration}, ${vm.architecture}, security ${vm.securityType}, ${vm.powerState}${vm.generalized ? ', generalized' : ''}, ${vm.disks.length - 1} data disk(s)`
+      oneLine(
+        `VM '${vm.name}': ${vm.osType}, ${vm.location}, Hyper-V ${vm.hyperVGeneration}, ${vm.architecture}, security ${vm.securityType}, ${vm.powerState}${vm.generalized ? ', generalized' : ''}, ${vm.disks.length - 1} data disk(s)`
+      )
     )
     const problems = captureProblems(plan, plan.source, vm)
     if (problems.length > 0) throw new StepFailure(problems.join('\n'))

@@ -87,7 +87,8 @@ export function startLro(ctx: Ctx, spec: StartLro): Reply {
     }
     op.pollsLeft = 0
     finish(op)
-    if (op.status === 'Failed') return armError(409, op.error!.code, op.error!.message)
+    if (op.status === 'Failed')
+      return armError(409, op.error!.code, op.error!.message, { details: op.error!.details })
     return op.result === undefined ? { status: 200 } : { status: 200, body: op.result }
   }
   const reply = asyncReply(state, op, style, retry)
@@ -125,7 +126,8 @@ export function pollOperation(ctx: Ctx, opId: string): Reply {
         status: 202,
         headers: { ...retry, Location: `${operationUrl(state, op)}&monitor=true` }
       }
-    if (op.status === 'Failed') return armError(400, op.error!.code, op.error!.message)
+    if (op.status === 'Failed')
+      return armError(400, op.error!.code, op.error!.message, { details: op.error!.details })
     return op.result === undefined ? { status: 200 } : { status: 200, body: op.result }
   }
   const doc: Body = { name: op.id, status: op.status, startTime: op.startTime }

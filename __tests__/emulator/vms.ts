@@ -300,19 +300,21 @@ function runCommand(ctx: Ctx, vm: Resource): Reply {
       `Command '${commandId}' is not supported for OS type '${osType}'.`,
       'commandId'
     )
+  // Test fault (README "Test faults"): extra lines the guest prints, set with setGuestOutput.
+  const extra = (s.guestOutput ?? {}) as { stdout?: string; stderr?: string }
   const result = (stdout: string, stderr = ''): Body => ({
     value: [
       {
         code: 'ComponentStatus/StdOut/succeeded',
         level: 'Info',
         displayStatus: 'Provisioning succeeded',
-        message: stdout
+        message: stdout + (extra.stdout ?? '')
       },
       {
         code: 'ComponentStatus/StdErr/succeeded',
         level: 'Info',
         displayStatus: 'Provisioning succeeded',
-        message: stderr
+        message: stderr + (extra.stderr ?? '')
       }
     ]
   })
