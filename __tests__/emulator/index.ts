@@ -63,6 +63,7 @@ export interface ArmEmulatorOptions {
   storage?: StorageOptions
   lro?: {
     pollsBeforeDone?: number
+    /** Retry-After (seconds) on LRO replies; none unless positive (Azure's is unverified) */
     retryAfterSeconds?: number
     /** per operation ('virtualMachines/deallocate', 'images/PUT', 'galleryImageVersions/PUT', 'disks/beginGetAccess', ...) or '*' */
     styles?: Record<string, LroStyle>
@@ -159,7 +160,7 @@ export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<A
     systemAssignedClientId: '00000000-0000-0000-0000-0000000000d0',
     userAssignedClientIds: opts.userAssignedClientIds ?? ['00000000-0000-0000-0000-0000000000d1'],
     pollsBeforeDone: opts.lro?.pollsBeforeDone ?? 2,
-    retryAfterSeconds: opts.lro?.retryAfterSeconds ?? 0,
+    retryAfterSeconds: opts.lro?.retryAfterSeconds,
     sysprepPollsToStop: opts.sysprepPollsToStop ?? 2,
     pageSize: opts.pageSize ?? 2,
     storage: opts.storage,

@@ -78,6 +78,8 @@ export interface Operation {
   complete: () => Body | undefined
   /** Applies the failed state once. */
   fail?: () => void
+  /** The succeeded status document carries `properties.output` (only where Azure's does). */
+  withOutput?: boolean
   /** Called on every poll (e.g. replication progress). */
   onPoll?: (op: Operation) => void
   result?: Body
@@ -119,7 +121,8 @@ export interface Config {
   systemAssignedClientId: string
   userAssignedClientIds: string[]
   pollsBeforeDone: number
-  retryAfterSeconds: number
+  /** Retry-After on LRO replies: none unless positive (Azure's is unverified: the recorder strips it) */
+  retryAfterSeconds?: number
   /** instanceView GETs after a Sysprep /shutdown run command before the VM reports stopped */
   sysprepPollsToStop: number
   pageSize: number
