@@ -6,7 +6,8 @@
  * case-insensitively, as ARM treats them (ARM returns group names in the case it stored).
  */
 import { Outputs } from './constants.js'
-import { resourceId, type Plan } from './plan.js'
+import { resourceId } from './azure/resource-id.js'
+import type { Plan } from './plan.js'
 import { oneLine } from './untrusted.js'
 
 function same(a: string, b: string): boolean {
