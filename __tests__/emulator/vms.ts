@@ -242,7 +242,7 @@ export function getVm(ctx: Ctx, id: string, viewOnly: boolean): Reply {
   if (vm.state.powerState === 'deallocated') {
     // A deallocated VM's GET has no disk sizes and no storageAccountType
     // (REC/test_vm_capture_zone_resilient_image.yaml; "by design", Azure/azure-powershell#13213;
-    // data disks: ansible/ansible#52181).
+    // data disks: ansible/ansible#52181; conformance fixture vm-get-deallocated).
     const sp = body.properties.storageProfile
     for (const d of [sp.osDisk, ...sp.dataDisks]) {
       delete d.diskSizeGB
@@ -497,6 +497,8 @@ function runCommand(ctx: Ctx, vm: Resource): Reply {
       `Command '${commandId}' is not supported for OS type '${osType}'.`,
       'commandId'
     )
+  // Test fault (README "Test faults"): extra lines the guest prints, set with setGuestOutput.
+  const extra = (s.guestOutput ?? {}) as { stdout?: string; stderr?: string }
   s.runCommands = [...(s.runCommands ?? []), { commandId, script }]
   const g = s.guest as GuestSeed
   // With the agent stopped nothing runs the command; it stays InProgress (row 10 of real-azure.md).
@@ -519,7 +521,11 @@ function runCommand(ctx: Ctx, vm: Resource): Reply {
     onPoll: () => advanceGuest(vm),
     complete: () => {
       finishGuest(vm)
-      return runCommandResult(osType, run.stdout, run.stderr)
+      return runCommandResult(
+        osType,
+        run.stdout + (extra.stdout ?? ''),
+        run.stderr + (extra.stderr ?? '')
+      )
     }
   })
   const op = [...ctx.state.operations.values()].at(-1)

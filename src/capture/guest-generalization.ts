@@ -39,9 +39,11 @@
  */
 import type { RunCommandResult } from '@azure/arm-compute'
 import type { OperationState, PollerLike } from '@azure/core-lro'
-import { sleep } from '../azure/operation.js'
+import { sleep } from '../sleep.js'
+import { parseResourceId } from '../azure/resource-id.js'
 import { formatDuration, type Logger } from '../log.js'
 import type { RunContext } from '../run-context.js'
+import { oneLine, printUntrusted } from '../untrusted.js'
 import { parseRunCommandOutput, type GuestOutput } from './run-command-output.js'
 import { powerStateOf, type PowerState, type VmFacts } from './vm-facts.js'
 
@@ -92,19 +94,15 @@ export function windowsSysprepScript(): string[] {
 /** Reads the image state alone: its output is the value. */
 export const WINDOWS_IMAGE_STATE = [`(Get-ItemProperty '${IMAGE_STATE_KEY}').ImageState`]
 
-/**
- * Guest output is text the action did not write: printed apart from the action's own lines.
- * TODO(untrusted): switch to printUntrusted from src/untrusted.ts once it is on main.
- */
+/** Guest output is text the action did not write: verbatim, inside a stop-commands block. */
 export function printGuestOutput(log: Logger, what: string, output: GuestOutput): void {
   for (const [name, text] of [
     ['stdout', output.stdout],
     ['stderr', output.stderr]
   ] as const) {
     if (!text.trim()) continue
-    log.info(`${what} ${name}:`)
-    for (const line of text.trim().split(/\r?\n/))
-      log.info(`  | ${line.replace(/^(::|##\[)/, ' $1')}`)
+    log.info(oneLine(`${what} ${name}:`))
+    printUntrusted(log, text)
   }
 }
 
@@ -136,7 +134,7 @@ async function watch(
   }
 ): Promise<Watched> {
   const { clients, log, signal } = ctx
-  const rg = vm.id.split('/')[4]
+  const rg = parseResourceId(vm.id).resourceGroup
   const started = Date.now()
   let lastLog = started
   let output: GuestOutput | undefined
@@ -157,12 +155,12 @@ async function watch(
     const power = powerStateOf(view.statuses)
     const state = `VM ${power}, run command ${output ? 'reported' : 'not reported yet'}`
     if (options.until({ output, power })) {
-      log.info(`${options.what}: ${state} after ${formatDuration(Date.now() - started)}`)
+      log.info(oneLine(`${options.what}: ${state} after ${formatDuration(Date.now() - started)}`))
       return { output, power, timedOut: false }
     }
     if (Date.now() - started > options.limitMs) return { output, power, timedOut: true }
     if (Date.now() - lastLog >= 20_000) {
-      log.info(`${options.what}: ${state} after ${formatDuration(Date.now() - started)}`)
+      log.info(oneLine(`${options.what}: ${state} after ${formatDuration(Date.now() - started)}`))
       lastLog = Date.now()
     }
     await sleep(options.pollMs, signal)
@@ -173,11 +171,13 @@ const stoppedStates: PowerState[] = ['stopped', 'deallocated']
 
 async function deprovisionLinux(ctx: RunContext, vm: VmFacts, pollMs: number): Promise<void> {
   const { plan, clients, log, signal } = ctx
-  const rg = vm.id.split('/')[4]
+  const rg = parseResourceId(vm.id).resourceGroup
   const unit = deprovisionUnit(plan.run.runId, plan.run.runAttempt)
   const limit = Math.min(DEPROVISION_LIMIT_MS, plan.timeoutMinutes * 60_000)
   log.info(
-    `Starting 'waagent -force -deprovision+user' in VM '${vm.name}' through Run Command, in the transient systemd unit '${unit}'`
+    oneLine(
+      `Starting 'waagent -force -deprovision+user' in VM '${vm.name}' through Run Command, in the transient systemd unit '${unit}'`
+    )
   )
   const poller = clients.compute.virtualMachines.runCommand(
     rg,
@@ -219,13 +219,15 @@ async function deprovisionLinux(ctx: RunContext, vm: VmFacts, pollMs: number): P
     )
   }
   log.info(
-    `VM '${vm.name}' shut down after the deprovision in unit '${unit}' (the shutdown only follows a successful 'waagent -deprovision+user')`
+    oneLine(
+      `VM '${vm.name}' shut down after the deprovision in unit '${unit}' (the shutdown only follows a successful 'waagent -deprovision+user')`
+    )
   )
 }
 
 async function sysprepWindows(ctx: RunContext, vm: VmFacts, pollMs: number): Promise<void> {
   const { plan, clients, log, signal } = ctx
-  const rg = vm.id.split('/')[4]
+  const rg = parseResourceId(vm.id).resourceGroup
   const limit = Math.min(SYSPREP_LIMIT_MS, plan.timeoutMinutes * 60_000)
   const stoppedEarly = (power: PowerState): Error =>
     new Error(
@@ -233,7 +235,9 @@ async function sysprepWindows(ctx: RunContext, vm: VmFacts, pollMs: number): Pro
         `Check C:\\Windows\\System32\\Sysprep\\Panther\\setupact.log in the VM.`
     )
   log.info(
-    `Running Sysprep /generalize /oobe /mode:vm /quit in VM '${vm.name}' through Run Command, then waiting for ImageState ${RESEAL}`
+    oneLine(
+      `Running Sysprep /generalize /oobe /mode:vm /quit in VM '${vm.name}' through Run Command, then waiting for ImageState ${RESEAL}`
+    )
   )
   const sysprep = await watch(
     ctx,
@@ -290,7 +294,9 @@ async function sysprepWindows(ctx: RunContext, vm: VmFacts, pollMs: number): Pro
     )
   }
   log.info(
-    `VM '${vm.name}': ImageState ${RESEAL}; Windows is generalized and left running for the shutdown`
+    oneLine(
+      `VM '${vm.name}': ImageState ${RESEAL}; Windows is generalized and left running for the shutdown`
+    )
   )
 }
 

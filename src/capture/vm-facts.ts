@@ -2,7 +2,8 @@
 import type { Disk, VirtualMachine } from '@azure/arm-compute'
 import type { AzureClients } from '../azure/clients.js'
 import type { Architecture, HyperVGeneration, OsType, ResourceRef, SecurityType } from '../plan.js'
-import { normaliseRegion } from '../targets/target-regions.js'
+import { normaliseRegion } from '../azure/region.js'
+import { parseResourceId } from '../azure/resource-id.js'
 
 export type PowerState =
   'running' | 'starting' | 'stopping' | 'stopped' | 'deallocating' | 'deallocated' | 'unknown'
@@ -138,8 +139,8 @@ export async function readVm(
   ].filter((id): id is string => id !== undefined)
   const disks = await Promise.all(
     ids.map(id => {
-      const p = id.split('/')
-      return clients.compute.disks.get(p[4], p[8], { abortSignal: signal })
+      const p = parseResourceId(id)
+      return clients.compute.disks.get(p.resourceGroup, p.name, { abortSignal: signal })
     })
   )
   return vmFacts(vm, ref, disks)
