@@ -66,7 +66,7 @@ export async function takeBackupSnapshots(ctx: RunContext, vm: VmFacts): Promise
     ctx.report.created.push({ kind: 'Backup snapshot', id, location: vm.location })
     const pending = pendingCopy(disk, snapshot.completionPercent)
     if (pending) {
-      log.warning(`Snapshot '${name}': ${pending}`)
+      log.warning(oneLine(`Snapshot '${name}': ${pending}`))
       ctx.report.notes.push(`Backup snapshot '${name}': ${pending}`)
     }
     done.push(id)
