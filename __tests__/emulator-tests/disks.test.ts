@@ -98,6 +98,19 @@ describe('ARM emulator managed-disk direct upload (with Azurite)', () => {
     )
     expect(img.body.error.code).toBe('OperationNotAllowed')
 
+    // No VHD footer yet: Azure refuses to revoke and the disk stays ActiveUpload.
+    await expect(client.disks.revokeAccess(rg, 'up1', poll)).rejects.toMatchObject({
+      statusCode: 400,
+      code: 'InvalidVhd',
+      message: expect.stringMatching(
+        /^The specified cookie value in VHD footer indicates that disk 'abcd' with blob \S+ is not a supported VHD\. Disk is expected to have cookie value 'conectix'\.$/
+      )
+    })
+    expect(emu.resources.get(diskId)?.properties.diskState).toBe('ActiveUpload')
+    // Only the cookie is checked (the one field the quoted reply names).
+    const footer = Buffer.alloc(512)
+    footer.write('conectix', 0, 'latin1')
+    await blob.uploadPages(footer, size - 512, 512)
     await client.disks.revokeAccess(rg, 'up1', poll)
     expect(emu.resources.get(diskId)?.properties.diskState).toBe('Unattached')
 

@@ -17,6 +17,7 @@ import {
   sourceIdentityToMetadata
 } from './resume.js'
 import { sendDisk, type UploadDisk } from './upload-image.js'
+import { sealUploadDisk } from './upload-disk-release.js'
 
 /** Name of a temporary upload disk: the image's name, the run and the LUN; at most 80 characters. */
 export function uploadDiskName(base: string, runId: string, lun: 'os' | number): string {
@@ -129,20 +130,27 @@ export async function uploadToManagedDisk(
     const alreadyWritten = resumable ? await sink.listWrittenRanges(signal) : undefined
     const result = await sendDisk(ctx, disk, { sink, alreadyWritten }, options.concurrency)
     bytesSent = result.bytesSent
-  } finally {
-    // Always revoke: an open SAS is a live write credential, and the disk cannot be used until then.
-    // Not on cancellation: the runner kills us seconds later, and the post step revokes.
-    if (!signal.aborted) {
-      await waitFor(
-        `Revoke write access to disk '${name}'`,
-        clients.compute.disks.revokeAccess(rg, name, {
-          abortSignal: AbortSignal.timeout(5 * 60_000)
-        }),
-        { log, signal: AbortSignal.timeout(5 * 60_000) }
+  } catch (e) {
+    // Azure refuses to revoke write access to a disk without a VHD footer (InvalidVhd) and the disk
+    // then stays ActiveUpload: write the footer this upload would have written last, so the cleanup
+    // (this step's, or the post step's after a cancellation) can revoke access and delete the disk.
+    // The upload's error is the one reported; a failed seal is only a warning (the cleanup retries).
+    try {
+      await sealUploadDisk(sas, disk.uploadSize, disk.footer)
+    } catch (sealError) {
+      log.warning(
+        `Could not write the VHD footer of disk '${name}' after the upload stopped: ${(sealError as Error).message}`
       )
-      ctx.ledger.update(diskId, { writeAccess: false })
     }
+    throw e
   }
+  // The SAS is a live write credential and the disk is unusable until it is revoked.
+  await waitFor(
+    `Revoke write access to disk '${name}'`,
+    clients.compute.disks.revokeAccess(rg, name, { abortSignal: signal }),
+    { log, signal }
+  )
+  ctx.ledger.update(diskId, { writeAccess: false })
   return { diskId, bytesSent }
 }
 
