@@ -609,6 +609,15 @@ export function readPlan(read: InputReader, context: PlanContext): Plan {
       `'TrustedLaunch' images can only be gallery image versions, not managed images. Remove 'image-name' or use a gallery target.`
     )
   }
+  // Managed images are x64 only: "Creating an image with snapshot source that has CPU Architecture
+  // 'Arm64' is not supported" (Azure/azure-sdk-for-go#19665); Arm64 is "only supported through
+  // Azure Compute Gallery" (image-version.md). Refused here, not after the upload.
+  if (source.mode === 'upload' && source.architecture === 'Arm64' && managedImage !== undefined) {
+    throw new InputError(
+      Inputs.Architecture,
+      `'Arm64' images can only be gallery image versions: Azure makes managed images from x64 disks only. Remove 'image-name' and use a gallery target.`
+    )
+  }
 
   const locationInput = text(read, Inputs.Location)
   if (locationInput !== undefined && !/^[a-z0-9]+$/.test(normaliseRegion(locationInput))) {

@@ -137,6 +137,41 @@ describe('ARM emulator managed-disk direct upload (with Azurite)', () => {
     expect(await blob.exists().catch(() => false)).toBe(false)
   })
 
+  it('refuses a managed image from an Arm64 disk (x64 only), at the PUT', async () => {
+    const disk = await client.disks.createOrUpdate(
+      rg,
+      'arm',
+      {
+        location: 'westus',
+        osType: 'Linux',
+        supportedCapabilities: { architecture: 'Arm64' },
+        creationData: { createOption: 'Empty' },
+        diskSizeGB: 1
+      },
+      poll
+    )
+    expect(disk.supportedCapabilities?.architecture).toBe('Arm64')
+    const img = await arm(
+      emu,
+      'PUT',
+      `/subscriptions/${emu.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Compute/images/arm?api-version=2026-04-01`,
+      {
+        location: 'westus',
+        properties: {
+          storageProfile: {
+            osDisk: { osType: 'Linux', osState: 'Generalized', managedDisk: { id: disk.id } }
+          }
+        }
+      }
+    )
+    expect(img.status).toBe(409)
+    expect(img.body.error).toEqual({
+      code: 'OperationNotAllowed',
+      message:
+        "Creating an image with managedDisk source that has CPU Architecture 'Arm64' is not supported. Please select a source resource with a supported CPU Architecture: 'x64'."
+    })
+  })
+
   it('snapshots a VM disk and serves storage accounts and permissions', async () => {
     const vm = emu.addVm({
       resourceGroup: rg,

@@ -92,11 +92,14 @@ export async function uploadToManagedDisk(
           sku: { name: options.diskSku },
           // Temporary disks always carry the run id: cleanup and resume recognise them by it.
           tags: { ...plan.tags, [ProvenanceTag.RunId]: plan.run.runId, ...identityTags },
-          ...(disk.lun === 'os'
+          // The OS disk says what it boots: DiskProperties.supportedCapabilities.architecture in
+          // the Disks API spec (New-AzDiskConfig -Architecture). Without it Azure takes the disk
+          // as x64, and an image or gallery version made from it inherits that.
+          ...(disk.lun === 'os' && plan.source.mode === 'upload'
             ? {
-                osType: plan.source.mode === 'upload' ? plan.source.osType : undefined,
-                hyperVGeneration:
-                  plan.source.mode === 'upload' ? plan.source.hyperVGeneration : undefined
+                osType: plan.source.osType,
+                hyperVGeneration: plan.source.hyperVGeneration,
+                supportedCapabilities: { architecture: plan.source.architecture }
               }
             : {}),
           creationData: { createOption: 'Upload', uploadSizeBytes: disk.uploadSize }
