@@ -18,19 +18,12 @@ import {
 } from './resume.js'
 import { sendDisk, type UploadDisk } from './upload-image.js'
 import { sealUploadDisk } from './upload-disk-release.js'
+import { createRenewingSink, WRITE_ACCESS_SECONDS } from './write-access.js'
 
 /** Name of a temporary upload disk: the image's name, the run and the LUN; at most 80 characters. */
 export function uploadDiskName(base: string, runId: string, lun: 'os' | number): string {
   const suffix = `-upload-${runId}-${lun === 'os' ? 'os' : `lun${lun}`}`
   return `${base.slice(0, 80 - suffix.length)}${suffix}`
-}
-
-/**
- * The write SAS must outlive the upload; the run cannot outlive timeout-minutes, so that (plus a
- * margin for the post step) is long enough and no longer than needed.
- */
-export function writeAccessSeconds(timeoutMinutes: number): number {
-  return timeoutMinutes * 60 + 15 * 60
 }
 
 const notFound = (e: unknown): boolean => (e as { statusCode?: number }).statusCode === 404
@@ -111,27 +104,44 @@ export async function uploadToManagedDisk(
     diskId = created.id ?? diskId
   }
 
-  const access = await waitFor(
-    `Grant write access to disk '${name}'`,
-    clients.compute.disks.grantAccess(
-      rg,
-      name,
-      { access: 'Write', durationInSeconds: writeAccessSeconds(plan.timeoutMinutes) },
-      { abortSignal: signal }
-    ),
-    { log, signal }
-  )
-  ctx.ledger.update(diskId, { writeAccess: true })
-  const sas = access.accessSAS
-  if (!sas) throw new Error(`Granting write access to disk '${name}' returned no SAS URL.`)
-  maskUrlSecrets(sas, log.secret)
+  const grantWrite = async (): Promise<string> => {
+    const access = await waitFor(
+      `Grant write access to disk '${name}'`,
+      clients.compute.disks.grantAccess(
+        rg,
+        name,
+        { access: 'Write', durationInSeconds: WRITE_ACCESS_SECONDS },
+        { abortSignal: signal }
+      ),
+      { log, signal }
+    )
+    ctx.ledger.update(diskId, { writeAccess: true })
+    const sas = access.accessSAS
+    if (!sas) throw new Error(`Granting write access to disk '${name}' returned no SAS URL.`)
+    maskUrlSecrets(sas, log.secret)
+    return sas
+  }
+  // Short grants, renewed while the upload runs (write-access.ts), so a SAS left open by a killed
+  // runner expires within the hour rather than after the whole time limit.
+  const sink = createRenewingSink({
+    firstSas: await grantWrite(),
+    grant: grantWrite,
+    sinkFor: sas => createPageBlobSink(createPageBlobClient(sas))
+  })
 
   let bytesSent = 0
   try {
-    const client = createPageBlobClient(sas)
-    const sink = createPageBlobSink(client)
     const alreadyWritten = resumable ? await sink.listWrittenRanges(signal) : undefined
-    const result = await sendDisk(ctx, disk, { sink, alreadyWritten }, options.concurrency)
+    // No Content-MD5 on Put Pages to a managed disk's SAS: no known client sends one there
+    // (AzCopy sends none and refuses --put-md5 for md-impexp accounts, which "have special
+    // restrictions of which APIs operations they support"; Add-AzVhd computes a chunk MD5 but does
+    // not send it), and no source shows Azure accepting it. TLS already protects the bytes.
+    const result = await sendDisk(
+      ctx,
+      disk,
+      { sink, alreadyWritten, md5: false },
+      options.concurrency
+    )
     bytesSent = result.bytesSent
   } catch (e) {
     // Azure refuses to revoke write access to a disk without a VHD footer (InvalidVhd) and the disk
@@ -139,7 +149,7 @@ export async function uploadToManagedDisk(
     // (this step's, or the post step's after a cancellation) can revoke access and delete the disk.
     // The upload's error is the one reported; a failed seal is only a warning (the cleanup retries).
     try {
-      await sealUploadDisk(sas, disk.uploadSize, disk.footer)
+      await sealUploadDisk(sink.currentSas(), disk.uploadSize, disk.footer)
     } catch (sealError) {
       log.warning(
         `Could not write the VHD footer of disk '${name}' after the upload stopped: ${(sealError as Error).message}`
