@@ -59,6 +59,9 @@ describe('Arm64 uploads', () => {
     expect((diskPut?.body as any).properties.supportedCapabilities).toEqual({
       architecture: 'Arm64'
     })
+    // The write SAS is granted for one hour (renewed while an upload runs), not timeout-minutes + 15.
+    const grants = writes.filter(w => w.path.endsWith('/beginGetAccess'))
+    expect(grants.map(w => w.body)).toEqual([{ access: 'Write', durationInSeconds: 3600 }])
     const definition = writes.find(w => w.method === 'PUT' && w.path.endsWith('/images/arm-image'))
     expect((definition?.body as any).properties.architecture).toBe('Arm64')
     const versionId = run.outputs['gallery-image-version-id']
