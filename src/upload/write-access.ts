@@ -91,5 +91,9 @@ export function createRenewingSink(options: RenewingSinkOptions): RenewingSink {
       await withRenewal(s => s.clearPages!(offset, count, signal))
     }
   }
+  if (sink.readPages) {
+    renewingSink.readPages = async (offset, count, signal) =>
+      withRenewal(s => s.readPages!(offset, count, signal))
+  }
   return renewingSink
 }
