@@ -39,7 +39,7 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
         `VM '${vm.name}' is already generalized (an earlier attempt got this far): going on to the image`
       )
     } else {
-      if (s.deprovision)
+      if (pre.deprovision)
         await ctx.step('Generalize the OS (Run Command)', () => generalizeGuest(ctx, vm))
       if (s.generalize) {
         await ctx.step('Deallocate VM', () => deallocateVm(ctx, vm))

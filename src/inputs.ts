@@ -12,6 +12,7 @@ import type {
   CaptureSource,
   CloudName,
   ConnectionPlan,
+  DeprovisionSetting,
   GalleryStorageAccountType,
   GalleryTarget,
   HyperVGeneration,
@@ -251,10 +252,16 @@ function readCapture(
       resourceGroup
     ),
     generalize: bool(read, Inputs.Generalize, true),
-    deprovision: bool(read, Inputs.Deprovision, false),
+    deprovision: deprovisionSetting(read),
     backupSnapshot: bool(read, Inputs.BackupSnapshot, false),
     deleteSourceVm: bool(read, Inputs.DeleteSourceVm, false)
   }
+}
+
+/** `auto` (the default) is decided against the VM's power state in the preflight. */
+function deprovisionSetting(read: InputReader): DeprovisionSetting {
+  const value = oneOf(read, Inputs.Deprovision, ['auto', 'true', 'false'] as const, 'auto')
+  return value === 'auto' ? 'auto' : value === 'true'
 }
 
 function readUpload(
@@ -570,7 +577,8 @@ export function readPlan(read: InputReader, context: PlanContext): Plan {
         `cannot be used with 'generalize: false': a managed image is always generalized. Use only the gallery target.`
       )
     }
-    if (source.deprovision) {
+    // `auto` means "never" here: nothing is generalized.
+    if (source.deprovision === true) {
       throw new InputError(
         Inputs.Deprovision,
         `'true' generalizes the OS, which contradicts 'generalize: false'.`

@@ -14,7 +14,7 @@ import { InputError, readPlan } from './inputs.js'
 import { createLedger } from './ledger.js'
 import { formatDuration, type Logger } from './log.js'
 import { describePlan, type Plan } from './plan.js'
-import { planLines, preflight } from './preflight.js'
+import { decidedPlan, planLines, preflight } from './preflight.js'
 import { emptyReport, type Report } from './report.js'
 import { StepFailure, type RunContext } from './run-context.js'
 import type { Runner } from './runner.js'
@@ -106,10 +106,11 @@ export async function runMain(runner: Runner): Promise<number> {
     }
     const pre = await ctx.step('Check source and targets (read-only)', () => preflight(ctx, upload))
     currentStep = 'Check permissions'
-    const permissions = await checkPermissions(clients, plan, trackingLog, controller.signal)
+    const decided = decidedPlan(plan, pre)
+    const permissions = await checkPermissions(clients, decided, trackingLog, controller.signal)
     const planned = planLines(plan, pre)
     if (permissions !== 'unknown' && permissions.length > 0) {
-      throw new StepFailure(describeMissing(permissions, plan, plan.connection.clientId))
+      throw new StepFailure(describeMissing(permissions, decided, plan.connection.clientId))
     }
     log.info(`Plan:\n${planned.map((l, i) => `  ${i + 1}. ${l}`).join('\n')}`)
     if (plan.dryRun) {

@@ -2,7 +2,7 @@
  * The read-only half of a run: read the source and every target, refuse what Azure would refuse
  * later, and describe the plan (what dry run prints). Nothing here writes to Azure.
  */
-import { captureProblems } from './capture/capture-checks.js'
+import { captureProblems, decideDeprovision } from './capture/capture-checks.js'
 import { readVm, type VmFacts } from './capture/vm-facts.js'
 import type { Plan } from './plan.js'
 import { StepFailure, type RunContext } from './run-context.js'
@@ -18,6 +18,8 @@ import type { InspectedUpload } from './upload/upload-image.js'
 
 export interface Preflight {
   vm?: VmFacts
+  /** Capture: whether the OS is generalized inside the VM first (`deprovision`, `auto` decided). */
+  deprovision: boolean
   upload?: InspectedUpload
   source: SourceFacts
   managedImage?: ManagedImagePreflight
@@ -51,6 +53,7 @@ export async function preflight(
   }
   let vm: VmFacts | undefined
   let source: SourceFacts
+  let deprovision = false
   if (plan.source.mode === 'capture') {
     vm = await readVm(clients, plan.source.vm, signal)
     log.info(
@@ -58,6 +61,9 @@ export async function preflight(
     )
     const problems = captureProblems(plan, plan.source, vm)
     if (problems.length > 0) throw new StepFailure(problems.join('\n'))
+    const decision = decideDeprovision(plan.source, vm)
+    if (decision.warning) log.warning(decision.warning)
+    deprovision = decision.run
     source = {
       osType: vm.osType,
       osState: plan.source.generalize ? 'Generalized' : 'Specialized',
@@ -104,7 +110,7 @@ export async function preflight(
         origin
       )
     : undefined
-  return { vm, upload, source, managedImage, gallery }
+  return { vm, deprovision, upload, source, managedImage, gallery }
 }
 
 export function planLines(plan: Plan, pre: Preflight): string[] {
@@ -115,7 +121,7 @@ export function planLines(plan: Plan, pre: Preflight): string[] {
       lines.push(
         `Snapshot the OS disk and ${(pre.vm?.disks.length ?? 1) - 1} data disk(s) of VM '${s.vm.name}'`
       )
-    if (s.deprovision && !pre.vm?.generalized)
+    if (pre.deprovision)
       lines.push(
         `Run the OS's generalization in VM '${s.vm.name}' (${pre.vm?.osType === 'Windows' ? 'Sysprep' : 'waagent -deprovision+user'})`
       )
@@ -142,4 +148,13 @@ export function planLines(plan: Plan, pre: Preflight): string[] {
   if (plan.source.mode === 'upload' && !plan.source.keepUpload)
     lines.push('Delete the temporary upload disk(s)/blob(s)')
   return lines
+}
+
+/**
+ * The plan with what the preflight decided in place of `auto`: what the permissions preflight
+ * checks and the least-privilege role is made from (no Run Command right for a stopped VM).
+ */
+export function decidedPlan(plan: Plan, pre: Pick<Preflight, 'deprovision'>): Plan {
+  if (plan.source.mode !== 'capture') return plan
+  return { ...plan, source: { ...plan.source, deprovision: pre.deprovision } }
 }

@@ -55,7 +55,7 @@ describe('readPlan: capture', () => {
       mode: 'capture',
       vm: { subscriptionId: SUB, resourceGroup: 'build-rg', name: 'golden' },
       generalize: true,
-      deprovision: false,
+      deprovision: 'auto',
       backupSnapshot: false,
       deleteSourceVm: false
     })
@@ -97,6 +97,33 @@ describe('readPlan: capture', () => {
     expect(p.connection.authType).toBe('azure-cli')
     expect(p.connection.environment).toBe('AzureUSGovernment')
     expect(p.source.mode === 'capture' && p.source.deprovision).toBe(true)
+  })
+
+  it.each([
+    ['auto', 'auto'],
+    ['AUTO', 'auto'],
+    ['false', false],
+    ['true', true]
+  ] as const)("reads deprovision '%s'", (value, expected) => {
+    const p = plan({ ...capture, deprovision: value })
+    expect(p.source.mode === 'capture' && p.source.deprovision).toBe(expected)
+  })
+
+  it('refuses a deprovision value other than auto, true or false', () => {
+    expect(failure({ ...capture, deprovision: 'yes' }).message).toBe(
+      "Input 'deprovision': expected one of auto | true | false, got 'yes'."
+    )
+  })
+
+  it("accepts 'generalize: false' with deprovision left at auto (nothing to deprovision)", () => {
+    const p = plan({
+      ...capture,
+      generalize: 'false',
+      'image-name': '',
+      gallery: 'g',
+      'gallery-image': 'd'
+    })
+    expect(p.source.mode === 'capture' && p.source.deprovision).toBe('auto')
   })
 
   it('omits provenance tags when asked', () => {
