@@ -43,6 +43,51 @@ export type InputReader = (name: string) => string
 export interface PlanContext {
   run: RunIdentity
   now: Date
+  /** Where unset sign-in inputs come from, as users of azure/login expect (none in unit tests). */
+  defaults?: InputDefaults
+}
+
+/** azure/login's environment variable names, in the order of the inputs they stand in for. */
+export const ENVIRONMENT_DEFAULTS = {
+  [Inputs.ClientId]: 'AZURE_CLIENT_ID',
+  [Inputs.TenantId]: 'AZURE_TENANT_ID',
+  [Inputs.ClientSecret]: 'AZURE_CLIENT_SECRET',
+  [Inputs.SubscriptionId]: 'AZURE_SUBSCRIPTION_ID'
+} as const
+
+export interface InputDefaults {
+  env: Readonly<Record<string, string | undefined>>
+  /** The Azure CLI session's subscription (after azure/login); asked only when nothing else names one. */
+  cliSubscription?: () => string | undefined
+}
+
+/** The input, else its AZURE_* environment variable; `from` says which, for error messages. */
+function withEnvironmentDefault(
+  read: InputReader,
+  name: keyof typeof ENVIRONMENT_DEFAULTS,
+  defaults: InputDefaults | undefined
+): { value?: string; from: string } {
+  const given = text(read, name)
+  if (given !== undefined) return { value: given, from: '' }
+  const variable = ENVIRONMENT_DEFAULTS[name]
+  const value = defaults?.env[variable]?.trim()
+  return value ? { value, from: ` (from ${variable})` } : { from: '' }
+}
+
+/**
+ * azure/login's `auth-type` values, accepted as there (case-insensitively). SERVICE_PRINCIPAL signs
+ * in as the app registration: with its client secret when one is given, else with OIDC (azure/login
+ * does the same); IDENTITY signs in as the runner's managed identity.
+ */
+function authTypeAlias(value: string | undefined, hasSecret: boolean): AuthType | undefined {
+  switch (value?.toUpperCase()) {
+    case 'SERVICE_PRINCIPAL':
+      return hasSecret ? 'client-secret' : 'oidc'
+    case 'IDENTITY':
+      return 'managed-identity'
+    default:
+      return undefined
+  }
 }
 
 function text(read: InputReader, name: string): string | undefined {
@@ -160,31 +205,38 @@ function resourceRef(
   return { subscriptionId, resourceGroup, name: value }
 }
 
-function readConnection(read: InputReader): ConnectionPlan {
-  const authType = oneOf<AuthType>(
-    read,
-    Inputs.AuthType,
-    ['auto', 'oidc', 'client-secret', 'azure-cli', 'managed-identity'],
-    'auto'
-  )
+function readConnection(read: InputReader, defaults: InputDefaults | undefined): ConnectionPlan {
+  const clientSecret = withEnvironmentDefault(read, Inputs.ClientSecret, defaults).value
+  const authType =
+    authTypeAlias(text(read, Inputs.AuthType), clientSecret !== undefined) ??
+    oneOf<AuthType>(
+      read,
+      Inputs.AuthType,
+      ['auto', 'oidc', 'client-secret', 'azure-cli', 'managed-identity'],
+      'auto'
+    )
   const environment = oneOf<CloudName>(
     read,
     Inputs.Environment,
     ['AzureCloud', 'AzureUSGovernment', 'AzureChinaCloud', 'AzureStack'],
     'AzureCloud'
   )
-  const clientId = text(read, Inputs.ClientId)
-  const tenantId = text(read, Inputs.TenantId)
-  const clientSecret = text(read, Inputs.ClientSecret)
+  const client = withEnvironmentDefault(read, Inputs.ClientId, defaults)
+  const tenant = withEnvironmentDefault(read, Inputs.TenantId, defaults)
+  const clientId = client.value
+  const tenantId = tenant.value
   if (clientId !== undefined && !GUID.test(clientId)) {
-    throw new InputError(Inputs.ClientId, `expected a GUID, got '${clientId}'.`)
+    throw new InputError(Inputs.ClientId, `expected a GUID, got '${clientId}'${client.from}.`)
   }
   if (
     tenantId !== undefined &&
     !GUID.test(tenantId) &&
     !/^[a-z0-9.-]+\.[a-z]{2,}$/i.test(tenantId)
   ) {
-    throw new InputError(Inputs.TenantId, `expected a GUID or a domain name, got '${tenantId}'.`)
+    throw new InputError(
+      Inputs.TenantId,
+      `expected a GUID or a domain name, got '${tenantId}'${tenant.from}.`
+    )
   }
   if (authType === 'oidc' || authType === 'client-secret') {
     if (clientId === undefined)
@@ -471,7 +523,7 @@ function readGallery(
 }
 
 export function readPlan(read: InputReader, context: PlanContext): Plan {
-  const connection = readConnection(read)
+  const connection = readConnection(read, context.defaults)
 
   const resourceGroupInput = text(read, Inputs.ResourceGroup)
   const resourceGroup =
@@ -491,6 +543,17 @@ export function readPlan(read: InputReader, context: PlanContext): Plan {
         break
       }
     }
+  }
+  // Then azure/login's conventions: AZURE_SUBSCRIPTION_ID, else the CLI session's subscription.
+  if (subscriptionId === undefined) {
+    const fromEnv = withEnvironmentDefault(read, Inputs.SubscriptionId, context.defaults)
+    if (fromEnv.value !== undefined && !GUID.test(fromEnv.value)) {
+      throw new InputError(
+        Inputs.SubscriptionId,
+        `expected a GUID, got '${fromEnv.value}'${fromEnv.from}.`
+      )
+    }
+    subscriptionId = fromEnv.value ?? context.defaults?.cliSubscription?.()
   }
 
   const modeInput = oneOf(read, Inputs.Mode, ['capture', 'upload'] as const, 'capture')
@@ -528,7 +591,7 @@ export function readPlan(read: InputReader, context: PlanContext): Plan {
   if (subscriptionId === undefined) {
     throw new InputError(
       Inputs.SubscriptionId,
-      `is required (or give 'source-vm' as a full resource ID).`
+      `is required: set it, or AZURE_SUBSCRIPTION_ID, or sign in with azure/login first (its subscription is used), or give 'source-vm' as a full resource ID.`
     )
   }
   const overwrite = bool(read, Inputs.Overwrite, false)
