@@ -6,7 +6,7 @@
 import { Outputs, State } from './constants.js'
 import type { AzureClients } from './azure/clients.js'
 import { describeAzureError } from './azure/errors.js'
-import { checkPermissions, describeMissing } from './azure/permissions.js'
+import { checkPermissions, customRoleDefinition, describeMissing } from './azure/permissions.js'
 import { cleanUp } from './cleanup.js'
 import { connect } from './connect.js'
 import { execute } from './execute.js'
@@ -117,6 +117,13 @@ export async function runMain(runner: Runner): Promise<number> {
       report.sections.push({
         title: 'Plan',
         markdown: planned.map((l, i) => `${i + 1}. ${l}`).join('\n')
+      })
+      // The least-privilege role for exactly this run, from the table the preflight checked.
+      const role = JSON.stringify(customRoleDefinition(decided), null, 2)
+      log.info(`Least-privilege custom role for this run (az role definition create):\n${role}`)
+      report.sections.push({
+        title: 'Least-privilege role for this run',
+        markdown: `Create it with \`az role definition create --role-definition role.json\` and assign it on the scopes it lists:\n\n\`\`\`json\n${role}\n\`\`\``
       })
       if (pre.gallery) report.outputs[Outputs.GalleryImageVersion] = pre.gallery.version
       // The version a real run would publish, as an output too (the summary lists it under Outputs).
