@@ -139,10 +139,10 @@ export async function sendDisk(
 
 export async function uploadImages(
   ctx: RunContext,
+  source: UploadSource,
   inspected: InspectedUpload,
   location: string
 ): Promise<{ content: ImageContent; uploadedBytes: number }> {
-  const source = ctx.plan.source as UploadSource
   const shares = shareConcurrency(
     source.concurrency,
     inspected.disks.map(d => d.bytesToRead)
@@ -182,8 +182,7 @@ export async function uploadImages(
 }
 
 /** After the image exists: delete the temporary disks/blobs, or keep them (keep-upload) and say so. */
-export async function finishUploads(ctx: RunContext): Promise<void> {
-  const source = ctx.plan.source as UploadSource
+export async function finishUploads(ctx: RunContext, source: UploadSource): Promise<void> {
   for (const entry of ctx.ledger.entries()) {
     if (entry.kind !== 'upload-disk' && entry.kind !== 'upload-blob') continue
     const what = entry.kind === 'upload-disk' ? entry.id : entry.url
