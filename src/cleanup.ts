@@ -11,6 +11,7 @@ import { entryId, type Ledger, type LedgerEntry } from './ledger.js'
 import type { Logger } from './log.js'
 import { isFromRun } from './tags.js'
 import { deleteUploadBlob } from './upload/storage-account-destination.js'
+import { oneLine } from './untrusted.js'
 
 export interface CleanupDeps {
   clients: AzureClients
@@ -42,7 +43,7 @@ async function cleanEntry(deps: CleanupDeps, entry: LedgerEntry): Promise<string
           clients.compute.disks.revokeAccess(rg, name, { abortSignal: signal }),
           opts
         )
-        log.info(`Revoked write access to disk '${name}'`)
+        log.info(oneLine(`Revoked write access to disk '${name}'`))
       }
       await waitFor(
         `Delete disk '${name}'`,
@@ -104,12 +105,12 @@ export async function cleanUp(deps: CleanupDeps): Promise<{ done: string[]; fail
   for (const entry of deps.ledger.entries().sort((a, b) => order(a) - order(b))) {
     try {
       const what = await cleanEntry(deps, entry)
-      deps.log.info(`Cleanup: ${what}`)
+      deps.log.info(oneLine(`Cleanup: ${what}`))
       done.push(what)
       deps.ledger.remove(entryId(entry))
     } catch (e) {
       const message = `Cleanup of ${entryId(entry)} failed: ${(e as Error).message}`
-      deps.log.warning(message)
+      deps.log.warning(oneLine(message))
       failed.push(message)
     }
   }

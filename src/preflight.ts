@@ -17,6 +17,7 @@ import {
 } from './targets/gallery-preflight.js'
 import type { SourceOrigin } from './targets/gallery-model.js'
 import type { InspectedUpload } from './upload/upload-image.js'
+import { oneLine } from './untrusted.js'
 
 /** What the source is, by mode: the mode's settings from the plan beside what was read of it. */
 export type SourcePreflight =
@@ -61,7 +62,9 @@ export async function preflight(
     const vm = await readVm(clients, plan.source.vm, signal)
     read = { mode: 'capture', settings: plan.source, vm }
     log.info(
-      `VM '${vm.name}': ${vm.osType}, ${vm.location}, Hyper-V ${vm.hyperVGeneration}, ${vm.architecture}, security ${vm.securityType}, ${vm.powerState}${vm.generalized ? ', generalized' : ''}, ${vm.disks.length - 1} data disk(s)`
+      oneLine(
+        `VM '${vm.name}': ${vm.osType}, ${vm.location}, Hyper-V ${vm.hyperVGeneration}, ${vm.architecture}, security ${vm.securityType}, ${vm.powerState}${vm.generalized ? ', generalized' : ''}, ${vm.disks.length - 1} data disk(s)`
+      )
     )
     const problems = captureProblems(plan, plan.source, vm)
     if (problems.length > 0) throw new StepFailure(problems.join('\n'))

@@ -3,6 +3,7 @@ import { waitFor } from '../azure/operation.js'
 import { parseResourceId } from '../azure/resource-id.js'
 import type { RunContext } from '../run-context.js'
 import { isGeneralized, type VmFacts } from './vm-facts.js'
+import { oneLine } from '../untrusted.js'
 
 export async function deallocateVm(ctx: RunContext, vm: VmFacts): Promise<void> {
   const { clients, log, signal } = ctx
@@ -26,7 +27,7 @@ export async function markGeneralized(ctx: RunContext, vm: VmFacts): Promise<voi
       `VM '${vm.name}' was marked generalized but Azure does not report OSState/generalized: not creating an image from it.`
     )
   }
-  log.info(`VM '${vm.name}' is generalized (OSState/generalized)`)
+  log.info(oneLine(`VM '${vm.name}' is generalized (OSState/generalized)`))
   ctx.report.notes.push(`VM '${vm.name}' was generalized: it cannot be started again.`)
 }
 

@@ -22,6 +22,7 @@ import {
   type SourceOrigin,
   type VersionAction
 } from './gallery-model.js'
+import { oneLine } from '../untrusted.js'
 
 export interface GalleryPreflight {
   galleryExists: boolean
@@ -126,13 +127,17 @@ export async function checkGalleryTarget(
     const own = await earlierAttemptVersion(deps, target).catch((error: unknown) => {
       if (deps.signal.aborted) throw error
       deps.log.warning(
-        `Could not list the versions of '${def}' to find this run's earlier version: ${error instanceof Error ? error.message : String(error)}`
+        oneLine(
+          `Could not list the versions of '${def}' to find this run's earlier version: ${error instanceof Error ? error.message : String(error)}`
+        )
       )
       return undefined
     })
     if (own !== undefined && own !== version) {
       deps.log.info(
-        `gallery-image-version auto: an earlier attempt of this run made version ${own}; using it instead of ${version}.`
+        oneLine(
+          `gallery-image-version auto: an earlier attempt of this run made version ${own}; using it instead of ${version}.`
+        )
       )
       version = own
     }
@@ -149,7 +154,7 @@ export async function checkGalleryTarget(
     definition: def
   })
 
-  for (const w of warnings) deps.log.warning(w)
+  for (const w of warnings) deps.log.warning(oneLine(w))
   return {
     galleryExists: gallery !== undefined,
     definitionExists: image !== undefined,

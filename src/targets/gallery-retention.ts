@@ -7,6 +7,7 @@ import type { RunContext } from '../run-context.js'
 import type { GalleryTarget } from '../plan.js'
 import { waitFor } from '../azure/operation.js'
 import { selectVersionsToPrune, type VersionListing } from './gallery-model.js'
+import { oneLine } from '../untrusted.js'
 
 /** Deleting a replicated version takes minutes; a few at once, without provoking throttling. */
 const PARALLEL_DELETES = 3
@@ -36,16 +37,18 @@ export async function pruneGalleryVersions(
     doomed = selectVersionsToPrune(versions, target.keepVersions, keepVersion)
     const skipped = versions.length - target.keepVersions - doomed.length
     ctx.log.info(
-      `keep-versions: ${target.keepVersions}; '${def}' has ${versions.length} version(s), ${doomed.length} to delete${
-        skipped > 0
-          ? `, ${skipped} older one(s) kept because they are still being created, updated or deleted`
-          : ''
-      }.`
+      oneLine(
+        `keep-versions: ${target.keepVersions}; '${def}' has ${versions.length} version(s), ${doomed.length} to delete${
+          skipped > 0
+            ? `, ${skipped} older one(s) kept because they are still being created, updated or deleted`
+            : ''
+        }.`
+      )
     )
   } catch (error) {
     if (ctx.signal.aborted) throw error
     ctx.log.warning(
-      `Could not list the versions of '${def}' to apply keep-versions: ${message(error)}`
+      oneLine(`Could not list the versions of '${def}' to apply keep-versions: ${message(error)}`)
     )
     return []
   }
@@ -56,7 +59,7 @@ export async function pruneGalleryVersions(
   const worker = async (): Promise<void> => {
     for (let v = queue.shift(); v !== undefined; v = queue.shift()) {
       ctx.log.info(
-        `Deleting gallery image version ${v.name} (keep-versions: ${target.keepVersions})`
+        oneLine(`Deleting gallery image version ${v.name} (keep-versions: ${target.keepVersions})`)
       )
       try {
         await waitFor(
@@ -72,7 +75,9 @@ export async function pruneGalleryVersions(
       } catch (error) {
         if (ctx.signal.aborted) throw error
         ctx.log.warning(
-          `Could not delete gallery image version ${v.name} (keep-versions): ${message(error)}`
+          oneLine(
+            `Could not delete gallery image version ${v.name} (keep-versions): ${message(error)}`
+          )
         )
       }
     }

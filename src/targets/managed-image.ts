@@ -8,6 +8,7 @@ import type { ManagedImageTarget } from '../plan.js'
 import type { RunContext } from '../run-context.js'
 import type { ImageContent, SourceFacts } from '../source-facts.js'
 import { isFromRun } from '../tags.js'
+import { oneLine } from '../untrusted.js'
 
 export interface ManagedImagePreflight {
   id: string
@@ -88,7 +89,9 @@ export async function createManagedImage(
   const { clients, log, signal, plan } = ctx
   const { resourceGroup, name } = target.image
   if (pre.action === 'reuse') {
-    log.info(`Managed image '${name}' was created by an earlier attempt of this run: reusing it`)
+    log.info(
+      oneLine(`Managed image '${name}' was created by an earlier attempt of this run: reusing it`)
+    )
     return pre.id
   }
   if (content === undefined) {
@@ -97,7 +100,7 @@ export async function createManagedImage(
     )
   }
   if (pre.action === 'replace') {
-    log.info(`Deleting the existing managed image '${name}' (overwrite: true)`)
+    log.info(oneLine(`Deleting the existing managed image '${name}' (overwrite: true)`))
     await waitFor(
       `Delete image '${name}'`,
       clients.compute.images.delete(resourceGroup, name, { abortSignal: signal }),

@@ -19,6 +19,7 @@ import {
   sourceIdentityToMetadata
 } from './resume.js'
 import { sendDisk, type UploadDisk } from './upload-image.js'
+import { oneLine } from '../untrusted.js'
 
 /** Name of a temporary upload disk: the image's name, the run and the LUN; at most 80 characters. */
 export function uploadDiskName(base: string, runId: string, lun: 'os' | number): string {
@@ -73,7 +74,9 @@ export async function uploadToManagedDisk(
       writeAccess: existing.diskState === 'ActiveUpload'
     })
     log.info(
-      `Resuming the upload into disk '${name}' left by an earlier attempt of this run (${existing.diskState})`
+      oneLine(
+        `Resuming the upload into disk '${name}' left by an earlier attempt of this run (${existing.diskState})`
+      )
     )
   } else {
     diskId = resourceId(

@@ -23,6 +23,7 @@ import {
   type PageRange
 } from './page-ranges.js'
 import { createResumeFilter, rangesToClear } from './resume.js'
+import { oneLine } from '../untrusted.js'
 
 /** The uploader only reports progress and retries: the three plain methods of the run's Logger. */
 export type UploadLogger = Pick<Logger, 'info' | 'warning' | 'debug'>
@@ -304,7 +305,7 @@ export async function uploadDiskImage(options: UploadOptions): Promise<UploadRes
   const skipWritten = createResumeFilter(options.alreadyWritten)
   // Two buffers per writer: one being sent, one read ahead (≈ 2·N·4 MiB in total).
   const reader = await openDiskReader(image, { buffers: 2 * concurrency, direct: options.directIo })
-  log.debug(`Reading ${image.path} with ${reader.direct ? 'O_DIRECT' : 'buffered'} reads`)
+  log.debug(oneLine(`Reading ${image.path} with ${reader.direct ? 'O_DIRECT' : 'buffered'} reads`))
 
   const expected: PageRange[] = [] // the image's non-zero runs, merged: what the target must hold
   let bytesSent = 0
@@ -337,7 +338,7 @@ export async function uploadDiskImage(options: UploadOptions): Promise<UploadRes
     options.onProgress(progress())
   }
   const timer = setInterval(
-    () => log.info(describeProgress(progress())),
+    () => log.info(oneLine(describeProgress(progress()))),
     options.progressIntervalMs ?? 10_000
   )
   timer.unref?.()
@@ -368,10 +369,12 @@ export async function uploadDiskImage(options: UploadOptions): Promise<UploadRes
         if (kind === 'throttle') {
           const cut = limiter.throttled(epoch)
           if (cut !== undefined)
-            log.warning(`${what}: ${message}; the target is busy, reducing concurrency to ${cut}`)
-          else log.debug(`${what}: ${message}; retrying`)
+            log.warning(
+              oneLine(`${what}: ${message}; the target is busy, reducing concurrency to ${cut}`)
+            )
+          else log.debug(oneLine(`${what}: ${message}; retrying`))
         } else {
-          log.debug(`${what}: ${message}; retrying`)
+          log.debug(oneLine(`${what}: ${message}; retrying`))
         }
         const delay = Math.min(
           maxDelayMs,
@@ -456,7 +459,11 @@ export async function uploadDiskImage(options: UploadOptions): Promise<UploadRes
           throw new UploadError(
             `the target holds data in ${clears.length} ranges where the image is empty, and this sink cannot clear pages`
           )
-        log.info(`Clearing ${formatMiB(totalBytes(clears))} on the target where the image is empty`)
+        log.info(
+          oneLine(
+            `Clearing ${formatMiB(totalBytes(clears))} on the target where the image is empty`
+          )
+        )
         for (const clear of clears.flatMap(r => splitRange(r, 1024 * 1024 * 1024))) {
           track(send({ kind: 'clear', offset: clear.offset, count: clear.count }))
           bytesCleared += clear.count
@@ -559,7 +566,7 @@ async function withRetries<T>(
       if (o.signal.aborted) throw abortReason(o.signal)
       if (classifyWriteError(e) === 'fatal' || attempt >= o.maxTries)
         throw new UploadError(`${what} failed: ${(e as Error)?.message ?? e}`, e)
-      o.log.debug(`${what}: ${(e as Error)?.message}; retrying`)
+      o.log.debug(oneLine(`${what}: ${(e as Error)?.message}; retrying`))
       await sleep(backoffDelayMs(attempt, o.baseDelayMs, o.maxDelayMs), o.signal)
     }
   }
