@@ -45,8 +45,12 @@ import {
   SECURITY_TYPES,
   UPLOAD_DISK_SKUS,
   UPLOAD_VIAS,
+  type AuthType,
   type CaptureSource,
+  type CloudName,
+  type CloudPlan,
   type ConnectionPlan,
+  type SignInPlan,
   type GalleryTarget,
   type ManagedImageTarget,
   type Plan,
@@ -71,44 +75,43 @@ interface Scope {
 function readConnection(read: InputReader): ConnectionPlan {
   const authType = oneOf(read, Inputs.AuthType, AUTH_TYPES, 'auto')
   const environment = oneOf(read, Inputs.Environment, CLOUD_NAMES, 'AzureCloud')
+  return {
+    ...readSignIn(read, authType),
+    ...readCloud(read, environment),
+    audience: text(read, Inputs.Audience)
+  }
+}
+
+function readSignIn(read: InputReader, authType: AuthType): SignInPlan {
   const clientId = guid(read, Inputs.ClientId)
   const tenantId = text(read, Inputs.TenantId)
   const clientSecret = text(read, Inputs.ClientSecret)
   if (tenantId !== undefined && !isGuid(tenantId) && !isTenantDomain(tenantId)) {
     throw new InputError(Inputs.TenantId, `expected a GUID or a domain name, got '${tenantId}'.`)
   }
-  if (authType === 'oidc' || authType === 'client-secret') {
-    if (clientId === undefined)
-      throw new InputError(Inputs.ClientId, `is required with auth-type '${authType}'.`)
-    if (tenantId === undefined)
-      throw new InputError(Inputs.TenantId, `is required with auth-type '${authType}'.`)
+  if (authType !== 'oidc' && authType !== 'client-secret') {
+    return { authType, clientId, tenantId, clientSecret }
   }
-  if (authType === 'client-secret' && clientSecret === undefined) {
+  if (clientId === undefined)
+    throw new InputError(Inputs.ClientId, `is required with auth-type '${authType}'.`)
+  if (tenantId === undefined)
+    throw new InputError(Inputs.TenantId, `is required with auth-type '${authType}'.`)
+  if (authType === 'oidc') return { authType, clientId, tenantId, clientSecret }
+  if (clientSecret === undefined) {
     throw new InputError(Inputs.ClientSecret, `is required with auth-type 'client-secret'.`)
   }
-  return {
-    authType,
-    clientId,
-    tenantId,
-    clientSecret,
-    environment,
-    resourceManagerEndpoint: readResourceManagerEndpoint(read, environment),
-    audience: text(read, Inputs.Audience)
-  }
+  return { authType, clientId, tenantId, clientSecret }
 }
 
-function readResourceManagerEndpoint(
-  read: InputReader,
-  environment: ConnectionPlan['environment']
-): string | undefined {
+function readCloud(read: InputReader, environment: CloudName): CloudPlan {
   const endpoint = text(read, Inputs.ResourceManagerEndpoint)
-  if (environment === 'AzureStack' && endpoint === undefined) {
+  if (endpoint === undefined) {
+    if (environment !== 'AzureStack') return { environment }
     throw new InputError(
       Inputs.ResourceManagerEndpoint,
       `is required with environment 'AzureStack' (the cloud's ARM endpoint, e.g. https://management.local.azurestack.external).`
     )
   }
-  if (endpoint === undefined) return undefined
   if (!isHttpsUrl(endpoint)) {
     throw new InputError(
       Inputs.ResourceManagerEndpoint,
@@ -121,7 +124,7 @@ function readResourceManagerEndpoint(
       `is only used with environment 'AzureStack' (environment is '${environment}').`
     )
   }
-  return endpoint.replace(/\/+$/, '')
+  return { environment, resourceManagerEndpoint: endpoint.replace(/\/+$/, '') }
 }
 
 function isHttpsUrl(value: string): boolean {

@@ -18,7 +18,7 @@ import {
   sourceIdentityFromMetadata,
   sourceIdentityToMetadata
 } from './resume.js'
-import { sendDisk, type UploadDisk } from './upload-image.js'
+import { sendDisk, type UploadDisk } from './send-disk.js'
 import { oneLine } from '../untrusted.js'
 
 /** Name of a temporary upload disk: the image's name, the run and the LUN; at most 80 characters. */
