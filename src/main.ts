@@ -54,17 +54,8 @@ export async function runMain(runner: Runner): Promise<number> {
   if (plan.connection.clientSecret) log.secret(plan.connection.clientSecret)
   log.debug(oneLine(`Plan: ${JSON.stringify(describePlan(plan))}`))
 
-  // Upload files are checked before any call to Azure: a bad file costs nothing.
-  let upload: InspectedUpload | undefined
-  if (plan.source.mode === 'upload') {
-    try {
-      upload = await inspectUploadSource(plan.source)
-    } catch (e) {
-      runner.error((e as Error).message)
-      return 1
-    }
-  }
-
+  // The time limit and cancellation start before the first read of a file: reading an input
+  // must not outlast timeout-minutes, whatever the path names.
   const controller = new AbortController()
   let currentStep = 'Connect to Azure'
   let lastLine = ''
@@ -82,6 +73,26 @@ export async function runMain(runner: Runner): Promise<number> {
     )
     controller.abort(new Error('the job was cancelled'))
   })
+
+  // Upload files are checked before any call to Azure: a bad file costs nothing.
+  let upload: InspectedUpload | undefined
+  if (plan.source.mode === 'upload') {
+    currentStep = 'Inspect the disk image files'
+    try {
+      upload = await untilAborted(inspectUploadSource(plan.source), controller.signal)
+    } catch (e) {
+      clearTimeout(timer)
+      removeCancel()
+      runner.error(
+        controller.signal.aborted
+          ? `${why === 'timeout' ? `Timed out after ${plan.timeoutMinutes} minute(s)` : 'Cancelled'} while reading the disk image files.`
+          : (e as Error).message
+      )
+      return 1
+    }
+    currentStep = 'Connect to Azure'
+  }
+
   const trackingLog: Logger = {
     ...log,
     info: (m: string) => {
@@ -214,4 +225,23 @@ export async function runMain(runner: Runner): Promise<number> {
     clearTimeout(timer)
     removeCancel()
   }
+}
+
+/** `work`, or the abort reason as soon as `signal` fires (the work itself cannot be interrupted). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    work.then(
+      value => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(e)
+      }
+    )
+  })
 }

@@ -44,6 +44,33 @@ async function resourceGroupLocation(ctx: RunContext, name: string): Promise<str
   }
 }
 
+/**
+ * An image or gallery version made from a page blob must be in the blob's region: Azure refuses
+ * another (Azure/AgentBaker#7353; for disks, "The source blob … does not belong to the same region as
+ * the disk.", microsoft/DefendTheFlag#1). The contract's default location is the resource group's,
+ * so a storage account elsewhere is refused here, before the upload, with the fix, rather than
+ * silently moving the image to another region than the one the inputs name.
+ */
+async function checkStorageAccountRegion(
+  ctx: RunContext,
+  account: { resourceGroup: string; name: string },
+  location: string
+): Promise<void> {
+  const props = await ctx.clients.storage.storageAccounts.getProperties(
+    account.resourceGroup,
+    account.name,
+    { abortSignal: ctx.signal }
+  )
+  const region = normaliseRegion(props.location ?? '')
+  if (region === '' || region === normaliseRegion(location)) return
+  const where = ctx.plan.location
+    ? `'location' is ${location}`
+    : `'location' is not set, so it is the resource group's region, ${location}`
+  throw new StepFailure(
+    `Storage account '${account.name}' is in ${region}, but ${where}: Azure makes an image or gallery version from a page blob only in the blob's region. Set 'location: ${region}', or use a storage account in ${location}.`
+  )
+}
+
 export async function preflight(
   ctx: RunContext,
   upload: InspectedUpload | undefined
@@ -82,6 +109,8 @@ export async function preflight(
     if (upload === undefined) throw new Error('preflight: the upload files were not inspected')
     read = { mode: 'upload', settings: u, upload }
     const location = plan.location ?? groupLocation
+    if (u.destination.kind === 'storage-account')
+      await checkStorageAccountRegion(ctx, u.destination.account, location)
     source = {
       osType: u.osType,
       osState: u.osState,
