@@ -5,7 +5,7 @@
  */
 import { readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { roleFiles } from '../src/azure/roles.js'
+import { roleFiles } from '../src/azure/role-files.js'
 
 // The folder comes from the command line: ncc would otherwise bundle a literal path as an asset.
 const dir = process.argv[2]

@@ -65,22 +65,21 @@ function storageProfileFrom(
     return {
       hyperV: props.hyperVGeneration ?? vm.state.hyperVGeneration,
       storageProfile: {
+        // No diskSizeGB in the PUT reply; the GET after the operation has it (sizeOnCompletion).
         osDisk: {
           osType: sp.osDisk.osType,
           osState: 'Generalized',
           managedDisk: { id: sp.osDisk.managedDisk.id },
           caching: sp.osDisk.caching,
-          storageAccountType: sp.osDisk.managedDisk.storageAccountType,
-          diskSizeGB: sp.osDisk.diskSizeGB
+          storageAccountType: sp.osDisk.managedDisk.storageAccountType
         },
         dataDisks: sp.dataDisks.map((d: Body) => ({
           lun: d.lun,
           managedDisk: { id: d.managedDisk.id },
           caching: d.caching,
-          storageAccountType: d.managedDisk.storageAccountType,
-          diskSizeGB: d.diskSizeGB
+          storageAccountType: d.managedDisk.storageAccountType
         })),
-        zoneResilient: false
+        zoneResilient: props.storageProfile?.zoneResilient ?? false
       }
     }
   }
@@ -97,6 +96,15 @@ function storageProfileFrom(
   const checkDisk = (diskId: string, target: string): void => {
     const d = getResource(state, diskId)
     if (!d) fail(404, 'NotFound', `Resource ${diskId} is not found.`)
+    // Managed images are x64 only, refused at the PUT: snapshot wording from
+    // Azure/azure-sdk-for-go#19665 (409); `managedDisk` for a disk source follows the same pattern
+    // (unverified, see README).
+    if (d.body.properties.supportedCapabilities?.architecture === 'Arm64')
+      fail(
+        409,
+        'OperationNotAllowed',
+        `Creating an image with ${d.type === 'Microsoft.Compute/snapshots' ? 'snapshot' : 'managedDisk'} source that has CPU Architecture 'Arm64' is not supported. Please select a source resource with a supported CPU Architecture: 'x64'.`
+      )
     const ds = d.body.properties.diskState
     if (ds === 'ReadyToUpload' || ds === 'ActiveUpload')
       fail(
@@ -114,6 +122,30 @@ function storageProfileFrom(
       )
     hyperV = hyperV ?? d.body.properties.hyperVGeneration
   }
+  // An image from a blob is made in the blob's storage account's region (Azure/AgentBaker#7353,
+  // Azure/azure-cli#3809). Every emulated account shares one blob service, so the blob may belong
+  // to any account on that endpoint: refused only when none of them is in the image's region.
+  // Code and wording follow the disk variant (microsoft/DefendTheFlag#1); unverified for images.
+  const checkBlob = (uri: string, target: string): void => {
+    const regions = [...state.resources.values()]
+      .filter(
+        r =>
+          r.type === 'Microsoft.Storage/storageAccounts' &&
+          uri.startsWith(String(r.body.properties.primaryEndpoints?.blob ?? '\u0000'))
+      )
+      .map(r => normRegion(r.body.location))
+    if (regions.length > 0 && !regions.includes(normRegion(location)))
+      fail(
+        400,
+        'BadRequest',
+        `The source blob ${uri} does not belong to the same region as the image.`,
+        target
+      )
+  }
+  if (os.blobUri) checkBlob(String(os.blobUri), 'storageProfile.osDisk.blobUri')
+  ;(sp.dataDisks ?? []).forEach((d: Body, i: number) => {
+    if (d.blobUri) checkBlob(String(d.blobUri), `storageProfile.dataDisks[${i}].blobUri`)
+  })
   if (os.managedDisk?.id) checkDisk(os.managedDisk.id, 'storageProfile.osDisk.managedDisk.id')
   if (os.snapshot?.id) checkDisk(os.snapshot.id, 'storageProfile.osDisk.snapshot.id')
   if (!os.managedDisk?.id && !os.snapshot?.id && !os.blobUri)
@@ -129,6 +161,11 @@ function storageProfileFrom(
   })
   sp.dataDisks = sp.dataDisks ?? []
   os.osState = os.osState ?? 'Generalized'
+  // Defaults as recorded (test_vm_managed_disk): caching None, storageAccountType Standard_LRS.
+  for (const d of [os, ...sp.dataDisks]) {
+    d.caching = d.caching ?? 'None'
+    d.storageAccountType = d.storageAccountType ?? 'Standard_LRS'
+  }
   return { storageProfile: sp, hyperV: hyperV ?? 'V1' }
 }
 
@@ -184,12 +221,26 @@ export function putImage(ctx: Ctx, id: string): Reply {
     resourceId: id,
     complete: () => {
       image.body.properties.provisioningState = 'Succeeded'
+      sizeOnCompletion(state, image.body.properties.storageProfile)
       return clone(image.body)
     },
     fail: () => {
       image.body.properties.provisioningState = 'Failed'
     }
   })
+}
+
+/**
+ * The finished image's disks carry diskSizeGB, taken from their sources (the GETs in
+ * test_vm_capture_zone_resilient_image and test_vm_managed_disk); the PUT reply has none.
+ */
+function sizeOnCompletion(state: State, sp: Body): void {
+  for (const d of [sp.osDisk, ...(sp.dataDisks ?? [])]) {
+    if (!d || d.diskSizeGB !== undefined) continue
+    const source = getResource(state, String(d.managedDisk?.id ?? d.snapshot?.id ?? ''))
+    const size = source?.body.properties?.diskSizeGB
+    if (size !== undefined) d.diskSizeGB = size
+  }
 }
 
 /** Seeds a finished managed image (e.g. as a gallery version source or an "already exists" case). */

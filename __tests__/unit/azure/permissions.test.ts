@@ -7,10 +7,10 @@ import {
   isPermitted,
   missingActions,
   requiredActions,
-  roleForAction,
   type PermissionEntry,
   type RequiredPermissions
 } from '../../../src/azure/permissions.js'
+import { roleForAction } from '../../../src/azure/roles.js'
 import type { CaptureSource, GalleryTarget, Plan, UploadSource } from '../../../src/plan.js'
 import type { AzureClients } from '../../../src/azure/clients.js'
 import { recordingLogger } from './fake-http.js'
@@ -633,7 +633,7 @@ describe("Run Command under 'deprovision: auto'", () => {
 
   it('follows what the preflight decided (decidedPlan): not needed for a stopped VM', () => {
     const p = plan({ source: capture({ deprovision: 'auto' }) })
-    expect(actionsOf(decidedPlan(p, { deprovision: false }))).not.toContain(RUN_COMMAND)
-    expect(actionsOf(decidedPlan(p, { deprovision: true }))).toContain(RUN_COMMAND)
+    expect(actionsOf(decidedPlan(p, false))).not.toContain(RUN_COMMAND)
+    expect(actionsOf(decidedPlan(p, true))).toContain(RUN_COMMAND)
   })
 })
