@@ -5,6 +5,7 @@ import { chooseCredentialKind, createCredential } from './azure/credentials.js'
 import { azurePolicies, refreshableCredential } from './azure/policies.js'
 import type { Plan } from './plan.js'
 import type { Runner } from './runner.js'
+import { oneLine } from './untrusted.js'
 
 export async function connect(
   runner: Runner,
@@ -20,14 +21,16 @@ export async function connect(
   })
   if (!quiet) {
     runner.log.info(
-      `Azure: ${cloud.name} (${cloud.resourceManagerEndpoint}), subscription ${plan.subscriptionId}`
+      oneLine(
+        `Azure: ${cloud.name} (${cloud.resourceManagerEndpoint}), subscription ${plan.subscriptionId}`
+      )
     )
-    runner.log.info(`Signing in with ${chosen.kind}: ${chosen.reason}`)
+    runner.log.info(oneLine(`Signing in with ${chosen.kind}: ${chosen.reason}`))
   }
   // Refreshable: when Azure rejects a token mid-run, the policy builds a new credential, so OIDC
   // mints a new GitHub ID token instead of replaying a cached one.
   const credential = refreshableCredential(() =>
-    createCredential(chosen.kind, plan.connection, cloud, plan.subscriptionId, {
+    createCredential(chosen, cloud, plan.subscriptionId, {
       getIDToken: runner.getIDToken,
       canMintIdToken: Boolean(runner.env.ACTIONS_ID_TOKEN_REQUEST_URL),
       hasAzureCli: runner.hasAzureCli()

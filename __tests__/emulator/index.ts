@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { PageBlobClient } from '@azure/storage-blob'
 import type {
+  ArmErrorDetail,
   Body,
   Config,
   Ctx,
@@ -41,6 +42,7 @@ import {
 import { diskBlobClient } from './disks.js'
 
 export type {
+  ArmErrorDetail,
   Body,
   Fault,
   LroStyle,
@@ -128,6 +130,11 @@ export interface ArmEmulator {
   /** page blob behind an uploaded managed disk (needs `storage`) */
   diskBlobClient(diskId: string): PageBlobClient
   faults: { add(f: Fault): void; clear(): void; readonly pending: Fault[] }
+  /**
+   * Test fault: text the VM's guest prints on stdout/stderr, appended to every Run Command result
+   * from then on (README "Test faults"); undefined clears it.
+   */
+  setGuestOutput(vmId: string, output: { stdout?: string; stderr?: string } | undefined): void
   /** every token issued so far now counts as expired: the next ARM call gets 401 ExpiredAuthenticationToken */
   expireTokens(): void
   /** every GitHub ID token issued so far now counts as expired: Entra refuses it as an assertion (AADSTS700024) */
@@ -279,6 +286,11 @@ export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<A
       get pending() {
         return state.faults
       }
+    },
+    setGuestOutput: (vmId, output) => {
+      const vm = getResource(state, vmId)
+      if (!vm) throw new Error(`setGuestOutput: no VM ${vmId}`)
+      vm.state.guestOutput = output
     },
     expireTokens: () => {
       for (const t of state.tokens.values()) t.expiresAt = Math.min(t.expiresAt, Date.now() - 1000)

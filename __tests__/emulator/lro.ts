@@ -127,7 +127,8 @@ export function startLro(ctx: Ctx, spec: StartLro): Reply {
     }
     op.pollsLeft = 0
     finish(op)
-    if (op.status === 'Failed') return armError(409, op.error!.code, op.error!.message)
+    if (op.status === 'Failed')
+      return armError(409, op.error!.code, op.error!.message, { details: op.error!.details })
     return op.result === undefined ? { status: 200 } : { status: 200, body: op.result }
   }
   const reply = asyncReply(state, op, style, retry, isPut && AO_ONLY.has(spec.name))
@@ -189,7 +190,8 @@ export function pollOperation(ctx: Ctx, opId: string): Reply {
         status: 202,
         headers: { ...retry, Location: operationUrl(state, op, true) }
       }
-    if (op.status === 'Failed') return armError(400, op.error!.code, op.error!.message)
+    if (op.status === 'Failed')
+      return armError(400, op.error!.code, op.error!.message, { details: op.error!.details })
     return op.result === undefined ? { status: 200 } : { status: 200, body: op.result }
   }
   const doc: Body = { startTime: op.startTime }

@@ -38,9 +38,19 @@ export interface Fault {
   retryAfter?: number
   code?: string
   message?: string
+  /** ARM error `target` and `details` of a status fault (test fault: e.g. injected command lines). */
+  target?: string
+  details?: ArmErrorDetail[]
   drop?: boolean
-  failOperation?: { code: string; message: string }
+  failOperation?: { code: string; message: string; details?: ArmErrorDetail[] }
   delayMs?: number
+}
+
+/** One entry of an ARM error's `details` (ARM RPC "Error Response Content"). */
+export interface ArmErrorDetail {
+  code: string
+  message: string
+  target?: string
 }
 
 /** One ARM resource as stored: `body` is what GET returns, `state` is hidden emulator state. */
@@ -59,7 +69,7 @@ export interface Operation {
   apiVersion: string
   pollsLeft: number
   status: 'InProgress' | 'Succeeded' | 'Failed' | 'Canceled'
-  error?: { code: string; message: string }
+  error?: { code: string; message: string; details?: ArmErrorDetail[] }
   /** true for run commands that never report back (Sysprep /shutdown kills the guest agent). */
   neverCompletes?: boolean
   startTime: string
@@ -147,7 +157,7 @@ export interface Ctx {
   body: Body | undefined
   rawBody: string
   /** set by a matching fault: the LRO started by this request ends Failed */
-  failOperation?: { code: string; message: string }
+  failOperation?: { code: string; message: string; details?: ArmErrorDetail[] }
 }
 
 export interface Reply {

@@ -307,11 +307,15 @@ function runCommand(ctx: Ctx, vm: Resource): Reply {
       `Command '${commandId}' is not supported for OS type '${osType}'.`,
       'commandId'
     )
+  // Test fault (README "Test faults"): extra lines the guest prints, set with setGuestOutput.
+  const extra = (s.guestOutput ?? {}) as { stdout?: string; stderr?: string }
   // Linux: one ProvisioningState/succeeded status whose message holds [stdout] and [stderr]
   // (test_vm_run_command_e2e, fixture vm-runcommand-linux); Windows: a StdOut and a StdErr status
   // (azure-cli#29750, not recorded, fixture vm-runcommand-windows).
   const result = (stdout: string, stderr = ''): Body =>
-    osType === 'Linux' ? linuxResult(stdout, stderr) : windowsResult(stdout, stderr)
+    osType === 'Linux'
+      ? linuxResult(stdout + (extra.stdout ?? ''), stderr + (extra.stderr ?? ''))
+      : windowsResult(stdout + (extra.stdout ?? ''), stderr + (extra.stderr ?? ''))
   const linuxResult = (stdout: string, stderr: string): Body => ({
     value: [
       {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
-import { describePlan, resourceId, type Plan } from '../../src/plan.js'
+import { resourceId } from '../../src/azure/resource-id.js'
+import { describePlan, type Plan } from '../../src/plan.js'
 import { run } from './targets/gallery-fixtures.js'
 
 const SUB = '11111111-2222-3333-4444-555555555555'
@@ -51,14 +52,22 @@ describe('describePlan', () => {
   })
 
   it('leaves an absent secret absent', () => {
-    const described = describePlan(plan({ authType: 'oidc', environment: 'AzureCloud' })) as Plan
+    const described = describePlan(
+      plan({ authType: 'oidc', clientId: 'cid', tenantId: 'tid', environment: 'AzureCloud' })
+    ) as Plan
     expect(described.connection.clientSecret).toBeUndefined()
     expect(JSON.stringify(described)).not.toContain('clientSecret')
   })
 
   it('replaces an empty secret too', () => {
     const described = describePlan(
-      plan({ authType: 'client-secret', clientSecret: '', environment: 'AzureCloud' })
+      plan({
+        authType: 'client-secret',
+        clientId: 'cid',
+        tenantId: 'tid',
+        clientSecret: '',
+        environment: 'AzureCloud'
+      })
     ) as Plan
     expect(described.connection.clientSecret).toBe('***')
   })

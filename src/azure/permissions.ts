@@ -13,6 +13,8 @@
 import type { AzureClients } from './clients.js'
 import type { Logger } from '../log.js'
 import type { Plan } from '../plan.js'
+import { roleForAction } from './roles.js'
+import { oneLine } from '../untrusted.js'
 
 export interface Scope {
   subscriptionId: string
@@ -268,7 +270,9 @@ export async function checkPermissions(
     const { scope } = required
     if (scope.subscriptionId.toLowerCase() !== clients.subscriptionId.toLowerCase()) {
       log.info(
-        `Permissions in resource group '${scope.resourceGroup}' of subscription ${scope.subscriptionId} are not checked in advance (another subscription).`
+        oneLine(
+          `Permissions in resource group '${scope.resourceGroup}' of subscription ${scope.subscriptionId} are not checked in advance (another subscription).`
+        )
       )
       continue
     }
@@ -291,17 +295,21 @@ export async function checkPermissions(
     } catch (error) {
       const e = error as { statusCode?: number; code?: string; message?: string }
       log.warning(
-        `Could not read this identity's permissions on ${armScope(scope)} (${
-          e.code ?? e.statusCode ?? 'error'
-        }: ${e.message ?? String(error)}); continuing without the permissions preflight.`
+        oneLine(
+          `Could not read this identity's permissions on ${armScope(scope)} (${
+            e.code ?? e.statusCode ?? 'error'
+          }: ${e.message ?? String(error)}); continuing without the permissions preflight.`
+        )
       )
       return 'unknown'
     }
     const missing = missingActions(required, permissions)
     log.debug(
-      `Permissions on ${armScope(scope)}: ${permissions.length} role entries; missing ${
-        missing.actions.length + missing.dataActions.length
-      } of ${required.actions.length + required.dataActions.length} actions.`
+      oneLine(
+        `Permissions on ${armScope(scope)}: ${permissions.length} role entries; missing ${
+          missing.actions.length + missing.dataActions.length
+        } of ${required.actions.length + required.dataActions.length} actions.`
+      )
     )
     if (missing.actions.length > 0 || missing.dataActions.length > 0) {
       result.push({
@@ -314,36 +322,6 @@ export async function checkPermissions(
     }
   }
   return result
-}
-
-/**
- * The narrowest built-in role that grants an action (by action family). Used in error hints and
- * in describeMissing; Contributor (control plane) and Storage Blob Data Contributor (blob data)
- * cover everything this action does.
- */
-export function roleForAction(action: string): string {
-  const a = action.toLowerCase()
-  const c = 'microsoft.compute/'
-  if (a.startsWith(`${c}virtualmachines/`)) return 'Virtual Machine Contributor'
-  if (a === `${c}locations/capsoperations/read`) return 'Compute Gallery Artifacts Publisher'
-  if (a.startsWith(`${c}locations/`)) return 'Virtual Machine Contributor'
-  if (/^microsoft\.compute\/disks\/(read|write|delete)$/.test(a))
-    return 'Virtual Machine Contributor'
-  if (a === `${c}disks/begingetaccess/action`) return 'Disk Snapshot Contributor'
-  if (a.startsWith(`${c}snapshots/`)) return 'Disk Snapshot Contributor'
-  if (a.startsWith(`${c}images/`) || a.startsWith(`${c}galleries/`)) {
-    // That role has galleries/* and images/* but excludes galleries/share/action.
-    return a === `${c}galleries/share/action`
-      ? 'Compute Gallery Sharing Admin'
-      : 'Compute Gallery Artifacts Publisher'
-  }
-  if (a.startsWith('microsoft.storage/storageaccounts/blobservices/containers/')) {
-    return 'Storage Blob Data Contributor'
-  }
-  if (a === 'microsoft.storage/storageaccounts/listkeys/action')
-    return 'Storage Account Contributor'
-  if (a.endsWith('/read')) return 'Reader'
-  return 'Contributor'
 }
 
 /** Custom roles can only be assignable at resource groups and above. */

@@ -7,10 +7,10 @@ import {
   isPermitted,
   missingActions,
   requiredActions,
-  roleForAction,
   type PermissionEntry,
   type RequiredPermissions
 } from '../../../src/azure/permissions.js'
+import { roleForAction } from '../../../src/azure/roles.js'
 import type { CaptureSource, GalleryTarget, Plan, UploadSource } from '../../../src/plan.js'
 import type { AzureClients } from '../../../src/azure/clients.js'
 import { recordingLogger } from './fake-http.js'
