@@ -26,16 +26,12 @@ import {
   VHD_FOOTER_SIZE,
   type VhdFooter
 } from './vhd-footer.js'
+import type { ImageExtent } from './image-extent.js'
 
 export type DiskFormat = 'fixed-vhd' | 'dynamic-vhd' | 'raw'
 export type DiskRole = 'os' | 'data'
 
-/** `length` bytes of the virtual disk at `virtualOffset` are stored in the file at `fileOffset`. */
-export interface ImageExtent {
-  virtualOffset: number
-  fileOffset: number
-  length: number
-}
+export type { ImageExtent }
 
 export interface DiskImage {
   path: string

@@ -18,7 +18,7 @@ import {
   sourceIdentityFromMetadata,
   sourceIdentityToMetadata
 } from './resume.js'
-import { sendDisk, type UploadDisk } from './upload-image.js'
+import { sendDisk, type UploadDisk } from './send-disk.js'
 import { sealUploadDisk } from './upload-disk-release.js'
 import { createRenewingSink, WRITE_ACCESS_SECONDS } from './write-access.js'
 import { oneLine } from '../untrusted.js'

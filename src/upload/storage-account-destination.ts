@@ -25,7 +25,7 @@ import {
   sourceIdentityFromMetadata,
   sourceIdentityToMetadata
 } from './resume.js'
-import { sendDisk, type UploadDisk } from './upload-image.js'
+import { sendDisk, type UploadDisk } from './send-disk.js'
 import { oneLine } from '../untrusted.js'
 
 type StorageAccountDestination = Extract<UploadDestination, { kind: 'storage-account' }>
