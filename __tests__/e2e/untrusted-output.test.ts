@@ -384,3 +384,29 @@ describe('tag values read from Azure cannot issue workflow commands', () => {
     expectOwnOutputsAndState(run)
   })
 })
+
+describe('outputs and state only through the runner files', () => {
+  it('refuses to run where GITHUB_OUTPUT is missing rather than print ::set-output', async () => {
+    cloud.emu.addVm({ resourceGroup: RG, name: 'nofile-vm', location: LOCATION, osType: 'Linux' })
+    const run = await runAction({
+      inputs: {
+        ...cloud.inputs,
+        'resource-group': RG,
+        'source-vm': 'nofile-vm',
+        'image-name': 'nofile-img',
+        'dry-run': 'true'
+      },
+      env: { ...cloud.env, GITHUB_OUTPUT: undefined },
+      post: false
+    })
+    expect(run.main.code).toBe(1)
+    expect(errorAnnotations(run.main)).toEqual([
+      expect.stringMatching(/^GITHUB_OUTPUT not set: .*file commands/)
+    ])
+    const effects = commandEffects(run.main.stdout)
+    expect(effects.outputs).toEqual({})
+    expect(effects.state).toEqual({})
+    // Nothing was asked of Azure.
+    expect(cloud.emu.requests.filter(r => /nofile/.test(r.path))).toEqual([])
+  })
+})
