@@ -6,6 +6,7 @@ import * as core from '@actions/core'
 import { context } from '@actions/github'
 import { existsSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
+import { cliSessionSubscription } from './azure/cli-session.js'
 import { State } from './constants.js'
 import type { Logger } from './log.js'
 import { runMain } from './main.js'
@@ -69,6 +70,10 @@ const runner: Runner = {
   hasAzureCli,
   planContext: () => ({
     now: new Date(),
+    defaults: {
+      env: process.env,
+      cliSubscription: () => (hasAzureCli() ? cliSessionSubscription() : undefined)
+    },
     run: {
       repository: process.env.GITHUB_REPOSITORY ? `${context.repo.owner}/${context.repo.repo}` : '',
       sha: context.sha ?? '',
