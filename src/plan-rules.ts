@@ -47,7 +47,8 @@ export const PLAN_RULES: readonly PlanRule[] = [
   },
   {
     inputs: [Inputs.Deprovision, Inputs.Generalize],
-    holds: p => !specializedCapture(p)?.deprovision,
+    // `auto` means "never" here: nothing is generalized.
+    holds: p => specializedCapture(p)?.deprovision !== true,
     message: () => `'true' generalizes the OS, which contradicts 'generalize: false'.`
   },
   {
@@ -78,13 +79,13 @@ export const PLAN_RULES: readonly PlanRule[] = [
       `'TrustedLaunch' images can only be gallery image versions, not managed images. Remove 'image-name' or use a gallery target.`
   },
   {
-    // Azure refuses managed images of Arm64 sources (OperationNotAllowed, hashicorp/packer#12188;
-    // Azure/azure-sdk-for-go#19665): ARM64 is "only supported through Azure Compute Gallery"
-    // (image-version.md).
-    inputs: [Inputs.ImageName, Inputs.Architecture],
+    // Managed images are x64 only: "Creating an image with snapshot source that has CPU
+    // Architecture 'Arm64' is not supported" (Azure/azure-sdk-for-go#19665); Arm64 is "only
+    // supported through Azure Compute Gallery" (image-version.md). Refused here, not after the upload.
+    inputs: [Inputs.Architecture, Inputs.ImageName],
     holds: p => upload(p)?.architecture !== 'Arm64' || p.managedImage === undefined,
     message: () =>
-      `cannot be used with 'architecture: Arm64': Azure makes Arm64 images only as gallery image versions. Remove 'image-name' and use a gallery target.`
+      `'Arm64' images can only be gallery image versions: Azure makes managed images from x64 disks only. Remove 'image-name' and use a gallery target.`
   }
 ]
 
