@@ -15,6 +15,7 @@ import type { Logger } from '../log.js'
 import { maskUrlSecrets } from '../secrets.js'
 import { createPageBlobClient, createPageBlobSink } from './page-blob-sink.js'
 import { buildFixedVhdFooter, VHD_FOOTER_SIZE } from './vhd-footer.js'
+import { oneLine } from '../untrusted.js'
 
 /** One footer write is one 512-byte Put Page; this bounds it even when the run is being cancelled. */
 const SEAL_TRY_MS = 20_000
@@ -86,7 +87,9 @@ export async function revokeUploadAccess(
     )
       throw e
     log.info(
-      `Disk '${name}' holds an unfinished upload without a VHD footer, which Azure requires before it revokes access: writing the footer`
+      oneLine(
+        `Disk '${name}' holds an unfinished upload without a VHD footer, which Azure requires before it revokes access: writing the footer`
+      )
     )
     const access = await waitFor(
       `Grant write access to disk '${name}' to write its footer`,
