@@ -6,7 +6,7 @@
 import { Outputs, State } from './constants.js'
 import type { AzureClients } from './azure/clients.js'
 import { describeAzureError } from './azure/errors.js'
-import { checkPermissions, describeMissing } from './azure/permissions.js'
+import { checkPermissions, customRoleDefinition, describeMissing } from './azure/permissions.js'
 import { cleanUp } from './cleanup.js'
 import { connect } from './connect.js'
 import { execute } from './execute.js'
@@ -14,14 +14,14 @@ import { InputError, readPlan } from './inputs.js'
 import { createLedger } from './ledger.js'
 import { formatDuration, type Logger } from './log.js'
 import { describePlan, type Plan } from './plan.js'
-import { planLines, preflight } from './preflight.js'
+import { decidedPlan, planLines, preflight } from './preflight.js'
 import { emptyReport, type Report } from './report.js'
 import { StepFailure, type RunContext } from './run-context.js'
 import type { Runner } from './runner.js'
 import { renderSummary } from './summary.js'
 import { inspectUploadSource, type InspectedUpload } from './upload/upload-image.js'
 import { outputProblems } from './output-checks.js'
-import { oneLine } from './untrusted.js'
+import { oneLine, printUntrusted } from './untrusted.js'
 
 /**
  * Sets the outputs only when every one is this run's own (output-checks.ts); otherwise the run
@@ -137,10 +137,11 @@ export async function runMain(runner: Runner): Promise<number> {
     }
     const pre = await ctx.step('Check source and targets (read-only)', () => preflight(ctx, upload))
     currentStep = 'Check permissions'
-    const permissions = await checkPermissions(clients, plan, trackingLog, controller.signal)
+    const decided = decidedPlan(plan, pre.mode === 'capture' && pre.deprovision)
+    const permissions = await checkPermissions(clients, decided, trackingLog, controller.signal)
     const planned = planLines(plan, pre)
     if (permissions !== 'unknown' && permissions.length > 0) {
-      throw new StepFailure(describeMissing(permissions, plan, plan.connection.clientId))
+      throw new StepFailure(describeMissing(permissions, decided, plan.connection.clientId))
     }
     log.info('Plan:')
     planned.forEach((l, i) => log.info(oneLine(`  ${i + 1}. ${l}`)))
@@ -148,6 +149,15 @@ export async function runMain(runner: Runner): Promise<number> {
       report.sections.push({
         title: 'Plan',
         markdown: planned.map((l, i) => `${i + 1}. ${l}`).join('\n')
+      })
+      // The least-privilege role for exactly this run, from the table the preflight checked.
+      const role = JSON.stringify(customRoleDefinition(decided), null, 2)
+      log.info('Least-privilege custom role for this run (az role definition create):')
+      // Its scopes carry resource group names from the inputs: printed inside a stop-commands block.
+      printUntrusted(log, role)
+      report.sections.push({
+        title: 'Least-privilege role for this run',
+        markdown: `Create it with \`az role definition create --role-definition role.json\` and assign it on the scopes it lists:\n\n\`\`\`json\n${role}\n\`\`\``
       })
       if (pre.gallery) report.outputs[Outputs.GalleryImageVersion] = pre.gallery.version
       // The version a real run would publish, as an output too (the summary lists it under Outputs).

@@ -47,7 +47,8 @@ export const PLAN_RULES: readonly PlanRule[] = [
   },
   {
     inputs: [Inputs.Deprovision, Inputs.Generalize],
-    holds: p => !specializedCapture(p)?.deprovision,
+    // `auto` means "never" here: nothing is generalized.
+    holds: p => specializedCapture(p)?.deprovision !== true,
     message: () => `'true' generalizes the OS, which contradicts 'generalize: false'.`
   },
   {

@@ -4,7 +4,7 @@
  */
 import { isNotFound } from './azure/not-found.js'
 import { normaliseRegion } from './azure/region.js'
-import { captureProblems } from './capture/capture-checks.js'
+import { captureProblems, decideDeprovision } from './capture/capture-checks.js'
 import { readVm, type VmFacts } from './capture/vm-facts.js'
 import type { CaptureSource, Plan, UploadSource } from './plan.js'
 import { StepFailure, type RunContext } from './run-context.js'
@@ -21,7 +21,13 @@ import { oneLine } from './untrusted.js'
 
 /** What the source is, by mode: the mode's settings from the plan beside what was read of it. */
 export type SourcePreflight =
-  | { mode: 'capture'; settings: CaptureSource; vm: VmFacts }
+  | {
+      mode: 'capture'
+      settings: CaptureSource
+      vm: VmFacts
+      /** Whether the OS is generalized inside the VM first (`deprovision`, `auto` decided). */
+      deprovision: boolean
+    }
   | { mode: 'upload'; settings: UploadSource; upload: InspectedUpload }
 
 export type Preflight = SourcePreflight & {
@@ -87,7 +93,8 @@ export async function preflight(
   let source: SourceFacts
   if (plan.source.mode === 'capture') {
     const vm = await readVm(clients, plan.source.vm, signal)
-    read = { mode: 'capture', settings: plan.source, vm }
+    const decision = decideDeprovision(plan.source, vm)
+    read = { mode: 'capture', settings: plan.source, vm, deprovision: decision.run }
     log.info(
       oneLine(
         `VM '${vm.name}': ${vm.osType}, ${vm.location}, Hyper-V ${vm.hyperVGeneration}, ${vm.architecture}, security ${vm.securityType}, ${vm.powerState}${vm.generalized ? ', generalized' : ''}, ${vm.disks.length - 1} data disk(s)`
@@ -95,6 +102,7 @@ export async function preflight(
     )
     const problems = captureProblems(plan, plan.source, vm)
     if (problems.length > 0) throw new StepFailure(problems.join('\n'))
+    if (decision.warning) log.warning(oneLine(decision.warning))
     source = {
       osType: vm.osType,
       osState: plan.source.generalize ? 'Generalized' : 'Specialized',
@@ -154,7 +162,7 @@ export function planLines(plan: Plan, pre: Preflight): string[] {
       lines.push(
         `Snapshot the OS disk and ${vm.disks.length - 1} data disk(s) of VM '${s.vm.name}'`
       )
-    if (s.deprovision && !vm.generalized)
+    if (pre.deprovision)
       lines.push(
         `Run the OS's generalization in VM '${s.vm.name}' (${vm.osType === 'Windows' ? 'Sysprep' : 'waagent -deprovision+user'})`
       )
@@ -181,4 +189,13 @@ export function planLines(plan: Plan, pre: Preflight): string[] {
   if (pre.mode === 'upload' && !pre.settings.keepUpload)
     lines.push('Delete the temporary upload disk(s)/blob(s)')
   return lines
+}
+
+/**
+ * The plan with what the preflight decided in place of `deprovision: auto`: what the permissions
+ * preflight checks and the least-privilege role is made from (no Run Command right for a stopped VM).
+ */
+export function decidedPlan(plan: Plan, deprovision: boolean): Plan {
+  if (plan.source.mode !== 'capture') return plan
+  return { ...plan, source: { ...plan.source, deprovision } }
 }
