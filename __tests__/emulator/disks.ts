@@ -63,8 +63,8 @@ export function diskBlobClient(state: State, diskId: string): PageBlobClient {
 
 /**
  * A SAS on a stored access policy of the disk's container: the URL carries `si=` and no
- * permissions or times, as Azure's does; revoking access removes the policy (`revokeSas`), after
- * which the URL stops working.
+ * permissions or times, as Azure's does; revoking access removes the policies (`revokeSas`),
+ * after which the URLs stop working.
  */
 async function sasUrl(
   state: State,
@@ -79,7 +79,18 @@ async function sasUrl(
   ).getContainerClient(containerName(disk))
   await container.createIfNotExists()
   const identifier = newGuid()
+  // A new grant keeps earlier SAS URLs working (whether Azure revokes them is unverified); a
+  // container holds at most five stored policies, so the oldest goes first.
+  const { signedIdentifiers } = await container.getAccessPolicy()
   await container.setAccessPolicy(undefined, [
+    ...signedIdentifiers.slice(-4).map(p => ({
+      id: p.id,
+      accessPolicy: {
+        permissions: p.accessPolicy.permissions,
+        startsOn: p.accessPolicy.startsOn ? new Date(p.accessPolicy.startsOn) : undefined,
+        expiresOn: p.accessPolicy.expiresOn ? new Date(p.accessPolicy.expiresOn) : undefined
+      }
+    })),
     {
       id: identifier,
       accessPolicy: {
@@ -246,7 +257,6 @@ export async function beginGetAccess(ctx: Ctx, id: string): Promise<Reply> {
   const access = String(ctx.body?.access ?? 'Read')
   const seconds = Number(ctx.body?.durationInSeconds ?? 3600)
   let sas: string
-  await revokeSas(state, disk)
   if (access.toLowerCase() === 'write') {
     if (props.diskState !== 'ReadyToUpload' && props.diskState !== 'ActiveUpload')
       fail(
