@@ -84,7 +84,10 @@ export async function sendDisk(
       `${label}: sent ${result.bytesSent} bytes in ${result.requests} requests (${formatDuration(result.durationMs)}); ` +
         `${result.bytesSkippedAsZero} bytes skipped as empty` +
         (result.bytesSkippedAsWritten > 0
-          ? `, ${result.bytesSkippedAsWritten} already there from an earlier attempt`
+          ? `, ${result.bytesSkippedAsWritten} already there from an earlier attempt (read back and compared)`
+          : '') +
+        (result.bytesRewritten > 0
+          ? `, ${result.bytesRewritten} sent again because the target held other content there`
           : '') +
         (result.retries > 0 ? `, ${result.retries} retries` : '')
     )

@@ -59,12 +59,28 @@ export function createRenewingSink(options: RenewingSinkOptions): RenewingSink {
     return sink
   }
 
+  /**
+   * A grant may end the previous SAS (the emulator's stored policy does; Azure's behaviour is not
+   * known): a request refused with 403 while a renewal happened is sent once more with the new SAS.
+   */
+  const withRenewal = async <T>(run: (s: PageSink) => Promise<T>): Promise<T> => {
+    const used = await fresh()
+    try {
+      return await run(used)
+    } catch (e) {
+      if ((e as { statusCode?: number }).statusCode !== 403) throw e
+      if (renewing) await renewing
+      if (sink === used) throw e
+      return run(sink)
+    }
+  }
+
   const renewingSink: RenewingSink = {
     async writePages(body, offset, md5, signal) {
-      await (await fresh()).writePages(body, offset, md5, signal)
+      await withRenewal(s => s.writePages(body, offset, md5, signal))
     },
     async listWrittenRanges(signal) {
-      return (await fresh()).listWrittenRanges(signal)
+      return withRenewal(s => s.listWrittenRanges(signal))
     },
     currentSas: () => sas,
     renewals: () => count
@@ -72,9 +88,12 @@ export function createRenewingSink(options: RenewingSinkOptions): RenewingSink {
   // Only sinks that can clear pages advertise it (the uploader checks for the method).
   if (sink.clearPages) {
     renewingSink.clearPages = async (offset, count, signal) => {
-      const s = await fresh()
-      await s.clearPages!(offset, count, signal)
+      await withRenewal(s => s.clearPages!(offset, count, signal))
     }
+  }
+  if (sink.readPages) {
+    renewingSink.readPages = async (offset, count, signal) =>
+      withRenewal(s => s.readPages!(offset, count, signal))
   }
   return renewingSink
 }

@@ -87,4 +87,50 @@ describe('the write SAS is short-lived and renewed while the upload runs', () =>
     await sink.writePages(body, 0, undefined, signal)
     expect(r.writes).toEqual(['sas-2'])
   })
+
+  it('a write refused with 403 because a renewal ended its SAS is sent again with the new one', async () => {
+    let clock = 0
+    const sent: string[] = []
+    let release!: () => void
+    const inFlight = new Promise<void>(resolve => (release = resolve))
+    const sink = createRenewingSink({
+      firstSas: 'sas-0',
+      grant: async () => 'sas-1',
+      sinkFor: sas => ({
+        writePages: async () => {
+          if (sas === 'sas-0') {
+            await inFlight
+            // By now the renewal replaced the stored policy this SAS used.
+            throw Object.assign(new Error('AuthenticationFailed'), { statusCode: 403 })
+          }
+          sent.push(sas)
+        },
+        listWrittenRanges: async () => []
+      }),
+      now: () => clock
+    })
+    const slow = sink.writePages(body, 0, undefined, signal)
+    clock = 50 * 60_000
+    await sink.writePages(body, 512, undefined, signal)
+    release()
+    await slow
+    expect(sent).toEqual(['sas-1', 'sas-1'])
+  })
+
+  it('a 403 without a renewal is not retried', async () => {
+    const sink = createRenewingSink({
+      firstSas: 'sas-0',
+      grant: async () => 'sas-1',
+      sinkFor: () => ({
+        writePages: async () => {
+          throw Object.assign(new Error('AuthenticationFailed'), { statusCode: 403 })
+        },
+        listWrittenRanges: async () => []
+      }),
+      now: () => 0
+    })
+    await expect(sink.writePages(body, 0, undefined, signal)).rejects.toThrow(
+      'AuthenticationFailed'
+    )
+  })
 })
