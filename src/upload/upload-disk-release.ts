@@ -16,7 +16,6 @@ import { maskUrlSecrets } from '../secrets.js'
 import { oneLine } from '../untrusted.js'
 import { createPageBlobClient, createPageBlobSink } from './page-blob-sink.js'
 import { buildFixedVhdFooter, VHD_FOOTER_SIZE } from './vhd-footer.js'
-import { oneLine } from '../untrusted.js'
 
 /** One footer write is one 512-byte Put Page; this bounds it even when the run is being cancelled. */
 const SEAL_TRY_MS = 20_000
