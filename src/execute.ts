@@ -42,7 +42,7 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
         )
       )
     } else {
-      if (s.deprovision)
+      if (pre.deprovision)
         await ctx.step('Generalize the OS (Run Command)', () => generalizeGuest(ctx, vm))
       if (s.generalize) {
         await ctx.step('Deallocate VM', () => deallocateVm(ctx, vm))

@@ -6,7 +6,7 @@
  */
 import { Outputs, State } from './constants.js'
 import type { AzureClients } from './azure/clients.js'
-import { checkPermissions, describeMissing } from './azure/permissions.js'
+import { checkPermissions, customRoleDefinition, describeMissing } from './azure/permissions.js'
 import { cleanUp } from './cleanup.js'
 import { connect } from './connect.js'
 import { execute } from './execute.js'
@@ -15,7 +15,7 @@ import { InputError, readPlan } from './inputs.js'
 import { createLedger, type Ledger } from './ledger.js'
 import { formatDuration } from './log.js'
 import { describePlan, type Plan } from './plan.js'
-import { planLines, preflight } from './preflight.js'
+import { decidedPlan, planLines, preflight } from './preflight.js'
 import { emptyReport, type Report } from './report.js'
 import { StepFailure, type RunContext } from './run-context.js'
 import { trackRun, type RunTracker } from './run-tracker.js'
@@ -23,7 +23,7 @@ import type { Runner } from './runner.js'
 import { renderSummary } from './summary.js'
 import { inspectUploadSource, type InspectedUpload } from './upload/upload-image.js'
 import { outputProblems } from './output-checks.js'
-import { oneLine } from './untrusted.js'
+import { oneLine, printUntrusted } from './untrusted.js'
 
 /** What main reaches Azure through; tests pass their own `connect`. */
 export interface MainDeps {
@@ -35,13 +35,19 @@ export async function runMain(runner: Runner, deps: MainDeps = { connect }): Pro
   runner.saveState(State.IsPost, 'true')
   const plan = readPlanOrReport(runner)
   if (plan === undefined) return 1
-  // Upload files are checked before any call to Azure: a bad file costs nothing.
-  const upload = await inspectOrReport(runner, plan)
-  if (upload === false) return 1
-
   const report = emptyReport()
-  const ledger = createLedger(json => runner.saveState(State.Ledger, json))
+  // The time limit and cancellation start before the first read of a file: reading an input
+  // must not outlast timeout-minutes, whatever the path names.
   const tracker = trackRun(runner, plan, report)
+  // Upload files are checked before any call to Azure: a bad file costs nothing.
+  const upload = await inspectOrReport(runner, plan, tracker)
+  if (upload === false) {
+    tracker.dispose()
+    return 1
+  }
+  tracker.enter('Connect to Azure')
+
+  const ledger = createLedger(json => runner.saveState(State.Ledger, json))
   const started = Date.now()
   let clients: AzureClients | undefined
   try {
@@ -49,10 +55,11 @@ export async function runMain(runner: Runner, deps: MainDeps = { connect }): Pro
     const ctx = runContext(plan, clients, tracker, ledger, report)
     const pre = await ctx.step('Check source and targets (read-only)', () => preflight(ctx, upload))
     tracker.enter('Check permissions')
-    const permissions = await checkPermissions(clients, plan, tracker.log, tracker.signal)
+    const decided = decidedPlan(plan, pre.mode === 'capture' && pre.deprovision)
+    const permissions = await checkPermissions(clients, decided, tracker.log, tracker.signal)
     const planned = planLines(plan, pre)
     if (permissions !== 'unknown' && permissions.length > 0) {
-      throw new StepFailure(describeMissing(permissions, plan, plan.connection.clientId))
+      throw new StepFailure(describeMissing(permissions, decided, plan.connection.clientId))
     }
     runner.log.info('Plan:')
     planned.forEach((l, i) => runner.log.info(oneLine(`  ${i + 1}. ${l}`)))
@@ -60,6 +67,15 @@ export async function runMain(runner: Runner, deps: MainDeps = { connect }): Pro
       report.sections.push({
         title: 'Plan',
         markdown: planned.map((l, i) => `${i + 1}. ${l}`).join('\n')
+      })
+      // The least-privilege role for exactly this run, from the table the preflight checked.
+      const role = JSON.stringify(customRoleDefinition(decided), null, 2)
+      runner.log.info('Least-privilege custom role for this run (az role definition create):')
+      // Its scopes carry resource group names from the inputs: printed inside a stop-commands block.
+      printUntrusted(runner.log, role)
+      report.sections.push({
+        title: 'Least-privilege role for this run',
+        markdown: `Create it with \`az role definition create --role-definition role.json\` and assign it on the scopes it lists:\n\n\`\`\`json\n${role}\n\`\`\``
       })
       // The version a real run would publish, as an output too (the summary lists it under Outputs).
       if (pre.gallery) report.outputs[Outputs.GalleryImageVersion] = pre.gallery.version
@@ -95,18 +111,49 @@ function readPlanOrReport(runner: Runner): Plan | undefined {
   return plan
 }
 
-/** The inspected upload files (undefined in capture mode), or false after reporting a bad file. */
+/**
+ * The inspected upload files (undefined in capture mode), or false after reporting a bad file, or
+ * a timeout or cancellation while reading them.
+ */
 async function inspectOrReport(
   runner: Runner,
-  plan: Plan
+  plan: Plan,
+  tracker: RunTracker
 ): Promise<InspectedUpload | undefined | false> {
   if (plan.source.mode !== 'upload') return undefined
+  tracker.enter('Inspect the disk image files')
   try {
-    return await inspectUploadSource(plan.source)
+    return await untilAborted(inspectUploadSource(plan.source), tracker.signal)
   } catch (e) {
-    runner.error(e instanceof Error ? e.message : String(e))
+    const why = tracker.stopReason()
+    runner.error(
+      why !== undefined
+        ? `${why === 'timeout' ? `Timed out after ${plan.timeoutMinutes} minute(s)` : 'Cancelled'} while reading the disk image files.`
+        : e instanceof Error
+          ? e.message
+          : String(e)
+    )
     return false
   }
+}
+
+/** `work`, or the abort reason as soon as `signal` fires (the work itself cannot be interrupted). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    work.then(
+      value => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(e)
+      }
+    )
+  })
 }
 
 function runContext(

@@ -81,11 +81,17 @@ export type ConnectionPlan = SignInPlan &
     audience?: string
   }
 
+export type DeprovisionSetting = 'auto' | boolean
+
 export interface CaptureSource {
   mode: 'capture'
   vm: ResourceRef
   generalize: boolean
-  deprovision: boolean
+  /**
+   * `auto` is decided against the VM's power state in the preflight (see decideDeprovision):
+   * run it when the VM runs, else assume the guest was generalized already.
+   */
+  deprovision: DeprovisionSetting
   backupSnapshot: boolean
   deleteSourceVm: boolean
 }

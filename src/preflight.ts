@@ -4,7 +4,7 @@
  */
 import { isNotFound } from './azure/not-found.js'
 import { normaliseRegion } from './azure/region.js'
-import { captureProblems } from './capture/capture-checks.js'
+import { captureProblems, decideDeprovision } from './capture/capture-checks.js'
 import { readVm, type VmFacts } from './capture/vm-facts.js'
 import type { CaptureSource, Plan, UploadSource } from './plan.js'
 import { StepFailure, type RunContext } from './run-context.js'
@@ -21,7 +21,13 @@ import { oneLine } from './untrusted.js'
 
 /** What the source is, by mode: the mode's settings from the plan beside what was read of it. */
 export type SourcePreflight =
-  | { mode: 'capture'; settings: CaptureSource; vm: VmFacts }
+  | {
+      mode: 'capture'
+      settings: CaptureSource
+      vm: VmFacts
+      /** Whether the OS is generalized inside the VM first (`deprovision`, `auto` decided). */
+      deprovision: boolean
+    }
   | { mode: 'upload'; settings: UploadSource; upload: InspectedUpload }
 
 export type Preflight = SourcePreflight & {
@@ -44,6 +50,33 @@ async function resourceGroupLocation(ctx: RunContext, name: string): Promise<str
   }
 }
 
+/**
+ * An image or gallery version made from a page blob must be in the blob's region: Azure refuses
+ * another (Azure/AgentBaker#7353; for disks, "The source blob … does not belong to the same region as
+ * the disk.", microsoft/DefendTheFlag#1). The contract's default location is the resource group's,
+ * so a storage account elsewhere is refused here, before the upload, with the fix, rather than
+ * silently moving the image to another region than the one the inputs name.
+ */
+async function checkStorageAccountRegion(
+  ctx: RunContext,
+  account: { resourceGroup: string; name: string },
+  location: string
+): Promise<void> {
+  const props = await ctx.clients.storage.storageAccounts.getProperties(
+    account.resourceGroup,
+    account.name,
+    { abortSignal: ctx.signal }
+  )
+  const region = normaliseRegion(props.location ?? '')
+  if (region === '' || region === normaliseRegion(location)) return
+  const where = ctx.plan.location
+    ? `'location' is ${location}`
+    : `'location' is not set, so it is the resource group's region, ${location}`
+  throw new StepFailure(
+    `Storage account '${account.name}' is in ${region}, but ${where}: Azure makes an image or gallery version from a page blob only in the blob's region. Set 'location: ${region}', or use a storage account in ${location}.`
+  )
+}
+
 export async function preflight(
   ctx: RunContext,
   upload: InspectedUpload | undefined
@@ -60,7 +93,8 @@ export async function preflight(
   let source: SourceFacts
   if (plan.source.mode === 'capture') {
     const vm = await readVm(clients, plan.source.vm, signal)
-    read = { mode: 'capture', settings: plan.source, vm }
+    const decision = decideDeprovision(plan.source, vm)
+    read = { mode: 'capture', settings: plan.source, vm, deprovision: decision.run }
     log.info(
       oneLine(
         `VM '${vm.name}': ${vm.osType}, ${vm.location}, Hyper-V ${vm.hyperVGeneration}, ${vm.architecture}, security ${vm.securityType}, ${vm.powerState}${vm.generalized ? ', generalized' : ''}, ${vm.disks.length - 1} data disk(s)`
@@ -68,6 +102,7 @@ export async function preflight(
     )
     const problems = captureProblems(plan, plan.source, vm)
     if (problems.length > 0) throw new StepFailure(problems.join('\n'))
+    if (decision.warning) log.warning(oneLine(decision.warning))
     source = {
       osType: vm.osType,
       osState: plan.source.generalize ? 'Generalized' : 'Specialized',
@@ -82,6 +117,8 @@ export async function preflight(
     if (upload === undefined) throw new Error('preflight: the upload files were not inspected')
     read = { mode: 'upload', settings: u, upload }
     const location = plan.location ?? groupLocation
+    if (u.destination.kind === 'storage-account')
+      await checkStorageAccountRegion(ctx, u.destination.account, location)
     source = {
       osType: u.osType,
       osState: u.osState,
@@ -125,7 +162,7 @@ export function planLines(plan: Plan, pre: Preflight): string[] {
       lines.push(
         `Snapshot the OS disk and ${vm.disks.length - 1} data disk(s) of VM '${s.vm.name}'`
       )
-    if (s.deprovision && !vm.generalized)
+    if (pre.deprovision)
       lines.push(
         `Run the OS's generalization in VM '${s.vm.name}' (${vm.osType === 'Windows' ? 'Sysprep' : 'waagent -deprovision+user'})`
       )
@@ -152,4 +189,13 @@ export function planLines(plan: Plan, pre: Preflight): string[] {
   if (pre.mode === 'upload' && !pre.settings.keepUpload)
     lines.push('Delete the temporary upload disk(s)/blob(s)')
   return lines
+}
+
+/**
+ * The plan with what the preflight decided in place of `deprovision: auto`: what the permissions
+ * preflight checks and the least-privilege role is made from (no Run Command right for a stopped VM).
+ */
+export function decidedPlan(plan: Plan, deprovision: boolean): Plan {
+  if (plan.source.mode !== 'capture') return plan
+  return { ...plan, source: { ...plan.source, deprovision } }
 }

@@ -128,7 +128,8 @@ export function requiredActions(plan: Plan): RequiredPermissions[] {
         VM_OPERATION_STATUS
       )
     }
-    if (source.deprovision) {
+    // `auto` before the preflight decided it (see decidedPlan): a running VM would need it.
+    if (source.deprovision === true || (source.deprovision === 'auto' && source.generalize)) {
       // The action form of Run Command (POST …/runCommand), not the managed runCommands resource.
       vmActions.push(`${COMPUTE}/virtualMachines/runCommand/action`, VM_OPERATION_STATUS)
     }

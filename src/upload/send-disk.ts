@@ -53,6 +53,8 @@ function addUploadRow(
 export interface PreparedTarget {
   sink: PageSink
   alreadyWritten?: PageRange[]
+  /** Send a transactional Content-MD5 with each Put Page (see the destinations for why or not). */
+  md5: boolean
 }
 
 export async function sendDisk(
@@ -73,6 +75,7 @@ export async function sendDisk(
       debug: m => ctx.log.debug(oneLine(`${label}: ${m}`))
     },
     alreadyWritten: target.alreadyWritten,
+    md5: target.md5,
     onProgress: p => ctx.log.debug(oneLine(`${label}: ${describeProgress(p)}`))
   })
   addUploadRow(ctx, label, disk, result)
@@ -81,7 +84,10 @@ export async function sendDisk(
       `${label}: sent ${result.bytesSent} bytes in ${result.requests} requests (${formatDuration(result.durationMs)}); ` +
         `${result.bytesSkippedAsZero} bytes skipped as empty` +
         (result.bytesSkippedAsWritten > 0
-          ? `, ${result.bytesSkippedAsWritten} already there from an earlier attempt`
+          ? `, ${result.bytesSkippedAsWritten} already there from an earlier attempt (read back and compared)`
+          : '') +
+        (result.bytesRewritten > 0
+          ? `, ${result.bytesRewritten} sent again because the target held other content there`
           : '') +
         (result.retries > 0 ? `, ${result.retries} retries` : '')
     )

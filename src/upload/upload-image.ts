@@ -7,7 +7,9 @@ import { allOrAbort } from '../parallel.js'
 import type { RunContext } from '../run-context.js'
 import type { UploadSource } from '../plan.js'
 import type { ImageContent } from '../source-facts.js'
-import { inspectDiskImage } from './disk-format.js'
+import { inspectDiskImage, InvalidDiskImageError, type DiskImage } from './disk-format.js'
+import { Inputs } from '../constants.js'
+import { InputError } from '../input-readers.js'
 import { deleteUploadDisk, uploadToManagedDisk } from './managed-disk-destination.js'
 import {
   deleteUploadBlob,
@@ -23,12 +25,24 @@ export interface InspectedUpload {
   disks: UploadDisk[]
 }
 
+/**
+ * Inspects every file before Azure is touched. A file that is missing, unreadable, not a regular
+ * file or not a disk image Azure takes is a bad input: the error names the input it came from.
+ */
 export async function inspectUploadSource(source: UploadSource): Promise<InspectedUpload> {
+  const inspect = async (path: string, role: 'os' | 'data', input: string): Promise<DiskImage> => {
+    try {
+      return await inspectDiskImage(path, role)
+    } catch (e) {
+      if (e instanceof InvalidDiskImageError) throw new InputError(input, e.message)
+      throw e
+    }
+  }
   const disks: UploadDisk[] = []
-  const os = await inspectDiskImage(source.osDiskPath, 'os')
+  const os = await inspect(source.osDiskPath, 'os', Inputs.Vhd)
   disks.push({ ...os, lun: 'os', description: `${os.format}, ${gib(os.virtualSize)}` })
   for (const [lun, path] of source.dataDiskPaths.entries()) {
-    const data = await inspectDiskImage(path, 'data')
+    const data = await inspect(path, 'data', Inputs.DataVhds)
     disks.push({
       ...data,
       lun,
