@@ -12,7 +12,7 @@ import { fakeRunner, type FakeRunner } from '../support/fake-runner.js'
 import { FakeCompute, RG, SUB, untilAborted, VM_ID } from './fake-compute.js'
 
 const IMAGE_ID = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Compute/images/img1`
-const CAPTURE = { 'source-vm': VM_ID, 'image-name': 'img1' }
+const CAPTURE = { 'source-vm': VM_ID, 'image-name': 'img1', deprovision: 'false' }
 
 /** A connect that hands out the fake's clients and counts the sign-ins. */
 function connector(azure: FakeCompute): {
