@@ -241,15 +241,30 @@ function readCapture(
   resourceGroup: string | undefined,
   sourceVm: string
 ): CaptureSource {
+  const vm = resourceRef(
+    Inputs.SourceVm,
+    sourceVm,
+    'Microsoft.Compute/virtualMachines',
+    subscriptionId,
+    resourceGroup
+  )
+  // The name goes into a URL path: '.', '..', '?' or '#' would address another resource (the SDK
+  // does not encode dot segments). Azure's VM names: up to 64, letters, digits, '-', '_', '.'.
+  computeName(Inputs.SourceVm, vm.name, 64)
+  // A full ID names its subscription; every client works in subscription-id's, so a VM of the same
+  // group and name there would be the one captured. Refused rather than silently retargeted.
+  if (
+    subscriptionId !== undefined &&
+    vm.subscriptionId.toLowerCase() !== subscriptionId.toLowerCase()
+  ) {
+    throw new InputError(
+      Inputs.SourceVm,
+      `is in subscription ${vm.subscriptionId}, but 'subscription-id' is ${subscriptionId}: the action works in one subscription. Set 'subscription-id' to ${vm.subscriptionId} (or leave it out), or name a VM in ${subscriptionId}.`
+    )
+  }
   return {
     mode: 'capture',
-    vm: resourceRef(
-      Inputs.SourceVm,
-      sourceVm,
-      'Microsoft.Compute/virtualMachines',
-      subscriptionId,
-      resourceGroup
-    ),
+    vm,
     generalize: bool(read, Inputs.Generalize, true),
     deprovision: bool(read, Inputs.Deprovision, false),
     backupSnapshot: bool(read, Inputs.BackupSnapshot, false),

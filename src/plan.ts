@@ -125,6 +125,11 @@ export function resourceId(ref: ResourceRef, provider: string, type: string): st
   return `/subscriptions/${ref.subscriptionId}/resourceGroups/${ref.resourceGroup}/providers/${provider}/${type}/${ref.name}`
 }
 
+/** Azure compares resource IDs case-insensitively (ARM paths and names are case-insensitive). */
+export function sameResourceId(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase()
+}
+
 /** The plan as printable data: secrets replaced, so dry run and debug logs can show it whole. */
 export function describePlan(plan: Plan): unknown {
   return {

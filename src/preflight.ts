@@ -4,7 +4,7 @@
  */
 import { captureProblems } from './capture/capture-checks.js'
 import { readVm, type VmFacts } from './capture/vm-facts.js'
-import type { Plan } from './plan.js'
+import { resourceId, sameResourceId, type Plan } from './plan.js'
 import { StepFailure, type RunContext } from './run-context.js'
 import type { SourceFacts } from './source-facts.js'
 import { normaliseRegion } from './targets/target-regions.js'
@@ -53,6 +53,14 @@ export async function preflight(
   let source: SourceFacts
   if (plan.source.mode === 'capture') {
     vm = await readVm(clients, plan.source.vm, signal)
+    // Every write to the VM follows from this read: it must be the VM the user named, not one
+    // another subscription or a rewritten path leads to.
+    const named = resourceId(plan.source.vm, 'Microsoft.Compute', 'virtualMachines')
+    if (!sameResourceId(vm.id, named)) {
+      throw new StepFailure(
+        `Azure answered for 'source-vm' with VM ${vm.id || '(no ID)'}, not ${named}: nothing was changed.`
+      )
+    }
     log.info(
       `VM '${vm.name}': ${vm.osType}, ${vm.location}, Hyper-V ${vm.hyperVGeneration}, ${vm.architecture}, security ${vm.securityType}, ${vm.powerState}${vm.generalized ? ', generalized' : ''}, ${vm.disks.length - 1} data disk(s)`
     )

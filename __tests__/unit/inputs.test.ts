@@ -190,3 +190,36 @@ describe('readPlan: bad inputs name the input', () => {
     expect(error.message).toContain(`'${input}'`)
   })
 })
+
+describe('readPlan: the VM named is the VM used (issue 14)', () => {
+  const OTHER = '99999999-9999-4999-8999-999999999999'
+  const otherVm = `/subscriptions/${OTHER}/resourceGroups/build-rg/providers/Microsoft.Compute/virtualMachines/golden`
+
+  it('refuses a source-vm ID whose subscription differs from subscription-id, naming both', () => {
+    const e = failure({ ...capture, 'source-vm': otherVm })
+    expect(e.input).toBe('source-vm')
+    expect(e.message).toContain("'subscription-id'")
+    expect(e.message).toContain(OTHER)
+    expect(e.message).toContain(SUB)
+  })
+
+  it('takes the subscription from the ID when subscription-id is not given', () => {
+    const p = plan({ ...capture, 'subscription-id': '', 'source-vm': otherVm })
+    expect(p.subscriptionId).toBe(OTHER)
+    expect(p.source).toMatchObject({ vm: { subscriptionId: OTHER, name: 'golden' } })
+  })
+
+  it('accepts the same subscription in another letter case', () => {
+    const p = plan({ ...capture, 'source-vm': otherVm.replace(OTHER, SUB.toUpperCase()) })
+    expect(p.source).toMatchObject({ vm: { name: 'golden' } })
+  })
+
+  it.each(['.', '..', 'a?b', 'a#b', 'v'.repeat(65), '-vm', 'vm.'])(
+    "refuses the VM name '%s', also inside a full ID",
+    name => {
+      expect(failure({ ...capture, 'source-vm': name }).input).toBe('source-vm')
+      const id = `/subscriptions/${SUB}/resourceGroups/build-rg/providers/Microsoft.Compute/virtualMachines/${name}`
+      expect(failure({ ...capture, 'source-vm': id }).input).toBe('source-vm')
+    }
+  )
+})

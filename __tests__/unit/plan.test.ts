@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { describePlan, resourceId, type Plan } from '../../src/plan.js'
+import { describePlan, resourceId, sameResourceId, type Plan } from '../../src/plan.js'
 import { run } from './targets/gallery-fixtures.js'
 
 const SUB = '11111111-2222-3333-4444-555555555555'
@@ -80,5 +80,14 @@ describe('resourceId', () => {
         'galleries'
       )
     ).toBe(`/subscriptions/${SUB}/resourceGroups/gal-rg/providers/Microsoft.Compute/galleries/gal`)
+  })
+})
+
+describe('sameResourceId', () => {
+  it('compares IDs as Azure does, ignoring letter case only', () => {
+    const id = '/subscriptions/s/resourceGroups/RG/providers/Microsoft.Compute/virtualMachines/vm'
+    expect(sameResourceId(id, id.toLowerCase())).toBe(true)
+    expect(sameResourceId(id, id.replace('/s/', '/t/'))).toBe(false)
+    expect(sameResourceId(id, `${id}x`)).toBe(false)
   })
 })
