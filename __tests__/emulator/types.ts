@@ -41,6 +41,11 @@ export interface Fault {
   drop?: boolean
   failOperation?: { code: string; message: string }
   delayMs?: number
+  /**
+   * Answer with exactly this instead of the route's reply: a hostile or misconfigured server (a
+   * tampered cloud metadata document, a redirect), which no Azure source describes: test-only.
+   */
+  reply?: Reply
 }
 
 /** One ARM resource as stored: `body` is what GET returns, `state` is hidden emulator state. */

@@ -1,0 +1,242 @@
+/**
+ * Issue 14: the action acts only on what the user named, as the identity the user named.
+ * The bundled action against the emulator: a VM ID in another subscription, matrix legs of one run
+ * publishing into one gallery definition, `auth-type: auto` with a named identity that cannot sign
+ * in, and hostile AzureStack metadata. Evidence is the emulator's request and token logs.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { errorLines, runAction, type ActionRun, type RunOptions } from '../support/action-runner.js'
+import { startLocalCloud, type LocalCloud } from '../support/cloud.js'
+import type { RecordedRequest } from '../emulator/index.js'
+
+const RG = 'identity-rg'
+const LOCATION = 'westeurope'
+const OTHER_SUBSCRIPTION = '22222222-2222-4222-8222-222222222222'
+
+let cloud: LocalCloud
+/** An empty folder as PATH: no `az` unless a test puts the emulator's stand-in there. */
+let noAzPath: string
+
+beforeAll(async () => {
+  cloud = await startLocalCloud({ lro: { pollsBeforeDone: 1, retryAfterSeconds: 0 } })
+  cloud.emu.addResourceGroup(RG, LOCATION)
+  noAzPath = mkdtempSync(join(tmpdir(), 'no-az-'))
+})
+afterEach(() => cloud.emu.faults.clear())
+afterAll(async () => cloud.close())
+
+const isArm = (r: RecordedRequest): boolean => /^\/subscriptions\//i.test(r.path)
+const since = (before: number): RecordedRequest[] => cloud.emu.requests.slice(before)
+const writesSince = (before: number): RecordedRequest[] =>
+  cloud.emu.writes().filter(w => cloud.emu.requests.indexOf(w) >= before)
+
+function vmId(name: string, subscription = cloud.emu.subscriptionId): string {
+  return `/subscriptions/${subscription}/resourceGroups/${RG}/providers/Microsoft.Compute/virtualMachines/${name}`
+}
+
+function run(
+  inputs: Record<string, string>,
+  options: Partial<RunOptions> = {}
+): Promise<ActionRun> {
+  return runAction({
+    ...options,
+    inputs: { ...cloud.inputs, 'resource-group': RG, ...inputs },
+    env: { ...cloud.env, PATH: noAzPath, ...options.env }
+  })
+}
+
+describe('the resource is the one named', () => {
+  it("a source-vm ID in another subscription never touches the same-named VM in subscription-id's subscription", async () => {
+    cloud.emu.addVm({ resourceGroup: RG, name: 'twin', location: LOCATION, osType: 'Linux' })
+    const before = cloud.emu.requests.length
+    const r = await run({
+      'source-vm': vmId('twin', OTHER_SUBSCRIPTION),
+      deprovision: 'true',
+      'delete-source-vm': 'true',
+      'image-name': 'twin-img'
+    })
+
+    expect(r.main.code).toBe(1)
+    const errors = errorLines(r.main)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toContain("'source-vm'")
+    expect(errors[0]).toContain("'subscription-id'")
+    expect(errors[0]).toContain(OTHER_SUBSCRIPTION)
+    // Refused from the inputs alone: not one request reached the emulator, let alone the twin VM.
+    expect(since(before).filter(q => /\/virtualMachines\/twin/i.test(q.path))).toEqual([])
+    expect(writesSince(before)).toEqual([])
+    expect(cloud.emu.resources.state(vmId('twin'))).toMatchObject({ generalized: false })
+  })
+
+  it('VM names with dot segments or URL syntax are refused before any request', async () => {
+    for (const name of ['..', '.', 'vm?x', 'vm#x', `${'v'.repeat(65)}`]) {
+      const before = cloud.emu.requests.length
+      const r = await run({ 'source-vm': name, 'image-name': 'dots-img' }, { post: false })
+      expect(r.main.code).toBe(1)
+      const errors = errorLines(r.main)
+      expect(errors).toHaveLength(1)
+      expect(errors[0]).toContain("'source-vm'")
+      expect(since(before)).toEqual([])
+    }
+    const before = cloud.emu.requests.length
+    const r = await run({ 'source-vm': vmId('..'), 'image-name': 'dots-img' }, { post: false })
+    expect(r.main.code).toBe(1)
+    expect(errorLines(r.main).join('\n')).toContain("'source-vm'")
+    expect(since(before)).toEqual([])
+  })
+})
+
+describe('no silent identity swap', () => {
+  it('client-id without an ID token or secret fails with the id-token hint even when an az session exists', async () => {
+    cloud.emu.addVm({ resourceGroup: RG, name: 'swap-vm', location: LOCATION, osType: 'Linux' })
+    const before = cloud.emu.requests.length
+    const entraBefore = cloud.emu.tokenRequests.length
+    const r = await run(
+      {
+        'auth-type': 'auto',
+        'client-secret': '',
+        'source-vm': 'swap-vm',
+        'image-name': 'swap-img'
+      },
+      {
+        env: {
+          PATH: `${cloud.emu.azBinDir}:${dirname(process.execPath)}`,
+          ...cloud.emu.azCliEnv()
+        }
+      }
+    )
+
+    expect(r.main.code).toBe(1)
+    const errors = errorLines(r.main)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toContain("'client-id'")
+    expect(errors[0]).toContain('id-token: write')
+    expect(errors[0]).toContain('auth-type: azure-cli')
+    expect(r.main.stdout).not.toMatch(/Signing in with azure-cli/)
+    // Nothing signed in and nothing reached ARM.
+    expect(cloud.emu.tokenRequests.length).toBe(entraBefore)
+    expect(since(before).filter(isArm)).toEqual([])
+  })
+
+  it('the log names the identity that signed in (app ID and object ID from the token)', async () => {
+    cloud.emu.addVm({ resourceGroup: RG, name: 'whoami-vm', location: LOCATION, osType: 'Linux' })
+    const r = await run({ 'source-vm': 'whoami-vm', 'image-name': 'whoami-img', 'dry-run': 'true' })
+    expect(errorLines(r.main)).toEqual([])
+    expect(r.main.code).toBe(0)
+    expect(r.main.stdout).toMatch(
+      new RegExp(`Signed in as application ${cloud.emu.clientId} \\(object ID [0-9a-f-]{36}\\)`)
+    )
+  })
+})
+
+describe('cloud endpoints are checked before any credential is sent', () => {
+  const metadataPath = /^\/metadata\/endpoints\?/
+  function hostileMetadata(loginEndpoint: string): void {
+    cloud.emu.faults.add({
+      method: 'GET',
+      path: metadataPath,
+      reply: {
+        status: 200,
+        body: {
+          portalEndpoint: `${cloud.emu.url}/portal/`,
+          authentication: { loginEndpoint, audiences: [cloud.emu.armAudience] }
+        }
+      }
+    })
+  }
+
+  async function expectRefusedBeforeAnyToken(
+    inputs: Record<string, string>,
+    env: Record<string, string> = {}
+  ): Promise<string> {
+    cloud.emu.addVm({ resourceGroup: RG, name: 'stack-vm', location: LOCATION, osType: 'Linux' })
+    const before = cloud.emu.requests.length
+    const entraBefore = cloud.emu.tokenRequests.length
+    const idTokensBefore = cloud.emu.idTokenRequests
+    const r = await run({ 'source-vm': 'stack-vm', 'image-name': 'stack-img', ...inputs }, { env })
+    expect(r.main.code).toBe(1)
+    const errors = errorLines(r.main)
+    expect(errors).toHaveLength(1)
+    // No token request reached the login endpoint, no ID token was minted, nothing reached ARM.
+    expect(cloud.emu.tokenRequests.length).toBe(entraBefore)
+    expect(cloud.emu.idTokenRequests).toBe(idTokensBefore)
+    expect(since(before).filter(q => /\/oauth2\//.test(q.path))).toEqual([])
+    expect(since(before).filter(isArm)).toEqual([])
+    expect(cloud.emu.faults.pending).toEqual([])
+    return errors[0]
+  }
+
+  it('refuses a metadata document whose login endpoint is http', async () => {
+    hostileMetadata(cloud.emu.url.replace(/^https:/, 'http:') + '/')
+    const error = await expectRefusedBeforeAnyToken({})
+    expect(error).toMatch(/login endpoint that is not https/)
+    expect(error).toContain("'resource-manager-endpoint'")
+  })
+
+  it('refuses a login endpoint neither Microsoft Entra ID nor on the ARM host', async () => {
+    hostileMetadata('https://login.attacker.example/')
+    const error = await expectRefusedBeforeAnyToken({})
+    expect(error).toMatch(
+      /login host login\.attacker\.example, which is neither Microsoft Entra ID/
+    )
+  })
+
+  it('does not follow a redirect of the metadata request', async () => {
+    cloud.emu.faults.add({
+      method: 'GET',
+      path: metadataPath,
+      reply: {
+        status: 302,
+        headers: {
+          location: `${cloud.emu.url.replace(/^https:/, 'http:')}/metadata/endpoints?api-version=2015-01-01`
+        }
+      }
+    })
+    const error = await expectRefusedBeforeAnyToken({})
+    expect(error).toMatch(/answered 302, a redirect/)
+    // Only the one metadata request: the redirect's target was never asked.
+    expect(cloud.emu.requests.filter(q => q.status === 302)).toHaveLength(1)
+  })
+
+  it('OIDC against a login service that is not Microsoft Entra ID needs an explicit audience', async () => {
+    const error = await expectRefusedBeforeAnyToken(
+      {
+        'auth-type': 'auto',
+        'client-secret': '',
+        'client-id': cloud.emu.clientId,
+        'tenant-id': cloud.emu.tenantId
+      },
+      {
+        ACTIONS_ID_TOKEN_REQUEST_URL: cloud.emu.oidcTokenUrl,
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN: cloud.emu.oidcRequestToken
+      }
+    )
+    expect(error).toMatch(/^::error::Input 'audience': is required for OIDC/)
+  })
+
+  it('OIDC with the audience named signs in', async () => {
+    cloud.emu.addVm({ resourceGroup: RG, name: 'aud-vm', location: LOCATION, osType: 'Linux' })
+    const r = await run(
+      {
+        'auth-type': 'auto',
+        'client-secret': '',
+        audience: 'api://AzureADTokenExchange',
+        'source-vm': 'aud-vm',
+        'image-name': 'aud-img',
+        'dry-run': 'true'
+      },
+      {
+        env: {
+          ACTIONS_ID_TOKEN_REQUEST_URL: cloud.emu.oidcTokenUrl,
+          ACTIONS_ID_TOKEN_REQUEST_TOKEN: cloud.emu.oidcRequestToken
+        }
+      }
+    )
+    expect(errorLines(r.main)).toEqual([])
+    expect(r.main.code).toBe(0)
+    expect(r.main.stdout).toContain('Signing in with oidc')
+  })
+})
