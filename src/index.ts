@@ -72,7 +72,8 @@ const runner: Runner = {
       workflow: context.workflow ?? '',
       runId: String(context.runId),
       runAttempt: Number.isFinite(context.runAttempt) ? context.runAttempt : 1,
-      runNumber: context.runNumber
+      runNumber: context.runNumber,
+      job: process.env.GITHUB_JOB ?? ''
     }
   })
 }

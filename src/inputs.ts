@@ -5,7 +5,7 @@
 import { Inputs } from './constants.js'
 import { autoVersion, isValidVersion } from './targets/version-number.js'
 import { normaliseRegion, parseTargetRegions } from './targets/target-regions.js'
-import { buildTags, parseTags } from './tags.js'
+import { buildTags, ownerKey, parseTags } from './tags.js'
 import type {
   Architecture,
   AuthType,
@@ -640,12 +640,21 @@ export function readPlan(read: InputReader, context: PlanContext): Plan {
     }
   })()
   const provenance = bool(read, Inputs.ProvenanceTags, true)
+  const inputValues: Record<string, string> = {}
+  for (const name of Object.values(Inputs)) {
+    if (name !== Inputs.ClientSecret) inputValues[name] = read(name).trim()
+  }
+  const owner = {
+    runId: context.run.runId,
+    key: ownerKey(context.run, inputValues),
+    attempt: context.run.runAttempt
+  }
   const tags = (() => {
     try {
       // Upload disks carry the 4 tags of their source file's identity besides these (resume).
       const reserved =
         source.mode === 'upload' && source.destination.kind === 'managed-disk' ? 4 : 0
-      return buildTags(userTags, context.run, { provenance, reserved })
+      return buildTags(userTags, context.run, { provenance, reserved, ownerKey: owner.key })
     } catch (e) {
       throw new InputError(Inputs.Tags, (e as Error).message)
     }
@@ -661,6 +670,7 @@ export function readPlan(read: InputReader, context: PlanContext): Plan {
     gallery,
     tags,
     run: context.run,
+    owner,
     timeoutMinutes: integer(read, Inputs.TimeoutMinutes, 120, 1, 1440),
     dryRun: bool(read, Inputs.DryRun, false)
   }

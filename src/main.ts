@@ -3,6 +3,7 @@
  * run's one AbortSignal (timeout-minutes, SIGINT/SIGTERM) and the ledger of what must not outlive a
  * failure.
  */
+import { randomBytes } from 'node:crypto'
 import { Outputs, State } from './constants.js'
 import type { AzureClients } from './azure/clients.js'
 import { describeAzureError } from './azure/errors.js'
@@ -11,7 +12,7 @@ import { cleanUp } from './cleanup.js'
 import { connect } from './connect.js'
 import { execute } from './execute.js'
 import { InputError, readPlan } from './inputs.js'
-import { createLedger } from './ledger.js'
+import { createLedger, sealLedger } from './ledger.js'
 import { formatDuration, type Logger } from './log.js'
 import { describePlan, type Plan } from './plan.js'
 import { planLines, preflight } from './preflight.js'
@@ -25,6 +26,12 @@ import { inspectUploadSource, type InspectedUpload } from './upload/upload-image
 export async function runMain(runner: Runner): Promise<number> {
   const { log } = runner
   runner.saveState(State.IsPost, 'true')
+  // Written through the state file before anything the action runs can print: the runner applies
+  // the file at the end of the step, over any `::save-state` a guest's output carried (issue 14).
+  const nonce = randomBytes(16).toString('hex')
+  runner.saveState(State.Nonce, nonce)
+  runner.saveState(State.Succeeded, 'false')
+  runner.saveState(State.Ledger, sealLedger(nonce, '[]'))
   let plan: Plan
   try {
     plan = readPlan(name => runner.getInput(name), runner.planContext())
@@ -72,7 +79,7 @@ export async function runMain(runner: Runner): Promise<number> {
     }
   }
   const report: Report = emptyReport()
-  const ledger = createLedger(json => runner.saveState(State.Ledger, json))
+  const ledger = createLedger(json => runner.saveState(State.Ledger, sealLedger(nonce, json)))
   let clients: AzureClients | undefined
   const started = Date.now()
   const title = plan.dryRun
@@ -82,7 +89,10 @@ export async function runMain(runner: Runner): Promise<number> {
       : 'Upload'
   try {
     clients = await connect(runner, plan)
-    runner.saveState(State.Connection, JSON.stringify({ runId: plan.run.runId }))
+    runner.saveState(
+      State.Connection,
+      JSON.stringify({ runId: plan.run.runId, ownerKey: plan.owner.key })
+    )
     const ctx: RunContext = {
       plan,
       clients,
@@ -127,7 +137,7 @@ export async function runMain(runner: Runner): Promise<number> {
           title: `${title}: the run would be attempted`
         })
       )
-      runner.saveState(State.Succeeded, 'true')
+      runner.saveState(State.Succeeded, nonce)
       return 0
     }
     await execute(ctx, pre)
@@ -136,7 +146,7 @@ export async function runMain(runner: Runner): Promise<number> {
       `Done in ${formatDuration(Date.now() - started)}: ${report.outputs[Outputs.ImageId] ?? ''}`
     )
     await runner.writeSummary(renderSummary(report, clients.cloud, { ok: true, title }))
-    runner.saveState(State.Succeeded, 'true')
+    runner.saveState(State.Succeeded, nonce)
     return 0
   } catch (e) {
     const aborted = controller.signal.aborted
@@ -170,6 +180,7 @@ export async function runMain(runner: Runner): Promise<number> {
           clients: clients as AzureClients,
           ledger,
           runId: plan.run.runId,
+          ownerKey: plan.owner.key,
           log,
           signal: AbortSignal.timeout(10 * 60_000)
         })

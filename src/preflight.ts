@@ -87,7 +87,7 @@ export async function preflight(
     }
   }
   const managedImage = plan.managedImage
-    ? await checkManagedImage(clients, plan.managedImage, plan.run.runId, signal)
+    ? await checkManagedImage(clients, plan.managedImage, plan.owner, signal)
     : undefined
   // What the version will be made from: the managed image when there is one, else the VM or the uploads.
   const origin =
@@ -106,7 +106,7 @@ export async function preflight(
         }
   const gallery = plan.gallery
     ? await checkGalleryTarget(
-        { clients, log, signal, run: plan.run },
+        { clients, log, signal, run: plan.run, owner: plan.owner },
         plan.gallery,
         source,
         origin

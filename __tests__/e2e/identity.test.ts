@@ -240,3 +240,58 @@ describe('cloud endpoints are checked before any credential is sent', () => {
     expect(r.main.stdout).toContain('Signing in with oidc')
   })
 })
+
+describe('the post step acts only on what this run could have created', () => {
+  const OTHER_RG = 'identity-prod-rg'
+  function imageIdIn(group: string, name: string): string {
+    return `/subscriptions/${cloud.emu.subscriptionId}/resourceGroups/${group}/providers/Microsoft.Compute/images/${name}`
+  }
+
+  it('ignores a ledger in the state that the main step did not write', async () => {
+    cloud.emu.addResourceGroup(OTHER_RG, LOCATION)
+    // An unfinished image in another group, tagged with this run's id (anyone can set a tag).
+    const victim = cloud.emu.addImage({
+      resourceGroup: OTHER_RG,
+      name: 'prod-img',
+      location: LOCATION,
+      tags: { 'github-run-id': '9000001' }
+    })
+    ;(victim.properties as { provisioningState: string }).provisioningState = 'Failed'
+    const planned = imageIdIn(RG, 'ledger-img')
+    for (const forged of [
+      // Out of scope, in the old shape (a bare list), as `::save-state name=ledger::…` would set it.
+      (_nonce: string) => JSON.stringify([{ kind: 'managed-image', id: victim.id }]),
+      // Out of scope, with the run's nonce.
+      (nonce: string) =>
+        JSON.stringify({ nonce, entries: [{ kind: 'managed-image', id: victim.id }] }),
+      // The plan's own image, but without the run's nonce.
+      (_nonce: string) =>
+        JSON.stringify({ nonce: 'f'.repeat(32), entries: [{ kind: 'managed-image', id: planned }] })
+    ]) {
+      const before = cloud.emu.requests.length
+      const r = await run(
+        // Fails in the preflight (no such VM), with nothing created.
+        { 'source-vm': 'no-such-vm', 'image-name': 'ledger-img' },
+        { postState: state => ({ ...state, ledger: forged(state.nonce ?? '') }) }
+      )
+      expect(r.main.code).toBe(1)
+      expect(r.post?.code).toBe(0)
+      // The post step deleted nothing.
+      const post = since(before).filter(q => /images\/(prod-img|ledger-img)/.test(q.path))
+      expect(post.filter(q => q.method === 'DELETE')).toEqual([])
+      expect(cloud.emu.resources.get(victim.id as string)).toBeDefined()
+      expect(r.post?.stdout).toMatch(/Post: ignored .*: it is not cleaned up\./)
+    }
+  })
+
+  it("a 'succeeded' state that is not the run's nonce does not skip the cleanup", async () => {
+    const r = await run(
+      { 'source-vm': 'no-such-vm', 'image-name': 'ledger-img2' },
+      { postState: state => ({ ...state, succeeded: 'true' }) }
+    )
+    expect(r.main.code).toBe(1)
+    expect(r.state.succeeded).toBe('false')
+    expect(r.state.nonce).toMatch(/^[0-9a-f]{32}$/)
+    expect(r.post?.stdout).toContain('Post: nothing this run created is left to clean up.')
+  })
+})

@@ -92,6 +92,10 @@ export interface RunOptions {
   runId?: string
   runAttempt?: number
   runNumber?: number
+  /** Changes the state the post step is given (state set by something other than the main step). */
+  postState?: (state: Record<string, string>) => Record<string, string>
+  /** GITHUB_JOB (default 'build'): matrix legs of one job share it. */
+  job?: string
 }
 
 function runStep(
@@ -150,6 +154,7 @@ export async function runAction(options: RunOptions): Promise<ActionRun> {
     GITHUB_RUN_ID: options.runId ?? '9000001',
     GITHUB_RUN_ATTEMPT: String(options.runAttempt ?? 1),
     GITHUB_RUN_NUMBER: String(options.runNumber ?? 42),
+    GITHUB_JOB: options.job ?? 'build',
     ...files,
     ...inputEnv
   }
@@ -162,7 +167,8 @@ export async function runAction(options: RunOptions): Promise<ActionRun> {
   let post: StepResult | undefined
   if (options.post !== false) {
     const stateEnv: Record<string, string> = {}
-    for (const [k, v] of Object.entries(state)) stateEnv[`STATE_${k}`] = v
+    const given = options.postState ? options.postState({ ...state }) : state
+    for (const [k, v] of Object.entries(given)) stateEnv[`STATE_${k}`] = v
     writeFileSync(files.GITHUB_STATE, '')
     post = await runStep({ ...base, ...stateEnv })
   }

@@ -71,7 +71,8 @@ describe('readPlan: capture', () => {
       'github-ref': 'refs/heads/main',
       'github-workflow': 'nightly',
       'github-run-id': '777',
-      'github-run-attempt': '2'
+      'github-run-attempt': '2',
+      'github-owner-key': expect.stringMatching(/^[0-9a-f]{32}$/)
     })
     expect(p.timeoutMinutes).toBe(120)
     expect(p.dryRun).toBe(false)
@@ -100,11 +101,10 @@ describe('readPlan: capture', () => {
   })
 
   it('omits provenance tags when asked', () => {
-    // github-run-id stays: cleanup and re-run attempts recognise the run's own resources by it.
-    expect(plan({ ...capture, 'provenance-tags': 'false', tags: 'a=b' }).tags).toEqual({
-      a: 'b',
-      'github-run-id': '777'
-    })
+    // github-run-id and the owner key stay: cleanup and re-run attempts recognise the job's own
+    // resources by them.
+    const p = plan({ ...capture, 'provenance-tags': 'false', tags: 'a=b' })
+    expect(p.tags).toEqual({ a: 'b', 'github-run-id': '777', 'github-owner-key': p.owner.key })
   })
 
   it('normalises the location like Azure', () => {
@@ -222,4 +222,28 @@ describe('readPlan: the VM named is the VM used (issue 14)', () => {
       expect(failure({ ...capture, 'source-vm': id }).input).toBe('source-vm')
     }
   )
+})
+
+describe('readPlan: the owner key (issue 14)', () => {
+  const key = (inputs: Record<string, string>, run: Partial<PlanContext['run']> = {}) => {
+    const all: Record<string, string> = { ...actionDefaults(), ...inputs }
+    return readPlan(name => all[name] ?? '', { ...context, run: { ...context.run, ...run } }).owner
+  }
+
+  it('is the same in every attempt of the job, and ignores the client secret', () => {
+    const first = key({ ...capture, 'client-secret': 'a' }, { runAttempt: 1, job: 'build' })
+    const again = key({ ...capture, 'client-secret': 'b' }, { runAttempt: 3, job: 'build' })
+    expect(again.key).toBe(first.key)
+    expect([first.attempt, again.attempt]).toEqual([1, 3])
+    expect(first.runId).toBe('777')
+  })
+
+  it('differs between matrix legs with other inputs, other jobs and other runs', () => {
+    const base = key(capture, { job: 'build' }).key
+    expect(key({ ...capture, 'source-vm': 'golden2' }, { job: 'build' }).key).not.toBe(base)
+    expect(key({ ...capture, tags: 'os=ubuntu' }, { job: 'build' }).key).not.toBe(base)
+    expect(key(capture, { job: 'publish' }).key).not.toBe(base)
+    expect(key(capture, { job: 'build', runId: '778' }).key).not.toBe(base)
+    expect(key(capture, { job: 'build', repository: 'contoso/other' }).key).not.toBe(base)
+  })
 })

@@ -19,6 +19,7 @@ function plan(connection: Plan['connection']): Plan {
     },
     tags: { team: 'infra' },
     run,
+    owner: { runId: '1', key: 'k', attempt: 1 },
     timeoutMinutes: 60,
     dryRun: true
   }

@@ -6,9 +6,9 @@
 import { isRestError } from '@azure/core-rest-pipeline'
 import type { AzureClients } from '../azure/clients.js'
 import type { Logger } from '../log.js'
-import type { GalleryTarget, RunIdentity, TargetRegion } from '../plan.js'
+import type { GalleryTarget, Owner, RunIdentity, TargetRegion } from '../plan.js'
 import type { SourceFacts } from '../source-facts.js'
-import { isFromRun } from '../tags.js'
+import { madeBy } from '../tags.js'
 import { normaliseRegion, withSourceRegion } from './target-regions.js'
 import { compareVersions, isValidVersion } from './version-number.js'
 import {
@@ -47,6 +47,8 @@ export interface PreflightDeps {
   log: Logger
   signal: AbortSignal
   run: RunIdentity
+  /** Whose versions are reused (an earlier attempt of this job) or refused (another job of the run). */
+  owner: Owner
 }
 
 async function getOrUndefined<T>(get: () => Promise<T>): Promise<T | undefined> {
@@ -154,7 +156,7 @@ export async function checkGalleryTarget(
       : await getOrUndefined(() =>
           compute.galleryImageVersions.get(rg, galleryName, def, version, opts)
         )
-  const action = decideVersionAction(existing, deps.run.runId, target.overwrite, {
+  const action = decideVersionAction(existing, deps.owner, target.overwrite, {
     version,
     definition: def
   })
@@ -178,7 +180,7 @@ export async function checkGalleryTarget(
   }
 }
 
-/** The newest version of the definition tagged with this run's id, if any. */
+/** The newest version of the definition an earlier attempt of this job made (its owner key), if any. */
 async function earlierAttemptVersion(
   deps: PreflightDeps,
   target: GalleryTarget
@@ -190,7 +192,11 @@ async function earlierAttemptVersion(
     target.imageDefinition,
     { abortSignal: deps.signal }
   )) {
-    if (v.name !== undefined && isFromRun(v.tags, deps.run.runId) && isValidVersion(v.name)) {
+    if (
+      v.name !== undefined &&
+      madeBy(v.tags, deps.owner) === 'earlier-attempt' &&
+      isValidVersion(v.name)
+    ) {
       if (newest === undefined || compareVersions(v.name, newest) > 0) newest = v.name
     }
   }
