@@ -7,6 +7,7 @@ import { azurePolicies, refreshableCredential } from './azure/policies.js'
 import type { Plan } from './plan.js'
 import { StepFailure } from './run-context.js'
 import type { Runner } from './runner.js'
+import { oneLine } from './untrusted.js'
 
 export async function connect(
   runner: Runner,
@@ -26,9 +27,11 @@ export async function connect(
   }
   if (!quiet) {
     runner.log.info(
-      `Azure: ${cloud.name} (${cloud.resourceManagerEndpoint}), subscription ${plan.subscriptionId}`
+      oneLine(
+        `Azure: ${cloud.name} (${cloud.resourceManagerEndpoint}), subscription ${plan.subscriptionId}`
+      )
     )
-    runner.log.info(`Signing in with ${chosen.kind}: ${chosen.reason}`)
+    runner.log.info(oneLine(`Signing in with ${chosen.kind}: ${chosen.reason}`))
   }
   // Refreshable: when Azure rejects a token mid-run, the policy builds a new credential, so OIDC
   // mints a new GitHub ID token instead of replaying a cached one.
@@ -44,7 +47,7 @@ export async function connect(
     // reader of the workflow expects (an Azure CLI session, a host's managed identity).
     const token = await credential.getToken(cloud.armScope)
     runner.log.info(
-      `Signed in as ${describeIdentity(token ? tokenIdentity(token.token) : undefined)}`
+      oneLine(`Signed in as ${describeIdentity(token ? tokenIdentity(token.token) : undefined)}`)
     )
   }
   return createClients(cloud, credential, plan.subscriptionId, {

@@ -2,7 +2,8 @@
  * The ledger: every resource this run creates that must not outlive a failure, written to the step's
  * state the moment it exists, so the post step can finish the job after a failure or cancellation.
  */
-import { resourceId, type Plan } from './plan.js'
+import { resourceId } from './azure/resource-id.js'
+import type { Plan } from './plan.js'
 
 export type LedgerEntry =
   /** A temporary upload disk; `writeAccess` while a write SAS is open on it. */

@@ -9,6 +9,7 @@ import { createLedger, ledgerScope, openLedger, sealLedger } from './ledger.js'
 import type { Plan } from './plan.js'
 import { connect } from './connect.js'
 import type { Runner } from './runner.js'
+import { oneLine } from './untrusted.js'
 
 export async function runPost(runner: Runner, getState: (name: string) => string): Promise<number> {
   const { log } = runner
@@ -30,7 +31,7 @@ export async function runPost(runner: Runner, getState: (name: string) => string
       plan = readPlan(name => runner.getInput(name), runner.planContext())
       return ledgerScope(plan)
     })
-    for (const r of refused) log.warning(`Post: ignored ${r}: it is not cleaned up.`)
+    for (const r of refused) log.warning(oneLine(`Post: ignored ${r}: it is not cleaned up.`))
     if (entries.length === 0 || plan === undefined) {
       if (refused.length === 0) log.info('Post: nothing this run created is left to clean up.')
       return 0
@@ -66,7 +67,7 @@ export async function runPost(runner: Runner, getState: (name: string) => string
     ]
     await runner.writeSummary(lines.join('\n') + '\n')
   } catch (e) {
-    log.warning(`Post: cleanup could not run: ${(e as Error).message}`)
+    log.warning(oneLine(`Post: cleanup could not run: ${(e as Error).message}`))
   }
   return 0
 }

@@ -10,6 +10,7 @@ import { startLro } from './lro.js'
 import {
   children,
   clone,
+  displayRegion,
   getResource,
   normRegion,
   putResource,
@@ -412,7 +413,7 @@ export function putGalleryImageVersion(ctx: Ctx, id: string): Reply {
   validateVersion(p.names[2], def, facts, sp, pub, body.location)
   const existing = getResource(state, id)
   const regions: Body[] = (pub.targetRegions ?? [{ name: body.location }]).map((r: Body) => ({
-    name: r.name,
+    name: displayRegion(String(r.name)),
     regionalReplicaCount: r.regionalReplicaCount ?? pub.replicaCount ?? 1,
     storageAccountType: r.storageAccountType ?? pub.storageAccountType ?? 'Standard_LRS',
     ...(r.excludeFromLatest !== undefined ? { excludeFromLatest: r.excludeFromLatest } : {}),
@@ -575,7 +576,7 @@ export function addGalleryImageVersion(
       properties: {
         publishingProfile: {
           targetRegions: (seed.targetRegions ?? [location]).map(name => ({
-            name,
+            name: displayRegion(name),
             regionalReplicaCount: 1,
             storageAccountType: 'Standard_LRS'
           })),

@@ -38,14 +38,24 @@ export interface Fault {
   retryAfter?: number
   code?: string
   message?: string
+  /** ARM error `target` and `details` of a status fault (test fault: e.g. injected command lines). */
+  target?: string
+  details?: ArmErrorDetail[]
   drop?: boolean
-  failOperation?: { code: string; message: string }
+  failOperation?: { code: string; message: string; details?: ArmErrorDetail[] }
   delayMs?: number
   /**
    * Answer with exactly this instead of the route's reply: a hostile or misconfigured server (a
    * tampered cloud metadata document, a redirect), which no Azure source describes: test-only.
    */
   reply?: Reply
+}
+
+/** One entry of an ARM error's `details` (ARM RPC "Error Response Content"). */
+export interface ArmErrorDetail {
+  code: string
+  message: string
+  target?: string
 }
 
 /** One ARM resource as stored: `body` is what GET returns, `state` is hidden emulator state. */
@@ -64,7 +74,7 @@ export interface Operation {
   apiVersion: string
   pollsLeft: number
   status: 'InProgress' | 'Succeeded' | 'Failed' | 'Canceled'
-  error?: { code: string; message: string }
+  error?: { code: string; message: string; details?: ArmErrorDetail[] }
   /** true for run commands that never report back (Sysprep /shutdown kills the guest agent). */
   neverCompletes?: boolean
   startTime: string
@@ -73,6 +83,8 @@ export interface Operation {
   complete: () => Body | undefined
   /** Applies the failed state once. */
   fail?: () => void
+  /** The succeeded status document carries `properties.output` (only where Azure's does). */
+  withOutput?: boolean
   /** Called on every poll (e.g. replication progress). */
   onPoll?: (op: Operation) => void
   result?: Body
@@ -114,7 +126,8 @@ export interface Config {
   systemAssignedClientId: string
   userAssignedClientIds: string[]
   pollsBeforeDone: number
-  retryAfterSeconds: number
+  /** Retry-After on LRO replies: none unless positive (Azure's is unverified: the recorder strips it) */
+  retryAfterSeconds?: number
   /** instanceView GETs after a Sysprep /shutdown run command before the VM reports stopped */
   sysprepPollsToStop: number
   pageSize: number
@@ -149,7 +162,7 @@ export interface Ctx {
   body: Body | undefined
   rawBody: string
   /** set by a matching fault: the LRO started by this request ends Failed */
-  failOperation?: { code: string; message: string }
+  failOperation?: { code: string; message: string; details?: ArmErrorDetail[] }
 }
 
 export interface Reply {

@@ -144,9 +144,10 @@ describe('gallery target against the ARM emulator', () => {
     expect(version?.properties.storageProfile.source).toEqual({
       virtualMachineId: (content as { vmId: string }).vmId
     })
+    // Azure stores display names (test_image_version_create_os_vhd: "West US" after "westus").
     expect(version?.properties.publishingProfile.targetRegions).toEqual([
-      { name: 'westus', regionalReplicaCount: 1, storageAccountType: 'Standard_LRS' },
-      { name: 'eastus', regionalReplicaCount: 2, storageAccountType: 'Standard_LRS' }
+      { name: 'West US', regionalReplicaCount: 1, storageAccountType: 'Standard_LRS' },
+      { name: 'East US', regionalReplicaCount: 2, storageAccountType: 'Standard_LRS' }
     ])
     expect(ctx.ledger.entries()).toEqual([])
     expect(ctx.report.sections).toHaveLength(1)

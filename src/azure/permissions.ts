@@ -13,6 +13,7 @@
 import type { AzureClients } from './clients.js'
 import type { Logger } from '../log.js'
 import type { Plan } from '../plan.js'
+import { oneLine } from '../untrusted.js'
 
 export interface Scope {
   subscriptionId: string
@@ -268,7 +269,9 @@ export async function checkPermissions(
     const { scope } = required
     if (scope.subscriptionId.toLowerCase() !== clients.subscriptionId.toLowerCase()) {
       log.info(
-        `Permissions in resource group '${scope.resourceGroup}' of subscription ${scope.subscriptionId} are not checked in advance (another subscription).`
+        oneLine(
+          `Permissions in resource group '${scope.resourceGroup}' of subscription ${scope.subscriptionId} are not checked in advance (another subscription).`
+        )
       )
       continue
     }
@@ -291,17 +294,21 @@ export async function checkPermissions(
     } catch (error) {
       const e = error as { statusCode?: number; code?: string; message?: string }
       log.warning(
-        `Could not read this identity's permissions on ${armScope(scope)} (${
-          e.code ?? e.statusCode ?? 'error'
-        }: ${e.message ?? String(error)}); continuing without the permissions preflight.`
+        oneLine(
+          `Could not read this identity's permissions on ${armScope(scope)} (${
+            e.code ?? e.statusCode ?? 'error'
+          }: ${e.message ?? String(error)}); continuing without the permissions preflight.`
+        )
       )
       return 'unknown'
     }
     const missing = missingActions(required, permissions)
     log.debug(
-      `Permissions on ${armScope(scope)}: ${permissions.length} role entries; missing ${
-        missing.actions.length + missing.dataActions.length
-      } of ${required.actions.length + required.dataActions.length} actions.`
+      oneLine(
+        `Permissions on ${armScope(scope)}: ${permissions.length} role entries; missing ${
+          missing.actions.length + missing.dataActions.length
+        } of ${required.actions.length + required.dataActions.length} actions.`
+      )
     )
     if (missing.actions.length > 0 || missing.dataActions.length > 0) {
       result.push({
