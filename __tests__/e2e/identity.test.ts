@@ -295,3 +295,128 @@ describe('the post step acts only on what this run could have created', () => {
     expect(r.post?.stdout).toContain('Post: nothing this run created is left to clean up.')
   })
 })
+
+describe('ownership a matrix cannot share', () => {
+  const GALLERY = 'identity_gallery'
+  /** `auto`: <UTC yyyy>.<UTC month*100+day>.<run number>, computed here independently. */
+  const autoVersion = (runNumber: number, now = new Date()): string =>
+    `${now.getUTCFullYear()}.${(now.getUTCMonth() + 1) * 100 + now.getUTCDate()}.${runNumber}`
+  const versionIdOf = (definition: string, version: string): string =>
+    `/subscriptions/${cloud.emu.subscriptionId}/resourceGroups/${RG}/providers/Microsoft.Compute/galleries/${GALLERY}/images/${definition}/versions/${version}`
+
+  function seedLegVm(name: string): void {
+    cloud.emu.addVm({
+      resourceGroup: RG,
+      name,
+      location: LOCATION,
+      osType: 'Linux',
+      hyperVGeneration: 'V2'
+    })
+  }
+
+  function leg(
+    vm: string,
+    inputs: Record<string, string>,
+    options: Partial<RunOptions>
+  ): Promise<ActionRun> {
+    return run({ 'source-vm': vm, ...inputs }, { runNumber: 42, job: 'build', ...options })
+  }
+
+  beforeAll(() => {
+    cloud.emu.addGallery(RG, GALLERY, LOCATION)
+    cloud.emu.addGalleryImage({
+      resourceGroup: RG,
+      gallery: GALLERY,
+      name: 'legs',
+      osType: 'Linux',
+      osState: 'Generalized',
+      hyperVGeneration: 'V2'
+    })
+  })
+
+  it("two legs of one run into one definition with 'auto' never output each other's version; a re-run attempt reuses its own with zero writes", async () => {
+    seedLegVm('leg-a')
+    seedLegVm('leg-b')
+    const target = { gallery: GALLERY, 'gallery-image': 'legs', 'gallery-image-version': 'auto' }
+    const runId = '9100001'
+    const version = autoVersion(42)
+
+    const a = await leg('leg-a', target, { runId })
+    expect(errorLines(a.main)).toEqual([])
+    expect(a.main.code).toBe(0)
+    expect(a.outputs['gallery-image-version']).toBe(version)
+    expect(a.outputs['image-id']).toBe(versionIdOf('legs', version))
+
+    // Leg B: same run, same job, same definition and number, another VM.
+    const beforeB = cloud.emu.requests.length
+    const b = await leg('leg-b', target, { runId })
+    expect(b.main.code).toBe(1)
+    const errors = errorLines(b.main)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toContain("Input 'gallery-image-version'")
+    expect(errors[0]).toContain('strategy.job-index')
+    expect(b.outputs['image-id']).toBeUndefined()
+    expect(b.outputs['gallery-image-version']).toBeUndefined()
+    // Refused in the preflight: leg B's VM was never touched, nothing was written.
+    expect(writesSince(beforeB)).toEqual([])
+    expect(cloud.emu.resources.state(vmId('leg-b'))).toMatchObject({ generalized: false })
+
+    // A re-run attempt of leg A reuses its own version without a single write.
+    const beforeRerun = cloud.emu.requests.length
+    const again = await leg('leg-a', target, { runId, runAttempt: 2 })
+    expect(errorLines(again.main)).toEqual([])
+    expect(again.main.code).toBe(0)
+    expect(writesSince(beforeRerun)).toEqual([])
+    expect(again.outputs['gallery-image-version']).toBe(version)
+    expect(again.outputs['image-id']).toBe(versionIdOf('legs', version))
+
+    // A re-run attempt of leg B still does not take leg A's version.
+    const beforeRerunB = cloud.emu.requests.length
+    const againB = await leg('leg-b', target, { runId, runAttempt: 2 })
+    expect(againB.main.code).toBe(1)
+    expect(errorLines(againB.main).join('\n')).toContain("Input 'gallery-image-version'")
+    expect(writesSince(beforeRerunB)).toEqual([])
+  })
+
+  it('a version carrying only the run id (a tag anyone can set) is not reused by a re-run attempt', async () => {
+    seedLegVm('forged-leg')
+    const runId = '9100002'
+    cloud.emu.addGalleryImageVersion({
+      resourceGroup: RG,
+      gallery: GALLERY,
+      image: 'legs',
+      name: '9.9.9',
+      tags: { 'github-run-id': runId }
+    })
+    const before = cloud.emu.requests.length
+    const r = await leg(
+      'forged-leg',
+      { gallery: GALLERY, 'gallery-image': 'legs', 'gallery-image-version': '9.9.9' },
+      { runId, runAttempt: 2 }
+    )
+    expect(r.main.code).toBe(1)
+    expect(errorLines(r.main).join('\n')).toContain("Input 'gallery-image-version'")
+    expect(r.outputs['image-id']).toBeUndefined()
+    expect(writesSince(before)).toEqual([])
+  })
+
+  it('a second leg with the same image-name fails up front naming image-name, also with overwrite', async () => {
+    seedLegVm('img-leg-a')
+    seedLegVm('img-leg-b')
+    const runId = '9100003'
+    const a = await leg('img-leg-a', { 'image-name': 'shared-img' }, { runId })
+    expect(errorLines(a.main)).toEqual([])
+    expect(a.main.code).toBe(0)
+    for (const overwrite of ['false', 'true']) {
+      const before = cloud.emu.requests.length
+      const b = await leg('img-leg-b', { 'image-name': 'shared-img', overwrite }, { runId })
+      expect(b.main.code).toBe(1)
+      const errors = errorLines(b.main)
+      expect(errors).toHaveLength(1)
+      expect(errors[0]).toContain("Input 'image-name'")
+      expect(errors[0]).toContain('strategy.job-index')
+      expect(writesSince(before)).toEqual([])
+    }
+    expect(cloud.emu.resources.state(vmId('img-leg-b'))).toMatchObject({ generalized: false })
+  })
+})

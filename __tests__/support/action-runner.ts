@@ -6,6 +6,7 @@
  * so a line that slips through shows up where it would do harm.
  */
 import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -38,6 +39,31 @@ export function actionDefaults(): Record<string, string> {
     if (spec.default !== undefined) defaults[name] = String(spec.default)
   }
   return defaults
+}
+
+/**
+ * The owner key (issue 14) a run with these inputs carries, computed here from the contract's
+ * recipe rather than by the product's code: sha256 of the JSON of [repository, run id, GITHUB_JOB,
+ * every action.yml input but client-secret as [name, trimmed value] sorted by name], first 32 hex
+ * characters. For seeding what an earlier attempt of a job left behind.
+ */
+export function ownerKeyOf(
+  inputs: Record<string, string>,
+  run: { runId?: string; job?: string; repository?: string } = {}
+): string {
+  const all: Record<string, string> = { ...actionDefaults(), ...inputs }
+  const doc = parse(readFileSync(join(ROOT, 'action.yml'), 'utf8')) as ActionYaml
+  const entries = Object.keys(doc.inputs)
+    .filter(name => name !== 'client-secret')
+    .sort()
+    .map(name => [name, (all[name] ?? '').trim()])
+  const material = JSON.stringify([
+    run.repository ?? 'contoso/golden-images',
+    run.runId ?? '9000001',
+    run.job ?? 'build',
+    entries
+  ])
+  return createHash('sha256').update(material).digest('hex').slice(0, 32)
 }
 
 export interface StepResult {

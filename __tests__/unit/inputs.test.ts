@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import { InputError, readPlan, type PlanContext } from '../../src/inputs.js'
-import { actionDefaults } from '../support/action-runner.js'
+import { actionDefaults, ownerKeyOf } from '../support/action-runner.js'
 import { badInputCases } from '../support/bad-inputs.js'
 
 const SUB = '11111111-2222-3333-4444-555555555555'
@@ -245,5 +245,19 @@ describe('readPlan: the owner key (issue 14)', () => {
     expect(key(capture, { job: 'publish' }).key).not.toBe(base)
     expect(key(capture, { job: 'build', runId: '778' }).key).not.toBe(base)
     expect(key(capture, { job: 'build', repository: 'contoso/other' }).key).not.toBe(base)
+  })
+})
+
+describe('the owner key recipe', () => {
+  it('is the one the test support reproduces from action.yml (all inputs but the secret)', () => {
+    const inputs = { ...capture, 'client-secret': 's', tags: 'os=ubuntu' }
+    const all: Record<string, string> = { ...actionDefaults(), ...inputs }
+    const owner = readPlan(name => all[name] ?? '', {
+      ...context,
+      run: { ...context.run, job: 'build' }
+    }).owner
+    expect(owner.key).toBe(
+      ownerKeyOf(inputs, { runId: '777', job: 'build', repository: 'contoso/golden-images' })
+    )
   })
 })
