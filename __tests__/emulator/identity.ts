@@ -182,9 +182,6 @@ function issueToken(state: State, tenant: string, form: URLSearchParams): Reply 
   }
 }
 
-/** Audiences of the blob service: `https://storage.azure.com` or an account's `https://<name>.blob.<suffix>`. */
-const STORAGE_AUDIENCE = /^https:\/\/(?:storage\.azure\.com|[^/]+\.blob\.[^/]+)\/?$/i
-
 /**
  * The object ID of the service principal behind a client (app) ID. In Entra they are different
  * GUIDs (the app registration's appId vs. its service principal's id); here one is derived from the
