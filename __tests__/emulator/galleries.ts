@@ -241,21 +241,28 @@ interface SourceFacts {
   region: string
   dataLuns: number[]
   sizeGB: number
+  /** a disk's or snapshot's `supportedCapabilities.architecture` (kept on the version's state) */
+  architecture?: string
 }
 
 function sourceFacts(state: State, sp: Body): SourceFacts {
   const srcId: string | undefined =
     sp.source?.virtualMachineId ?? sp.source?.id ?? sp.osDiskImage?.source?.id
   if (!srcId) {
-    if (sp.osDiskImage?.source?.uri)
+    if (sp.osDiskImage?.source?.uri) {
+      // A VHD's region is its storage account's (Azure/AgentBaker#7353).
+      const account = sp.osDiskImage.source.storageAccountId
+        ? getResource(state, String(sp.osDiskImage.source.storageAccountId))
+        : undefined
       return {
         osType: '',
         generalized: true,
         hyperV: '',
-        region: '',
+        region: account?.body.location ?? '',
         dataLuns: (sp.dataDiskImages ?? []).map((d: Body) => d.lun),
         sizeGB: 30
       }
+    }
     fail(
       400,
       'InvalidParameter',
@@ -303,7 +310,8 @@ function sourceFacts(state: State, sp: Body): SourceFacts {
         securityType: props.securityProfile?.securityType,
         region: src.body.location,
         dataLuns: (sp.dataDiskImages ?? []).map((d: Body) => d.lun),
-        sizeGB: props.diskSizeGB ?? 30
+        sizeGB: props.diskSizeGB ?? 30,
+        architecture: props.supportedCapabilities?.architecture ?? 'x64'
       }
   }
 }

@@ -9,7 +9,18 @@ import {
 import type { ConnectionPlan } from '../plan.js'
 import type { Cloud } from './clouds.js'
 
-export type CredentialKind = 'oidc' | 'client-secret' | 'azure-cli' | 'managed-identity'
+/** The credential `auth-type` (or `auto`) chose, with the ids it is built from, and why. */
+export type CredentialChoice = { reason: string } & (
+  | { kind: 'oidc'; clientId: string; tenantId: string }
+  | { kind: 'client-secret'; clientId: string; tenantId: string; clientSecret: string }
+  | { kind: 'azure-cli'; tenantId?: string }
+  | { kind: 'managed-identity'; clientId?: string }
+)
+
+export type CredentialKind = CredentialChoice['kind']
+
+/** What `auto` decided: a credential, or a named identity that cannot sign in and how to fix it. */
+export type CredentialDecision = CredentialChoice | { kind: 'none'; problem: string }
 
 export interface CredentialEnvironment {
   /** Mints a GitHub OIDC token for the audience (core.getIDToken). Called for every new assertion. */
@@ -20,44 +31,62 @@ export interface CredentialEnvironment {
   hasAzureCli: boolean
 }
 
-export type CredentialChoice =
-  | { kind: CredentialKind; reason: string }
-  /** `auto` with a named identity that cannot sign in: the message says how to fix it. */
-  | { kind: 'none'; problem: string }
-
 /**
- * How `auto` resolves, in the contract's order, with one rule on top (issue 14): when `client-id`
- * names an identity, `auto` signs in as that identity only (OIDC or its secret). It never falls
- * through to whatever Azure CLI session or managed identity the runner happens to have: a job that
- * lost its ID token (no `id-token: write`, a pull request from a fork) would otherwise act as someone
- * else. Ambient identities are for jobs that name none, or that choose one by `auth-type`.
+ * An explicit `auth-type` as given; `auto` resolved in the contract's order, with one rule on top
+ * (issue 14): when `client-id` names an identity, `auto` signs in as that identity only (OIDC or its
+ * secret). It never falls through to whatever Azure CLI session or managed identity the runner
+ * happens to have: a job that lost its ID token (no `id-token: write`, a pull request from a fork)
+ * would otherwise act as someone else. Ambient identities are for jobs that name none, or that
+ * choose one by `auth-type`.
  */
 export function chooseCredentialKind(
   connection: ConnectionPlan,
   env: Pick<CredentialEnvironment, 'canMintIdToken' | 'hasAzureCli'>
-): CredentialChoice {
-  if (connection.authType !== 'auto') {
-    return { kind: connection.authType, reason: `auth-type is '${connection.authType}'` }
+): CredentialDecision {
+  const { clientId, tenantId, clientSecret } = connection
+  const reason = `auth-type is '${connection.authType}'`
+  switch (connection.authType) {
+    case 'oidc':
+      return { kind: 'oidc', clientId: connection.clientId, tenantId: connection.tenantId, reason }
+    case 'client-secret':
+      return {
+        kind: 'client-secret',
+        clientId: connection.clientId,
+        tenantId: connection.tenantId,
+        clientSecret: connection.clientSecret,
+        reason
+      }
+    case 'azure-cli':
+      return { kind: 'azure-cli', tenantId, reason }
+    case 'managed-identity':
+      return { kind: 'managed-identity', clientId, reason }
   }
-  const hasIds = connection.clientId !== undefined && connection.tenantId !== undefined
-  if (hasIds && env.canMintIdToken) {
+  if (clientId !== undefined && tenantId !== undefined && env.canMintIdToken) {
     return {
       kind: 'oidc',
+      clientId,
+      tenantId,
       reason: 'client-id and tenant-id are set and the job can mint an ID token'
     }
   }
-  if (hasIds && connection.clientSecret !== undefined) {
-    return { kind: 'client-secret', reason: 'client-secret is set' }
+  if (clientId !== undefined && tenantId !== undefined && clientSecret !== undefined) {
+    return {
+      kind: 'client-secret',
+      clientId,
+      tenantId,
+      clientSecret,
+      reason: 'client-secret is set'
+    }
   }
-  if (connection.clientId !== undefined) {
+  if (clientId !== undefined) {
     const missing =
-      connection.tenantId === undefined
+      tenantId === undefined
         ? `'tenant-id' is not set`
         : `the job cannot mint a GitHub ID token and 'client-secret' is not set`
     return {
       kind: 'none',
       problem:
-        `Input 'client-id': auth-type 'auto' signs in as ${connection.clientId} only, but ${missing}. ` +
+        `Input 'client-id': auth-type 'auto' signs in as ${clientId} only, but ${missing}. ` +
         `For OIDC add 'permissions: id-token: write' to the job (pull requests from forks get no ID token) and set 'tenant-id'; ` +
         `or set 'client-secret' and 'tenant-id'; or choose another identity on purpose with 'auth-type: azure-cli' or 'auth-type: managed-identity'.`
     }
@@ -65,10 +94,11 @@ export function chooseCredentialKind(
   if (env.hasAzureCli) {
     return {
       kind: 'azure-cli',
+      tenantId,
       reason: 'an Azure CLI is on PATH (the session azure/login leaves)'
     }
   }
-  return { kind: 'managed-identity', reason: 'no other credential is available' }
+  return { kind: 'managed-identity', clientId, reason: 'no other credential is available' }
 }
 
 /** Why OIDC cannot go ahead on a cloud whose login service is not Microsoft Entra ID. */
@@ -77,8 +107,7 @@ export function oidcAudienceMissing(cloud: Cloud): string {
 }
 
 export function createCredential(
-  kind: CredentialKind,
-  connection: ConnectionPlan,
+  choice: CredentialChoice,
   cloud: Cloud,
   subscriptionId: string,
   env: CredentialEnvironment
@@ -90,7 +119,7 @@ export function createCredential(
     // fails the request instead of being followed (core-rest-pipeline's redirectPolicy).
     redirectOptions: { maxRetries: 0 }
   }
-  switch (kind) {
+  switch (choice.kind) {
     case 'oidc':
       if (!env.canMintIdToken) {
         throw new Error(
@@ -100,27 +129,27 @@ export function createCredential(
       if (cloud.oidcAudience === undefined) throw new Error(oidcAudienceMissing(cloud))
       // A fresh ID token per assertion: GitHub's tokens live minutes, a capture can take an hour.
       return new ClientAssertionCredential(
-        connection.tenantId as string,
-        connection.clientId as string,
+        choice.tenantId,
+        choice.clientId,
         () => env.getIDToken(cloud.oidcAudience as string),
         common
       )
     case 'client-secret':
       return new ClientSecretCredential(
-        connection.tenantId as string,
-        connection.clientId as string,
-        connection.clientSecret as string,
+        choice.tenantId,
+        choice.clientId,
+        choice.clientSecret,
         common
       )
     case 'azure-cli':
       return new AzureCliCredential({
-        tenantId: connection.tenantId,
+        tenantId: choice.tenantId,
         subscription: subscriptionId,
         processTimeoutInMs: 60_000
       })
     case 'managed-identity':
-      return connection.clientId
-        ? new ManagedIdentityCredential({ clientId: connection.clientId })
+      return choice.clientId
+        ? new ManagedIdentityCredential({ clientId: choice.clientId })
         : new ManagedIdentityCredential()
   }
 }

@@ -7,13 +7,14 @@ import {
   isPermitted,
   missingActions,
   requiredActions,
-  roleForAction,
   type PermissionEntry,
   type RequiredPermissions
 } from '../../../src/azure/permissions.js'
+import { roleForAction } from '../../../src/azure/roles.js'
 import type { CaptureSource, GalleryTarget, Plan, UploadSource } from '../../../src/plan.js'
 import type { AzureClients } from '../../../src/azure/clients.js'
 import { recordingLogger } from './fake-http.js'
+import { decidedPlan } from '../../../src/preflight.js'
 
 const SUB = 'sub-1'
 const ref = (name: string, resourceGroup = 'rg') => ({ subscriptionId: SUB, resourceGroup, name })
@@ -617,5 +618,23 @@ describe('checkPermissions', () => {
     expect(await checkPermissions(c, plan({ gallery: other }), log)).toEqual([])
     expect(c.asked).toEqual(['rg'])
     expect(log.lines.some(l => l.includes('sub-2'))).toBe(true)
+  })
+})
+
+describe("Run Command under 'deprovision: auto'", () => {
+  const RUN_COMMAND = 'Microsoft.Compute/virtualMachines/runCommand/action'
+  const actionsOf = (p: Plan): string[] => requiredActions(p).flatMap(r => r.actions)
+
+  it('is required while undecided (a running VM would be deprovisioned), not for a specialized capture', () => {
+    expect(actionsOf(plan({ source: capture({ deprovision: 'auto' }) }))).toContain(RUN_COMMAND)
+    expect(
+      actionsOf(plan({ source: capture({ deprovision: 'auto', generalize: false }) }))
+    ).not.toContain(RUN_COMMAND)
+  })
+
+  it('follows what the preflight decided (decidedPlan): not needed for a stopped VM', () => {
+    const p = plan({ source: capture({ deprovision: 'auto' }) })
+    expect(actionsOf(decidedPlan(p, false))).not.toContain(RUN_COMMAND)
+    expect(actionsOf(decidedPlan(p, true))).toContain(RUN_COMMAND)
   })
 })
