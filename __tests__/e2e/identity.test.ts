@@ -376,7 +376,7 @@ describe('ownership a matrix cannot share', () => {
     expect(againB.main.code).toBe(1)
     expect(errorLines(againB.main).join('\n')).toContain("Input 'gallery-image-version'")
     expect(writesSince(beforeRerunB)).toEqual([])
-  })
+  }, 600_000)
 
   it('a version carrying only the run id (a tag anyone can set) is not reused by a re-run attempt', async () => {
     seedLegVm('forged-leg')
@@ -418,5 +418,5 @@ describe('ownership a matrix cannot share', () => {
       expect(writesSince(before)).toEqual([])
     }
     expect(cloud.emu.resources.state(vmId('img-leg-b'))).toMatchObject({ generalized: false })
-  })
+  }, 600_000)
 })
