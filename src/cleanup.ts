@@ -1,15 +1,19 @@
 /**
  * Finishing the job after a failure or cancellation: revoke disk write access, delete temporary
  * disks and blobs, delete an image or gallery version this run started that never succeeded. Only what
- * the ledger lists and what carries this run's `github-run-id` tag; each failure is a warning.
+ * the ledger lists, re-read right before it is deleted, when the ID Azure answers with is the one
+ * listed and the resource carries this job's owner key (a bare run-id match is another matrix leg's:
+ * issue 14). Azure Compute's DELETE of disks, images and gallery versions is not made conditional
+ * (If-Match) here: whether those APIs honour an ETag is unverified, so the re-read is the guard.
+ * Each failure is a warning.
  */
 import type { AzureClients } from './azure/clients.js'
 import { getOrUndefined } from './azure/not-found.js'
-import { parseResourceId } from './azure/resource-id.js'
+import { parseResourceId, sameResourceId } from './azure/resource-id.js'
 import { waitFor } from './azure/operation.js'
 import { entryId, type Ledger, type LedgerEntry } from './ledger.js'
 import type { Logger } from './log.js'
-import { isFromRun } from './tags.js'
+import { isOwnedBy } from './tags.js'
 import { deleteUploadBlob } from './upload/storage-account-destination.js'
 import { revokeUploadAccess } from './upload/upload-disk-release.js'
 import { oneLine } from './untrusted.js'
@@ -17,13 +21,15 @@ import { oneLine } from './untrusted.js'
 export interface CleanupDeps {
   clients: AzureClients
   ledger: Ledger
+  /** The run id (blob metadata) and owner key (tags) of this job. */
   runId: string
+  ownerKey: string
   log: Logger
   signal: AbortSignal
 }
 
 async function cleanEntry(deps: CleanupDeps, entry: LedgerEntry): Promise<string> {
-  const { clients, log, signal, runId } = deps
+  const { clients, log, signal, runId, ownerKey } = deps
   const opts = { log, signal }
   switch (entry.kind) {
     case 'upload-disk': {
@@ -32,8 +38,8 @@ async function cleanEntry(deps: CleanupDeps, entry: LedgerEntry): Promise<string
         clients.compute.disks.get(rg, name, { abortSignal: signal })
       )
       if (!disk) return `disk '${name}' is already gone`
-      if (!isFromRun(disk.tags, runId))
-        return `disk '${name}' does not carry this run's tag: left alone`
+      if (!sameResourceId(disk.id ?? '', entry.id) || !isOwnedBy(disk.tags, ownerKey))
+        return `disk '${name}' is not this job's (owner key): left alone`
       // A failed revoke must not keep the disk: it would stay ActiveUpload, billed. Delete it anyway
       // and report the revoke's error, the first one, if the delete fails too.
       let revokeError: Error | undefined
@@ -78,8 +84,8 @@ async function cleanEntry(deps: CleanupDeps, entry: LedgerEntry): Promise<string
         clients.compute.images.get(rg, name, { abortSignal: signal })
       )
       if (!image) return `managed image '${name}' was never created`
-      if (!isFromRun(image.tags, runId))
-        return `managed image '${name}' does not carry this run's tag: left alone`
+      if (!sameResourceId(image.id ?? '', entry.id) || !isOwnedBy(image.tags, ownerKey))
+        return `managed image '${name}' is not this job's (owner key): left alone`
       if (image.provisioningState === 'Succeeded') return `managed image '${name}' succeeded: kept`
       await waitFor(
         `Delete image '${name}'`,
@@ -97,8 +103,8 @@ async function cleanEntry(deps: CleanupDeps, entry: LedgerEntry): Promise<string
         })
       )
       if (!v) return `gallery image version ${version} was never created`
-      if (!isFromRun(v.tags, runId))
-        return `gallery image version ${version} does not carry this run's tag: left alone`
+      if (!sameResourceId(v.id ?? '', entry.id) || !isOwnedBy(v.tags, ownerKey))
+        return `gallery image version ${version} is not this job's (owner key): left alone`
       if (v.provisioningState === 'Succeeded')
         return `gallery image version ${version} succeeded: kept`
       await waitFor(

@@ -1,9 +1,11 @@
 /** Signing in: the cloud's endpoints, the credential `auth-type` picks, and every SDK client. */
 import { resolveCloud } from './azure/clouds.js'
 import { createClients, type AzureClients } from './azure/clients.js'
-import { chooseCredentialKind, createCredential } from './azure/credentials.js'
+import { chooseCredentialKind, createCredential, oidcAudienceMissing } from './azure/credentials.js'
+import { describeIdentity, tokenIdentity } from './azure/token-identity.js'
 import { azurePolicies, refreshableCredential } from './azure/policies.js'
 import type { Plan } from './plan.js'
+import { StepFailure } from './run-context.js'
 import type { Runner } from './runner.js'
 import { oneLine } from './untrusted.js'
 
@@ -19,6 +21,10 @@ export async function connect(
     ),
     hasAzureCli: runner.hasAzureCli()
   })
+  if (chosen.kind === 'none') throw new StepFailure(chosen.problem)
+  if (chosen.kind === 'oidc' && cloud.oidcAudience === undefined) {
+    throw new StepFailure(oidcAudienceMissing(cloud))
+  }
   if (!quiet) {
     runner.log.info(
       oneLine(
@@ -36,6 +42,14 @@ export async function connect(
       hasAzureCli: runner.hasAzureCli()
     })
   )
+  if (!quiet) {
+    // Say who acts, from the token itself: the identity `auth-type` chose may not be the one a
+    // reader of the workflow expects (an Azure CLI session, a host's managed identity).
+    const token = await credential.getToken(cloud.armScope)
+    runner.log.info(
+      oneLine(`Signed in as ${describeIdentity(token ? tokenIdentity(token.token) : undefined)}`)
+    )
+  }
   return createClients(cloud, credential, plan.subscriptionId, {
     policies: azurePolicies({ credential, scopes: [cloud.armScope], log: runner.log })
   })

@@ -68,8 +68,18 @@ export const State = {
   IsPost: 'isPost',
   /** JSON list of temporary or unfinished resources this run created (see cleanup/ledger). */
   Ledger: 'ledger',
-  /** 'true' once the main step finished successfully: the post step then does nothing. */
-  Succeeded: 'succeeded'
+  /**
+   * The run's nonce once the main step finished successfully: the post step then does nothing.
+   * (Not 'true': a `::save-state` printed by a guest cannot guess it.)
+   */
+  Succeeded: 'succeeded',
+  /**
+   * A random value the main step writes first thing; the ledger and `succeeded` count only when they
+   * carry it (issue 14: state written by anything else must not steer the cleanup).
+   */
+  Nonce: 'nonce',
+  /** JSON of the connection settings (no secrets) the post step needs to reach Azure again. */
+  Connection: 'connection'
 } as const
 
 /** Tag names of the provenance tags; `github-run-id` also marks what a run may clean up or reuse. */
@@ -79,5 +89,10 @@ export const ProvenanceTag = {
   Ref: 'github-ref',
   Workflow: 'github-workflow',
   RunId: 'github-run-id',
-  RunAttempt: 'github-run-attempt'
+  RunAttempt: 'github-run-attempt',
+  /**
+   * The owner key (see ownerKey): which job of which run made a resource, with which inputs. What
+   * cleanup and re-run reuse act on; always set, like github-run-id.
+   */
+  OwnerKey: 'github-owner-key'
 } as const

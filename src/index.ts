@@ -59,11 +59,20 @@ const runner: Runner = {
       process.off('SIGTERM', handler)
     }
   },
+  // Cloud metadata decides where credentials go: read over https from the endpoint named, and a
+  // redirect (possibly to http or another host) is an error rather than followed (issue 14).
   fetchJson: async url => {
+    if (new URL(url).protocol !== 'https:') throw new Error(`GET ${url}: only https is used`)
     const response = await fetch(url, {
       headers: { accept: 'application/json' },
+      redirect: 'manual',
       signal: AbortSignal.timeout(60_000)
     })
+    if (response.status >= 300 && response.status < 400) {
+      throw new Error(
+        `GET ${url} answered ${response.status}, a redirect: cloud metadata is read only from the endpoint named in 'resource-manager-endpoint', redirects are not followed.`
+      )
+    }
     if (!response.ok) throw new Error(`GET ${url} answered ${response.status}`)
     return response.json()
   },
@@ -81,7 +90,8 @@ const runner: Runner = {
       workflow: context.workflow ?? '',
       runId: String(context.runId),
       runAttempt: Number.isFinite(context.runAttempt) ? context.runAttempt : 1,
-      runNumber: context.runNumber
+      runNumber: context.runNumber,
+      job: process.env.GITHUB_JOB ?? ''
     }
   })
 }

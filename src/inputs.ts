@@ -12,7 +12,8 @@ import {
   isGuid,
   isTenantDomain,
   RESOURCE_GROUP_NAME,
-  STORAGE_ACCOUNT_NAME
+  STORAGE_ACCOUNT_NAME,
+  VM_NAME
 } from './azure/names.js'
 import { isRegionName, normaliseRegion } from './azure/region.js'
 import {
@@ -31,7 +32,7 @@ import {
 import { brokenRule } from './plan-rules.js'
 import { autoVersion, isValidVersion } from './targets/version-number.js'
 import { parseTargetRegions } from './targets/target-regions.js'
-import { buildTags, parseTags } from './tags.js'
+import { buildTags, ownerKey, parseTags } from './tags.js'
 import {
   ARCHITECTURES,
   AUTH_TYPES,
@@ -54,6 +55,7 @@ import {
   type SignInPlan,
   type GalleryTarget,
   type ManagedImageTarget,
+  type Owner,
   type Plan,
   type RunIdentity,
   type UploadDestination,
@@ -253,15 +255,29 @@ function readSource(read: InputReader, scope: Scope): CaptureSource | UploadSour
 }
 
 function readCapture(read: InputReader, scope: Scope, sourceVm: string): CaptureSource {
+  const vm = resourceRef(
+    Inputs.SourceVm,
+    sourceVm,
+    'Microsoft.Compute/virtualMachines',
+    scope.subscriptionId,
+    scope.resourceGroup
+  )
+  named(Inputs.SourceVm, vm.name, VM_NAME)
+  // A full ID names its subscription; every client works in subscription-id's, so a VM of the same
+  // group and name there would be the one captured (issue 14). Refused rather than retargeted.
+  const { subscriptionId } = scope
+  if (
+    subscriptionId !== undefined &&
+    vm.subscriptionId.toLowerCase() !== subscriptionId.toLowerCase()
+  ) {
+    throw new InputError(
+      Inputs.SourceVm,
+      `is in subscription ${vm.subscriptionId}, but 'subscription-id' is ${subscriptionId}: the action works in one subscription. Set 'subscription-id' to ${vm.subscriptionId} (or leave it out), or name a VM in ${subscriptionId}.`
+    )
+  }
   return {
     mode: 'capture',
-    vm: resourceRef(
-      Inputs.SourceVm,
-      sourceVm,
-      'Microsoft.Compute/virtualMachines',
-      scope.subscriptionId,
-      scope.resourceGroup
-    ),
+    vm,
     generalize: bool(read, Inputs.Generalize, true),
     deprovision: deprovisionSetting(read),
     backupSnapshot: bool(read, Inputs.BackupSnapshot, false),
@@ -514,13 +530,29 @@ function readLocation(read: InputReader): string | undefined {
 function readTags(
   read: InputReader,
   context: PlanContext,
-  source: CaptureSource | UploadSource
+  source: CaptureSource | UploadSource,
+  owner: Owner
 ): Record<string, string> {
   const userTags = parsed(Inputs.Tags, () => parseTags(text(read, Inputs.Tags) ?? ''))
   const provenance = bool(read, Inputs.ProvenanceTags, true)
   // Upload disks carry the 4 tags of their source file's identity besides these (resume).
   const reserved = source.mode === 'upload' && source.destination.kind === 'managed-disk' ? 4 : 0
-  return parsed(Inputs.Tags, () => buildTags(userTags, context.run, { provenance, reserved }))
+  return parsed(Inputs.Tags, () =>
+    buildTags(userTags, context.run, { provenance, reserved, ownerKey: owner.key })
+  )
+}
+
+/** This job with these inputs (issue 14): every input but the secret goes into the owner key. */
+function readOwner(read: InputReader, context: PlanContext): Owner {
+  const inputs: Record<string, string> = {}
+  for (const name of Object.values(Inputs)) {
+    if (name !== Inputs.ClientSecret) inputs[name] = read(name).trim()
+  }
+  return {
+    runId: context.run.runId,
+    key: ownerKey(context.run, inputs),
+    attempt: context.run.runAttempt
+  }
 }
 
 export function readPlan(read: InputReader, context: PlanContext): Plan {
@@ -530,13 +562,15 @@ export function readPlan(read: InputReader, context: PlanContext): Plan {
   const targets = readTargets(read, context, source, scope)
   const broken = brokenRule({ source, ...targets })
   if (broken !== undefined) throw new InputError(broken.input, broken.message)
+  const owner = readOwner(read, context)
   return {
     connection,
     ...targets,
     location: readLocation(read),
     source,
-    tags: readTags(read, context, source),
+    tags: readTags(read, context, source, owner),
     run: context.run,
+    owner,
     timeoutMinutes: integer(read, Inputs.TimeoutMinutes, 120, 1, 1440),
     dryRun: bool(read, Inputs.DryRun, false)
   }

@@ -4,6 +4,7 @@
  * A failure is described once (failure.ts), what the ledger lists is cleaned up, and the summary
  * says what happened. The run's signal and step tracking are in run-tracker.ts.
  */
+import { randomBytes } from 'node:crypto'
 import { Outputs, State } from './constants.js'
 import type { AzureClients } from './azure/clients.js'
 import { checkPermissions, customRoleDefinition, describeMissing } from './azure/permissions.js'
@@ -12,7 +13,7 @@ import { connect } from './connect.js'
 import { execute } from './execute.js'
 import { describeFailure } from './failure.js'
 import { InputError, readPlan } from './inputs.js'
-import { createLedger, type Ledger } from './ledger.js'
+import { createLedger, sealLedger, type Ledger } from './ledger.js'
 import { formatDuration } from './log.js'
 import { describePlan, type Plan } from './plan.js'
 import { decidedPlan, planLines, preflight } from './preflight.js'
@@ -33,6 +34,12 @@ export interface MainDeps {
 /** Runs the main step; returns the process exit code. */
 export async function runMain(runner: Runner, deps: MainDeps = { connect }): Promise<number> {
   runner.saveState(State.IsPost, 'true')
+  // Written through the state file before anything the action runs can print: the runner applies
+  // the file at the end of the step, over any `::save-state` a guest's output carried (issue 14).
+  const nonce = randomBytes(16).toString('hex')
+  runner.saveState(State.Nonce, nonce)
+  runner.saveState(State.Succeeded, 'false')
+  runner.saveState(State.Ledger, sealLedger(nonce, '[]'))
   const plan = readPlanOrReport(runner)
   if (plan === undefined) return 1
   const report = emptyReport()
@@ -47,11 +54,15 @@ export async function runMain(runner: Runner, deps: MainDeps = { connect }): Pro
   }
   tracker.enter('Connect to Azure')
 
-  const ledger = createLedger(json => runner.saveState(State.Ledger, json))
+  const ledger = createLedger(json => runner.saveState(State.Ledger, sealLedger(nonce, json)))
   const started = Date.now()
   let clients: AzureClients | undefined
   try {
     clients = await deps.connect(runner, plan)
+    runner.saveState(
+      State.Connection,
+      JSON.stringify({ runId: plan.run.runId, ownerKey: plan.owner.key })
+    )
     const ctx = runContext(plan, clients, tracker, ledger, report)
     const pre = await ctx.step('Check source and targets (read-only)', () => preflight(ctx, upload))
     tracker.enter('Check permissions')
@@ -84,12 +95,13 @@ export async function runMain(runner: Runner, deps: MainDeps = { connect }): Pro
         plan,
         report,
         clients,
-        'Dry run: nothing was created or changed.'
+        'Dry run: nothing was created or changed.',
+        nonce
       )
     }
     await execute(ctx, pre)
     const done = `Done in ${formatDuration(Date.now() - started)}: ${report.outputs[Outputs.ImageId] ?? ''}`
-    return await finishSuccess(runner, plan, report, clients, done)
+    return await finishSuccess(runner, plan, report, clients, done, nonce)
   } catch (e) {
     return await finishFailure(runner, { plan, report, ledger, tracker, clients }, e)
   } finally {
@@ -199,13 +211,14 @@ async function finishSuccess(
   plan: Plan,
   report: Report,
   clients: AzureClients,
-  closing: string
+  closing: string,
+  nonce: string
 ): Promise<number> {
   setCheckedOutputs(runner, plan, report.outputs)
   runner.log.info(oneLine(closing))
   const heading = plan.dryRun ? `${title(plan)}: the run would be attempted` : title(plan)
   await runner.writeSummary(renderSummary(report, clients.cloud, { ok: true, title: heading }))
-  runner.saveState(State.Succeeded, 'true')
+  runner.saveState(State.Succeeded, nonce)
   return 0
 }
 
@@ -240,6 +253,7 @@ async function finishFailure(runner: Runner, run: FailedRun, error: unknown): Pr
         clients,
         ledger,
         runId: plan.run.runId,
+        ownerKey: plan.owner.key,
         log,
         signal: AbortSignal.timeout(10 * 60_000)
       })

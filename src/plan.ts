@@ -157,6 +157,16 @@ export interface RunIdentity {
   runId: string
   runAttempt: number
   runNumber: number
+  /** GITHUB_JOB: the job's id in the workflow, shared by the legs of a matrix. */
+  job?: string
+}
+
+/** Who the run is, for deciding what it may reuse and clean up (see tags.ts `madeBy`). */
+export interface Owner {
+  runId: string
+  /** ownerKey(): the same in every attempt of this job with these inputs, different otherwise. */
+  key: string
+  attempt: number
 }
 
 export interface Plan {
@@ -171,6 +181,7 @@ export interface Plan {
   /** User tags plus provenance tags: applied to everything created. */
   tags: Record<string, string>
   run: RunIdentity
+  owner: Owner
   timeoutMinutes: number
   dryRun: boolean
 }

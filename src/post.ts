@@ -6,7 +6,7 @@ import { State } from './constants.js'
 import type { AzureClients } from './azure/clients.js'
 import { cleanUp } from './cleanup.js'
 import { readPlan } from './inputs.js'
-import { createLedger, type LedgerEntry } from './ledger.js'
+import { createLedger, ledgerScope, openLedger, sealLedger } from './ledger.js'
 import { connect } from './connect.js'
 import type { Plan } from './plan.js'
 import type { Runner } from './runner.js'
@@ -23,31 +23,48 @@ export async function runPost(
   deps: PostDeps = { connect }
 ): Promise<number> {
   const { log } = runner
-  if (getState(State.Succeeded) === 'true') {
+  const nonce = getState(State.Nonce)
+  if (nonce !== '' && getState(State.Succeeded) === nonce) {
     log.debug('Post: the main step succeeded; nothing to clean up.')
     return 0
   }
-  let entries: LedgerEntry[] = []
-  try {
-    entries = JSON.parse(getState(State.Ledger) || '[]') as LedgerEntry[]
-  } catch {
-    log.warning('Post: the saved ledger could not be read; nothing cleaned up.')
-    return 0
-  }
-  if (entries.length === 0) {
+  const saved = getState(State.Ledger)
+  if (saved === '') {
     log.info('Post: nothing this run created is left to clean up.')
     return 0
   }
   try {
-    const plan = readPlan(name => runner.getInput(name), runner.planContext())
-    if (plan.connection.clientSecret) log.secret(plan.connection.clientSecret)
-    const clients = await deps.connect(runner, plan, true)
-    const ledger = createLedger(json => runner.saveState(State.Ledger, json), entries)
+    // The plan is read only when there is something to clean: a run that failed on its inputs
+    // leaves an empty ledger.
+    let plan: Plan | undefined
+    const { entries, refused } = openLedger(saved, nonce, () => {
+      plan = readPlan(name => runner.getInput(name), runner.planContext())
+      return ledgerScope(plan)
+    })
+    for (const r of refused) log.warning(oneLine(`Post: ignored ${r}: it is not cleaned up.`))
+    if (entries.length === 0 || plan === undefined) {
+      if (refused.length === 0) log.info('Post: nothing this run created is left to clean up.')
+      return 0
+    }
+    const run: Plan = plan
+    // The key the main step worked with (its state) must be the one these inputs give.
+    const kept = (JSON.parse(getState(State.Connection) || '{}') as { ownerKey?: unknown }).ownerKey
+    if (kept !== undefined && kept !== run.owner.key) {
+      log.warning("Post: the saved owner key is not this job's: nothing cleaned up.")
+      return 0
+    }
+    if (run.connection.clientSecret) log.secret(run.connection.clientSecret)
+    const clients = await deps.connect(runner, run, true)
+    const ledger = createLedger(
+      json => runner.saveState(State.Ledger, sealLedger(nonce, json)),
+      entries
+    )
     const result = await log.group('Cleanup of what this run left behind', () =>
       cleanUp({
         clients,
         ledger,
-        runId: plan.run.runId,
+        runId: run.run.runId,
+        ownerKey: run.owner.key,
         log,
         signal: AbortSignal.timeout(15 * 60_000)
       })

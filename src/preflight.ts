@@ -6,6 +6,7 @@ import { isNotFound } from './azure/not-found.js'
 import { normaliseRegion } from './azure/region.js'
 import { captureProblems, decideDeprovision } from './capture/capture-checks.js'
 import { readVm, type VmFacts } from './capture/vm-facts.js'
+import { resourceId, sameResourceId } from './azure/resource-id.js'
 import type { CaptureSource, Plan, UploadSource } from './plan.js'
 import { StepFailure, type RunContext } from './run-context.js'
 import type { SourceFacts } from './source-facts.js'
@@ -93,6 +94,14 @@ export async function preflight(
   let source: SourceFacts
   if (plan.source.mode === 'capture') {
     const vm = await readVm(clients, plan.source.vm, signal)
+    // Every write to the VM follows from this read: it must be the VM the user named, not one
+    // another subscription or a rewritten path leads to.
+    const named = resourceId(plan.source.vm, 'Microsoft.Compute', 'virtualMachines')
+    if (!sameResourceId(vm.id, named)) {
+      throw new StepFailure(
+        `Azure answered for 'source-vm' with VM ${oneLine(vm.id) || '(no ID)'}, not ${named}: nothing was changed.`
+      )
+    }
     const decision = decideDeprovision(plan.source, vm)
     read = { mode: 'capture', settings: plan.source, vm, deprovision: decision.run }
     log.info(
@@ -129,7 +138,7 @@ export async function preflight(
     }
   }
   const managedImage = plan.managedImage
-    ? await checkManagedImage(clients, plan.managedImage, plan.run.runId, signal)
+    ? await checkManagedImage(clients, plan.managedImage, plan.owner, signal)
     : undefined
   // What the version will be made from: the managed image when there is one, else the VM or the uploads.
   const origin: SourceOrigin =
@@ -145,7 +154,7 @@ export async function preflight(
         }
   const gallery = plan.gallery
     ? await checkGalleryTarget(
-        { clients, log, signal, run: plan.run },
+        { clients, log, signal, run: plan.run, owner: plan.owner },
         plan.gallery,
         source,
         origin

@@ -354,6 +354,8 @@ describe('sign-in', () => {
       inputs: {
         ...inputs,
         'auth-type': 'auto',
+        // The emulator's login endpoint is not Microsoft Entra ID: OIDC needs the audience named.
+        audience: 'api://AzureADTokenExchange',
         'resource-group': 'build-rg',
         'source-vm': 'vm-oidc',
         'image-name': 'oidc-img'

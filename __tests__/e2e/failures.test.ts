@@ -519,8 +519,8 @@ describe('cancellation', () => {
 })
 
 /**
- * Every token the emulator issues has one of these shapes (identity.ts `accessToken`): ARM's are
- * `emu.` + 24 random bytes, base64url; storage's are JWTs (base64url JSON header and payload, which
+ * Every token the emulator issues has one of these shapes (identity.ts `accessToken`): ARM and
+ * storage tokens are JWTs (base64url JSON header and payload, which
  * start `eyJ`, and a 32-byte signature). GitHub ID tokens are JWTs too, and no more printable.
  */
 const TOKEN = /emu\.[A-Za-z0-9_-]{32}|eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}/

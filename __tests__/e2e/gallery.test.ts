@@ -4,7 +4,13 @@
  * what the action wrote (outputs, summary, log, exit code).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { errorLines, runAction, type ActionRun, type RunOptions } from '../support/action-runner.js'
+import {
+  errorLines,
+  ownerKeyOf,
+  runAction,
+  type ActionRun,
+  type RunOptions
+} from '../support/action-runner.js'
 import { startLocalCloud, type LocalCloud } from '../support/cloud.js'
 import type { Body, RecordedRequest, VmSeed } from '../emulator/index.js'
 
@@ -114,6 +120,27 @@ async function publish(
     },
     env: { ...cloud.env, ...(options.env ?? {}) }
   })
+}
+
+/**
+ * The tags an earlier attempt of the same job (same inputs as `publish` gets) left on what it made:
+ * the run id and the owner key (issue 14); a bare run id is another job's.
+ */
+function earlierAttemptTags(
+  vm: string,
+  definition: string,
+  inputs: Record<string, string>,
+  runId: string
+): Record<string, string> {
+  const all = {
+    ...cloud.inputs,
+    'resource-group': RG,
+    'source-vm': vm,
+    gallery: GALLERY,
+    'gallery-image': definition,
+    ...inputs
+  }
+  return { 'github-run-id': runId, 'github-owner-key': ownerKeyOf(all, { runId }) }
 }
 
 function expectSuccess(run: ActionRun): void {
@@ -231,7 +258,15 @@ describe('capture into a gallery image version', () => {
     // Made by attempt 1 of run 7100003 (run number 88) on an earlier date.
     const earlier = `${new Date().getUTCFullYear() - 1}.1231.88`
     seedVersion('ubuntu-nextday', earlier, {
-      tags: { 'github-run-id': '7100003', 'github-run-attempt': '1' }
+      tags: {
+        ...earlierAttemptTags(
+          'nextday-builder',
+          'ubuntu-nextday',
+          { 'gallery-image-version': 'auto' },
+          '7100003'
+        ),
+        'github-run-attempt': '1'
+      }
     })
     seedVersion('ubuntu-nextday', '1.0.0', { tags: { 'github-run-id': '1' } })
     const before = cloud.emu.requests.length
@@ -288,7 +323,12 @@ describe('an existing version under the same number', () => {
     seedVm('failed-builder')
     seedVersion('ubuntu-failed', '2.0.0', {
       provisioningState: 'Failed',
-      tags: { 'github-run-id': '7200001' }
+      tags: earlierAttemptTags(
+        'failed-builder',
+        'ubuntu-failed',
+        { 'gallery-image-version': '2.0.0' },
+        '7200001'
+      )
     })
     const before = cloud.emu.requests.length
     const run = await publish(
@@ -363,7 +403,14 @@ describe('an existing version under the same number', () => {
   it("replaces this run's own version that was still being created and then failed, from the VM", async () => {
     seedDefinition('ubuntu-inflight')
     const vm = seedVm('inflight-builder', { powerState: 'deallocated', generalized: true })
-    const seeded = seedVersion('ubuntu-inflight', '2.1.0', { tags: { 'github-run-id': '7200003' } })
+    const seeded = seedVersion('ubuntu-inflight', '2.1.0', {
+      tags: earlierAttemptTags(
+        'inflight-builder',
+        'ubuntu-inflight',
+        { 'gallery-image-version': '2.1.0' },
+        '7200003'
+      )
+    })
     // Azure's view of an earlier attempt's version: still Creating at the preflight read, Failed after.
     const path = new URL(`https://x${seeded.id as string}`).pathname
     const before = cloud.emu.requests.length
@@ -405,7 +452,12 @@ describe('an existing version under the same number', () => {
     seedDefinition('ubuntu-inflight-ok')
     seedVm('inflight-ok-builder', { powerState: 'deallocated', generalized: true })
     const seeded = seedVersion('ubuntu-inflight-ok', '2.2.0', {
-      tags: { 'github-run-id': '7200004' }
+      tags: earlierAttemptTags(
+        'inflight-ok-builder',
+        'ubuntu-inflight-ok',
+        { 'gallery-image-version': '2.2.0' },
+        '7200004'
+      )
     })
     const path = new URL(`https://x${seeded.id as string}`).pathname
     const before = cloud.emu.requests.length

@@ -226,7 +226,13 @@ describe('OIDC when Azure rejects the access token mid-run', () => {
     const r = await capture(
       'oidc-expiry-vm',
       'oidc-expiry-img',
-      { 'auth-type': 'oidc', 'client-id': cloud.emu.clientId, 'tenant-id': cloud.emu.tenantId },
+      {
+        'auth-type': 'oidc',
+        'client-id': cloud.emu.clientId,
+        'tenant-id': cloud.emu.tenantId,
+        // The emulator's login endpoint is not Microsoft Entra ID: OIDC needs the audience named.
+        audience: 'api://AzureADTokenExchange'
+      },
       {
         ACTIONS_ID_TOKEN_REQUEST_URL: cloud.emu.oidcTokenUrl,
         ACTIONS_ID_TOKEN_REQUEST_TOKEN: cloud.emu.oidcRequestToken

@@ -26,6 +26,7 @@ export function takeFault(state: State, method: string, pathAndQuery: string): F
 
 /** The reply a status fault produces: ARM's error shape, plus Retry-After as ARM throttling sends it. */
 export function faultReply(f: Fault): Reply | undefined {
+  if (f.reply) return f.reply
   if (!f.status) return undefined
   const code = f.code ?? defaultCodes[f.status] ?? 'InjectedFault'
   const message =

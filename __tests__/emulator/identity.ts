@@ -6,7 +6,7 @@
  * Azure Stack Hub `/metadata/endpoints?api-version=2015-01-01`,
  * App Service managed identity (msal-node `ManagedIdentitySources/AppService`, see managedIdentityToken).
  */
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import type { Ctx, Reply, State, TokenRequest } from './types.js'
 import { armError } from './errors.js'
 import { newGuid } from './ids.js'
@@ -182,34 +182,44 @@ function issueToken(state: State, tenant: string, form: URLSearchParams): Reply 
   }
 }
 
-/** Audiences of the blob service: `https://storage.azure.com` or an account's `https://<name>.blob.<suffix>`. */
-const STORAGE_AUDIENCE = /^https:\/\/(?:storage\.azure\.com|[^/]+\.blob\.[^/]+)\/?$/i
+/**
+ * The object ID of the service principal behind a client (app) ID. In Entra they are different
+ * GUIDs (the app registration's appId vs. its service principal's id); here one is derived from the
+ * other so tests can predict it.
+ */
+export function servicePrincipalObjectId(clientId: string): string {
+  const h = createHash('sha256').update(`sp:${clientId}`).digest('hex')
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`
+}
 
 /**
  * Issues an access token and records it in `state.tokens`, which every emulator check looks it up in.
- * ARM tokens are opaque (`emu.` + 24 random bytes, base64url). Storage tokens are JWT-shaped, as the
- * blob service (Azurite with `--oauth basic`) decodes them: it checks `iss` against Entra's
- * `https://sts.windows.net/` prefix, `aud` against the storage audiences, and `iat`/`nbf`/`exp`, but
- * not the signature (here random bytes).
+ * Tokens are JWT-shaped as Entra's are, with the v1.0 claims of an app-only token (Microsoft identity
+ * platform "Access token claims reference": `aud`, `iss` https://sts.windows.net/<tenant>/, `iat`,
+ * `nbf`, `exp`, `appid`, `oid` and `sub` (the service principal's object ID), `tid`, `idtyp: app`,
+ * `uti`, `ver: 1.0`); the signature is random bytes (nothing here verifies it: the emulator looks
+ * tokens up by value). The blob service (Azurite with `--oauth basic`) decodes storage tokens: it checks
+ * `iss` against Entra's `https://sts.windows.net/` prefix, `aud` against the storage audiences, and
+ * `iat`/`nbf`/`exp`, but not the signature.
  */
 function accessToken(state: State, audience: string, clientId: string, expiresAt: number): string {
   const tenantId = state.config.tenantId
   const now = Math.floor(Date.now() / 1000)
-  const value = STORAGE_AUDIENCE.test(audience)
-    ? `${b64url({ typ: 'JWT', alg: 'RS256', kid: 'emulator' })}.${b64url({
-        aud: audience,
-        iss: `https://sts.windows.net/${tenantId}/`,
-        iat: now,
-        nbf: now,
-        exp: Math.floor(expiresAt / 1000),
-        appid: clientId,
-        oid: clientId,
-        sub: clientId,
-        tid: tenantId,
-        uti: randomBytes(12).toString('base64url'),
-        ver: '1.0'
-      })}.${randomBytes(32).toString('base64url')}`
-    : `emu.${randomBytes(24).toString('base64url')}`
+  const objectId = servicePrincipalObjectId(clientId)
+  const value = `${b64url({ typ: 'JWT', alg: 'RS256', kid: 'emulator' })}.${b64url({
+    aud: audience,
+    iss: `https://sts.windows.net/${tenantId}/`,
+    iat: now,
+    nbf: now,
+    exp: Math.floor(expiresAt / 1000),
+    appid: clientId,
+    idtyp: 'app',
+    oid: objectId,
+    sub: objectId,
+    tid: tenantId,
+    uti: randomBytes(12).toString('base64url'),
+    ver: '1.0'
+  })}.${randomBytes(32).toString('base64url')}`
   state.tokens.set(value, { value, audience, expiresAt, clientId })
   return value
 }

@@ -44,6 +44,11 @@ export interface Fault {
   drop?: boolean
   failOperation?: { code: string; message: string; details?: ArmErrorDetail[] }
   delayMs?: number
+  /**
+   * Answer with exactly this instead of the route's reply: a hostile or misconfigured server (a
+   * tampered cloud metadata document, a redirect), which no Azure source describes: test-only.
+   */
+  reply?: Reply
 }
 
 /** One entry of an ARM error's `details` (ARM RPC "Error Response Content"). */

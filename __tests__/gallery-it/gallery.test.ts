@@ -14,10 +14,16 @@ import type { ImageContent, SourceFacts } from '../../src/source-facts.js'
 import { checkGalleryTarget } from '../../src/targets/gallery-preflight.js'
 import { publishGalleryVersion } from '../../src/targets/gallery-version.js'
 import { pruneGalleryVersions } from '../../src/targets/gallery-retention.js'
-import { recordingLogger, run, type RecordingLogger } from '../unit/targets/gallery-fixtures.js'
+import {
+  owner,
+  ownTags,
+  recordingLogger,
+  run,
+  type RecordingLogger
+} from '../unit/targets/gallery-fixtures.js'
 
 const fast = { pollIntervalMs: 5, progressIntervalMs: 5, heartbeatMs: 20 }
-const planTags = { team: 'images', 'github-run-id': run.runId }
+const planTags = { team: 'images', ...ownTags }
 
 describe('gallery target against the ARM emulator', () => {
   let emu: ArmEmulator
@@ -71,7 +77,7 @@ describe('gallery target against the ARM emulator', () => {
 
   function context(): RunContext & { log: RecordingLogger } {
     return {
-      plan: { tags: planTags, run } as unknown as Plan,
+      plan: { tags: planTags, run, owner } as unknown as Plan,
       clients,
       log: recordingLogger(),
       signal: new AbortController().signal,
@@ -85,7 +91,8 @@ describe('gallery target against the ARM emulator', () => {
     clients,
     log: recordingLogger(),
     signal: new AbortController().signal,
-    run
+    run,
+    owner
   })
 
   function generalizedVm(name: string, over: Record<string, unknown> = {}): ImageContent {

@@ -6,6 +6,7 @@
  * so a line that slips through shows up where it would do harm.
  */
 import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -38,6 +39,31 @@ export function actionDefaults(): Record<string, string> {
     if (spec.default !== undefined) defaults[name] = String(spec.default)
   }
   return defaults
+}
+
+/**
+ * The owner key (issue 14) a run with these inputs carries, computed here from the contract's
+ * recipe rather than by the product's code: sha256 of the JSON of [repository, run id, GITHUB_JOB,
+ * every action.yml input but client-secret as [name, trimmed value] sorted by name], first 32 hex
+ * characters. For seeding what an earlier attempt of a job left behind.
+ */
+export function ownerKeyOf(
+  inputs: Record<string, string>,
+  run: { runId?: string; job?: string; repository?: string } = {}
+): string {
+  const all: Record<string, string> = { ...actionDefaults(), ...inputs }
+  const doc = parse(readFileSync(join(ROOT, 'action.yml'), 'utf8')) as ActionYaml
+  const entries = Object.keys(doc.inputs)
+    .filter(name => name !== 'client-secret')
+    .sort()
+    .map(name => [name, (all[name] ?? '').trim()])
+  const material = JSON.stringify([
+    run.repository ?? 'contoso/golden-images',
+    run.runId ?? '9000001',
+    run.job ?? 'build',
+    entries
+  ])
+  return createHash('sha256').update(material).digest('hex').slice(0, 32)
 }
 
 export interface StepResult {
@@ -95,6 +121,10 @@ export interface RunOptions {
   runId?: string
   runAttempt?: number
   runNumber?: number
+  /** Changes the state the post step is given (state set by something other than the main step). */
+  postState?: (state: Record<string, string>) => Record<string, string>
+  /** GITHUB_JOB (default 'build'): matrix legs of one job share it. */
+  job?: string
 }
 
 function runStep(
@@ -153,6 +183,7 @@ export async function runAction(options: RunOptions): Promise<ActionRun> {
     GITHUB_RUN_ID: options.runId ?? '9000001',
     GITHUB_RUN_ATTEMPT: String(options.runAttempt ?? 1),
     GITHUB_RUN_NUMBER: String(options.runNumber ?? 42),
+    GITHUB_JOB: options.job ?? 'build',
     ...files,
     ...inputEnv
   }
@@ -171,7 +202,8 @@ export async function runAction(options: RunOptions): Promise<ActionRun> {
   let post: StepResult | undefined
   if (options.post !== false) {
     const stateEnv: Record<string, string> = {}
-    for (const [k, v] of Object.entries(state)) stateEnv[`STATE_${k}`] = v
+    const given = options.postState ? options.postState({ ...state }) : state
+    for (const [k, v] of Object.entries(given)) stateEnv[`STATE_${k}`] = v
     writeFileSync(files.GITHUB_STATE, '')
     post = await runStep({ ...base, ...stateEnv })
   }

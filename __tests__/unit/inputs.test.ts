@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import { InputError, readPlan, type PlanContext } from '../../src/inputs.js'
-import { actionDefaults } from '../support/action-runner.js'
+import { actionDefaults, ownerKeyOf } from '../support/action-runner.js'
 import { badInputCases } from '../support/bad-inputs.js'
 
 const SUB = '11111111-2222-3333-4444-555555555555'
@@ -71,7 +71,8 @@ describe('readPlan: capture', () => {
       'github-ref': 'refs/heads/main',
       'github-workflow': 'nightly',
       'github-run-id': '777',
-      'github-run-attempt': '2'
+      'github-run-attempt': '2',
+      'github-owner-key': expect.stringMatching(/^[0-9a-f]{32}$/)
     })
     expect(p.timeoutMinutes).toBe(120)
     expect(p.dryRun).toBe(false)
@@ -127,11 +128,10 @@ describe('readPlan: capture', () => {
   })
 
   it('omits provenance tags when asked', () => {
-    // github-run-id stays: cleanup and re-run attempts recognise the run's own resources by it.
-    expect(plan({ ...capture, 'provenance-tags': 'false', tags: 'a=b' }).tags).toEqual({
-      a: 'b',
-      'github-run-id': '777'
-    })
+    // github-run-id and the owner key stay: cleanup and re-run attempts recognise the job's own
+    // resources by them.
+    const p = plan({ ...capture, 'provenance-tags': 'false', tags: 'a=b' })
+    expect(p.tags).toEqual({ a: 'b', 'github-run-id': '777', 'github-owner-key': p.owner.key })
   })
 
   it('normalises the location like Azure', () => {
@@ -215,6 +215,77 @@ describe('readPlan: bad inputs name the input', () => {
     const error = failure(inputs)
     expect(error.input).toBe(input)
     expect(error.message).toContain(`'${input}'`)
+  })
+})
+
+describe('readPlan: the VM named is the VM used (issue 14)', () => {
+  const OTHER = '99999999-9999-4999-8999-999999999999'
+  const otherVm = `/subscriptions/${OTHER}/resourceGroups/build-rg/providers/Microsoft.Compute/virtualMachines/golden`
+
+  it('refuses a source-vm ID whose subscription differs from subscription-id, naming both', () => {
+    const e = failure({ ...capture, 'source-vm': otherVm })
+    expect(e.input).toBe('source-vm')
+    expect(e.message).toContain("'subscription-id'")
+    expect(e.message).toContain(OTHER)
+    expect(e.message).toContain(SUB)
+  })
+
+  it('takes the subscription from the ID when subscription-id is not given', () => {
+    const p = plan({ ...capture, 'subscription-id': '', 'source-vm': otherVm })
+    expect(p.subscriptionId).toBe(OTHER)
+    expect(p.source).toMatchObject({ vm: { subscriptionId: OTHER, name: 'golden' } })
+  })
+
+  it('accepts the same subscription in another letter case', () => {
+    const p = plan({ ...capture, 'source-vm': otherVm.replace(OTHER, SUB.toUpperCase()) })
+    expect(p.source).toMatchObject({ vm: { name: 'golden' } })
+  })
+
+  it.each(['.', '..', 'a?b', 'a#b', 'v'.repeat(65), '-vm', 'vm.'])(
+    "refuses the VM name '%s', also inside a full ID",
+    name => {
+      expect(failure({ ...capture, 'source-vm': name }).input).toBe('source-vm')
+      const id = `/subscriptions/${SUB}/resourceGroups/build-rg/providers/Microsoft.Compute/virtualMachines/${name}`
+      expect(failure({ ...capture, 'source-vm': id }).input).toBe('source-vm')
+    }
+  )
+})
+
+describe('readPlan: the owner key (issue 14)', () => {
+  const key = (inputs: Record<string, string>, run: Partial<PlanContext['run']> = {}) => {
+    const all: Record<string, string> = { ...actionDefaults(), ...inputs }
+    return readPlan(name => all[name] ?? '', { ...context, run: { ...context.run, ...run } }).owner
+  }
+
+  it('is the same in every attempt of the job, and ignores the client secret', () => {
+    const first = key({ ...capture, 'client-secret': 'a' }, { runAttempt: 1, job: 'build' })
+    const again = key({ ...capture, 'client-secret': 'b' }, { runAttempt: 3, job: 'build' })
+    expect(again.key).toBe(first.key)
+    expect([first.attempt, again.attempt]).toEqual([1, 3])
+    expect(first.runId).toBe('777')
+  })
+
+  it('differs between matrix legs with other inputs, other jobs and other runs', () => {
+    const base = key(capture, { job: 'build' }).key
+    expect(key({ ...capture, 'source-vm': 'golden2' }, { job: 'build' }).key).not.toBe(base)
+    expect(key({ ...capture, tags: 'os=ubuntu' }, { job: 'build' }).key).not.toBe(base)
+    expect(key(capture, { job: 'publish' }).key).not.toBe(base)
+    expect(key(capture, { job: 'build', runId: '778' }).key).not.toBe(base)
+    expect(key(capture, { job: 'build', repository: 'contoso/other' }).key).not.toBe(base)
+  })
+})
+
+describe('the owner key recipe', () => {
+  it('is the one the test support reproduces from action.yml (all inputs but the secret)', () => {
+    const inputs = { ...capture, 'client-secret': 's', tags: 'os=ubuntu' }
+    const all: Record<string, string> = { ...actionDefaults(), ...inputs }
+    const owner = readPlan(name => all[name] ?? '', {
+      ...context,
+      run: { ...context.run, job: 'build' }
+    }).owner
+    expect(owner.key).toBe(
+      ownerKeyOf(inputs, { runId: '777', job: 'build', repository: 'contoso/golden-images' })
+    )
   })
 })
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from '@jest/globals'
-import { createLedger, entryId, type LedgerEntry } from '../../src/ledger.js'
+import {
+  createLedger,
+  entryId,
+  openLedger,
+  sealLedger,
+  type LedgerEntry,
+  type LedgerScope
+} from '../../src/ledger.js'
 
 const DISK = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/img-upload-1-os'
 const IMAGE = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/images/img'
@@ -106,5 +113,108 @@ describe('createLedger', () => {
     ledger.add({ kind: 'upload-blob', url: BLOB, storageAccountId: ACCOUNT })
     const restored = createLedger(() => undefined, last())
     expect(restored.entries()).toEqual(ledger.entries())
+  })
+})
+
+describe('openLedger: the post step acts only on what this run could have created (issue 14)', () => {
+  const SUB = '11111111-2222-3333-4444-555555555555'
+  const rg = (g: string): string => `/subscriptions/${SUB}/resourceGroups/${g}/providers`
+  const scope: LedgerScope = {
+    subscriptionId: SUB,
+    resourceGroups: ['build-rg', 'gallery-rg'],
+    managedImageId: `${rg('build-rg')}/Microsoft.Compute/images/img`,
+    galleryDefinitionId: `${rg('gallery-rg')}/Microsoft.Compute/galleries/g/images/def`,
+    uploadDisks: true,
+    storage: {
+      accountId: `${rg('build-rg')}/Microsoft.Storage/storageAccounts/acct`,
+      container: 'vhds'
+    }
+  }
+  const NONCE = '0123456789abcdef0123456789abcdef'
+  const good: LedgerEntry[] = [
+    {
+      kind: 'upload-disk',
+      id: `${rg('build-rg')}/Microsoft.Compute/disks/img-upload-1-os`,
+      writeAccess: true
+    },
+    { kind: 'managed-image', id: `${rg('BUILD-RG')}/Microsoft.Compute/images/img` },
+    {
+      kind: 'gallery-image-version',
+      id: `${rg('gallery-rg')}/Microsoft.Compute/galleries/g/images/def/versions/1.2.3`
+    },
+    {
+      kind: 'upload-blob',
+      url: 'https://acct.blob.core.windows.net/vhds/img-1-os.vhd',
+      storageAccountId: scope.storage?.accountId ?? ''
+    }
+  ]
+  const open = (entries: unknown[], nonce = NONCE) =>
+    openLedger(sealLedger(NONCE, JSON.stringify(entries)), nonce, () => scope)
+
+  it('keeps every entry the plan could have made', () => {
+    expect(open(good)).toEqual({ entries: good, refused: [] })
+  })
+
+  it('drops everything when the nonce is not the run’s', () => {
+    expect(open(good, 'f'.repeat(32))).toEqual({
+      entries: [],
+      refused: ['the saved ledger was not written by this run']
+    })
+    expect(open(good, '').entries).toEqual([])
+    expect(openLedger(JSON.stringify(good), NONCE, () => scope).entries).toEqual([])
+    expect(openLedger('not json', NONCE, () => scope).refused).toEqual([
+      'the saved ledger is not JSON'
+    ])
+  })
+
+  it.each<[string, unknown]>([
+    [
+      'another subscription',
+      { ...good[0], id: `${rg('build-rg')}/Microsoft.Compute/disks/d`.replace(SUB, '9'.repeat(8)) }
+    ],
+    [
+      'another group',
+      { ...good[0], id: `${rg('prod-rg')}/Microsoft.Compute/disks/img-upload-1-os` }
+    ],
+    [
+      'another kind of resource',
+      { ...good[0], id: `${rg('build-rg')}/Microsoft.Compute/virtualMachines/vm` }
+    ],
+    [
+      'another managed image',
+      { kind: 'managed-image', id: `${rg('build-rg')}/Microsoft.Compute/images/prod` }
+    ],
+    [
+      'a version of another definition',
+      {
+        kind: 'gallery-image-version',
+        id: `${rg('gallery-rg')}/Microsoft.Compute/galleries/g/images/prod/versions/1.0.0`
+      }
+    ],
+    [
+      'a blob in another account',
+      { ...good[3], storageAccountId: `${rg('build-rg')}/Microsoft.Storage/storageAccounts/evil` }
+    ],
+    [
+      'a blob in another container',
+      { ...good[3], url: 'https://acct.blob.core.windows.net/evilcontainer/b.vhd' }
+    ],
+    [
+      'a blob URL with a query',
+      { ...good[3], url: 'https://acct.blob.core.windows.net/vhds/b.vhd?comp=x' }
+    ],
+    ['an unknown kind', { kind: 'vm', id: `${rg('build-rg')}/Microsoft.Compute/disks/d` }],
+    ['a dot segment', { ...good[0], id: `${rg('build-rg')}/Microsoft.Compute/disks/..` }],
+    ['not an object', 'x']
+  ])('drops %s', (_what, entry) => {
+    const result = open([entry])
+    expect(result.entries).toEqual([])
+    expect(result.refused).toHaveLength(1)
+  })
+
+  it('a disk only when the plan uploads through managed disks', () => {
+    const noDisks = { ...scope, uploadDisks: false }
+    const r = openLedger(sealLedger(NONCE, JSON.stringify([good[0]])), NONCE, () => noDisks)
+    expect(r.entries).toEqual([])
   })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { resourceId } from '../../src/azure/resource-id.js'
+import { resourceId, sameResourceId } from '../../src/azure/resource-id.js'
 import { describePlan, type Plan } from '../../src/plan.js'
 import { run } from './targets/gallery-fixtures.js'
 
@@ -20,6 +20,7 @@ function plan(connection: Plan['connection']): Plan {
     },
     tags: { team: 'infra' },
     run,
+    owner: { runId: '1', key: 'k', attempt: 1 },
     timeoutMinutes: 60,
     dryRun: true
   }
@@ -89,5 +90,14 @@ describe('resourceId', () => {
         'galleries'
       )
     ).toBe(`/subscriptions/${SUB}/resourceGroups/gal-rg/providers/Microsoft.Compute/galleries/gal`)
+  })
+})
+
+describe('sameResourceId', () => {
+  it('compares IDs as Azure does, ignoring letter case only', () => {
+    const id = '/subscriptions/s/resourceGroups/RG/providers/Microsoft.Compute/virtualMachines/vm'
+    expect(sameResourceId(id, id.toLowerCase())).toBe(true)
+    expect(sameResourceId(id, id.replace('/s/', '/t/'))).toBe(false)
+    expect(sameResourceId(id, `${id}x`)).toBe(false)
   })
 })

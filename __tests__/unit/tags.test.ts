@@ -1,7 +1,14 @@
 import { describe, expect, it } from '@jest/globals'
 import { ProvenanceTag } from '../../src/constants.js'
 import type { RunIdentity } from '../../src/plan.js'
-import { buildTags, isFromRun, parseTags, provenanceTags } from '../../src/tags.js'
+import {
+  buildTags,
+  isFromRun,
+  isOwnedBy,
+  madeBy,
+  parseTags,
+  provenanceTags
+} from '../../src/tags.js'
 
 const run: RunIdentity = {
   repository: 'contoso/golden-images',
@@ -135,5 +142,24 @@ describe('isFromRun', () => {
     expect(isFromRun({ 'github-run-id': '1234567890' }, '12345678901')).toBe(false)
     expect(isFromRun({}, '12345678901')).toBe(false)
     expect(isFromRun(undefined, '12345678901')).toBe(false)
+  })
+})
+
+describe('madeBy (issue 14)', () => {
+  const owner = { runId: '42', key: 'k', attempt: 2 }
+  it('an earlier attempt of this job only by the exact owner key, in a later attempt', () => {
+    expect(madeBy({ 'github-run-id': '42', 'github-owner-key': 'k' }, owner)).toBe(
+      'earlier-attempt'
+    )
+    expect(madeBy({ 'github-owner-key': 'k' }, { ...owner, attempt: 1 })).toBe('same-run')
+  })
+  it('another job of this run by the run id alone: a bare run-id match is never ours', () => {
+    expect(madeBy({ 'github-run-id': '42' }, owner)).toBe('same-run')
+    expect(madeBy({ 'github-run-id': '42', 'github-owner-key': 'other' }, owner)).toBe('same-run')
+    expect(isOwnedBy({ 'github-run-id': '42' }, 'k')).toBe(false)
+  })
+  it('anyone else otherwise', () => {
+    expect(madeBy({ 'github-run-id': '7', 'github-owner-key': 'x' }, owner)).toBe('other')
+    expect(madeBy(undefined, owner)).toBe('other')
   })
 })

@@ -9,7 +9,12 @@ export interface Cloud {
   /** The ARM token scope, passed explicitly to every client (arm-compute defaults to the public cloud's). */
   armScope: string
   storageSuffix: string
-  oidcAudience: string
+  /**
+   * The GitHub ID token's audience. Undefined for an Azure Stack Hub whose login endpoint is not
+   * Microsoft Entra ID (AD FS, an emulator): there the `audience` input must name one (issue 14),
+   * so a token Entra would accept is never handed to another login service by default.
+   */
+  oidcAudience?: string
   portalUrl: string
   /** Instance discovery asks the public cloud's authority; a private cloud must skip it. */
   disableInstanceDiscovery: boolean
@@ -60,27 +65,114 @@ export interface CloudMetadata {
 
 const trimSlash = (s: string): string => s.replace(/\/+$/, '')
 
+/**
+ * Microsoft Entra ID's sign-in hosts (@azure/identity `AzureAuthorityHosts`, plus login.windows.net,
+ * the older public-cloud name msal lists among its known authorities). A metadata document naming one
+ * of these sends the credential to Microsoft, whatever else the document says.
+ */
+const ENTRA_HOSTS = new Set([
+  'login.microsoftonline.com',
+  'login.windows.net',
+  'login.microsoftonline.us',
+  'login.chinacloudapi.cn'
+])
+
+/** Token audiences of the public clouds' ARM: a Stack must not ask for a token it could replay there. */
+const PUBLIC_ARM_AUDIENCES = new Set(
+  [
+    'https://management.azure.com',
+    'https://management.core.windows.net',
+    'https://management.usgovcloudapi.net',
+    'https://management.core.usgovcloudapi.net',
+    'https://management.chinacloudapi.cn',
+    'https://management.core.chinacloudapi.cn'
+  ].map(a => a.toLowerCase())
+)
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host)
+}
+
+/**
+ * Where an Azure Stack Hub's login endpoint may be: Microsoft Entra ID (ENTRA_HOSTS), or the Stack's
+ * own domain, as AD FS is (https://adfs.<region>.<fqdn>/adfs beside https://management.<region>.<fqdn>):
+ * the ARM host itself, or a host under the ARM host's parent domain. A loopback ARM endpoint (an
+ * emulator on the runner) has no domain: there only the ARM host itself qualifies.
+ */
+export function loginHostAllowed(loginHost: string, armHost: string): boolean {
+  const login = loginHost.toLowerCase()
+  const arm = armHost.toLowerCase()
+  if (ENTRA_HOSTS.has(login) || login === arm) return true
+  if (isLoopback(arm) || /^[\d.]+$/.test(arm) || arm.startsWith('[')) return false
+  const labels = arm.split('.')
+  // management.contoso.com → contoso.com; never a bare top-level domain.
+  if (labels.length < 3) return false
+  const domain = labels.slice(1).join('.')
+  return login === domain || login.endsWith(`.${domain}`)
+}
+
+function metadataError(armEndpoint: string, problem: string): Error {
+  return new Error(
+    `${armEndpoint}/metadata/endpoints ${problem}: is 'resource-manager-endpoint' the cloud's ARM endpoint?`
+  )
+}
+
+/**
+ * The cloud an Azure Stack Hub's metadata document describes, checked before anything is sent to
+ * the endpoints it names (issue 14): the login endpoint is https and on an allowed host (see
+ * loginHostAllowed), and the ARM token audience is not a public cloud's.
+ */
 export function cloudFromMetadata(armEndpoint: string, metadata: CloudMetadata): Cloud {
   const login = metadata.authentication?.loginEndpoint
   const audience = metadata.authentication?.audiences?.[0]
   if (!login || !audience) {
-    throw new Error(
-      `${armEndpoint}/metadata/endpoints did not name authentication.loginEndpoint and authentication.audiences: is 'resource-manager-endpoint' the cloud's ARM endpoint?`
+    throw metadataError(
+      armEndpoint,
+      'did not name authentication.loginEndpoint and authentication.audiences'
     )
   }
   const host = new URL(armEndpoint).hostname
+  let loginUrl: URL
+  try {
+    loginUrl = new URL(login)
+  } catch {
+    throw metadataError(armEndpoint, `names a login endpoint that is not a URL`)
+  }
+  if (loginUrl.protocol !== 'https:') {
+    throw metadataError(
+      armEndpoint,
+      `names a login endpoint that is not https (${loginUrl.protocol}//${loginUrl.host}): the credential is not sent there`
+    )
+  }
+  if (!loginHostAllowed(loginUrl.hostname, host)) {
+    throw metadataError(
+      armEndpoint,
+      `names the login host ${loginUrl.hostname}, which is neither Microsoft Entra ID nor on ${host}'s domain: the credential is not sent there`
+    )
+  }
+  if (PUBLIC_ARM_AUDIENCES.has(trimSlash(audience).toLowerCase())) {
+    throw metadataError(
+      armEndpoint,
+      `asks for a token for ${trimSlash(audience)}, a public cloud's Resource Manager`
+    )
+  }
+  const portal =
+    metadata.portalEndpoint !== undefined && /^https:\/\//i.test(metadata.portalEndpoint)
+      ? metadata.portalEndpoint
+      : armEndpoint.replace('//management.', '//portal.')
   return {
     name: 'AzureStack',
-    // The tenant is appended by the credential; an ADFS login endpoint keeps its /adfs path.
+    // The tenant is appended by the credential; an AD FS login endpoint keeps its /adfs path.
     authorityHost: trimSlash(login),
     resourceManagerEndpoint: trimSlash(armEndpoint),
     armScope: `${trimSlash(audience)}/.default`,
     // Azure Stack Hub's storage endpoints sit beside ARM: management.<region>.<fqdn> → <region>.<fqdn>.
     storageSuffix: host.replace(/^management\./, ''),
-    oidcAudience: 'api://AzureADTokenExchange',
-    portalUrl: trimSlash(
-      metadata.portalEndpoint ?? armEndpoint.replace('//management.', '//portal.')
-    ),
+    // The contract's default for AzureStack, kept where the assertion goes to Microsoft Entra ID.
+    oidcAudience: ENTRA_HOSTS.has(loginUrl.hostname.toLowerCase())
+      ? 'api://AzureADTokenExchange'
+      : undefined,
+    portalUrl: trimSlash(portal),
     disableInstanceDiscovery: true
   }
 }

@@ -19,6 +19,9 @@ export type CredentialChoice = { reason: string } & (
 
 export type CredentialKind = CredentialChoice['kind']
 
+/** What `auto` decided: a credential, or a named identity that cannot sign in and how to fix it. */
+export type CredentialDecision = CredentialChoice | { kind: 'none'; problem: string }
+
 export interface CredentialEnvironment {
   /** Mints a GitHub OIDC token for the audience (core.getIDToken). Called for every new assertion. */
   getIDToken(audience: string): Promise<string>
@@ -28,11 +31,18 @@ export interface CredentialEnvironment {
   hasAzureCli: boolean
 }
 
-/** An explicit `auth-type` as given; `auto` resolved in the contract's order. */
+/**
+ * An explicit `auth-type` as given; `auto` resolved in the contract's order, with one rule on top
+ * (issue 14): when `client-id` names an identity, `auto` signs in as that identity only (OIDC or its
+ * secret). It never falls through to whatever Azure CLI session or managed identity the runner
+ * happens to have: a job that lost its ID token (no `id-token: write`, a pull request from a fork)
+ * would otherwise act as someone else. Ambient identities are for jobs that name none, or that
+ * choose one by `auth-type`.
+ */
 export function chooseCredentialKind(
   connection: ConnectionPlan,
   env: Pick<CredentialEnvironment, 'canMintIdToken' | 'hasAzureCli'>
-): CredentialChoice {
+): CredentialDecision {
   const { clientId, tenantId, clientSecret } = connection
   const reason = `auth-type is '${connection.authType}'`
   switch (connection.authType) {
@@ -68,6 +78,19 @@ export function chooseCredentialKind(
       reason: 'client-secret is set'
     }
   }
+  if (clientId !== undefined) {
+    const missing =
+      tenantId === undefined
+        ? `'tenant-id' is not set`
+        : `the job cannot mint a GitHub ID token and 'client-secret' is not set`
+    return {
+      kind: 'none',
+      problem:
+        `Input 'client-id': auth-type 'auto' signs in as ${clientId} only, but ${missing}. ` +
+        `For OIDC add 'permissions: id-token: write' to the job (pull requests from forks get no ID token) and set 'tenant-id'; ` +
+        `or set 'client-secret' and 'tenant-id'; or choose another identity on purpose with 'auth-type: azure-cli' or 'auth-type: managed-identity'.`
+    }
+  }
   if (env.hasAzureCli) {
     return {
       kind: 'azure-cli',
@@ -78,6 +101,11 @@ export function chooseCredentialKind(
   return { kind: 'managed-identity', clientId, reason: 'no other credential is available' }
 }
 
+/** Why OIDC cannot go ahead on a cloud whose login service is not Microsoft Entra ID. */
+export function oidcAudienceMissing(cloud: Cloud): string {
+  return `Input 'audience': is required for OIDC with environment '${cloud.name}' when its login endpoint (${new URL(cloud.authorityHost).host}) is not Microsoft Entra ID: name the audience its federated credential expects (the default api://AzureADTokenExchange is only sent to Microsoft Entra ID).`
+}
+
 export function createCredential(
   choice: CredentialChoice,
   cloud: Cloud,
@@ -86,7 +114,10 @@ export function createCredential(
 ): TokenCredential {
   const common = {
     authorityHost: cloud.authorityHost,
-    disableInstanceDiscovery: cloud.disableInstanceDiscovery
+    disableInstanceDiscovery: cloud.disableInstanceDiscovery,
+    // The secret or the ID token goes to the authority named and nowhere else: a redirect answer
+    // fails the request instead of being followed (core-rest-pipeline's redirectPolicy).
+    redirectOptions: { maxRetries: 0 }
   }
   switch (choice.kind) {
     case 'oidc':
@@ -95,11 +126,12 @@ export function createCredential(
           `auth-type 'oidc' needs a GitHub OIDC token, but the job cannot mint one: add 'permissions: id-token: write' to the job.`
         )
       }
+      if (cloud.oidcAudience === undefined) throw new Error(oidcAudienceMissing(cloud))
       // A fresh ID token per assertion: GitHub's tokens live minutes, a capture can take an hour.
       return new ClientAssertionCredential(
         choice.tenantId,
         choice.clientId,
-        () => env.getIDToken(cloud.oidcAudience),
+        () => env.getIDToken(cloud.oidcAudience as string),
         common
       )
     case 'client-secret':

@@ -31,6 +31,18 @@ export const RESOURCE_GROUP_NAME: NameRule = {
   rule: "1-90 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'"
 }
 
+/**
+ * Virtual machine names (also inside a full ID): Azure's up to 64 letters, digits, '-', '_' and '.'
+ * (resource-name-rules, Microsoft.Compute/virtualMachines), starting with a letter or digit and not
+ * ending in '.' or '-'. The name goes into a URL path: '.', '..', '?' or '#' would address another
+ * resource (the SDK does not encode dot segments), so they never pass.
+ */
+export const VM_NAME: NameRule = {
+  test: v => /^[A-Za-z0-9][-\w.]{0,63}$/.test(v) && !/[.-]$/.test(v),
+  kind: 'a valid virtual machine name',
+  rule: "1-64 letters, digits, '_', '-' or '.', starting with a letter or digit and not ending in '.' or '-'"
+}
+
 /** Images and gallery image definitions. */
 export const COMPUTE_NAME: NameRule = {
   test: v => /^[A-Za-z0-9][-\w.]{0,79}$/.test(v) && !/[.-]$/.test(v),

@@ -400,6 +400,7 @@ function maximalPlan(mode: RoleMode): Plan {
     },
     tags: {},
     run: { repository: '', sha: '', ref: '', workflow: '', runId: '', runAttempt: 1, runNumber: 1 },
+    owner: { runId: '', key: '', attempt: 1 },
     timeoutMinutes: 120,
     dryRun: false
   }

@@ -26,6 +26,11 @@ export function resourceId(ref: ResourceRef, provider: string, type: string): st
   return `/subscriptions/${ref.subscriptionId}/resourceGroups/${ref.resourceGroup}/providers/${provider}/${type}/${ref.name}`
 }
 
+/** Azure compares resource IDs case-insensitively (ARM paths and names are case-insensitive). */
+export function sameResourceId(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase()
+}
+
 /** The parts of a resource ID, or undefined when `id` is not one (no empty segment allowed). */
 export function tryParseResourceId(id: string): ParsedResourceId | undefined {
   const s = id.split('/')

@@ -77,6 +77,7 @@ export function corePlan(mode: CoreRole): Plan {
     gallery: gallery(),
     tags: {},
     run: { repository: '', sha: '', ref: '', workflow: '', runId: '', runAttempt: 1, runNumber: 1 },
+    owner: { runId: '', key: '', attempt: 1 },
     timeoutMinutes: 120,
     dryRun: false
   }

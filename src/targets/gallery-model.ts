@@ -11,9 +11,9 @@ import type {
 } from '@azure/arm-compute'
 import { normaliseRegion } from '../azure/region.js'
 import { resourceId } from '../azure/resource-id.js'
-import type { GalleryTarget, TargetRegion } from '../plan.js'
+import type { GalleryTarget, Owner, TargetRegion } from '../plan.js'
 import type { ImageContent, SourceFacts } from '../source-facts.js'
-import { isFromRun } from '../tags.js'
+import { madeBy } from '../tags.js'
 import { compareVersions } from './version-number.js'
 
 /** Values Azure accepts for the `SecurityType` feature of a gallery image definition. */
@@ -229,27 +229,34 @@ export interface ExistingVersion {
 }
 
 /**
- * What to do about the version number, decided before any write: our own earlier attempt is reused
- * (or waited for, when still running) if it can still succeed and replaced when it ended otherwise;
- * anyone else's version is only replaced with `overwrite: true`.
+ * What to do about the version number, decided before any write: this job's earlier attempt is
+ * reused (or waited for, when still running) if it can still succeed and replaced when it ended
+ * otherwise; another job of this run (a matrix leg) is never reused nor replaced (issue 14); anyone
+ * else's version is only replaced with `overwrite: true`.
  */
 export function decideVersionAction(
   existing: ExistingVersion | undefined,
-  runId: string,
+  owner: Owner,
   overwrite: boolean,
   describe: { version: string; definition: string }
 ): VersionAction {
   if (existing === undefined) return 'create'
   const state = existing.provisioningState ?? 'unknown'
-  if (isFromRun(existing.tags, runId)) {
+  const maker = madeBy(existing.tags, owner)
+  if (maker === 'earlier-attempt') {
     if (state === 'Succeeded' || !isTerminal(state)) return 'reuse'
     return 'replace-failed'
   }
+  if (maker === 'same-run') {
+    throw new Error(
+      `Input 'gallery-image-version': version '${describe.version}' of '${describe.definition}' was made by another job of this workflow run (run ${owner.runId}, ${state}; matrix legs share the run, and 'auto' gives them the same number): give each leg its own version, e.g. gallery-image-version: 1.0.\${{ strategy.job-index }}, or its own gallery-image.`
+    )
+  }
   if (overwrite) return 'overwrite'
-  const maker = existing.tags?.['github-run-id']
+  const maker2 = existing.tags?.['github-run-id']
   throw new Error(
     `Gallery image version '${describe.version}' of '${describe.definition}' already exists (${state}${
-      maker ? `, made by run ${maker}` : ', not made by this workflow run'
+      maker2 ? `, made by run ${maker2}` : ', not made by this workflow run'
     }): set another gallery-image-version, or overwrite: true to replace it.`
   )
 }

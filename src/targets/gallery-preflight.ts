@@ -7,9 +7,9 @@ import type { AzureClients } from '../azure/clients.js'
 import { getOrUndefined } from '../azure/not-found.js'
 import { normaliseRegion } from '../azure/region.js'
 import type { Logger } from '../log.js'
-import type { GalleryTarget, RunIdentity, TargetRegion } from '../plan.js'
+import type { GalleryTarget, Owner, RunIdentity, TargetRegion } from '../plan.js'
 import type { SourceFacts } from '../source-facts.js'
-import { isFromRun } from '../tags.js'
+import { madeBy } from '../tags.js'
 import { withSourceRegion } from './target-regions.js'
 import { compareVersions, isValidVersion } from './version-number.js'
 import {
@@ -49,6 +49,8 @@ export interface PreflightDeps {
   log: Logger
   signal: AbortSignal
   run: RunIdentity
+  /** Whose versions are reused (an earlier attempt of this job) or refused (another job of the run). */
+  owner: Owner
 }
 
 /**
@@ -149,7 +151,7 @@ export async function checkGalleryTarget(
     image === undefined
       ? undefined
       : await getOrUndefined(compute.galleryImageVersions.get(rg, galleryName, def, version, opts))
-  const action = decideVersionAction(existing, deps.run.runId, target.overwrite, {
+  const action = decideVersionAction(existing, deps.owner, target.overwrite, {
     version,
     definition: def
   })
@@ -173,7 +175,7 @@ export async function checkGalleryTarget(
   }
 }
 
-/** The newest version of the definition tagged with this run's id, if any. */
+/** The newest version of the definition an earlier attempt of this job made (its owner key), if any. */
 async function earlierAttemptVersion(
   deps: PreflightDeps,
   target: GalleryTarget
@@ -185,7 +187,11 @@ async function earlierAttemptVersion(
     target.imageDefinition,
     { abortSignal: deps.signal }
   )) {
-    if (v.name !== undefined && isFromRun(v.tags, deps.run.runId) && isValidVersion(v.name)) {
+    if (
+      v.name !== undefined &&
+      madeBy(v.tags, deps.owner) === 'earlier-attempt' &&
+      isValidVersion(v.name)
+    ) {
       if (newest === undefined || compareVersions(v.name, newest) > 0) newest = v.name
     }
   }

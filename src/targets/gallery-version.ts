@@ -10,6 +10,7 @@ import { waitFor, waitUntil } from '../azure/operation.js'
 import { normaliseRegion } from '../azure/region.js'
 import { sleep } from '../sleep.js'
 import type { RunContext } from '../run-context.js'
+import { isOwnedBy } from '../tags.js'
 import type { GalleryTarget } from '../plan.js'
 import type { ImageContent, SourceFacts } from '../source-facts.js'
 import type { GalleryPreflight } from './gallery-preflight.js'
@@ -222,6 +223,13 @@ export async function publishGalleryVersion(
 
   // The ID and the state come from a fresh GET, not from the PUT's echo.
   const done = await getVersion()
+  // Another matrix leg writing the same number at the same moment leaves its owner key on the
+  // version: then it is not this job's to output (issue 14).
+  if (!isOwnedBy(done.tags, ctx.plan.owner.key)) {
+    throw new Error(
+      `Input 'gallery-image-version': version ${version} of '${def}' was rewritten by another job of this workflow run while this one created it: give each matrix leg its own version (e.g. with \${{ strategy.job-index }}).`
+    )
+  }
   if (done.provisioningState !== 'Succeeded') {
     throw new Error(
       `Gallery image version ${version} of '${def}' ended ${done.provisioningState ?? 'in an unknown state'}: ${replicationProgressLine(

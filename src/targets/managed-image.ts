@@ -4,10 +4,10 @@ import { waitFor } from '../azure/operation.js'
 import type { AzureClients } from '../azure/clients.js'
 import { getOrUndefined } from '../azure/not-found.js'
 import { resourceId } from '../azure/resource-id.js'
-import type { ManagedImageTarget } from '../plan.js'
-import type { RunContext } from '../run-context.js'
+import type { ManagedImageTarget, Owner } from '../plan.js'
+import { StepFailure, type RunContext } from '../run-context.js'
 import type { ImageContent, SourceFacts } from '../source-facts.js'
-import { isFromRun } from '../tags.js'
+import { isOwnedBy, madeBy } from '../tags.js'
 import { oneLine } from '../untrusted.js'
 
 export interface ManagedImagePreflight {
@@ -19,7 +19,7 @@ export interface ManagedImagePreflight {
 export async function checkManagedImage(
   clients: AzureClients,
   target: ManagedImageTarget,
-  runId: string,
+  owner: Owner,
   signal: AbortSignal
 ): Promise<ManagedImagePreflight> {
   const id = resourceId(target.image, 'Microsoft.Compute', 'images')
@@ -29,10 +29,18 @@ export async function checkManagedImage(
     })
   )
   if (existing === undefined) return { id, action: 'create' }
-  if (isFromRun(existing.tags, runId) && existing.provisioningState === 'Succeeded') {
-    return { id, action: 'reuse' }
+  const maker = madeBy(existing.tags, owner)
+  if (maker === 'earlier-attempt') {
+    return { id, action: existing.provisioningState === 'Succeeded' ? 'reuse' : 'replace' }
   }
-  if (!target.overwrite && !isFromRun(existing.tags, runId)) {
+  if (maker === 'same-run') {
+    // Another job of this run (a matrix leg) made it, or is making it: neither reused nor replaced,
+    // even with overwrite (issue 14).
+    throw new StepFailure(
+      `Input 'image-name': managed image '${target.image.name}' in resource group '${target.image.resourceGroup}' was made by another job of this workflow run (run ${owner.runId}; matrix legs share the run): give each leg its own image-name, e.g. '${target.image.name}-\${{ strategy.job-index }}'.`
+    )
+  }
+  if (!target.overwrite) {
     throw new Error(
       `Managed image '${target.image.name}' already exists in resource group '${target.image.resourceGroup}'. ` +
         `Choose another 'image-name' (e.g. with \${{ github.run_number }}), or set 'overwrite: true' to replace it.`
@@ -123,6 +131,13 @@ export async function createManagedImage(
     ),
     { log, signal }
   )
+  // Another leg writing the same name at the same moment would leave its key on the image: then
+  // the image is not this job's to output.
+  if (!isOwnedBy(image.tags, plan.owner.key)) {
+    throw new StepFailure(
+      `Input 'image-name': managed image '${name}' was rewritten by another job while this one created it: give each matrix leg its own image-name.`
+    )
+  }
   if (image.provisioningState !== 'Succeeded') {
     throw new Error(
       `Managed image '${name}' ended in provisioning state ${image.provisioningState}.`

@@ -11,7 +11,7 @@ import { maskUrlSecrets } from '../secrets.js'
 import type { UploadDiskSku } from '../plan.js'
 import type { RunContext } from '../run-context.js'
 import { ProvenanceTag } from '../constants.js'
-import { isFromRun } from '../tags.js'
+import { madeBy } from '../tags.js'
 import { createPageBlobClient, createPageBlobSink } from './page-blob-sink.js'
 import {
   sameSourceIdentity,
@@ -50,7 +50,7 @@ export async function uploadToManagedDisk(
   )
   const resumable =
     existing !== undefined &&
-    isFromRun(existing.tags, plan.run.runId) &&
+    madeBy(existing.tags, plan.owner) === 'earlier-attempt' &&
     (existing.diskState === 'ReadyToUpload' || existing.diskState === 'ActiveUpload') &&
     existing.creationData?.uploadSizeBytes === disk.uploadSize &&
     sameSourceIdentity(sourceIdentityFromMetadata(existing.tags), disk.identity)

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals'
 import {
   cloudFromMetadata,
   knownCloud,
+  loginHostAllowed,
   portalLink,
   resolveCloud,
   type CloudMetadata
@@ -233,5 +234,77 @@ describe('portalLink', () => {
     expect(portalLink(cloudFromMetadata(ASDK_ARM, entraMetadata), id)).toBe(
       `https://portal.local.azurestack.external/#@/resource${id}`
     )
+  })
+})
+
+describe('cloudFromMetadata: endpoints checked before a credential goes there (issue 14)', () => {
+  const doc = (
+    loginEndpoint: string,
+    audience = 'https://management.contoso.onmicrosoft.com/x'
+  ) => ({
+    authentication: { loginEndpoint, audiences: [audience] }
+  })
+
+  it('refuses an http login endpoint', () => {
+    expect(() => cloudFromMetadata(ASDK_ARM, doc('http://login.microsoftonline.com/'))).toThrow(
+      /login endpoint that is not https/
+    )
+  })
+
+  it('refuses a login host that is neither Entra ID nor on the Stack domain', () => {
+    for (const login of [
+      'https://evil.example/',
+      'https://login.microsoftonline.com.evil.example/',
+      'https://azurestack.external/',
+      'https://local.azurestack.external.evil.example/adfs'
+    ]) {
+      expect(() => cloudFromMetadata(ASDK_ARM, doc(login))).toThrow(/neither Microsoft Entra ID/)
+    }
+  })
+
+  it('accepts Entra ID hosts and AD FS on the Stack domain', () => {
+    for (const login of [
+      'https://login.microsoftonline.com/',
+      'https://login.microsoftonline.us/',
+      'https://login.chinacloudapi.cn/',
+      'https://adfs.local.azurestack.external/adfs/',
+      'https://management.local.azurestack.external/'
+    ]) {
+      expect(cloudFromMetadata(ASDK_ARM, doc(login)).authorityHost).toBe(login.replace(/\/$/, ''))
+    }
+  })
+
+  it('on a loopback ARM endpoint (an emulator) accepts only that same host', () => {
+    expect(loginHostAllowed('127.0.0.1', '127.0.0.1')).toBe(true)
+    expect(loginHostAllowed('localhost', '127.0.0.1')).toBe(false)
+    expect(loginHostAllowed('127.0.0.2', '127.0.0.1')).toBe(false)
+    expect(loginHostAllowed('evil.example', 'localhost')).toBe(false)
+    expect(loginHostAllowed('a.example.com', 'example.com')).toBe(false)
+  })
+
+  it('refuses an ARM token audience of a public cloud', () => {
+    for (const audience of [
+      'https://management.azure.com/',
+      'https://MANAGEMENT.core.windows.net'
+    ]) {
+      expect(() =>
+        cloudFromMetadata(ASDK_ARM, doc('https://login.microsoftonline.com/', audience))
+      ).toThrow(/a public cloud's Resource Manager/)
+    }
+  })
+
+  it('keeps the default OIDC audience only where the assertion goes to Entra ID', () => {
+    expect(cloudFromMetadata(ASDK_ARM, entraMetadata).oidcAudience).toBe(
+      'api://AzureADTokenExchange'
+    )
+    expect(cloudFromMetadata(ASDK_ARM, adfsMetadata).oidcAudience).toBeUndefined()
+  })
+
+  it('ignores a portal endpoint that is not https', () => {
+    const cloud = cloudFromMetadata(ASDK_ARM, {
+      ...doc('https://login.microsoftonline.com/'),
+      portalEndpoint: 'javascript:alert(1)'
+    })
+    expect(cloud.portalUrl).toBe('https://portal.local.azurestack.external')
   })
 })

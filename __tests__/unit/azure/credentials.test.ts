@@ -28,7 +28,7 @@ describe('chooseCredentialKind: auto, in the contract order', () => {
   it('OIDC when client-id and tenant-id are set and the job can mint an ID token', () => {
     const choice = chooseCredentialKind(conn({ ...ids, clientSecret: 's' }), everything)
     expect(choice.kind).toBe('oidc')
-    expect(choice.reason).toMatch(/client-id and tenant-id/)
+    expect(choice).toMatchObject({ reason: expect.stringMatching(/client-id and tenant-id/) })
   })
 
   it('client secret when the job cannot mint an ID token', () => {
@@ -44,26 +44,45 @@ describe('chooseCredentialKind: auto, in the contract order', () => {
     })
   })
 
-  it('not OIDC without a tenant-id, even when a token can be minted', () => {
-    expect(chooseCredentialKind(conn({ clientId: CLIENT }), everything).kind).toBe('azure-cli')
+  it('no ambient identity when client-id is set without a tenant-id', () => {
+    const choice = chooseCredentialKind(conn({ clientId: CLIENT }), everything)
+    expect(choice.kind).toBe('none')
+    expect(choice.kind === 'none' && choice.problem).toMatch(
+      /^Input 'client-id':.*'tenant-id' is not set/
+    )
   })
 
   it('not OIDC without a client-id', () => {
     expect(chooseCredentialKind(conn({ tenantId: TENANT }), everything).kind).toBe('azure-cli')
   })
 
-  it('not client secret when a secret is set without both ids', () => {
+  it('not client secret when a secret is set without both ids, and no fallback either', () => {
     const choice = chooseCredentialKind(conn({ clientId: CLIENT, clientSecret: 's' }), {
       canMintIdToken: false,
       hasAzureCli: false
     })
-    expect(choice.kind).toBe('managed-identity')
+    expect(choice.kind).toBe('none')
   })
 
-  it('Azure CLI when ids are set but neither a token nor a secret is available', () => {
-    const choice = chooseCredentialKind(conn(ids), { canMintIdToken: false, hasAzureCli: true })
-    expect(choice.kind).toBe('azure-cli')
-    expect(choice.reason).toMatch(/Azure CLI/)
+  it('never the Azure CLI or a managed identity when client-id names an identity that cannot sign in', () => {
+    for (const hasAzureCli of [true, false]) {
+      const choice = chooseCredentialKind(conn(ids), { canMintIdToken: false, hasAzureCli })
+      expect(choice.kind).toBe('none')
+      const problem = choice.kind === 'none' ? choice.problem : ''
+      expect(problem).toMatch(/^Input 'client-id': /)
+      expect(problem).toContain("'permissions: id-token: write'")
+      expect(problem).toContain("'auth-type: azure-cli'")
+      expect(problem).toContain(CLIENT)
+    }
+  })
+
+  it('an ambient identity chosen on purpose by auth-type is still used with client-id', () => {
+    expect(
+      chooseCredentialKind(conn({ ...ids, authType: 'azure-cli' }), {
+        canMintIdToken: false,
+        hasAzureCli: true
+      })
+    ).toMatchObject({ kind: 'azure-cli', reason: "auth-type is 'azure-cli'" })
   })
 
   it('Azure CLI with no connection inputs at all', () => {
@@ -78,7 +97,7 @@ describe('chooseCredentialKind: auto, in the contract order', () => {
     expect(
       chooseCredentialKind(conn({ clientId: CLIENT }), { canMintIdToken: true, hasAzureCli: false })
         .kind
-    ).toBe('managed-identity')
+    ).toBe('none')
   })
 })
 

@@ -84,6 +84,7 @@ function plan(over: Partial<Plan> = {}): Plan {
       runAttempt: 1,
       runNumber: 1
     },
+    owner: { runId: '1', key: 'k', attempt: 1 },
     timeoutMinutes: 120,
     dryRun: false,
     ...over

@@ -28,6 +28,7 @@ function plan(over: Partial<Plan> = {}): Plan {
     },
     tags: {},
     run,
+    owner: { runId: '1', key: 'k', attempt: 1 },
     timeoutMinutes: 60,
     dryRun: false,
     ...over

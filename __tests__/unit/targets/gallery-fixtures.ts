@@ -9,7 +9,7 @@ import type {
 import type { AzureClients } from '../../../src/azure/clients.js'
 import { createLedger, type LedgerEntry } from '../../../src/ledger.js'
 import type { Logger } from '../../../src/log.js'
-import type { GalleryTarget, Plan, RunIdentity } from '../../../src/plan.js'
+import type { GalleryTarget, Plan, Owner, RunIdentity } from '../../../src/plan.js'
 import { emptyReport } from '../../../src/report.js'
 import type { RunContext } from '../../../src/run-context.js'
 import type { SourceFacts } from '../../../src/source-facts.js'
@@ -55,6 +55,12 @@ export const run: RunIdentity = {
   runAttempt: 2,
   runNumber: 7
 }
+
+/** This job in its second attempt: what it made in the first carries `ownTags`. */
+export const owner: Owner = { runId: '42', key: 'owner-42', attempt: 2 }
+export const ownTags = { 'github-run-id': '42', 'github-owner-key': 'owner-42' }
+/** The tags the plan puts on what this job creates. */
+export const planTags = { team: 'x', ...ownTags }
 
 export interface RecordingLogger extends Logger {
   lines: Array<{ level: 'info' | 'warning' | 'debug'; message: string }>
@@ -225,12 +231,12 @@ export interface TestContext extends RunContext {
 
 export function testContext(
   fake: FakeGalleries,
-  tags: Record<string, string> = { team: 'x' }
+  tags: Record<string, string> = planTags
 ): TestContext {
   const ledgerLog: LedgerEntry[][] = []
   const ledger = createLedger(json => void ledgerLog.push(JSON.parse(json) as LedgerEntry[]))
   return {
-    plan: { tags, run } as unknown as Plan,
+    plan: { tags, run, owner } as unknown as Plan,
     clients: clientsFor(fake),
     log: recordingLogger(),
     signal: new AbortController().signal,

@@ -8,6 +8,9 @@ import {
   galleryTarget,
   recordingLogger,
   run,
+  owner,
+  ownTags,
+  planTags,
   sourceFacts,
   testContext
 } from './gallery-fixtures.js'
@@ -22,7 +25,8 @@ function deps(fake: FakeGalleries) {
     clients: clientsFor(fake),
     log: recordingLogger(),
     signal: new AbortController().signal,
-    run
+    run,
+    owner
   }
 }
 
@@ -117,7 +121,7 @@ describe('checkGalleryTarget', () => {
 
   it('reuses the version an earlier attempt of this run made', async () => {
     const fake = existingSetup()
-    fake.addVersion('1.0.0', { provisioningState: 'Succeeded', tags: { 'github-run-id': '42' } })
+    fake.addVersion('1.0.0', { provisioningState: 'Succeeded', tags: ownTags })
     const pre = await checkGalleryTarget(deps(fake), galleryTarget(), sourceFacts())
     expect(pre.action).toBe('reuse')
     expect(pre.versionId).toBe(
@@ -150,7 +154,7 @@ describe('checkGalleryTarget', () => {
 describe('describeGalleryPlan', () => {
   it('says what will be created, replaced and replicated', async () => {
     const fake = existingSetup()
-    fake.addVersion('1.0.0', { provisioningState: 'Failed', tags: { 'github-run-id': '42' } })
+    fake.addVersion('1.0.0', { provisioningState: 'Failed', tags: ownTags })
     const target = galleryTarget({
       targetRegions: [{ name: 'westus', replicas: 2, storageAccountType: 'Premium_LRS' }],
       keepVersions: 3,
@@ -205,14 +209,14 @@ describe('publishGalleryVersion', () => {
       'PUT image def',
       'PUT version 1.0.0'
     ])
-    expect(fake.galleries.get('gal')?.tags).toEqual({ team: 'x' })
+    expect(fake.galleries.get('gal')?.tags).toEqual(planTags)
     expect(fake.images.get('def')).toMatchObject({
-      tags: { team: 'x' },
+      tags: planTags,
       features: [{ name: 'SecurityType', value: 'TrustedLaunch' }],
       hyperVGeneration: 'V2'
     })
     const version = fake.versions.get('1.0.0')
-    expect(version?.tags).toEqual({ team: 'x' })
+    expect(version?.tags).toEqual(planTags)
     expect(version?.storageProfile).toEqual({ source: { virtualMachineId: vmContent.vmId } })
     expect(version?.publishingProfile?.targetRegions?.map(r => r.name)).toEqual([
       'eastus',
@@ -240,7 +244,7 @@ describe('publishGalleryVersion', () => {
 
   it('reuses a succeeded version of an earlier attempt without writing anything', async () => {
     const fake = existingSetup()
-    fake.addVersion('1.0.0', { provisioningState: 'Succeeded', tags: { 'github-run-id': '42' } })
+    fake.addVersion('1.0.0', { provisioningState: 'Succeeded', tags: ownTags })
     const ctx = testContext(fake)
     const pre = await checkGalleryTarget(deps(fake), galleryTarget(), sourceFacts())
     const result = await publishGalleryVersion(ctx, galleryTarget(), pre, vmContent, sourceFacts())
@@ -253,7 +257,7 @@ describe('publishGalleryVersion', () => {
 
   it('deletes and recreates a failed version of an earlier attempt', async () => {
     const fake = existingSetup()
-    fake.addVersion('1.0.0', { provisioningState: 'Failed', tags: { 'github-run-id': '42' } })
+    fake.addVersion('1.0.0', { provisioningState: 'Failed', tags: ownTags })
     const ctx = testContext(fake)
     const pre = await checkGalleryTarget(deps(fake), galleryTarget(), sourceFacts())
     await publishGalleryVersion(ctx, galleryTarget(), pre, vmContent, sourceFacts())

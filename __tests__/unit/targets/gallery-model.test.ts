@@ -15,7 +15,7 @@ import {
   versionBody,
   type DefinitionFacts
 } from '../../../src/targets/gallery-model.js'
-import { galleryTarget, sourceFacts } from './gallery-fixtures.js'
+import { galleryTarget, owner, ownTags, sourceFacts } from './gallery-fixtures.js'
 
 const fitting: DefinitionFacts = {
   osType: 'Linux',
@@ -234,27 +234,27 @@ describe('definitionMismatches', () => {
 
 describe('decideVersionAction', () => {
   const names = { version: '1.0.0', definition: 'def' }
-  const ours = { 'github-run-id': '42' }
+  const ours = ownTags
 
   it('creates when nothing has that number', () => {
-    expect(decideVersionAction(undefined, '42', false, names)).toBe('create')
+    expect(decideVersionAction(undefined, owner, false, names)).toBe('create')
   })
 
   it("reuses this run's succeeded version, and waits for one still being created", () => {
     expect(
-      decideVersionAction({ provisioningState: 'Succeeded', tags: ours }, '42', false, names)
+      decideVersionAction({ provisioningState: 'Succeeded', tags: ours }, owner, false, names)
     ).toBe('reuse')
     expect(
-      decideVersionAction({ provisioningState: 'Updating', tags: ours }, '42', false, names)
+      decideVersionAction({ provisioningState: 'Updating', tags: ours }, owner, false, names)
     ).toBe('reuse')
   })
 
   it("replaces this run's version that ended in any other terminal state", () => {
     expect(
-      decideVersionAction({ provisioningState: 'Failed', tags: ours }, '42', false, names)
+      decideVersionAction({ provisioningState: 'Failed', tags: ours }, owner, false, names)
     ).toBe('replace-failed')
     expect(
-      decideVersionAction({ provisioningState: 'Canceled', tags: ours }, '42', false, names)
+      decideVersionAction({ provisioningState: 'Canceled', tags: ours }, owner, false, names)
     ).toBe('replace-failed')
   })
 
@@ -262,18 +262,45 @@ describe('decideVersionAction', () => {
     expect(() =>
       decideVersionAction(
         { provisioningState: 'Succeeded', tags: { 'github-run-id': '7' } },
-        '42',
+        owner,
         false,
         names
       )
     ).toThrow("Gallery image version '1.0.0' of 'def' already exists (Succeeded, made by run 7)")
     expect(() =>
-      decideVersionAction({ provisioningState: 'Succeeded' }, '42', false, names)
+      decideVersionAction({ provisioningState: 'Succeeded' }, owner, false, names)
     ).toThrow('overwrite: true')
   })
 
+  it('refuses, even with overwrite, a version another job of this run made (a matrix leg)', () => {
+    const legs: Array<Record<string, string>> = [
+      { 'github-run-id': '42', 'github-owner-key': 'another-leg' },
+      { 'github-run-id': '42' }
+    ]
+    for (const tags of legs) {
+      for (const overwrite of [false, true]) {
+        expect(() =>
+          decideVersionAction({ provisioningState: 'Creating', tags }, owner, overwrite, names)
+        ).toThrow(
+          /^Input 'gallery-image-version': version '1\.0\.0' of 'def' was made by another job of this workflow run .*strategy\.job-index/
+        )
+      }
+    }
+  })
+
+  it('in a first attempt, a version with this job’s key is a leg with identical inputs, not its own', () => {
+    expect(() =>
+      decideVersionAction(
+        { provisioningState: 'Succeeded', tags: ours },
+        { ...owner, attempt: 1 },
+        false,
+        names
+      )
+    ).toThrow(/another job of this workflow run/)
+  })
+
   it('overwrites anyone else’s version when asked to', () => {
-    expect(decideVersionAction({ provisioningState: 'Succeeded' }, '42', true, names)).toBe(
+    expect(decideVersionAction({ provisioningState: 'Succeeded' }, owner, true, names)).toBe(
       'overwrite'
     )
   })
