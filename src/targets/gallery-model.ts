@@ -66,18 +66,29 @@ export interface DefinitionFacts {
   securityType: string
 }
 
+/**
+ * Reads an existing definition. From gallery API 2025-03-03 a NEW definition created without a
+ * SecurityType feature, or with a null value, becomes TrustedLaunchSupported and, without
+ * hyperVGeneration, V2 (MicrosoftDocs/azure-compute-docs compute-gallery-whats-new.md, July 2025;
+ * azure-compute-gallery.md "Trusted Launch validation"). Definitions made before keep their meaning:
+ * no feature is Standard, no generation V1. So a definition read back with no feature at all predates
+ * the default (Azure records the value it applied); a feature present with no value is read as the
+ * value Azure gives it, TrustedLaunchSupported.
+ */
 export function definitionFacts(image: GalleryImage): DefinitionFacts {
   const feature = image.features?.find(f => f.name?.toLowerCase() === 'securitytype')
+  const securityType =
+    feature === undefined ? 'Standard' : feature.value ? feature.value : 'TrustedLaunchSupported'
   return {
     osType: image.osType ?? 'unknown',
     osState: image.osState ?? 'unknown',
     hyperVGeneration: image.hyperVGeneration ?? 'V1',
     architecture: image.architecture ?? 'x64',
-    securityType: feature?.value ?? 'Standard'
+    securityType
   }
 }
 
-/** The security type a definition created for this source gets (Standard: no feature at all). */
+/** The security type a definition created for this source gets. */
 export function securityTypeFor(source: SourceFacts): DefinitionSecurityType {
   return source.securityType
 }
@@ -97,7 +108,9 @@ export function definitionBody(
     hyperVGeneration: source.hyperVGeneration,
     architecture: source.architecture,
     identifier: { publisher: target.publisher, offer: target.offer, sku: target.sku },
-    ...(security === 'Standard' ? {} : { features: [{ name: 'SecurityType', value: security }] })
+    // Always explicit, Standard included: left out, Azure (API ≥ 2025-03-03) makes the definition
+    // TrustedLaunchSupported, which refuses versions from a VM or a managed disk.
+    features: [{ name: 'SecurityType', value: security }]
   }
 }
 

@@ -54,16 +54,16 @@ export async function publishGalleryVersion(
   const wait = { log, signal, heartbeatMs: options.heartbeatMs }
 
   if (!pre.galleryExists) {
-    log.info(`Creating gallery '${gallery}' in ${pre.location}`)
+    log.info(`Creating gallery '${gallery}' in ${pre.galleryLocation}`)
     const created = await waitFor(
       `Creating gallery '${gallery}'`,
-      compute.galleries.createOrUpdate(rg, gallery, { location: pre.location, tags }, lro),
+      compute.galleries.createOrUpdate(rg, gallery, { location: pre.galleryLocation, tags }, lro),
       wait
     )
     ctx.report.created.push({
       kind: 'Gallery',
       id: created.id ?? pre.galleryId,
-      location: pre.location
+      location: pre.galleryLocation
     })
   }
   if (!pre.definitionExists) {
@@ -76,7 +76,7 @@ export async function publishGalleryVersion(
         rg,
         gallery,
         def,
-        definitionBody(target, source, pre.location, tags),
+        definitionBody(target, source, pre.galleryLocation, tags),
         lro
       ),
       wait
@@ -84,7 +84,7 @@ export async function publishGalleryVersion(
     ctx.report.created.push({
       kind: 'Gallery image definition',
       id: created.id ?? pre.definitionId,
-      location: pre.location
+      location: pre.galleryLocation
     })
   }
 

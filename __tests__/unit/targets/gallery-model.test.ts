@@ -58,10 +58,22 @@ describe('definitionFacts', () => {
     })
   })
 
-  it('is Standard without a SecurityType feature', () => {
+  it('is Standard without a SecurityType feature (a definition made before the 2025-03-03 default)', () => {
     expect(
       definitionFacts({ location: 'eastus', osType: 'Linux', osState: 'Generalized' }).securityType
     ).toBe('Standard')
+  })
+
+  // compute-gallery-whats-new.md: a null SecurityType value means TrustedLaunchSupported.
+  it('reads a SecurityType feature without a value as TrustedLaunchSupported', () => {
+    expect(
+      definitionFacts({
+        location: 'eastus',
+        osType: 'Linux',
+        osState: 'Generalized',
+        features: [{ name: 'SecurityType' }]
+      }).securityType
+    ).toBe('TrustedLaunchSupported')
   })
 })
 
@@ -77,7 +89,8 @@ describe('definitionBody', () => {
       osState: 'Generalized',
       hyperVGeneration: 'V2',
       architecture: 'Arm64',
-      identifier: { publisher: 'pub', offer: 'off', sku: 'sku' }
+      identifier: { publisher: 'pub', offer: 'off', sku: 'sku' },
+      features: [{ name: 'SecurityType', value: 'Standard' }]
     })
   })
 
@@ -90,9 +103,12 @@ describe('definitionBody', () => {
     expect(body.features).toEqual([{ name: 'SecurityType', value: feature }])
   })
 
-  it('gives a Standard source no feature', () => {
-    const body = definitionBody(galleryTarget(), sourceFacts(), 'eastus', {})
-    expect(body.features).toBeUndefined()
+  // Without the feature, Azure (gallery API >= 2025-03-03) makes a new definition
+  // TrustedLaunchSupported, which refuses VM and managed disk sources.
+  it('names Standard explicitly for a Standard source, and always the Hyper-V generation', () => {
+    const body = definitionBody(galleryTarget(), sourceFacts({ hyperVGeneration: 'V1' }), 'x', {})
+    expect(body.features).toEqual([{ name: 'SecurityType', value: 'Standard' }])
+    expect(body.hyperVGeneration).toBe('V1')
   })
 
   it('keeps a specialized source specialized', () => {
