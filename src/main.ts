@@ -6,7 +6,12 @@
 import { Outputs, State } from './constants.js'
 import type { AzureClients } from './azure/clients.js'
 import { describeAzureError } from './azure/errors.js'
-import { checkPermissions, describeMissing } from './azure/permissions.js'
+import {
+  checkPermissions,
+  describeDoubtful,
+  describeMissing,
+  splitMissing
+} from './azure/permissions.js'
 import { cleanUp } from './cleanup.js'
 import { connect } from './connect.js'
 import { execute } from './execute.js'
@@ -108,8 +113,11 @@ export async function runMain(runner: Runner): Promise<number> {
     currentStep = 'Check permissions'
     const permissions = await checkPermissions(clients, plan, trackingLog, controller.signal)
     const planned = planLines(plan, pre)
-    if (permissions !== 'unknown' && permissions.length > 0) {
-      throw new StepFailure(describeMissing(permissions, plan, plan.connection.clientId))
+    if (permissions !== 'unknown') {
+      const { certain, doubtful } = splitMissing(permissions)
+      if (certain.length > 0)
+        throw new StepFailure(describeMissing(certain, plan, plan.connection.clientId))
+      if (doubtful.length > 0) log.warning(describeDoubtful(doubtful))
     }
     log.info(`Plan:\n${planned.map((l, i) => `  ${i + 1}. ${l}`).join('\n')}`)
     if (plan.dryRun) {

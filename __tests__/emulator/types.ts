@@ -43,6 +43,14 @@ export interface Fault {
   delayMs?: number
 }
 
+/** What a role assignment grants at one scope (Microsoft.Authorization/permissions entry). */
+export interface PermissionGrant {
+  actions: string[]
+  notActions: string[]
+  dataActions: string[]
+  notDataActions: string[]
+}
+
 /** One ARM resource as stored: `body` is what GET returns, `state` is hidden emulator state. */
 export interface Resource {
   id: string
@@ -124,7 +132,8 @@ export interface State {
   resources: Map<string, Resource>
   resourceGroups: Map<string, Body>
   operations: Map<string, Operation>
-  permissions: Map<string, { actions: string[]; notActions: string[] }>
+  /** role grants by lower-cased scope ('/subscriptions/…/resourcegroups/rg[/providers/…]') */
+  permissions: Map<string, PermissionGrant>
   tokens: Map<string, Token>
   idTokens: Map<string, IdToken>
   requests: RecordedRequest[]
