@@ -4,11 +4,14 @@
  * the ledger lists and what carries this run's `github-run-id` tag; each failure is a warning.
  */
 import type { AzureClients } from './azure/clients.js'
+import { getOrUndefined } from './azure/not-found.js'
+import { parseResourceId } from './azure/resource-id.js'
 import { waitFor } from './azure/operation.js'
 import { entryId, type Ledger, type LedgerEntry } from './ledger.js'
 import type { Logger } from './log.js'
 import { isFromRun } from './tags.js'
 import { deleteUploadBlob } from './upload/storage-account-destination.js'
+import { oneLine } from './untrusted.js'
 
 export interface CleanupDeps {
   clients: AzureClients
@@ -18,23 +21,15 @@ export interface CleanupDeps {
   signal: AbortSignal
 }
 
-function parts(id: string): { rg: string; name: string; parent?: string[] } {
-  const s = id.split('/')
-  return { rg: s[4], name: s[s.length - 1], parent: s }
-}
-
-const notFound = (e: unknown): boolean => (e as { statusCode?: number }).statusCode === 404
-
 async function cleanEntry(deps: CleanupDeps, entry: LedgerEntry): Promise<string> {
   const { clients, log, signal, runId } = deps
   const opts = { log, signal }
   switch (entry.kind) {
     case 'upload-disk': {
-      const { rg, name } = parts(entry.id)
-      const disk = await clients.compute.disks.get(rg, name, { abortSignal: signal }).catch(e => {
-        if (notFound(e)) return undefined
-        throw e
-      })
+      const { resourceGroup: rg, name } = parseResourceId(entry.id)
+      const disk = await getOrUndefined(
+        clients.compute.disks.get(rg, name, { abortSignal: signal })
+      )
       if (!disk) return `disk '${name}' is already gone`
       if (!isFromRun(disk.tags, runId))
         return `disk '${name}' does not carry this run's tag: left alone`
@@ -48,7 +43,7 @@ async function cleanEntry(deps: CleanupDeps, entry: LedgerEntry): Promise<string
           clients.compute.disks.revokeAccess(rg, name, { abortSignal: signal }),
           opts
         )
-        log.info(`Revoked write access to disk '${name}'`)
+        log.info(oneLine(`Revoked write access to disk '${name}'`))
       }
       await waitFor(
         `Delete disk '${name}'`,
@@ -61,11 +56,10 @@ async function cleanEntry(deps: CleanupDeps, entry: LedgerEntry): Promise<string
       return deleteUploadBlob(clients, entry.url, entry.storageAccountId, runId, log, signal)
     }
     case 'managed-image': {
-      const { rg, name } = parts(entry.id)
-      const image = await clients.compute.images.get(rg, name, { abortSignal: signal }).catch(e => {
-        if (notFound(e)) return undefined
-        throw e
-      })
+      const { resourceGroup: rg, name } = parseResourceId(entry.id)
+      const image = await getOrUndefined(
+        clients.compute.images.get(rg, name, { abortSignal: signal })
+      )
       if (!image) return `managed image '${name}' was never created`
       if (!isFromRun(image.tags, runId))
         return `managed image '${name}' does not carry this run's tag: left alone`
@@ -78,14 +72,13 @@ async function cleanEntry(deps: CleanupDeps, entry: LedgerEntry): Promise<string
       return `deleted unfinished managed image '${name}'`
     }
     case 'gallery-image-version': {
-      const s = entry.id.split('/')
-      const [rg, gallery, definition, version] = [s[4], s[8], s[10], s[12]]
-      const v = await clients.compute.galleryImageVersions
-        .get(rg, gallery, definition, version, { abortSignal: signal })
-        .catch(e => {
-          if (notFound(e)) return undefined
-          throw e
+      const { resourceGroup: rg, names } = parseResourceId(entry.id)
+      const [gallery, definition, version] = names
+      const v = await getOrUndefined(
+        clients.compute.galleryImageVersions.get(rg, gallery, definition, version, {
+          abortSignal: signal
         })
+      )
       if (!v) return `gallery image version ${version} was never created`
       if (!isFromRun(v.tags, runId))
         return `gallery image version ${version} does not carry this run's tag: left alone`
@@ -112,12 +105,12 @@ export async function cleanUp(deps: CleanupDeps): Promise<{ done: string[]; fail
   for (const entry of deps.ledger.entries().sort((a, b) => order(a) - order(b))) {
     try {
       const what = await cleanEntry(deps, entry)
-      deps.log.info(`Cleanup: ${what}`)
+      deps.log.info(oneLine(`Cleanup: ${what}`))
       done.push(what)
       deps.ledger.remove(entryId(entry))
     } catch (e) {
       const message = `Cleanup of ${entryId(entry)} failed: ${(e as Error).message}`
-      deps.log.warning(message)
+      deps.log.warning(oneLine(message))
       failed.push(message)
     }
   }

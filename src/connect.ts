@@ -5,6 +5,7 @@ import { chooseCredentialKind, createCredential } from './azure/credentials.js'
 import { azurePolicies, refreshableCredential } from './azure/policies.js'
 import type { Plan } from './plan.js'
 import type { Runner } from './runner.js'
+import { oneLine } from './untrusted.js'
 
 export async function connect(
   runner: Runner,
@@ -20,9 +21,11 @@ export async function connect(
   })
   if (!quiet) {
     runner.log.info(
-      `Azure: ${cloud.name} (${cloud.resourceManagerEndpoint}), subscription ${plan.subscriptionId}`
+      oneLine(
+        `Azure: ${cloud.name} (${cloud.resourceManagerEndpoint}), subscription ${plan.subscriptionId}`
+      )
     )
-    runner.log.info(`Signing in with ${chosen.kind}: ${chosen.reason}`)
+    runner.log.info(oneLine(`Signing in with ${chosen.kind}: ${chosen.reason}`))
   }
   // Refreshable: when Azure rejects a token mid-run, the policy builds a new credential, so OIDC
   // mints a new GitHub ID token instead of replaying a cached one.

@@ -11,6 +11,7 @@ import { createManagedImage } from './targets/managed-image.js'
 import { publishGalleryVersion } from './targets/gallery-version.js'
 import { pruneGalleryVersions } from './targets/gallery-retention.js'
 import { finishUploads, uploadImages, type InspectedUpload } from './upload/upload-image.js'
+import { oneLine } from './untrusted.js'
 
 export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
   const { plan, report } = ctx
@@ -28,7 +29,9 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
     const s = plan.source
     if (s.backupSnapshot && vm.generalized) {
       ctx.log.info(
-        `VM '${vm.name}' is already generalized: no backup snapshots (they would copy a disk that no longer boots as the VM; an earlier attempt of this run that generalized it took its backups first)`
+        oneLine(
+          `VM '${vm.name}' is already generalized: no backup snapshots (they would copy a disk that no longer boots as the VM; an earlier attempt of this run that generalized it took its backups first)`
+        )
       )
     } else if (s.backupSnapshot) {
       const ids = await ctx.step('Backup snapshots', () => takeBackupSnapshots(ctx, vm))
@@ -36,7 +39,9 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
     }
     if (vm.generalized) {
       ctx.log.info(
-        `VM '${vm.name}' is already generalized (an earlier attempt got this far): going on to the image`
+        oneLine(
+          `VM '${vm.name}' is already generalized (an earlier attempt got this far): going on to the image`
+        )
       )
     } else {
       if (s.deprovision)

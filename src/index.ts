@@ -11,11 +11,14 @@ import type { Logger } from './log.js'
 import { runMain } from './main.js'
 import type { Runner } from './runner.js'
 import { runPost } from './post.js'
+import { oneLine } from './untrusted.js'
 
+// log-sink: callers make each line safe (oneLine, printUntrusted; test: log-hygiene.test.ts);
+// core.warning and core.debug also escape %, CR and LF (@actions/core command.js escapeData).
 const log: Logger = {
-  info: m => core.info(m),
-  warning: m => core.warning(m),
-  debug: m => core.debug(m),
+  info: m => core.info(m), // log-sink: see above
+  warning: m => core.warning(m), // log-sink: see above
+  debug: m => core.debug(m), // log-sink: see above
   group: (name, fn) => core.group(name, fn),
   secret: v => core.setSecret(v)
 }
@@ -25,6 +28,14 @@ function hasAzureCli(): boolean {
     .split(delimiter)
     .some(dir => dir !== '' && existsSync(join(dir, 'az')))
 }
+
+/**
+ * Outputs and state go only through the file commands (GITHUB_OUTPUT, GITHUB_STATE). Without the
+ * file, @actions/core would fall back to `::set-output`/`::save-state` on stdout, the channel that
+ * outside text must never reach; every runner that runs node24 actions provides both files.
+ */
+const FILE_COMMANDS = ['GITHUB_OUTPUT', 'GITHUB_STATE'] as const
+const missingFileCommands = FILE_COMMANDS.filter(name => !process.env[name])
 
 const runner: Runner = {
   getInput: name => core.getInput(name),
@@ -68,13 +79,21 @@ const runner: Runner = {
   })
 }
 
-const isPost = core.getState(State.IsPost) === 'true'
-const code = await (isPost ? runPost(runner, name => core.getState(name)) : runMain(runner)).catch(
-  (e: unknown) => {
-    core.error(`Unexpected failure: ${(e as Error).message}`)
-    core.debug((e as Error).stack ?? '')
+async function run(): Promise<number> {
+  if (missingFileCommands.length > 0) {
+    core.error(
+      `${missingFileCommands.join(' and ')} not set: this action writes outputs and state only through the runner's file commands; use a runner that provides them (2.297.0 or later).`
+    )
     return 1
   }
-)
+  const isPost = core.getState(State.IsPost) === 'true'
+  return isPost ? runPost(runner, name => core.getState(name)) : runMain(runner)
+}
+
+const code = await run().catch((e: unknown) => {
+  core.error(`Unexpected failure: ${(e as Error).message}`)
+  core.debug(oneLine((e as Error).stack ?? ''))
+  return 1
+})
 // Exit explicitly: an abandoned poller (Sysprep's run command never reports) must not keep us alive.
 process.exit(code)

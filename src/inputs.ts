@@ -1,188 +1,80 @@
 /**
- * Every input is read and validated here, once, into a Plan. Each problem is an InputError that names
- * the input and says what is expected, raised before anything talks to Azure.
+ * Every input is read and validated here, once, into a Plan: the readers in input-readers.ts, the
+ * Azure naming rules in azure/names.ts, the rules across inputs in plan-rules.ts. Each problem is an
+ * InputError that names the input and says what is expected, raised before anything talks to Azure.
  */
 import { Inputs } from './constants.js'
+import {
+  COMPUTE_NAME,
+  CONTAINER_NAME,
+  GALLERY_NAME,
+  IMAGE_IDENTIFIER_PART,
+  isGuid,
+  isTenantDomain,
+  RESOURCE_GROUP_NAME,
+  STORAGE_ACCOUNT_NAME
+} from './azure/names.js'
+import { isRegionName, normaliseRegion } from './azure/region.js'
+import {
+  bool,
+  guid,
+  InputError,
+  integer,
+  named,
+  oneOf,
+  parsed,
+  resourceRef,
+  subscriptionOf,
+  text,
+  type InputReader
+} from './input-readers.js'
+import { brokenRule } from './plan-rules.js'
 import { autoVersion, isValidVersion } from './targets/version-number.js'
-import { normaliseRegion, parseTargetRegions } from './targets/target-regions.js'
+import { parseTargetRegions } from './targets/target-regions.js'
 import { buildTags, parseTags } from './tags.js'
-import type {
-  Architecture,
-  AuthType,
-  CaptureSource,
-  CloudName,
-  ConnectionPlan,
-  GalleryStorageAccountType,
-  GalleryTarget,
-  HyperVGeneration,
-  OsState,
-  OsType,
-  Plan,
-  ResourceRef,
-  RunIdentity,
-  SecurityType,
-  UploadDestination,
-  UploadDiskSku,
-  UploadSource
+import {
+  ARCHITECTURES,
+  AUTH_TYPES,
+  CLOUD_NAMES,
+  GALLERY_STORAGE_ACCOUNT_TYPES,
+  HYPER_V_GENERATIONS,
+  MODES,
+  OS_STATES,
+  OS_TYPES,
+  REPLICATION_MODES,
+  SECURITY_TYPES,
+  UPLOAD_DISK_SKUS,
+  UPLOAD_VIAS,
+  type CaptureSource,
+  type ConnectionPlan,
+  type GalleryTarget,
+  type ManagedImageTarget,
+  type Plan,
+  type RunIdentity,
+  type UploadDestination,
+  type UploadSource
 } from './plan.js'
 
-export class InputError extends Error {
-  constructor(
-    readonly input: string,
-    message: string
-  ) {
-    super(`Input '${input}': ${message}`)
-    this.name = 'InputError'
-  }
-}
-
-/** Reads one input as the runner gives it (trimmed, '' when unset). */
-export type InputReader = (name: string) => string
+export { InputError, type InputReader }
 
 export interface PlanContext {
   run: RunIdentity
   now: Date
 }
 
-function text(read: InputReader, name: string): string | undefined {
-  const value = read(name).trim()
-  return value === '' ? undefined : value
-}
-
-function bool(read: InputReader, name: string, fallback: boolean): boolean {
-  const value = text(read, name)
-  if (value === undefined) return fallback
-  const lower = value.toLowerCase()
-  if (lower === 'true') return true
-  if (lower === 'false') return false
-  throw new InputError(name, `expected 'true' or 'false', got '${value}'.`)
-}
-
-function oneOf<T extends string>(
-  read: InputReader,
-  name: string,
-  allowed: readonly T[],
-  fallback: T
-): T {
-  const value = text(read, name)
-  if (value === undefined) return fallback
-  const match = allowed.find(a => a.toLowerCase() === value.toLowerCase())
-  if (match === undefined) {
-    throw new InputError(name, `expected one of ${allowed.join(' | ')}, got '${value}'.`)
-  }
-  return match
-}
-
-function integer(
-  read: InputReader,
-  name: string,
-  fallback: number,
-  min: number,
-  max: number
-): number {
-  const value = text(read, name)
-  if (value === undefined) return fallback
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-    throw new InputError(name, `expected a whole number from ${min} to ${max}, got '${value}'.`)
-  }
-  return Number(value)
-}
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-/** Resource group names: 1-90 of letters, digits, '_', '-', '.', '(' and ')', not ending in '.'. */
-const RESOURCE_GROUP = /^[-\w._()]{1,90}$/
-/** Compute resource names (images, galleries, definitions): letters, digits, '_', '-', '.'. */
-const COMPUTE_NAME = /^[A-Za-z0-9][-\w.]{0,79}$/
-
-function resourceGroupName(name: string, value: string): string {
-  if (!RESOURCE_GROUP.test(value) || value.endsWith('.')) {
-    throw new InputError(
-      name,
-      `'${value}' is not a valid resource group name (1-90 letters, digits, '_', '-', '.', '(' or ')', not ending in '.').`
-    )
-  }
-  return value
-}
-
-function computeName(name: string, value: string, maxLength = 80): string {
-  if (!COMPUTE_NAME.test(value) || value.length > maxLength || /[.-]$/.test(value)) {
-    throw new InputError(
-      name,
-      `'${value}' is not a valid name (1-${maxLength} letters, digits, '_', '-' or '.', starting with a letter or digit and not ending in '.' or '-').`
-    )
-  }
-  return value
-}
-
-const RESOURCE_ID =
-  /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/([^/]+)\/([^/]+)\/([^/]+)$/i
-
-/**
- * A resource named in an input: either a full resource ID of the expected type, or a name in the
- * default resource group.
- */
-function resourceRef(
-  name: string,
-  value: string,
-  expectedType: string,
-  subscriptionId: string | undefined,
+/** Where names that are not full resource IDs live, as far as the inputs say. */
+interface Scope {
+  subscriptionId: string | undefined
   resourceGroup: string | undefined
-): ResourceRef {
-  if (value.startsWith('/')) {
-    const m = RESOURCE_ID.exec(value)
-    if (!m || `${m[3]}/${m[4]}`.toLowerCase() !== expectedType.toLowerCase()) {
-      throw new InputError(
-        name,
-        `'${value}' is not a ${expectedType} resource ID (/subscriptions/<id>/resourceGroups/<group>/providers/${expectedType}/<name>).`
-      )
-    }
-    if (!GUID.test(m[1])) {
-      throw new InputError(name, `the subscription in '${value}' is not a GUID.`)
-    }
-    return { subscriptionId: m[1], resourceGroup: resourceGroupName(name, m[2]), name: m[5] }
-  }
-  if (value.includes('/')) {
-    throw new InputError(name, `expected a name or a full resource ID, got '${value}'.`)
-  }
-  if (resourceGroup === undefined) {
-    throw new InputError(
-      Inputs.ResourceGroup,
-      `is required when '${name}' is a name rather than a full resource ID.`
-    )
-  }
-  if (subscriptionId === undefined) {
-    throw new InputError(
-      Inputs.SubscriptionId,
-      `is required when '${name}' is a name rather than a full resource ID.`
-    )
-  }
-  return { subscriptionId, resourceGroup, name: value }
 }
 
 function readConnection(read: InputReader): ConnectionPlan {
-  const authType = oneOf<AuthType>(
-    read,
-    Inputs.AuthType,
-    ['auto', 'oidc', 'client-secret', 'azure-cli', 'managed-identity'],
-    'auto'
-  )
-  const environment = oneOf<CloudName>(
-    read,
-    Inputs.Environment,
-    ['AzureCloud', 'AzureUSGovernment', 'AzureChinaCloud', 'AzureStack'],
-    'AzureCloud'
-  )
-  const clientId = text(read, Inputs.ClientId)
+  const authType = oneOf(read, Inputs.AuthType, AUTH_TYPES, 'auto')
+  const environment = oneOf(read, Inputs.Environment, CLOUD_NAMES, 'AzureCloud')
+  const clientId = guid(read, Inputs.ClientId)
   const tenantId = text(read, Inputs.TenantId)
   const clientSecret = text(read, Inputs.ClientSecret)
-  if (clientId !== undefined && !GUID.test(clientId)) {
-    throw new InputError(Inputs.ClientId, `expected a GUID, got '${clientId}'.`)
-  }
-  if (
-    tenantId !== undefined &&
-    !GUID.test(tenantId) &&
-    !/^[a-z0-9.-]+\.[a-z]{2,}$/i.test(tenantId)
-  ) {
+  if (tenantId !== undefined && !isGuid(tenantId) && !isTenantDomain(tenantId)) {
     throw new InputError(Inputs.TenantId, `expected a GUID or a domain name, got '${tenantId}'.`)
   }
   if (authType === 'oidc' || authType === 'client-secret') {
@@ -194,6 +86,21 @@ function readConnection(read: InputReader): ConnectionPlan {
   if (authType === 'client-secret' && clientSecret === undefined) {
     throw new InputError(Inputs.ClientSecret, `is required with auth-type 'client-secret'.`)
   }
+  return {
+    authType,
+    clientId,
+    tenantId,
+    clientSecret,
+    environment,
+    resourceManagerEndpoint: readResourceManagerEndpoint(read, environment),
+    audience: text(read, Inputs.Audience)
+  }
+}
+
+function readResourceManagerEndpoint(
+  read: InputReader,
+  environment: ConnectionPlan['environment']
+): string | undefined {
   const endpoint = text(read, Inputs.ResourceManagerEndpoint)
   if (environment === 'AzureStack' && endpoint === undefined) {
     throw new InputError(
@@ -201,54 +108,83 @@ function readConnection(read: InputReader): ConnectionPlan {
       `is required with environment 'AzureStack' (the cloud's ARM endpoint, e.g. https://management.local.azurestack.external).`
     )
   }
-  if (endpoint !== undefined) {
-    let url: URL
-    try {
-      url = new URL(endpoint)
-    } catch {
-      throw new InputError(
-        Inputs.ResourceManagerEndpoint,
-        `expected an https URL, got '${endpoint}'.`
-      )
-    }
-    if (url.protocol !== 'https:') {
-      throw new InputError(
-        Inputs.ResourceManagerEndpoint,
-        `expected an https URL, got '${endpoint}'.`
-      )
-    }
-    if (environment !== 'AzureStack') {
-      throw new InputError(
-        Inputs.ResourceManagerEndpoint,
-        `is only used with environment 'AzureStack' (environment is '${environment}').`
-      )
-    }
+  if (endpoint === undefined) return undefined
+  if (!isHttpsUrl(endpoint)) {
+    throw new InputError(
+      Inputs.ResourceManagerEndpoint,
+      `expected an https URL, got '${endpoint}'.`
+    )
   }
-  return {
-    authType,
-    clientId,
-    tenantId,
-    clientSecret,
-    environment,
-    resourceManagerEndpoint: endpoint?.replace(/\/+$/, ''),
-    audience: text(read, Inputs.Audience)
+  if (environment !== 'AzureStack') {
+    throw new InputError(
+      Inputs.ResourceManagerEndpoint,
+      `is only used with environment 'AzureStack' (environment is '${environment}').`
+    )
+  }
+  return endpoint.replace(/\/+$/, '')
+}
+
+function isHttpsUrl(value: string): boolean {
+  try {
+    return new URL(value).protocol === 'https:'
+  } catch {
+    return false
   }
 }
 
-function readCapture(
-  read: InputReader,
-  subscriptionId: string | undefined,
-  resourceGroup: string | undefined,
-  sourceVm: string
-): CaptureSource {
+function readScope(read: InputReader): Scope {
+  const group = text(read, Inputs.ResourceGroup)
+  const resourceGroup =
+    group === undefined ? undefined : named(Inputs.ResourceGroup, group, RESOURCE_GROUP_NAME)
+  // A full resource ID names its subscription; the contract lets that stand in for subscription-id.
+  const subscriptionId =
+    guid(read, Inputs.SubscriptionId) ??
+    subscriptionOf(text(read, Inputs.SourceVm)) ??
+    subscriptionOf(text(read, Inputs.StorageAccount))
+  return { subscriptionId, resourceGroup }
+}
+
+/** `mode`, or the mode `source-vm` / `vhd` imply, then that mode's inputs. */
+function readSource(read: InputReader, scope: Scope): CaptureSource | UploadSource {
+  const modeInput = oneOf(read, Inputs.Mode, MODES, 'capture')
+  const sourceVm = text(read, Inputs.SourceVm)
+  const vhd = text(read, Inputs.Vhd)
+  const modeGiven = text(read, Inputs.Mode) !== undefined
+  if (!modeGiven && sourceVm !== undefined && vhd !== undefined) {
+    throw new InputError(
+      Inputs.SourceVm,
+      `and 'vhd' are both set: set one (capture a VM, or upload a disk image).`
+    )
+  }
+  if (!modeGiven && sourceVm === undefined && vhd === undefined) {
+    throw new InputError(
+      Inputs.SourceVm,
+      `or 'vhd' is required: 'source-vm' to capture a VM, 'vhd' to upload a disk image.`
+    )
+  }
+  const mode = modeGiven ? modeInput : sourceVm ? 'capture' : 'upload'
+  if (mode === 'capture') {
+    if (sourceVm === undefined)
+      throw new InputError(Inputs.SourceVm, `is required in capture mode.`)
+    if (vhd !== undefined)
+      throw new InputError(Inputs.Vhd, `is only used in upload mode (mode is 'capture').`)
+    return readCapture(read, scope, sourceVm)
+  }
+  if (vhd === undefined) throw new InputError(Inputs.Vhd, `is required in upload mode.`)
+  if (sourceVm !== undefined)
+    throw new InputError(Inputs.SourceVm, `is only used in capture mode (mode is 'upload').`)
+  return readUpload(read, scope, vhd)
+}
+
+function readCapture(read: InputReader, scope: Scope, sourceVm: string): CaptureSource {
   return {
     mode: 'capture',
     vm: resourceRef(
       Inputs.SourceVm,
       sourceVm,
       'Microsoft.Compute/virtualMachines',
-      subscriptionId,
-      resourceGroup
+      scope.subscriptionId,
+      scope.resourceGroup
     ),
     generalize: bool(read, Inputs.Generalize, true),
     deprovision: bool(read, Inputs.Deprovision, false),
@@ -257,69 +193,11 @@ function readCapture(
   }
 }
 
-function readUpload(
-  read: InputReader,
-  subscriptionId: string | undefined,
-  resourceGroup: string | undefined,
-  vhd: string
-): UploadSource {
-  const osType = text(read, Inputs.OsType)
-  if (osType === undefined) {
+function readUpload(read: InputReader, scope: Scope, vhd: string): UploadSource {
+  if (text(read, Inputs.OsType) === undefined) {
     throw new InputError(Inputs.OsType, `is required in upload mode: 'Linux' or 'Windows'.`)
   }
-  const via = oneOf(
-    read,
-    Inputs.UploadVia,
-    ['managed-disk', 'storage-account'] as const,
-    'managed-disk'
-  )
-  let destination: UploadDestination
-  if (via === 'managed-disk') {
-    destination = {
-      kind: 'managed-disk',
-      diskSku: oneOf<UploadDiskSku>(
-        read,
-        Inputs.UploadDiskSku,
-        ['Standard_LRS', 'StandardSSD_LRS', 'Premium_LRS', 'StandardSSD_ZRS', 'Premium_ZRS'],
-        'Standard_LRS'
-      )
-    }
-  } else {
-    const account = text(read, Inputs.StorageAccount)
-    if (account === undefined) {
-      throw new InputError(Inputs.StorageAccount, `is required with upload-via 'storage-account'.`)
-    }
-    const ref = resourceRef(
-      Inputs.StorageAccount,
-      account,
-      'Microsoft.Storage/storageAccounts',
-      subscriptionId,
-      resourceGroup
-    )
-    if (!/^[a-z0-9]{3,24}$/.test(ref.name)) {
-      throw new InputError(
-        Inputs.StorageAccount,
-        `'${ref.name}' is not a storage account name (3-24 lower-case letters and digits).`
-      )
-    }
-    const container = text(read, Inputs.StorageContainer) ?? 'vhds'
-    if (!/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(container)) {
-      throw new InputError(
-        Inputs.StorageContainer,
-        `'${container}' is not a container name (3-63 lower-case letters, digits and single hyphens).`
-      )
-    }
-    if (
-      subscriptionId !== undefined &&
-      ref.subscriptionId.toLowerCase() !== subscriptionId.toLowerCase()
-    ) {
-      throw new InputError(
-        Inputs.StorageAccount,
-        `is in subscription ${ref.subscriptionId}, but the action works in ${subscriptionId}: use a storage account in the same subscription.`
-      )
-    }
-    destination = { kind: 'storage-account', account: ref, container }
-  }
+  const destination = readUploadDestination(read, scope)
   return {
     mode: 'upload',
     osDiskPath: vhd,
@@ -327,197 +205,63 @@ function readUpload(
       .split(/\r?\n/)
       .map(s => s.trim())
       .filter(s => s !== ''),
-    osType: oneOf<OsType>(read, Inputs.OsType, ['Linux', 'Windows'], 'Linux'),
-    osState: oneOf<OsState>(read, Inputs.OsState, ['Generalized', 'Specialized'], 'Generalized'),
-    hyperVGeneration: oneOf<HyperVGeneration>(read, Inputs.HyperVGeneration, ['V1', 'V2'], 'V1'),
-    architecture: oneOf<Architecture>(read, Inputs.Architecture, ['x64', 'Arm64'], 'x64'),
-    securityType: oneOf<SecurityType>(
-      read,
-      Inputs.SecurityType,
-      ['Standard', 'TrustedLaunchSupported', 'TrustedLaunch'],
-      'Standard'
-    ),
+    osType: oneOf(read, Inputs.OsType, OS_TYPES, 'Linux'),
+    osState: oneOf(read, Inputs.OsState, OS_STATES, 'Generalized'),
+    hyperVGeneration: oneOf(read, Inputs.HyperVGeneration, HYPER_V_GENERATIONS, 'V1'),
+    architecture: oneOf(read, Inputs.Architecture, ARCHITECTURES, 'x64'),
+    securityType: oneOf(read, Inputs.SecurityType, SECURITY_TYPES, 'Standard'),
     destination,
     concurrency: integer(read, Inputs.UploadConcurrency, 8, 1, 64),
     keepUpload: bool(read, Inputs.KeepUpload, false)
   }
 }
 
-function readGallery(
-  read: InputReader,
-  context: PlanContext,
-  subscriptionId: string | undefined,
-  resourceGroup: string | undefined,
-  galleryName: string,
-  overwrite: boolean
-): GalleryTarget {
-  const imageDefinition = text(read, Inputs.GalleryImage)
-  if (imageDefinition === undefined) {
-    throw new InputError(Inputs.GalleryImage, `is required when 'gallery' is set.`)
+function readUploadDestination(read: InputReader, scope: Scope): UploadDestination {
+  const via = oneOf(read, Inputs.UploadVia, UPLOAD_VIAS, 'managed-disk')
+  if (via === 'managed-disk') {
+    return {
+      kind: 'managed-disk',
+      diskSku: oneOf(read, Inputs.UploadDiskSku, UPLOAD_DISK_SKUS, 'Standard_LRS')
+    }
   }
-  computeName(Inputs.GalleryImage, imageDefinition)
-  if (!/^[A-Za-z0-9][\w.]{0,79}$/.test(galleryName) || galleryName.endsWith('.')) {
+  const account = text(read, Inputs.StorageAccount)
+  if (account === undefined) {
+    throw new InputError(Inputs.StorageAccount, `is required with upload-via 'storage-account'.`)
+  }
+  const ref = resourceRef(
+    Inputs.StorageAccount,
+    account,
+    'Microsoft.Storage/storageAccounts',
+    scope.subscriptionId,
+    scope.resourceGroup
+  )
+  named(Inputs.StorageAccount, ref.name, STORAGE_ACCOUNT_NAME)
+  const container = named(
+    Inputs.StorageContainer,
+    text(read, Inputs.StorageContainer) ?? 'vhds',
+    CONTAINER_NAME
+  )
+  const { subscriptionId } = scope
+  if (
+    subscriptionId !== undefined &&
+    ref.subscriptionId.toLowerCase() !== subscriptionId.toLowerCase()
+  ) {
     throw new InputError(
-      Inputs.Gallery,
-      `'${galleryName}' is not a gallery name (letters, digits, '_' and '.', up to 80, not ending in '.'; no hyphens).`
+      Inputs.StorageAccount,
+      `is in subscription ${ref.subscriptionId}, but the action works in ${subscriptionId}: use a storage account in the same subscription.`
     )
   }
-  const galleryGroup = text(read, Inputs.GalleryResourceGroup) ?? resourceGroup
-  if (galleryGroup === undefined) {
-    throw new InputError(
-      Inputs.ResourceGroup,
-      `is required with a gallery target (or set 'gallery-resource-group').`
-    )
-  }
-  if (subscriptionId === undefined) {
-    throw new InputError(Inputs.SubscriptionId, `is required with a gallery target.`)
-  }
-  resourceGroupName(Inputs.GalleryResourceGroup, galleryGroup)
-
-  const versionInput = text(read, Inputs.GalleryImageVersion) ?? 'auto'
-  let version: GalleryTarget['version']
-  if (versionInput.toLowerCase() === 'auto') {
-    version = { kind: 'auto', value: autoVersion(context.now, context.run.runNumber) }
-  } else if (isValidVersion(versionInput)) {
-    version = { kind: 'explicit', value: versionInput }
-  } else {
-    throw new InputError(
-      Inputs.GalleryImageVersion,
-      `expected 'auto' or X.Y.Z with three whole numbers from 0 to 2147483647, got '${versionInput}'.`
-    )
-  }
-
-  let targetRegions
-  try {
-    targetRegions = parseTargetRegions(text(read, Inputs.TargetRegions) ?? '')
-  } catch (e) {
-    throw new InputError(Inputs.TargetRegions, (e as Error).message)
-  }
-  const replicaCount = integer(read, Inputs.ReplicaCount, 1, 1, 100)
-  const replicationMode = oneOf(read, Inputs.ReplicationMode, ['Full', 'Shallow'] as const, 'Full')
-  if (replicationMode === 'Shallow') {
-    const regions = new Set(targetRegions.map(r => r.name))
-    const replicas = [replicaCount, ...targetRegions.map(r => r.replicas ?? replicaCount)]
-    if (regions.size > 1 || replicas.some(r => r !== 1)) {
-      throw new InputError(
-        Inputs.ReplicationMode,
-        `'Shallow' replication needs exactly one target region and one replica (target-regions lists ${regions.size} region(s), replicas ${[...new Set(replicas)].join('/')}).`
-      )
-    }
-  }
-  const eol = text(read, Inputs.EndOfLifeDate)
-  if (eol !== undefined) {
-    const when = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(eol)
-      ? new Date(eol)
-      : undefined
-    if (when === undefined || Number.isNaN(when.getTime())) {
-      throw new InputError(
-        Inputs.EndOfLifeDate,
-        `expected an ISO 8601 date such as 2027-12-31, got '${eol}'.`
-      )
-    }
-    if (when.getTime() <= context.now.getTime()) {
-      throw new InputError(Inputs.EndOfLifeDate, `'${eol}' is not in the future.`)
-    }
-  }
-  const [owner, repo] = context.run.repository.split('/')
-  const createIfMissing = bool(read, Inputs.CreateGalleryImage, false)
-  // Only a definition the action creates uses these: a default derived from an odd repository
-  // name is not an error unless it would be used.
-  const identifierPart = (name: string, fallback: string | undefined): string => {
-    const given = text(read, name)
-    const value = given ?? fallback
-    if (given === undefined && !createIfMissing) return value ?? ''
-    if (value === undefined || value === '') {
-      throw new InputError(name, `is required (it could not be derived from the repository name).`)
-    }
-    if (!/^[A-Za-z0-9][-\w.]{0,127}$/.test(value)) {
-      throw new InputError(
-        name,
-        `'${value}' is not valid (letters, digits, '-', '_' and '.', up to 128).`
-      )
-    }
-    return value
-  }
-  return {
-    gallery: { subscriptionId, resourceGroup: galleryGroup, name: galleryName },
-    imageDefinition,
-    version,
-    overwrite,
-    createIfMissing,
-    publisher: identifierPart(Inputs.Publisher, owner),
-    offer: identifierPart(Inputs.Offer, repo),
-    sku: identifierPart(Inputs.Sku, imageDefinition),
-    targetRegions,
-    replicaCount,
-    storageAccountType: oneOf<GalleryStorageAccountType>(
-      read,
-      Inputs.StorageAccountType,
-      ['Standard_LRS', 'Standard_ZRS', 'Premium_LRS'],
-      'Standard_LRS'
-    ),
-    replicationMode,
-    excludeFromLatest: bool(read, Inputs.ExcludeFromLatest, false),
-    endOfLifeDate: eol,
-    keepVersions: integer(read, Inputs.KeepVersions, 0, 0, 1000)
-  }
+  return { kind: 'storage-account', account: ref, container }
 }
 
-export function readPlan(read: InputReader, context: PlanContext): Plan {
-  const connection = readConnection(read)
-
-  const resourceGroupInput = text(read, Inputs.ResourceGroup)
-  const resourceGroup =
-    resourceGroupInput === undefined
-      ? undefined
-      : resourceGroupName(Inputs.ResourceGroup, resourceGroupInput)
-  let subscriptionId = text(read, Inputs.SubscriptionId)
-  if (subscriptionId !== undefined && !GUID.test(subscriptionId)) {
-    throw new InputError(Inputs.SubscriptionId, `expected a GUID, got '${subscriptionId}'.`)
-  }
-  // A full resource ID names its subscription; the contract lets that stand in for subscription-id.
-  if (subscriptionId === undefined) {
-    for (const name of [Inputs.SourceVm, Inputs.StorageAccount]) {
-      const m = RESOURCE_ID.exec(text(read, name) ?? '')
-      if (m && GUID.test(m[1])) {
-        subscriptionId = m[1]
-        break
-      }
-    }
-  }
-
-  const modeInput = oneOf(read, Inputs.Mode, ['capture', 'upload'] as const, 'capture')
-  const sourceVm = text(read, Inputs.SourceVm)
-  const vhd = text(read, Inputs.Vhd)
-  if (text(read, Inputs.Mode) === undefined) {
-    if (sourceVm !== undefined && vhd !== undefined) {
-      throw new InputError(
-        Inputs.SourceVm,
-        `and 'vhd' are both set: set one (capture a VM, or upload a disk image).`
-      )
-    }
-    if (sourceVm === undefined && vhd === undefined) {
-      throw new InputError(
-        Inputs.SourceVm,
-        `or 'vhd' is required: 'source-vm' to capture a VM, 'vhd' to upload a disk image.`
-      )
-    }
-  }
-  const mode = text(read, Inputs.Mode) === undefined ? (sourceVm ? 'capture' : 'upload') : modeInput
-  let source: CaptureSource | UploadSource
-  if (mode === 'capture') {
-    if (sourceVm === undefined)
-      throw new InputError(Inputs.SourceVm, `is required in capture mode.`)
-    if (vhd !== undefined)
-      throw new InputError(Inputs.Vhd, `is only used in upload mode (mode is 'capture').`)
-    source = readCapture(read, subscriptionId, resourceGroup, sourceVm)
-  } else {
-    if (vhd === undefined) throw new InputError(Inputs.Vhd, `is required in upload mode.`)
-    if (sourceVm !== undefined)
-      throw new InputError(Inputs.SourceVm, `is only used in capture mode (mode is 'upload').`)
-    source = readUpload(read, subscriptionId, resourceGroup, vhd)
-  }
-
+/** `image-name` and/or `gallery`: at least one, in the group the image goes in. */
+function readTargets(
+  read: InputReader,
+  context: PlanContext,
+  source: CaptureSource | UploadSource,
+  scope: Scope
+): Pick<Plan, 'subscriptionId' | 'resourceGroup' | 'managedImage' | 'gallery'> {
+  const { subscriptionId } = scope
   if (subscriptionId === undefined) {
     throw new InputError(
       Inputs.SubscriptionId,
@@ -533,118 +277,183 @@ export function readPlan(read: InputReader, context: PlanContext): Plan {
   if (galleryName === undefined && text(read, Inputs.GalleryImage) !== undefined) {
     throw new InputError(Inputs.Gallery, `is required when 'gallery-image' is set.`)
   }
-  const targetGroup =
-    source.mode === 'capture' ? (resourceGroup ?? source.vm.resourceGroup) : resourceGroup
-  if (targetGroup === undefined) {
+  const resourceGroup =
+    source.mode === 'capture'
+      ? (scope.resourceGroup ?? source.vm.resourceGroup)
+      : scope.resourceGroup
+  if (resourceGroup === undefined) {
     throw new InputError(
       Inputs.ResourceGroup,
       `is required: the group the image and temporary resources go in.`
     )
   }
-  const managedImage =
+  const managedImage: ManagedImageTarget | undefined =
     imageName === undefined
       ? undefined
       : {
           image: {
             subscriptionId,
-            resourceGroup: targetGroup,
-            name: computeName(Inputs.ImageName, imageName)
+            resourceGroup,
+            name: named(Inputs.ImageName, imageName, COMPUTE_NAME)
           },
           overwrite
         }
   const gallery =
     galleryName === undefined
       ? undefined
-      : readGallery(read, context, subscriptionId, targetGroup, galleryName, overwrite)
+      : readGallery(read, context, { subscriptionId, resourceGroup }, galleryName, overwrite)
+  return { subscriptionId, resourceGroup, managedImage, gallery }
+}
 
-  if (source.mode === 'capture' && !source.generalize) {
-    if (gallery === undefined) {
-      throw new InputError(
-        Inputs.Generalize,
-        `'false' (a specialized capture) needs a gallery target: managed images are always generalized. Set 'gallery' and 'gallery-image', or drop 'generalize: false'.`
-      )
-    }
-    if (managedImage !== undefined) {
-      throw new InputError(
-        Inputs.ImageName,
-        `cannot be used with 'generalize: false': a managed image is always generalized. Use only the gallery target.`
-      )
-    }
-    if (source.deprovision) {
-      throw new InputError(
-        Inputs.Deprovision,
-        `'true' generalizes the OS, which contradicts 'generalize: false'.`
-      )
-    }
-    if (source.deleteSourceVm) {
-      throw new InputError(
-        Inputs.DeleteSourceVm,
-        `'true' deletes the VM, but with 'generalize: false' it is still a working VM: delete it yourself if you mean to.`
-      )
-    }
+function readGallery(
+  read: InputReader,
+  context: PlanContext,
+  scope: Scope,
+  galleryName: string,
+  overwrite: boolean
+): GalleryTarget {
+  const imageDefinition = text(read, Inputs.GalleryImage)
+  if (imageDefinition === undefined) {
+    throw new InputError(Inputs.GalleryImage, `is required when 'gallery' is set.`)
   }
-  if (
-    source.mode === 'upload' &&
-    source.securityType !== 'Standard' &&
-    source.hyperVGeneration === 'V1'
-  ) {
+  named(Inputs.GalleryImage, imageDefinition, COMPUTE_NAME)
+  named(Inputs.Gallery, galleryName, GALLERY_NAME)
+  const galleryGroup = text(read, Inputs.GalleryResourceGroup) ?? scope.resourceGroup
+  if (galleryGroup === undefined) {
     throw new InputError(
-      Inputs.SecurityType,
-      `'${source.securityType}' needs a Hyper-V generation 2 image: set 'hyper-v-generation: V2' (Trusted Launch boots with UEFI).`
+      Inputs.ResourceGroup,
+      `is required with a gallery target (or set 'gallery-resource-group').`
     )
   }
-  if (source.mode === 'upload' && source.osState === 'Specialized' && managedImage !== undefined) {
-    throw new InputError(
-      Inputs.OsState,
-      `'Specialized' needs a gallery target only: a managed image is always generalized. Remove 'image-name' or use os-state 'Generalized'.`
-    )
+  if (scope.subscriptionId === undefined) {
+    throw new InputError(Inputs.SubscriptionId, `is required with a gallery target.`)
   }
-  if (
-    source.mode === 'upload' &&
-    source.securityType === 'TrustedLaunch' &&
-    managedImage !== undefined
-  ) {
-    throw new InputError(
-      Inputs.SecurityType,
-      `'TrustedLaunch' images can only be gallery image versions, not managed images. Remove 'image-name' or use a gallery target.`
-    )
+  named(Inputs.GalleryResourceGroup, galleryGroup, RESOURCE_GROUP_NAME)
+  const version = readGalleryVersion(read, context)
+  const targetRegions = parsed(Inputs.TargetRegions, () =>
+    parseTargetRegions(text(read, Inputs.TargetRegions) ?? '')
+  )
+  const replicaCount = integer(read, Inputs.ReplicaCount, 1, 1, 100)
+  const replicationMode = oneOf(read, Inputs.ReplicationMode, REPLICATION_MODES, 'Full')
+  const endOfLifeDate = readEndOfLifeDate(read, context.now)
+  const [owner, repo] = context.run.repository.split('/')
+  const createIfMissing = bool(read, Inputs.CreateGalleryImage, false)
+  const identifier = (name: string, fallback: string | undefined): string =>
+    readIdentifierPart(read, name, fallback, createIfMissing)
+  return {
+    gallery: {
+      subscriptionId: scope.subscriptionId,
+      resourceGroup: galleryGroup,
+      name: galleryName
+    },
+    imageDefinition,
+    version,
+    overwrite,
+    createIfMissing,
+    publisher: identifier(Inputs.Publisher, owner),
+    offer: identifier(Inputs.Offer, repo),
+    sku: identifier(Inputs.Sku, imageDefinition),
+    targetRegions,
+    replicaCount,
+    storageAccountType: oneOf(
+      read,
+      Inputs.StorageAccountType,
+      GALLERY_STORAGE_ACCOUNT_TYPES,
+      'Standard_LRS'
+    ),
+    replicationMode,
+    excludeFromLatest: bool(read, Inputs.ExcludeFromLatest, false),
+    endOfLifeDate,
+    keepVersions: integer(read, Inputs.KeepVersions, 0, 0, 1000)
   }
+}
 
-  const locationInput = text(read, Inputs.Location)
-  if (locationInput !== undefined && !/^[a-z0-9]+$/.test(normaliseRegion(locationInput))) {
+function readGalleryVersion(read: InputReader, context: PlanContext): GalleryTarget['version'] {
+  const value = text(read, Inputs.GalleryImageVersion) ?? 'auto'
+  if (value.toLowerCase() === 'auto') {
+    return { kind: 'auto', value: autoVersion(context.now, context.run.runNumber) }
+  }
+  if (isValidVersion(value)) return { kind: 'explicit', value }
+  throw new InputError(
+    Inputs.GalleryImageVersion,
+    `expected 'auto' or X.Y.Z with three whole numbers from 0 to 2147483647, got '${value}'.`
+  )
+}
+
+function readEndOfLifeDate(read: InputReader, now: Date): string | undefined {
+  const eol = text(read, Inputs.EndOfLifeDate)
+  if (eol === undefined) return undefined
+  const when = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(eol)
+    ? new Date(eol)
+    : undefined
+  if (when === undefined || Number.isNaN(when.getTime())) {
+    throw new InputError(
+      Inputs.EndOfLifeDate,
+      `expected an ISO 8601 date such as 2027-12-31, got '${eol}'.`
+    )
+  }
+  if (when.getTime() <= now.getTime()) {
+    throw new InputError(Inputs.EndOfLifeDate, `'${eol}' is not in the future.`)
+  }
+  return eol
+}
+
+/**
+ * A definition's publisher, offer or SKU. Only a definition the action creates uses these: a default
+ * derived from an odd repository name is not an error unless it would be used.
+ */
+function readIdentifierPart(
+  read: InputReader,
+  name: string,
+  fallback: string | undefined,
+  createIfMissing: boolean
+): string {
+  const given = text(read, name)
+  const value = given ?? fallback
+  if (given === undefined && !createIfMissing) return value ?? ''
+  if (value === undefined || value === '') {
+    throw new InputError(name, `is required (it could not be derived from the repository name).`)
+  }
+  return named(name, value, IMAGE_IDENTIFIER_PART)
+}
+
+function readLocation(read: InputReader): string | undefined {
+  const location = text(read, Inputs.Location)
+  if (location === undefined) return undefined
+  if (!isRegionName(normaliseRegion(location))) {
     throw new InputError(
       Inputs.Location,
-      `expected an Azure region such as 'eastus' or 'West Europe', got '${locationInput}'.`
+      `expected an Azure region such as 'eastus' or 'West Europe', got '${location}'.`
     )
   }
-  const userTags = (() => {
-    try {
-      return parseTags(text(read, Inputs.Tags) ?? '')
-    } catch (e) {
-      throw new InputError(Inputs.Tags, (e as Error).message)
-    }
-  })()
-  const provenance = bool(read, Inputs.ProvenanceTags, true)
-  const tags = (() => {
-    try {
-      // Upload disks carry the 4 tags of their source file's identity besides these (resume).
-      const reserved =
-        source.mode === 'upload' && source.destination.kind === 'managed-disk' ? 4 : 0
-      return buildTags(userTags, context.run, { provenance, reserved })
-    } catch (e) {
-      throw new InputError(Inputs.Tags, (e as Error).message)
-    }
-  })()
+  return normaliseRegion(location)
+}
 
+function readTags(
+  read: InputReader,
+  context: PlanContext,
+  source: CaptureSource | UploadSource
+): Record<string, string> {
+  const userTags = parsed(Inputs.Tags, () => parseTags(text(read, Inputs.Tags) ?? ''))
+  const provenance = bool(read, Inputs.ProvenanceTags, true)
+  // Upload disks carry the 4 tags of their source file's identity besides these (resume).
+  const reserved = source.mode === 'upload' && source.destination.kind === 'managed-disk' ? 4 : 0
+  return parsed(Inputs.Tags, () => buildTags(userTags, context.run, { provenance, reserved }))
+}
+
+export function readPlan(read: InputReader, context: PlanContext): Plan {
+  const connection = readConnection(read)
+  const scope = readScope(read)
+  const source = readSource(read, scope)
+  const targets = readTargets(read, context, source, scope)
+  const broken = brokenRule({ source, ...targets })
+  if (broken !== undefined) throw new InputError(broken.input, broken.message)
   return {
     connection,
-    subscriptionId,
-    resourceGroup: targetGroup,
-    location: locationInput === undefined ? undefined : normaliseRegion(locationInput),
+    ...targets,
+    location: readLocation(read),
     source,
-    managedImage,
-    gallery,
-    tags,
+    tags: readTags(read, context, source),
     run: context.run,
     timeoutMinutes: integer(read, Inputs.TimeoutMinutes, 120, 1, 1440),
     dryRun: bool(read, Inputs.DryRun, false)

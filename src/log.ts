@@ -20,8 +20,9 @@ export const silentLogger: Logger = {
   secret: () => undefined
 }
 
+/** The one duration format of the log and the summary: '45s', '1m 05s', '2h 03m'. */
 export function formatDuration(ms: number): string {
-  const s = Math.round(ms / 1000)
+  const s = Math.max(0, Math.round(ms / 1000))
   if (s < 60) return `${s}s`
   const m = Math.floor(s / 60)
   if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`

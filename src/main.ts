@@ -25,6 +25,22 @@ import { StepFailure, type RunContext } from './run-context.js'
 import type { Runner } from './runner.js'
 import { renderSummary } from './summary.js'
 import { inspectUploadSource, type InspectedUpload } from './upload/upload-image.js'
+import { outputProblems } from './output-checks.js'
+import { oneLine } from './untrusted.js'
+
+/**
+ * Sets the outputs only when every one is this run's own (output-checks.ts); otherwise the run
+ * fails naming them, and none is set.
+ */
+function setCheckedOutputs(runner: Runner, plan: Plan, outputs: Record<string, string>): void {
+  const problems = outputProblems(plan, outputs)
+  if (problems.length > 0) {
+    throw new StepFailure(
+      `Refusing to set outputs that are not this run's resources:\n${problems.join('\n')}`
+    )
+  }
+  for (const [name, value] of Object.entries(outputs)) runner.setOutput(name, value)
+}
 
 /** Runs the main step; returns the process exit code. */
 export async function runMain(runner: Runner): Promise<number> {
@@ -41,7 +57,7 @@ export async function runMain(runner: Runner): Promise<number> {
     throw e
   }
   if (plan.connection.clientSecret) log.secret(plan.connection.clientSecret)
-  log.debug(`Plan: ${JSON.stringify(describePlan(plan))}`)
+  log.debug(oneLine(`Plan: ${JSON.stringify(describePlan(plan))}`))
 
   // Upload files are checked before any call to Azure: a bad file costs nothing.
   let upload: InspectedUpload | undefined
@@ -65,14 +81,18 @@ export async function runMain(runner: Runner): Promise<number> {
   const removeCancel = runner.onCancel(() => {
     why = 'cancelled'
     log.warning(
-      `Cancelled during '${currentStep}': stopping what is in flight; the post step cleans up.`
+      oneLine(
+        `Cancelled during '${currentStep}': stopping what is in flight; the post step cleans up.`
+      )
     )
     controller.abort(new Error('the job was cancelled'))
   })
   const trackingLog: Logger = {
     ...log,
     info: (m: string) => {
-      lastLine = m
+      // Lines from printUntrusted's stop-commands markers are not progress; the rest are one line.
+      if (!m.startsWith('::')) lastLine = oneLine(m)
+      // log-sink: callers pass lines made safe with oneLine, or printUntrusted's block.
       log.info(m)
     }
   }
@@ -119,7 +139,8 @@ export async function runMain(runner: Runner): Promise<number> {
         throw new StepFailure(describeMissing(certain, plan, plan.connection.clientId))
       if (doubtful.length > 0) log.warning(describeDoubtful(doubtful))
     }
-    log.info(`Plan:\n${planned.map((l, i) => `  ${i + 1}. ${l}`).join('\n')}`)
+    log.info('Plan:')
+    planned.forEach((l, i) => log.info(oneLine(`  ${i + 1}. ${l}`)))
     if (plan.dryRun) {
       report.sections.push({
         title: 'Plan',
@@ -127,7 +148,7 @@ export async function runMain(runner: Runner): Promise<number> {
       })
       if (pre.gallery) report.outputs[Outputs.GalleryImageVersion] = pre.gallery.version
       // The version a real run would publish, as an output too (the summary lists it under Outputs).
-      for (const [name, value] of Object.entries(report.outputs)) runner.setOutput(name, value)
+      setCheckedOutputs(runner, plan, report.outputs)
       log.info('Dry run: nothing was created or changed.')
       await runner.writeSummary(
         renderSummary(report, clients.cloud, {
@@ -139,9 +160,11 @@ export async function runMain(runner: Runner): Promise<number> {
       return 0
     }
     await execute(ctx, pre)
-    for (const [name, value] of Object.entries(report.outputs)) runner.setOutput(name, value)
+    setCheckedOutputs(runner, plan, report.outputs)
     log.info(
-      `Done in ${formatDuration(Date.now() - started)}: ${report.outputs[Outputs.ImageId] ?? ''}`
+      oneLine(
+        `Done in ${formatDuration(Date.now() - started)}: ${report.outputs[Outputs.ImageId] ?? ''}`
+      )
     )
     await runner.writeSummary(renderSummary(report, clients.cloud, { ok: true, title }))
     runner.saveState(State.Succeeded, 'true')
@@ -170,7 +193,7 @@ export async function runMain(runner: Runner): Promise<number> {
     }
     const [first, ...rest] = message.split('\n')
     runner.error(first)
-    for (const line of [...rest, ...details]) log.info(line)
+    for (const line of [...rest, ...details]) log.info(oneLine(line))
     if (clients && why !== 'cancelled' && ledger.entries().length > 0) {
       // Clean up now while we can; the post step finishes whatever this leaves.
       const result = await log.group('Cleanup', () =>
@@ -184,8 +207,12 @@ export async function runMain(runner: Runner): Promise<number> {
       )
       report.notes.push(...result.done, ...result.failed)
     }
-    for (const [name, value] of Object.entries(report.outputs)) {
-      if (name === Outputs.BackupSnapshotIds) runner.setOutput(name, value)
+    const backups = report.outputs[Outputs.BackupSnapshotIds]
+    if (backups !== undefined) {
+      const only = { [Outputs.BackupSnapshotIds]: backups }
+      const problems = outputProblems(plan, only)
+      if (problems.length === 0) runner.setOutput(Outputs.BackupSnapshotIds, backups)
+      else for (const p of problems) log.warning(oneLine(`Not set: ${p}`))
     }
     await runner.writeSummary(
       renderSummary(report, clients?.cloud, { ok: false, title, error: first })

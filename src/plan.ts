@@ -2,24 +2,58 @@
  * The plan: every input, validated and resolved into plain data. Dry run prints it; the steps carry
  * it out. Nothing here talks to Azure, so the whole shape can be unit-tested.
  */
+import type { ResourceRef } from './azure/resource-id.js'
 
-export type AuthType = 'auto' | 'oidc' | 'client-secret' | 'azure-cli' | 'managed-identity'
-export type CloudName = 'AzureCloud' | 'AzureUSGovernment' | 'AzureChinaCloud' | 'AzureStack'
-export type OsType = 'Linux' | 'Windows'
-export type OsState = 'Generalized' | 'Specialized'
-export type HyperVGeneration = 'V1' | 'V2'
-export type Architecture = 'x64' | 'Arm64'
-export type SecurityType = 'Standard' | 'TrustedLaunchSupported' | 'TrustedLaunch'
-export type GalleryStorageAccountType = 'Standard_LRS' | 'Standard_ZRS' | 'Premium_LRS'
-export type UploadDiskSku =
-  'Standard_LRS' | 'StandardSSD_LRS' | 'Premium_LRS' | 'StandardSSD_ZRS' | 'Premium_ZRS'
+/** IDs are built from a ResourceRef, and read back, only in azure/resource-id.ts. */
+export type { ResourceRef }
 
-/** An Azure resource named by subscription, group and name (IDs are built from it, never parsed twice). */
-export interface ResourceRef {
-  subscriptionId: string
-  resourceGroup: string
-  name: string
-}
+// Each list of allowed values is declared once: the inputs accept exactly these (ignoring case), and
+// the types derive from them.
+export const MODES = ['capture', 'upload'] as const
+export type Mode = (typeof MODES)[number]
+export const AUTH_TYPES = [
+  'auto',
+  'oidc',
+  'client-secret',
+  'azure-cli',
+  'managed-identity'
+] as const
+export type AuthType = (typeof AUTH_TYPES)[number]
+export const CLOUD_NAMES = [
+  'AzureCloud',
+  'AzureUSGovernment',
+  'AzureChinaCloud',
+  'AzureStack'
+] as const
+export type CloudName = (typeof CLOUD_NAMES)[number]
+export const OS_TYPES = ['Linux', 'Windows'] as const
+export type OsType = (typeof OS_TYPES)[number]
+export const OS_STATES = ['Generalized', 'Specialized'] as const
+export type OsState = (typeof OS_STATES)[number]
+export const HYPER_V_GENERATIONS = ['V1', 'V2'] as const
+export type HyperVGeneration = (typeof HYPER_V_GENERATIONS)[number]
+export const ARCHITECTURES = ['x64', 'Arm64'] as const
+export type Architecture = (typeof ARCHITECTURES)[number]
+export const SECURITY_TYPES = ['Standard', 'TrustedLaunchSupported', 'TrustedLaunch'] as const
+export type SecurityType = (typeof SECURITY_TYPES)[number]
+export const GALLERY_STORAGE_ACCOUNT_TYPES = [
+  'Standard_LRS',
+  'Standard_ZRS',
+  'Premium_LRS'
+] as const
+export type GalleryStorageAccountType = (typeof GALLERY_STORAGE_ACCOUNT_TYPES)[number]
+export const UPLOAD_DISK_SKUS = [
+  'Standard_LRS',
+  'StandardSSD_LRS',
+  'Premium_LRS',
+  'StandardSSD_ZRS',
+  'Premium_ZRS'
+] as const
+export type UploadDiskSku = (typeof UPLOAD_DISK_SKUS)[number]
+export const UPLOAD_VIAS = ['managed-disk', 'storage-account'] as const
+export type UploadVia = (typeof UPLOAD_VIAS)[number]
+export const REPLICATION_MODES = ['Full', 'Shallow'] as const
+export type ReplicationMode = (typeof REPLICATION_MODES)[number]
 
 export interface ConnectionPlan {
   authType: AuthType
@@ -89,7 +123,7 @@ export interface GalleryTarget {
   targetRegions: TargetRegion[]
   replicaCount: number
   storageAccountType: GalleryStorageAccountType
-  replicationMode: 'Full' | 'Shallow'
+  replicationMode: ReplicationMode
   excludeFromLatest: boolean
   endOfLifeDate?: string
   keepVersions: number
@@ -119,10 +153,6 @@ export interface Plan {
   run: RunIdentity
   timeoutMinutes: number
   dryRun: boolean
-}
-
-export function resourceId(ref: ResourceRef, provider: string, type: string): string {
-  return `/subscriptions/${ref.subscriptionId}/resourceGroups/${ref.resourceGroup}/providers/${provider}/${type}/${ref.name}`
 }
 
 /** The plan as printable data: secrets replaced, so dry run and debug logs can show it whole. */

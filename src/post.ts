@@ -8,6 +8,7 @@ import { readPlan } from './inputs.js'
 import { createLedger, type LedgerEntry } from './ledger.js'
 import { connect } from './connect.js'
 import type { Runner } from './runner.js'
+import { oneLine } from './untrusted.js'
 
 export async function runPost(runner: Runner, getState: (name: string) => string): Promise<number> {
   const { log } = runner
@@ -48,7 +49,7 @@ export async function runPost(runner: Runner, getState: (name: string) => string
     ]
     await runner.writeSummary(lines.join('\n') + '\n')
   } catch (e) {
-    log.warning(`Post: cleanup could not run: ${(e as Error).message}`)
+    log.warning(oneLine(`Post: cleanup could not run: ${(e as Error).message}`))
   }
   return 0
 }

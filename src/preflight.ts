@@ -2,12 +2,13 @@
  * The read-only half of a run: read the source and every target, refuse what Azure would refuse
  * later, and describe the plan (what dry run prints). Nothing here writes to Azure.
  */
+import { isNotFound } from './azure/not-found.js'
+import { normaliseRegion } from './azure/region.js'
 import { captureProblems } from './capture/capture-checks.js'
 import { readVm, type VmFacts } from './capture/vm-facts.js'
 import type { Plan } from './plan.js'
 import { StepFailure, type RunContext } from './run-context.js'
 import type { SourceFacts } from './source-facts.js'
-import { normaliseRegion } from './targets/target-regions.js'
 import { checkManagedImage, type ManagedImagePreflight } from './targets/managed-image.js'
 import {
   checkGalleryTarget,
@@ -15,6 +16,7 @@ import {
   type GalleryPreflight
 } from './targets/gallery-preflight.js'
 import type { InspectedUpload } from './upload/upload-image.js'
+import { oneLine } from './untrusted.js'
 
 export interface Preflight {
   vm?: VmFacts
@@ -29,7 +31,7 @@ async function resourceGroupLocation(ctx: RunContext, name: string): Promise<str
     const group = await ctx.clients.resources.resourceGroups.get(name, { abortSignal: ctx.signal })
     return normaliseRegion(group.location)
   } catch (e) {
-    if ((e as { statusCode?: number }).statusCode === 404) {
+    if (isNotFound(e)) {
       throw new StepFailure(
         `Resource group '${name}' does not exist in subscription ${ctx.plan.subscriptionId}: create it, or check 'resource-group' and 'gallery-resource-group'.`
       )
@@ -54,7 +56,9 @@ export async function preflight(
   if (plan.source.mode === 'capture') {
     vm = await readVm(clients, plan.source.vm, signal)
     log.info(
-      `VM '${vm.name}': ${vm.osType}, ${vm.location}, Hyper-V ${vm.hyperVGeneration}, ${vm.architecture}, security ${vm.securityType}, ${vm.powerState}${vm.generalized ? ', generalized' : ''}, ${vm.disks.length - 1} data disk(s)`
+      oneLine(
+        `VM '${vm.name}': ${vm.osType}, ${vm.location}, Hyper-V ${vm.hyperVGeneration}, ${vm.architecture}, security ${vm.securityType}, ${vm.powerState}${vm.generalized ? ', generalized' : ''}, ${vm.disks.length - 1} data disk(s)`
+      )
     )
     const problems = captureProblems(plan, plan.source, vm)
     if (problems.length > 0) throw new StepFailure(problems.join('\n'))

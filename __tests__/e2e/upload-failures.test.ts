@@ -95,7 +95,7 @@ describe('transient faults', () => {
       retryAfter: 1,
       times: 1
     })
-    cloud.emu.faults.add({ method: 'GET', path: /\/diskOperations\//, drop: true, times: 1 })
+    cloud.emu.faults.add({ method: 'GET', path: /\/DiskOperations\//, drop: true, times: 1 })
     cloud.emu.faults.add({
       method: 'PUT',
       path: /\/images\/arm-faults\?/,
@@ -119,7 +119,7 @@ describe('transient faults', () => {
     expect(statuses('PUT', /\/images\/arm-faults$/)).toEqual([503, 201])
     // The dropped poll was read again.
     expect(
-      requests.filter(r => r.method === 'GET' && /\/diskOperations\//.test(r.path)).length
+      requests.filter(r => r.method === 'GET' && /\/DiskOperations\//.test(r.path)).length
     ).toBeGreaterThan(1)
   })
 })

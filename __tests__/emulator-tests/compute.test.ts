@@ -186,7 +186,8 @@ describe('ARM emulator compute behaviour through @azure/arm-compute', () => {
       },
       poll
     )
-    expect(res.value?.[0].code).toBe('ComponentStatus/StdOut/succeeded')
+    // Linux: one ProvisioningState/succeeded status (test_vm_run_command_e2e).
+    expect(res.value?.[0].code).toBe('ProvisioningState/succeeded')
     expect(emu.resources.state(vmId('lin'))?.guestDeprovisioned).toBe(true)
     const linStates: string[] = []
     for (let i = 0; i < 4; i++) {

@@ -3,12 +3,13 @@
  * Disk_BeginGetAccess.json: createOption Upload + uploadSizeBytes -> ReadyToUpload -> beginGetAccess
  * Write -> ActiveUpload with an accessSAS -> endGetAccess -> Unattached. The SAS points to a real
  * page blob in Azurite, so uploads and their content can be checked byte for byte.
+ * Shapes as recorded (fixtures disk-put-upload, disk-begin-get-access, snapshot-put-incremental):
+ * one container per disk holding the blob `abcd`, a SAS `sv=2018-03-28&sr=b&si=<guid>&sig=…` on a
+ * stored access policy (no sp/se/st), no size fields while ReadyToUpload.
  */
 import {
-  BlobSASPermissions,
   BlobServiceClient,
   PageBlobClient,
-  SASProtocol,
   StorageSharedKeyCredential,
   generateBlobSASQueryParameters
 } from '@azure/storage-blob'
@@ -28,7 +29,10 @@ import {
 const MIN_UPLOAD = 20972032 // 20 MiB + 512
 const MAX_UPLOAD = 35183298347520 // 32 TiB + 512
 const MiB = 1024 * 1024
-const CONTAINER = 'managed-disks'
+/** Blob name inside a disk's container, as in the recorded accessSAS (`…/<container>/abcd?…`). */
+const BLOB = 'abcd'
+/** SAS version of the recorded accessSAS (test_vm_managed_disk: `sv=2018-03-28`). */
+const SAS_VERSION = '2018-03-28'
 
 function credential(state: State): StorageSharedKeyCredential {
   const s = state.config.storage
@@ -41,8 +45,9 @@ function credential(state: State): StorageSharedKeyCredential {
   return new StorageSharedKeyCredential(s.accountName, s.accountKey)
 }
 
-function blobName(disk: Resource): string {
-  return `${disk.body.properties.uniqueId}.vhd`
+/** One container per disk, like the recorded `md-hdd-<id>…/<container>/abcd`. */
+function containerName(disk: Resource): string {
+  return `md-${String(disk.body.properties.uniqueId).replace(/-/g, '')}`
 }
 
 /** For tests: a client on the page blob behind an uploaded disk (to read and hash its content). */
@@ -51,24 +56,71 @@ export function diskBlobClient(state: State, diskId: string): PageBlobClient {
   if (!disk) throw new Error(`no disk ${diskId}`)
   const cred = credential(state)
   return new BlobServiceClient(state.config.storage!.blobEndpoint, cred)
-    .getContainerClient(CONTAINER)
-    .getPageBlobClient(blobName(disk))
+    .getContainerClient(containerName(disk))
+    .getPageBlobClient(BLOB)
 }
 
-function sasUrl(state: State, disk: Resource, permissions: string, seconds: number): string {
+/**
+ * A SAS on a stored access policy of the disk's container: the URL carries `si=` and no
+ * permissions or times, as Azure's does; revoking access removes the policy (`revokeSas`), after
+ * which the URL stops working.
+ */
+async function sasUrl(
+  state: State,
+  disk: Resource,
+  permissions: string,
+  seconds: number
+): Promise<string> {
   const client = diskBlobClient(state, disk.id)
-  const sas = generateBlobSASQueryParameters(
+  const container = new BlobServiceClient(
+    state.config.storage!.blobEndpoint,
+    credential(state)
+  ).getContainerClient(containerName(disk))
+  await container.createIfNotExists()
+  const identifier = newGuid()
+  await container.setAccessPolicy(undefined, [
     {
-      containerName: CONTAINER,
-      blobName: blobName(disk),
-      permissions: BlobSASPermissions.parse(permissions),
-      startsOn: new Date(Date.now() - 60_000),
-      expiresOn: new Date(Date.now() + seconds * 1000),
-      protocol: SASProtocol.HttpsAndHttp
-    },
+      id: identifier,
+      accessPolicy: {
+        permissions,
+        startsOn: new Date(Date.now() - 60_000),
+        expiresOn: new Date(Date.now() + seconds * 1000)
+      }
+    }
+  ])
+  const sas = generateBlobSASQueryParameters(
+    { containerName: containerName(disk), blobName: BLOB, identifier, version: SAS_VERSION },
     credential(state)
   )
   return `${client.url}?${sas.toString()}`
+}
+
+async function revokeSas(state: State, disk: Resource): Promise<void> {
+  if (!state.config.storage || !disk.state.sas) return
+  await new BlobServiceClient(state.config.storage.blobEndpoint, credential(state))
+    .getContainerClient(containerName(disk))
+    .setAccessPolicy(undefined, [])
+  disk.state.sas = false
+}
+
+/**
+ * The PUT reply echoes the request with provisioningState Updating (and, for copies, the
+ * source's uniqueId); state, uniqueId and sizes appear only in the operation's output and the GET
+ * (test_vm_disk_upload, test_snapshot_incremental, test_vm_managed_disk).
+ */
+function putEcho(resource: Resource, request: Body): Body {
+  const props: Body = clone(request.properties ?? {})
+  const source = resource.body.properties.creationData?.sourceUniqueId
+  if (source) props.creationData = { ...props.creationData, sourceUniqueId: source }
+  return {
+    name: resource.body.name,
+    id: resource.id,
+    type: resource.type,
+    location: request.location,
+    tags: request.tags ?? {},
+    ...(request.sku ? { sku: request.sku } : {}),
+    properties: { ...props, provisioningState: 'Updating' }
+  }
 }
 
 export function putDisk(ctx: Ctx, id: string): Reply {
@@ -123,8 +175,10 @@ export function putDisk(ctx: Ctx, id: string): Reply {
       properties: {
         ...props,
         creationData: creation,
-        diskSizeGB: Math.ceil(sizeBytes / 1024 ** 3),
-        diskSizeBytes: sizeBytes,
+        // A ReadyToUpload disk has no size fields (test_vm_disk_upload); they come with the data.
+        ...(diskState === 'ReadyToUpload'
+          ? {}
+          : { diskSizeGB: Math.ceil(sizeBytes / 1024 ** 3), diskSizeBytes: sizeBytes }),
         uniqueId: newGuid(),
         provisioningState: 'Updating',
         diskState,
@@ -138,7 +192,7 @@ export function putDisk(ctx: Ctx, id: string): Reply {
     kind: 'diskOperations',
     region: disk.body.location,
     initialStatus: 202,
-    initialBody: () => clone(disk.body),
+    initialBody: () => putEcho(disk, body),
     resourceId: id,
     complete: () => {
       disk.body.properties.provisioningState = 'Succeeded'
@@ -161,6 +215,7 @@ export async function beginGetAccess(ctx: Ctx, id: string): Promise<Reply> {
   const access = String(ctx.body?.access ?? 'Read')
   const seconds = Number(ctx.body?.durationInSeconds ?? 3600)
   let sas: string
+  await revokeSas(state, disk)
   if (access.toLowerCase() === 'write') {
     if (props.diskState !== 'ReadyToUpload' && props.diskState !== 'ActiveUpload')
       fail(
@@ -169,14 +224,10 @@ export async function beginGetAccess(ctx: Ctx, id: string): Promise<Reply> {
         `Write access can only be granted to a disk in 'ReadyToUpload' state. Disk '${disk.body.name}' is in '${props.diskState}' state.`
       )
     const client = diskBlobClient(state, id)
-    const container = new BlobServiceClient(
-      state.config.storage!.blobEndpoint,
-      credential(state)
-    ).getContainerClient(CONTAINER)
-    await container.createIfNotExists()
+    sas = await sasUrl(state, disk, 'racwd', seconds)
+    disk.state.sas = true
     // A fixed-size VHD: the blob has exactly uploadSizeBytes, like Azure's md-impexp blobs.
     if (!(await client.exists())) await client.create(Number(props.creationData.uploadSizeBytes))
-    sas = sasUrl(state, disk, 'racwd', seconds)
     props.diskState = 'ActiveUpload'
   } else {
     if (props.diskState === 'Attached' && disk.body.managedBy)
@@ -185,10 +236,13 @@ export async function beginGetAccess(ctx: Ctx, id: string): Promise<Reply> {
         'OperationNotAllowed',
         `Disk '${disk.body.name}' is attached to VM '${disk.body.managedBy}'.`
       )
-    sas =
-      state.config.storage && disk.state.uploaded
-        ? sasUrl(state, disk, 'r', seconds)
-        : `${state.url}/blob/${props.uniqueId}?sv=2018-03-28&sr=b&sp=r`
+    if (state.config.storage && disk.state.uploaded) {
+      sas = await sasUrl(state, disk, 'r', seconds)
+      disk.state.sas = true
+    } else {
+      // No blob behind a seeded disk: a URL of the recorded shape that leads nowhere.
+      sas = `${state.url}/${containerName(disk)}/${BLOB}?sv=${SAS_VERSION}&sr=b&si=${newGuid()}&sig=unsigned`
+    }
     props.diskState = 'ActiveSAS'
   }
   return startLro(ctx, {
@@ -199,15 +253,22 @@ export async function beginGetAccess(ctx: Ctx, id: string): Promise<Reply> {
   })
 }
 
-export function endGetAccess(ctx: Ctx, id: string): Reply {
+export async function endGetAccess(ctx: Ctx, id: string): Promise<Reply> {
   const disk = requireResource(ctx.state, id)
   const props = disk.body.properties
+  await revokeSas(ctx.state, disk)
   return startLro(ctx, {
     name: `${disk.type.split('/')[1]}/endGetAccess`,
     kind: 'diskOperations',
     region: disk.body.location,
     complete: () => {
-      if (props.diskState === 'ActiveUpload') disk.state.uploaded = true
+      if (props.diskState === 'ActiveUpload') {
+        disk.state.uploaded = true
+        // Sizes once the data is there (unverified: no recording shows a disk after its upload).
+        const bytes = Number(props.creationData.uploadSizeBytes) - 512
+        props.diskSizeBytes = bytes
+        props.diskSizeGB = Math.ceil(bytes / 1024 ** 3)
+      }
       if (
         props.diskState === 'ActiveUpload' ||
         props.diskState === 'ActiveSAS' ||
@@ -237,7 +298,9 @@ export async function deleteDisk(ctx: Ctx, id: string): Promise<Reply> {
       `Disk ${disk.body.name} is attached to VM ${disk.body.managedBy}.`
     )
   if (state.config.storage && disk.type === 'Microsoft.Compute/disks') {
-    await diskBlobClient(state, id).deleteIfExists()
+    await new BlobServiceClient(state.config.storage.blobEndpoint, credential(state))
+      .getContainerClient(containerName(disk))
+      .deleteIfExists()
   }
   return startLro(ctx, {
     name: `${disk.type.split('/')[1]}/DELETE`,
@@ -309,7 +372,7 @@ export function putSnapshot(ctx: Ctx, id: string): Reply {
     kind: 'diskOperations',
     region: snap.body.location,
     initialStatus: 202,
-    initialBody: () => clone(snap.body),
+    initialBody: () => putEcho(snap, body),
     resourceId: id,
     complete: () => {
       snap.body.properties.provisioningState = 'Succeeded'

@@ -35,5 +35,5 @@ export function faultReply(f: Fault): Reply | undefined {
       : `Injected fault ${f.status}.`)
   const headers: Record<string, string> = {}
   if (f.retryAfter !== undefined) headers['Retry-After'] = String(f.retryAfter)
-  return armError(f.status, code, message, { headers })
+  return armError(f.status, code, message, { headers, target: f.target, details: f.details })
 }

@@ -7,10 +7,10 @@ import type { Body, Ctx, Operation, Reply, Resource, State } from './types.js'
 import { fail } from './errors.js'
 import { parseResourceId, resourceId } from './ids.js'
 import { startLro } from './lro.js'
-import { displayRegion } from './regions.js'
 import {
   children,
   clone,
+  displayRegion,
   getResource,
   normRegion,
   putResource,

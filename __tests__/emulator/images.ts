@@ -65,22 +65,21 @@ function storageProfileFrom(
     return {
       hyperV: props.hyperVGeneration ?? vm.state.hyperVGeneration,
       storageProfile: {
+        // No diskSizeGB in the PUT reply; the GET after the operation has it (sizeOnCompletion).
         osDisk: {
           osType: sp.osDisk.osType,
           osState: 'Generalized',
           managedDisk: { id: sp.osDisk.managedDisk.id },
           caching: sp.osDisk.caching,
-          storageAccountType: sp.osDisk.managedDisk.storageAccountType,
-          diskSizeGB: sp.osDisk.diskSizeGB
+          storageAccountType: sp.osDisk.managedDisk.storageAccountType
         },
         dataDisks: sp.dataDisks.map((d: Body) => ({
           lun: d.lun,
           managedDisk: { id: d.managedDisk.id },
           caching: d.caching,
-          storageAccountType: d.managedDisk.storageAccountType,
-          diskSizeGB: d.diskSizeGB
+          storageAccountType: d.managedDisk.storageAccountType
         })),
-        zoneResilient: false
+        zoneResilient: props.storageProfile?.zoneResilient ?? false
       }
     }
   }
@@ -129,6 +128,11 @@ function storageProfileFrom(
   })
   sp.dataDisks = sp.dataDisks ?? []
   os.osState = os.osState ?? 'Generalized'
+  // Defaults as recorded (test_vm_managed_disk): caching None, storageAccountType Standard_LRS.
+  for (const d of [os, ...sp.dataDisks]) {
+    d.caching = d.caching ?? 'None'
+    d.storageAccountType = d.storageAccountType ?? 'Standard_LRS'
+  }
   return { storageProfile: sp, hyperV: hyperV ?? 'V1' }
 }
 
@@ -184,12 +188,26 @@ export function putImage(ctx: Ctx, id: string): Reply {
     resourceId: id,
     complete: () => {
       image.body.properties.provisioningState = 'Succeeded'
+      sizeOnCompletion(state, image.body.properties.storageProfile)
       return clone(image.body)
     },
     fail: () => {
       image.body.properties.provisioningState = 'Failed'
     }
   })
+}
+
+/**
+ * The finished image's disks carry diskSizeGB, taken from their sources (the GETs in
+ * test_vm_capture_zone_resilient_image and test_vm_managed_disk); the PUT reply has none.
+ */
+function sizeOnCompletion(state: State, sp: Body): void {
+  for (const d of [sp.osDisk, ...(sp.dataDisks ?? [])]) {
+    if (!d || d.diskSizeGB !== undefined) continue
+    const source = getResource(state, String(d.managedDisk?.id ?? d.snapshot?.id ?? ''))
+    const size = source?.body.properties?.diskSizeGB
+    if (size !== undefined) d.diskSizeGB = size
+  }
 }
 
 /** Seeds a finished managed image (e.g. as a gallery version source or an "already exists" case). */

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { PageBlobClient } from '@azure/storage-blob'
 import type {
+  ArmErrorDetail,
   Body,
   Config,
   Ctx,
@@ -41,6 +42,7 @@ import {
 import { diskBlobClient } from './disks.js'
 
 export type {
+  ArmErrorDetail,
   Body,
   Fault,
   LroStyle,
@@ -61,6 +63,7 @@ export interface ArmEmulatorOptions {
   storage?: StorageOptions
   lro?: {
     pollsBeforeDone?: number
+    /** Retry-After (seconds) on LRO replies; none unless positive (Azure's is unverified) */
     retryAfterSeconds?: number
     /** per operation ('virtualMachines/deallocate', 'images/PUT', 'galleryImageVersions/PUT', 'disks/beginGetAccess', ...) or '*' */
     styles?: Record<string, LroStyle>
@@ -138,6 +141,11 @@ export interface ArmEmulator {
   /** page blob behind an uploaded managed disk (needs `storage`) */
   diskBlobClient(diskId: string): PageBlobClient
   faults: { add(f: Fault): void; clear(): void; readonly pending: Fault[] }
+  /**
+   * Test fault: text the VM's guest prints on stdout/stderr, appended to every Run Command result
+   * from then on (README "Test faults"); undefined clears it.
+   */
+  setGuestOutput(vmId: string, output: { stdout?: string; stderr?: string } | undefined): void
   /** every token issued so far now counts as expired: the next ARM call gets 401 ExpiredAuthenticationToken */
   expireTokens(): void
   /** every GitHub ID token issued so far now counts as expired: Entra refuses it as an assertion (AADSTS700024) */
@@ -163,7 +171,7 @@ export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<A
     systemAssignedClientId: '00000000-0000-0000-0000-0000000000d0',
     userAssignedClientIds: opts.userAssignedClientIds ?? ['00000000-0000-0000-0000-0000000000d1'],
     pollsBeforeDone: opts.lro?.pollsBeforeDone ?? 2,
-    retryAfterSeconds: opts.lro?.retryAfterSeconds ?? 0,
+    retryAfterSeconds: opts.lro?.retryAfterSeconds,
     sysprepPollsToStop: opts.sysprepPollsToStop ?? 2,
     pageSize: opts.pageSize ?? 2,
     storage: opts.storage,
@@ -296,6 +304,11 @@ export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<A
       get pending() {
         return state.faults
       }
+    },
+    setGuestOutput: (vmId, output) => {
+      const vm = getResource(state, vmId)
+      if (!vm) throw new Error(`setGuestOutput: no VM ${vmId}`)
+      vm.state.guestOutput = output
     },
     expireTokens: () => {
       for (const t of state.tokens.values()) t.expiresAt = Math.min(t.expiresAt, Date.now() - 1000)

@@ -1,12 +1,14 @@
 /**
  * Long-running operations as @azure/core-lro 3.x reads them (`inferLroMode`):
- *  - 'async':    201/202 + Azure-AsyncOperation + Location; status documents `{ status, error? }`
- *                at /subscriptions/{s}/providers/Microsoft.Compute/locations/{loc}/{kind}/{id};
+ *  - 'async':    201/202 + Azure-AsyncOperation (+ Location, except where Azure sends none: see
+ *                AO_ONLY); status documents `{ startTime, status, name }` (+ endTime, error) at
+ *                /subscriptions/{s}/providers/Microsoft.Compute/locations/{loc}/{operations|DiskOperations|capsOperations}/{id};
  *                the Location URL answers 202 while running, then 200 with the final body.
  *  - 'location': 202 + Location only.
  *  - 'body':     PUT answers 200/201 with provisioningState Creating/Updating and the resource GET
  *                moves to Succeeded; POST/DELETE in this style complete synchronously.
- * Operations advance per poll so tests never wait for wall time; Retry-After is configurable (0 allowed).
+ * Operations advance per poll so tests never wait for wall time. Shapes follow the Azure CLI
+ * recordings in `__tests__/emulator-conformance/fixtures/` (see the README's Conformance section).
  */
 import { randomUUID } from 'node:crypto'
 import type { Body, Ctx, LroStyle, Operation, Reply, State } from './types.js'
@@ -26,6 +28,43 @@ export interface StartLro {
   onPoll?: (op: Operation) => void
   neverCompletes?: boolean
   resourceId?: string
+}
+
+/**
+ * PUTs Azure answers with Azure-AsyncOperation only, no Location: image, gallery, definition and
+ * version PUTs in test_vm_generalize, test_vm_capture_zone_resilient_image, test_vm_managed_disk,
+ * test_gallery_e2e and test_image_version_create_os_vhd (fixtures image-put-*, gallery-*-put*).
+ */
+const AO_ONLY = new Set([
+  'images/PUT',
+  'galleries/PUT',
+  'galleryImages/PUT',
+  'galleryImageVersions/PUT'
+])
+
+/**
+ * Operations whose succeeded status document carries `properties.output` (the result): runCommand
+ * (test_vm_run_command_e2e), capture (test_vm_generalize), DiskRP PUTs (test_vm_disk_upload,
+ * test_snapshot_incremental, test_vm_managed_disk) and beginGetAccess (test_vm_managed_disk). Every
+ * other recorded document (powerOff, deallocate, image and gallery PUTs, DELETEs) has none.
+ */
+const OUTPUT_IN_STATUS = new Set([
+  'virtualMachines/runCommand',
+  'virtualMachines/capture',
+  'disks/PUT',
+  'snapshots/PUT',
+  'disks/beginGetAccess',
+  'snapshots/beginGetAccess'
+])
+
+/**
+ * The `p=` value of a status URL: recorded as a fixed GUID per service and region
+ * (571046f6-… for Compute in westus, 42128af7-… for DiskRP in westus); GalleryRP's
+ * capsOperations URLs carry none. One GUID per emulator run and kind stands in for it.
+ */
+const STATUS_URL_P: Record<string, string> = {
+  operations: randomUUID(),
+  diskOperations: randomUUID()
 }
 
 export function styleFor(state: State, name: string): LroStyle {
@@ -69,11 +108,12 @@ export function startLro(ctx: Ctx, spec: StartLro): Reply {
     complete: spec.complete,
     fail: spec.fail,
     onPoll: spec.onPoll,
+    withOutput: OUTPUT_IN_STATUS.has(spec.name),
     // Only body-mode operations are advanced by GETs of the resource itself.
     resourceId: style === 'body' ? spec.resourceId : undefined
   }
   state.operations.set(op.id, op)
-  const retry = String(state.config.retryAfterSeconds)
+  const retry = retryAfter(state)
   const isPut = ctx.method === 'PUT'
 
   if (style === 'body') {
@@ -87,10 +127,11 @@ export function startLro(ctx: Ctx, spec: StartLro): Reply {
     }
     op.pollsLeft = 0
     finish(op)
-    if (op.status === 'Failed') return armError(409, op.error!.code, op.error!.message)
+    if (op.status === 'Failed')
+      return armError(409, op.error!.code, op.error!.message, { details: op.error!.details })
     return op.result === undefined ? { status: 200 } : { status: 200, body: op.result }
   }
-  const reply = asyncReply(state, op, style, retry)
+  const reply = asyncReply(state, op, style, retry, isPut && AO_ONLY.has(spec.name))
   if (isPut) {
     reply.status = spec.initialStatus ?? 201
     reply.body = spec.initialBody?.()
@@ -98,18 +139,42 @@ export function startLro(ctx: Ctx, spec: StartLro): Reply {
   return reply
 }
 
-function asyncReply(state: State, op: Operation, style: LroStyle, retry: string): Reply {
-  const statusUrl = operationUrl(state, op)
-  const headers: Record<string, string> = {
-    'Retry-After': retry,
-    Location: `${statusUrl}&monitor=true`
-  }
-  if (style === 'async') headers['Azure-AsyncOperation'] = statusUrl
+/**
+ * Retry-After on Compute LROs is unverified: the recorder strips it (azure-cli-testsdk
+ * `FILTER_HEADERS`), so the emulator sends none unless a test asks for a positive value.
+ */
+function retryAfter(state: State): Record<string, string> {
+  const s = state.config.retryAfterSeconds
+  return s !== undefined && s > 0 ? { 'Retry-After': String(s) } : {}
+}
+
+function asyncReply(
+  state: State,
+  op: Operation,
+  style: LroStyle,
+  retry: Record<string, string>,
+  aoOnly = false
+): Reply {
+  const headers: Record<string, string> = { ...retry }
+  if (style === 'async') headers['Azure-AsyncOperation'] = operationUrl(state, op)
+  if (style === 'location' || !aoOnly) headers.Location = operationUrl(state, op, true)
   return { status: 202, headers }
 }
 
-export function operationUrl(state: State, op: Operation): string {
-  return `${state.url}/subscriptions/${state.config.subscriptionId}/providers/Microsoft.Compute/locations/${op.region}/${op.kind}/${op.id}?p=${op.id.slice(0, 8)}&api-version=${op.apiVersion}`
+/**
+ * Status URL as recorded: `…/operations/{id}?p={guid}&api-version=…` (VMs, images),
+ * `…/DiskOperations/{id}?p={guid}&api-version=…`, `…/capsOperations/{id}?api-version=…`; the Location
+ * monitor adds `monitor=true` before `api-version`. Since late 2023 Azure appends a signed tail
+ * (`&t=&c=&s=&h=`), which the emulator leaves out (nothing may depend on it).
+ */
+export function operationUrl(state: State, op: Operation, monitor = false): string {
+  const segment = op.kind === 'diskOperations' ? 'DiskOperations' : op.kind
+  const query = [
+    ...(STATUS_URL_P[op.kind] ? [`p=${STATUS_URL_P[op.kind]}`] : []),
+    ...(monitor ? ['monitor=true'] : []),
+    `api-version=${op.apiVersion}`
+  ].join('&')
+  return `${state.url}/subscriptions/${state.config.subscriptionId}/providers/Microsoft.Compute/locations/${op.region}/${segment}/${op.id}?${query}`
 }
 
 /** GET of a status document or a Location monitor URL. */
@@ -118,21 +183,25 @@ export function pollOperation(ctx: Ctx, opId: string): Reply {
   const op = state.operations.get(opId)
   if (!op) return armError(404, 'NotFound', `The operation '${opId}' was not found.`)
   tick(op)
-  const retry = { 'Retry-After': String(state.config.retryAfterSeconds) }
+  const retry = retryAfter(state)
   if (ctx.query.monitor === 'true') {
     if (op.status === 'InProgress')
       return {
         status: 202,
-        headers: { ...retry, Location: `${operationUrl(state, op)}&monitor=true` }
+        headers: { ...retry, Location: operationUrl(state, op, true) }
       }
-    if (op.status === 'Failed') return armError(400, op.error!.code, op.error!.message)
+    if (op.status === 'Failed')
+      return armError(400, op.error!.code, op.error!.message, { details: op.error!.details })
     return op.result === undefined ? { status: 200 } : { status: 200, body: op.result }
   }
-  const doc: Body = { name: op.id, status: op.status, startTime: op.startTime }
+  const doc: Body = { startTime: op.startTime }
   if (op.endTime) doc.endTime = op.endTime
+  doc.status = op.status
   if (op.status === 'Failed') doc.error = op.error
-  // Packer reads properties.output.accessSAS from the status document; keep both shapes.
-  if (op.status === 'Succeeded' && op.result) doc.properties = { output: op.result }
+  // Only where Azure puts the result there (OUTPUT_IN_STATUS); Packer reads accessSAS from it.
+  if (op.status === 'Succeeded' && op.result && op.withOutput)
+    doc.properties = { output: op.result }
+  doc.name = op.id
   return { status: 200, body: doc, headers: op.status === 'InProgress' ? retry : {} }
 }
 

@@ -13,6 +13,7 @@ import {
   tokenEndpoint
 } from './identity.js'
 import { pollOperation, tickResource } from './lro.js'
+import { refuseApiVersion } from './api-versions.js'
 import { parseResourceId } from './ids.js'
 import { deleteVm, getVm, vmAction } from './vms.js'
 import {
@@ -82,7 +83,13 @@ async function armRoute(ctx: Ctx, parts: string[]): Promise<Reply> {
     parts.length === 8 &&
     method === 'GET'
   )
-    return pollOperation(ctx, parts[7])
+    return (
+      refuseApiVersion(
+        `locations/${parts[6]}`,
+        ctx.query['api-version'],
+        decodeURIComponent(parts[5]).toLowerCase()
+      ) ?? pollOperation(ctx, parts[7])
+    )
   if (lower[2] !== 'resourcegroups' || parts.length < 4)
     return armError(404, 'NotFound', `No route for ${method} ${ctx.path}.`)
   const rgName = decodeURIComponent(parts[3])
@@ -105,6 +112,16 @@ async function armRoute(ctx: Ctx, parts: string[]): Promise<Reply> {
   if (!p) return armError(400, 'InvalidResourceId', `Invalid resource id '${id}'.`)
   const type = p.type.toLowerCase()
   const act = action?.toLowerCase()
+  if (p.namespace.toLowerCase() === 'microsoft.compute') {
+    const refused = refuseApiVersion(
+      p.types.join('/'),
+      ctx.query['api-version'],
+      String(getResourceGroup(state, rgName)?.location ?? '')
+        .replace(/\s+/g, '')
+        .toLowerCase()
+    )
+    if (refused) return refused
+  }
 
   switch (type) {
     case 'microsoft.compute/virtualmachines':

@@ -46,5 +46,61 @@ export function children(state: State, parentId: string, childType: string): Res
 
 export const normRegion = (l: string): string => l.replace(/\s+/g, '').toLowerCase()
 
+/**
+ * Region display names as Azure returns them in `targetRegions[].name` ("West US" after
+ * "westus": test_image_version_create_os_vhd; "East US": GalleryImageVersion_Get_WithReplicationStatus).
+ * The names are those of the provider listing recorded in the same test_image_version_create_os_vhd.
+ */
+const DISPLAY_NAMES = [
+  'West US',
+  'East US',
+  'North Europe',
+  'West Europe',
+  'East Asia',
+  'Southeast Asia',
+  'North Central US',
+  'South Central US',
+  'Central US',
+  'East US 2',
+  'Japan East',
+  'Japan West',
+  'Brazil South',
+  'Australia East',
+  'Australia Southeast',
+  'Central India',
+  'South India',
+  'West India',
+  'Canada Central',
+  'Canada East',
+  'West Central US',
+  'West US 2',
+  'UK West',
+  'UK South',
+  'Korea Central',
+  'Korea South',
+  'France Central',
+  'Australia Central',
+  'South Africa North',
+  'UAE North',
+  'Switzerland North',
+  'Germany West Central',
+  'Norway East',
+  'West US 3',
+  'Jio India West',
+  'Sweden Central',
+  'Qatar Central',
+  'Poland Central',
+  'Italy North',
+  'Israel Central',
+  'Mexico Central',
+  'Spain Central',
+  'New Zealand North',
+  'Indonesia Central'
+]
+const BY_NORM = new Map(DISPLAY_NAMES.map(n => [normRegion(n), n]))
+
+/** "westus" → "West US"; a region not in the recorded list is returned as given. */
+export const displayRegion = (l: string): string => BY_NORM.get(normRegion(l)) ?? l
+
 /** A deep copy, so replies never alias the stored body. */
 export const clone = <T>(v: T): T => (v === undefined ? v : JSON.parse(JSON.stringify(v)))

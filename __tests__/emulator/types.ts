@@ -38,8 +38,11 @@ export interface Fault {
   retryAfter?: number
   code?: string
   message?: string
+  /** ARM error `target` and `details` of a status fault (test fault: e.g. injected command lines). */
+  target?: string
+  details?: ArmErrorDetail[]
   drop?: boolean
-  failOperation?: { code: string; message: string }
+  failOperation?: { code: string; message: string; details?: ArmErrorDetail[] }
   delayMs?: number
 }
 
@@ -49,6 +52,13 @@ export interface PermissionGrant {
   notActions: string[]
   dataActions: string[]
   notDataActions: string[]
+}
+
+/** One entry of an ARM error's `details` (ARM RPC "Error Response Content"). */
+export interface ArmErrorDetail {
+  code: string
+  message: string
+  target?: string
 }
 
 /** One ARM resource as stored: `body` is what GET returns, `state` is hidden emulator state. */
@@ -67,7 +77,7 @@ export interface Operation {
   apiVersion: string
   pollsLeft: number
   status: 'InProgress' | 'Succeeded' | 'Failed' | 'Canceled'
-  error?: { code: string; message: string }
+  error?: { code: string; message: string; details?: ArmErrorDetail[] }
   /** true for run commands that never report back (Sysprep /shutdown kills the guest agent). */
   neverCompletes?: boolean
   startTime: string
@@ -76,6 +86,8 @@ export interface Operation {
   complete: () => Body | undefined
   /** Applies the failed state once. */
   fail?: () => void
+  /** The succeeded status document carries `properties.output` (only where Azure's does). */
+  withOutput?: boolean
   /** Called on every poll (e.g. replication progress). */
   onPoll?: (op: Operation) => void
   result?: Body
@@ -117,7 +129,8 @@ export interface Config {
   systemAssignedClientId: string
   userAssignedClientIds: string[]
   pollsBeforeDone: number
-  retryAfterSeconds: number
+  /** Retry-After on LRO replies: none unless positive (Azure's is unverified: the recorder strips it) */
+  retryAfterSeconds?: number
   /** instanceView GETs after a Sysprep /shutdown run command before the VM reports stopped */
   sysprepPollsToStop: number
   pageSize: number
@@ -153,7 +166,7 @@ export interface Ctx {
   body: Body | undefined
   rawBody: string
   /** set by a matching fault: the LRO started by this request ends Failed */
-  failOperation?: { code: string; message: string }
+  failOperation?: { code: string; message: string; details?: ArmErrorDetail[] }
 }
 
 export interface Reply {

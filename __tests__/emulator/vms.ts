@@ -198,6 +198,13 @@ export function getVm(ctx: Ctx, id: string, viewOnly: boolean): Reply {
   advanceShutdown(vm)
   if (viewOnly) return { status: 200, body: instanceView(vm) }
   const body = clone(vm.body)
+  // A deallocated VM's model has no osDisk.diskSizeGB and no managedDisk.storageAccountType
+  // (test_vm_capture_zone_resilient_image, fixture vm-get-deallocated).
+  if (vm.state.powerState === 'deallocated') {
+    const os = body.properties.storageProfile.osDisk
+    delete os.diskSizeGB
+    delete os.managedDisk.storageAccountType
+  }
   if ((ctx.query['$expand'] ?? '').toLowerCase() === 'instanceview')
     body.properties.instanceView = instanceView(vm)
   return { status: 200, body }
@@ -300,7 +307,26 @@ function runCommand(ctx: Ctx, vm: Resource): Reply {
       `Command '${commandId}' is not supported for OS type '${osType}'.`,
       'commandId'
     )
-  const result = (stdout: string, stderr = ''): Body => ({
+  // Test fault (README "Test faults"): extra lines the guest prints, set with setGuestOutput.
+  const extra = (s.guestOutput ?? {}) as { stdout?: string; stderr?: string }
+  // Linux: one ProvisioningState/succeeded status whose message holds [stdout] and [stderr]
+  // (test_vm_run_command_e2e, fixture vm-runcommand-linux); Windows: a StdOut and a StdErr status
+  // (azure-cli#29750, not recorded, fixture vm-runcommand-windows).
+  const result = (stdout: string, stderr = ''): Body =>
+    osType === 'Linux'
+      ? linuxResult(stdout + (extra.stdout ?? ''), stderr + (extra.stderr ?? ''))
+      : windowsResult(stdout + (extra.stdout ?? ''), stderr + (extra.stderr ?? ''))
+  const linuxResult = (stdout: string, stderr: string): Body => ({
+    value: [
+      {
+        code: 'ProvisioningState/succeeded',
+        level: 'Info',
+        displayStatus: 'Provisioning succeeded',
+        message: `Enable succeeded: \n[stdout]\n${stdout}\n[stderr]\n${stderr}`
+      }
+    ]
+  })
+  const windowsResult = (stdout: string, stderr: string): Body => ({
     value: [
       {
         code: 'ComponentStatus/StdOut/succeeded',

@@ -137,8 +137,7 @@ describe('gallery target against the ARM emulator', () => {
     expect(version?.properties.storageProfile.source).toEqual({
       virtualMachineId: (content as { vmId: string }).vmId
     })
-    // Azure answers with display names ("West US" after "westus", recording
-    // test_image_version_create_os_vhd.yaml); the table below matches them to the request.
+    // Azure stores display names (test_image_version_create_os_vhd: "West US" after "westus").
     expect(version?.properties.publishingProfile.targetRegions).toEqual([
       { name: 'West US', regionalReplicaCount: 1, storageAccountType: 'Standard_LRS' },
       { name: 'East US', regionalReplicaCount: 2, storageAccountType: 'Standard_LRS' }

@@ -1,7 +1,9 @@
 /**
  * Runs the bundled action (dist/index.js) the way the GitHub runner does: INPUT_* variables with
  * hyphens kept and defaults from action.yml, GITHUB_OUTPUT / GITHUB_STATE / GITHUB_STEP_SUMMARY files,
- * then the post step with the main step's state as STATE_* variables.
+ * then the post step with the main step's state as STATE_* variables. Outputs and state also honour
+ * `::set-output`/`::save-state` lines on stdout and stderr as the runner does (workflow-commands.ts),
+ * so a line that slips through shows up where it would do harm.
  */
 import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
@@ -9,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse } from 'yaml'
+import { commandEffects } from './workflow-commands.js'
 
 /** The project root: the nearest folder up from here with action.yml (also from the demo's bundle). */
 function findRoot(start: string): string {
@@ -158,7 +161,13 @@ export async function runAction(options: RunOptions): Promise<ActionRun> {
     else base[k] = v
   }
   const main = await runStep(base, options.signalWhen)
-  const state = parseCommandFile(readFileSync(files.GITHUB_STATE, 'utf8'))
+  // As the runner: `::save-state` lines on stdout/stderr (SaveStateCommandExtension) set state at
+  // once; the GITHUB_STATE file, read at the end of the step, overrides the same names.
+  const state = {
+    ...commandEffects(main.stdout).state,
+    ...commandEffects(main.stderr).state,
+    ...parseCommandFile(readFileSync(files.GITHUB_STATE, 'utf8'))
+  }
   let post: StepResult | undefined
   if (options.post !== false) {
     const stateEnv: Record<string, string> = {}
@@ -166,7 +175,12 @@ export async function runAction(options: RunOptions): Promise<ActionRun> {
     writeFileSync(files.GITHUB_STATE, '')
     post = await runStep({ ...base, ...stateEnv })
   }
-  const outputs = parseCommandFile(readFileSync(files.GITHUB_OUTPUT, 'utf8'))
+  // Likewise `::set-output` (SetOutputCommandExtension, still in the runner), then GITHUB_OUTPUT.
+  const outputs = {
+    ...commandEffects(main.stdout).outputs,
+    ...commandEffects(main.stderr).outputs,
+    ...parseCommandFile(readFileSync(files.GITHUB_OUTPUT, 'utf8'))
+  }
   const summary = readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8')
   const allText = [main.stdout, main.stderr, post?.stdout ?? '', post?.stderr ?? ''].join('\n')
   return { main, post, outputs, state, summary, allText, dir }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
-import { describePlan, resourceId, type Plan } from '../../src/plan.js'
+import { resourceId } from '../../src/azure/resource-id.js'
+import { describePlan, type Plan } from '../../src/plan.js'
 import { run } from './targets/gallery-fixtures.js'
 
 const SUB = '11111111-2222-3333-4444-555555555555'

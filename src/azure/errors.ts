@@ -20,6 +20,7 @@
  * Request headers and bodies are never printed; URLs lose their SAS signature (redactUrl).
  */
 import { redactUrl } from '../secrets.js'
+import { oneLine as untrustedLine } from '../untrusted.js'
 import { roleForAction } from './permissions.js'
 
 export { redactUrl }
@@ -111,11 +112,16 @@ export function parseJson(text: string | undefined): unknown {
   }
 }
 
-/** Messages on one line, secrets out, storage's "RequestId:/Time:" trailer dropped. */
+/**
+ * Azure's messages on one line, secrets out, storage's "RequestId:/Time:" trailer dropped, and
+ * nothing in them a runner could read as a workflow command (src/untrusted.ts).
+ */
 function oneLine(text: string): string {
-  return redactUrl(text.replace(/\n\s*RequestId:[\s\S]*$/, ''))
-    .replace(/\s+/g, ' ')
-    .trim()
+  return untrustedLine(
+    redactUrl(text.replace(/\n\s*RequestId:[\s\S]*$/, ''))
+      .replace(/\s+/g, ' ')
+      .trim()
+  )
 }
 
 function errorMessage(e: ErrorLike | undefined, fallback: unknown): string {
@@ -197,10 +203,10 @@ export function describeAzureError(
   if (e?.request?.method && e.request.url) {
     details.push(`Request: ${e.request.method} ${redactUrl(e.request.url.replace(/\?.*$/, ''))}`)
   }
-  if (body?.target) details.push(`Target: ${body.target}`)
+  if (body?.target) details.push(`Target: ${oneLine(body.target)}`)
   for (const inner of body?.details ?? []) {
     details.push(
-      `Detail: ${inner.code ?? '?'}: ${oneLine(inner.message ?? '')}${inner.target ? ` (target ${inner.target})` : ''}`
+      `Detail: ${inner.code ?? '?'}: ${oneLine(inner.message ?? '')}${inner.target ? ` (target ${oneLine(inner.target)})` : ''}`
     )
   }
   for (const info of body?.additionalInfo ?? []) {

@@ -5,7 +5,9 @@
 import type { OperationState, PollerLike } from '@azure/core-lro'
 import { isRestError } from '@azure/core-rest-pipeline'
 import { formatDuration, type Logger } from '../log.js'
+import { sleep } from '../sleep.js'
 import { recentRequestId } from './policies.js'
+import { oneLine } from '../untrusted.js'
 
 export const HEARTBEAT_MS = 20_000
 
@@ -27,12 +29,14 @@ export async function waitFor<T>(
     const state = poller.operationState?.status ?? 'running'
     const detail = options.detail?.()
     options.log.info(
-      `${what}: ${state} after ${formatDuration(Date.now() - started)}${detail ? ` (${detail})` : ''}`
+      oneLine(
+        `${what}: ${state} after ${formatDuration(Date.now() - started)}${detail ? ` (${detail})` : ''}`
+      )
     )
   }, options.heartbeatMs ?? HEARTBEAT_MS)
   try {
     const result = await poller.pollUntilDone({ abortSignal: options.signal })
-    options.log.info(`${what}: done in ${formatDuration(Date.now() - started)}`)
+    options.log.info(oneLine(`${what}: done in ${formatDuration(Date.now() - started)}`))
     return result
   } catch (error) {
     throw withOperationRequestId(error, poller.operationState)
@@ -52,31 +56,16 @@ export async function waitUntil<T>(
   for (;;) {
     const { done, state } = await check()
     if (done !== undefined) {
-      options.log.info(`${what}: ${state} after ${formatDuration(Date.now() - started)}`)
+      options.log.info(oneLine(`${what}: ${state} after ${formatDuration(Date.now() - started)}`))
       return done
     }
     if (Date.now() - started > options.limitMs) throw options.onLimit()
     if (Date.now() - lastLog >= (options.heartbeatMs ?? HEARTBEAT_MS)) {
-      options.log.info(`${what}: ${state} after ${formatDuration(Date.now() - started)}`)
+      options.log.info(oneLine(`${what}: ${state} after ${formatDuration(Date.now() - started)}`))
       lastLog = Date.now()
     }
     await sleep(options.intervalMs ?? 5000, options.signal)
   }
-}
-
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason)
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    const onAbort = (): void => {
-      clearTimeout(timer)
-      reject(signal.reason)
-    }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
 }
 
 /**

@@ -16,6 +16,7 @@
 import type { AzureClients } from './clients.js'
 import type { Logger } from '../log.js'
 import type { Plan } from '../plan.js'
+import { oneLine } from '../untrusted.js'
 
 export interface Scope {
   subscriptionId: string
@@ -299,7 +300,9 @@ export async function checkPermissions(
     const { scope } = required
     if (scope.subscriptionId.toLowerCase() !== clients.subscriptionId.toLowerCase()) {
       log.info(
-        `Permissions in resource group '${scope.resourceGroup}' of subscription ${scope.subscriptionId} are not checked in advance (another subscription).`
+        oneLine(
+          `Permissions in resource group '${scope.resourceGroup}' of subscription ${scope.subscriptionId} are not checked in advance (another subscription).`
+        )
       )
       continue
     }
@@ -331,7 +334,9 @@ export async function checkPermissions(
           // The resource may not exist yet (a gallery or image this run creates): read its group.
           if (signal?.aborted) throw error
           log.debug(
-            `Could not read permissions on ${armScope(scope)} (${describe(error)}); reading them on its resource group.`
+            oneLine(
+              `Could not read permissions on ${armScope(scope)} (${describe(error)}); reading them on its resource group.`
+            )
           )
           permissions = await forGroup()
           readAtResourceGroup = true
@@ -339,15 +344,19 @@ export async function checkPermissions(
       }
     } catch (error) {
       log.warning(
-        `Could not read this identity's permissions on ${armScope(scope)} (${describe(error)}); continuing without the permissions preflight.`
+        oneLine(
+          `Could not read this identity's permissions on ${armScope(scope)} (${describe(error)}); continuing without the permissions preflight.`
+        )
       )
       return 'unknown'
     }
     const missing = missingActions(required, permissions)
     log.debug(
-      `Permissions on ${readAtResourceGroup ? groupScope(scope) : armScope(scope)}: ${permissions.length} role entries; missing ${
-        missing.actions.length + missing.dataActions.length
-      } of ${required.actions.length + required.dataActions.length} actions.`
+      oneLine(
+        `Permissions on ${readAtResourceGroup ? groupScope(scope) : armScope(scope)}: ${permissions.length} role entries; missing ${
+          missing.actions.length + missing.dataActions.length
+        } of ${required.actions.length + required.dataActions.length} actions.`
+      )
     )
     if (missing.actions.length > 0 || missing.dataActions.length > 0) {
       result.push({

@@ -40,6 +40,7 @@ import {
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity'
 import type { Logger } from '../log.js'
 import { parseJson } from './errors.js'
+import { oneLine } from '../untrusted.js'
 
 export interface PolicyEntry {
   policy: PipelinePolicy
@@ -174,16 +175,20 @@ export function tokenRefreshPolicy(options: TokenRefreshOptions): PipelinePolicy
           usable(fresh) && !rejected.has(fresh.token) ? fresh : await newToken(request.abortSignal)
       } catch (error) {
         log.warning(
-          `Azure rejected the access token (${code}) and a new one could not be obtained: ${
-            error instanceof Error ? error.message : String(error)
-          }`
+          oneLine(
+            `Azure rejected the access token (${code}) and a new one could not be obtained: ${
+              error instanceof Error ? error.message : String(error)
+            }`
+          )
         )
         return response
       }
       if (rejected.has(token.token)) return response
       fresh = token
       log.info(
-        `Azure rejected the access token (${code}); sending the request again with a new token.`
+        oneLine(
+          `Azure rejected the access token (${code}); sending the request again with a new token.`
+        )
       )
       request.headers.set('Authorization', `Bearer ${token.token}`)
       return next(request)
@@ -243,11 +248,11 @@ export function requestLogPolicy(log: Logger): PipelinePolicy {
         const response = await next(request)
         const id = response.headers.get('x-ms-request-id')
         if (id) rememberRequestId(request.method, request.url, id)
-        log.debug(`${what} ${response.status}${id ? ` (${id})` : ''}`)
+        log.debug(oneLine(`${what} ${response.status}${id ? ` (${id})` : ''}`))
         return response
       } catch (error) {
         const e = error as { code?: string; name?: string; message?: string }
-        log.debug(`${what} failed: ${e.code ?? e.name ?? 'error'}`)
+        log.debug(oneLine(`${what} failed: ${e.code ?? e.name ?? 'error'}`))
         throw error
       }
     }

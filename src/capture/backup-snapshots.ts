@@ -4,6 +4,7 @@ import { Outputs } from '../constants.js'
 import { allOrAbort } from '../parallel.js'
 import type { RunContext } from '../run-context.js'
 import type { VmDisk, VmFacts } from './vm-facts.js'
+import { oneLine } from '../untrusted.js'
 
 /** Snapshot names: up to 80 characters; the run id and attempt keep re-runs from colliding. */
 export function snapshotName(vm: VmFacts, disk: VmDisk, runId: string, attempt: number): string {
@@ -21,7 +22,9 @@ export async function takeBackupSnapshots(ctx: RunContext, vm: VmFacts): Promise
   return allOrAbort(ctx.signal, vm.disks, async (disk, signal) => {
     const name = snapshotName(vm, disk, plan.run.runId, plan.run.runAttempt)
     log.info(
-      `Snapshot of ${disk.lun === 'os' ? 'the OS disk' : `data disk LUN ${disk.lun}`} '${disk.name}' → '${name}'`
+      oneLine(
+        `Snapshot of ${disk.lun === 'os' ? 'the OS disk' : `data disk LUN ${disk.lun}`} '${disk.name}' → '${name}'`
+      )
     )
     const snapshot = await waitFor(
       `Snapshot '${name}'`,

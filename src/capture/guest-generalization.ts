@@ -6,7 +6,9 @@
  * for the VM to stop.
  */
 import { waitFor, waitUntil } from '../azure/operation.js'
+import { parseResourceId } from '../azure/resource-id.js'
 import type { RunContext } from '../run-context.js'
+import { oneLine, printUntrusted } from '../untrusted.js'
 import { powerStateOf, type VmFacts } from './vm-facts.js'
 
 const DEPROVISION_LOG = '/var/log/azure-vm-image-deprovision.log'
@@ -31,7 +33,9 @@ export const DEPROVISION_LIMIT_MS = 15 * 60_000
 
 async function startLinuxDeprovision(ctx: RunContext, vm: VmFacts, rg: string): Promise<void> {
   const { clients, log, signal } = ctx
-  log.info(`Starting 'waagent -deprovision+user -force' in VM '${vm.name}' through Run Command`)
+  log.info(
+    oneLine(`Starting 'waagent -deprovision+user -force' in VM '${vm.name}' through Run Command`)
+  )
   const result = await waitFor(
     `Run Command on '${vm.name}'`,
     clients.compute.virtualMachines.runCommand(
@@ -43,7 +47,11 @@ async function startLinuxDeprovision(ctx: RunContext, vm: VmFacts, rg: string): 
     { log, signal }
   )
   for (const status of result.value ?? []) {
-    if (status.message?.trim()) log.info(`${status.code}: ${status.message.trim()}`)
+    // The guest's own words: verbatim, but inside a stop-commands block (src/untrusted.ts).
+    if (status.message?.trim()) {
+      log.info(oneLine(`Run Command ${status.code ?? 'status'}:`))
+      printUntrusted(log, status.message)
+    }
   }
   const failed = (result.value ?? []).find(
     s => /failed|error/i.test(s.code ?? '') || /deprovision: .* not found/.test(s.message ?? '')
@@ -58,13 +66,15 @@ async function startLinuxDeprovision(ctx: RunContext, vm: VmFacts, rg: string): 
 
 export async function generalizeGuest(ctx: RunContext, vm: VmFacts, pollMs = 5000): Promise<void> {
   const { plan, clients, log, signal } = ctx
-  const rg = vm.id.split('/')[4]
+  const rg = parseResourceId(vm.id).resourceGroup
   const linux = vm.osType === 'Linux'
   if (linux) {
     await startLinuxDeprovision(ctx, vm, rg)
   } else {
     log.info(
-      `Running Sysprep /generalize /oobe /mode:vm /shutdown in VM '${vm.name}' through Run Command`
+      oneLine(
+        `Running Sysprep /generalize /oobe /mode:vm /shutdown in VM '${vm.name}' through Run Command`
+      )
     )
     const poller = clients.compute.virtualMachines.runCommand(
       rg,

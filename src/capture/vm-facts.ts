@@ -2,7 +2,8 @@
 import type { VirtualMachine } from '@azure/arm-compute'
 import type { AzureClients } from '../azure/clients.js'
 import type { Architecture, HyperVGeneration, OsType, ResourceRef, SecurityType } from '../plan.js'
-import { normaliseRegion } from '../targets/target-regions.js'
+import { normaliseRegion } from '../azure/region.js'
+import { parseResourceId } from '../azure/resource-id.js'
 
 export type PowerState =
   'running' | 'starting' | 'stopping' | 'stopped' | 'deallocating' | 'deallocated' | 'unknown'
@@ -105,8 +106,8 @@ export async function readVm(
   })
   const facts = vmFacts(vm, ref)
   // The OS disk records the architecture the VM boots (supportedCapabilities); the size is a fallback.
-  const os = facts.disks[0].id.split('/')
-  const disk = await clients.compute.disks.get(os[4], os[8], { abortSignal: signal })
+  const os = parseResourceId(facts.disks[0].id)
+  const disk = await clients.compute.disks.get(os.resourceGroup, os.name, { abortSignal: signal })
   const arch = disk.supportedCapabilities?.architecture
   return arch === 'Arm64' || arch === 'x64' ? { ...facts, architecture: arch } : facts
 }

@@ -9,28 +9,24 @@ import type {
   GalleryImageVersionStorageProfile,
   RegionalReplicationStatus
 } from '@azure/arm-compute'
+import { normaliseRegion } from '../azure/region.js'
+import { resourceId } from '../azure/resource-id.js'
 import type { GalleryTarget, TargetRegion } from '../plan.js'
 import type { ImageContent, SourceFacts } from '../source-facts.js'
 import { isFromRun } from '../tags.js'
 import { compareVersions } from './version-number.js'
 
 /** Values Azure accepts for the `SecurityType` feature of a gallery image definition. */
-export type DefinitionSecurityType =
-  | 'Standard'
-  | 'TrustedLaunch'
-  | 'TrustedLaunchSupported'
-  | 'ConfidentialVM'
-  | 'ConfidentialVMSupported'
-  | 'TrustedLaunchAndConfidentialVmSupported'
-
-const SECURITY_TYPES: DefinitionSecurityType[] = [
+/** A definition's SecurityType feature values (a wider set than the `security-type` input's). */
+const DEFINITION_SECURITY_TYPES = [
   'Standard',
   'TrustedLaunch',
   'TrustedLaunchSupported',
   'ConfidentialVM',
   'ConfidentialVMSupported',
   'TrustedLaunchAndConfidentialVmSupported'
-]
+] as const
+export type DefinitionSecurityType = (typeof DEFINITION_SECURITY_TYPES)[number]
 
 /** Where the version's content comes from, for rules that depend on it and for error messages. */
 export interface SourceOrigin {
@@ -47,7 +43,7 @@ export interface GalleryIds {
 
 export function galleryIds(target: GalleryTarget, version: string): GalleryIds {
   const g = target.gallery
-  const galleryId = `/subscriptions/${g.subscriptionId}/resourceGroups/${g.resourceGroup}/providers/Microsoft.Compute/galleries/${g.name}`
+  const galleryId = resourceId(g, 'Microsoft.Compute', 'galleries')
   const definitionId = `${galleryId}/images/${target.imageDefinition}`
   return { galleryId, definitionId, versionId: `${definitionId}/versions/${version}` }
 }
@@ -201,7 +197,7 @@ function securityMismatch(
   origin: SourceOrigin | undefined
 ): string | undefined {
   const who = describeOrigin(origin)
-  const def = SECURITY_TYPES.find(t => same(t, defType)) ?? defType
+  const def = DEFINITION_SECURITY_TYPES.find(t => same(t, defType)) ?? defType
   const has =
     def === 'Standard' ? 'has no SecurityType feature (Standard)' : `has security type ${def}`
   const capture = isCapture(origin)
@@ -341,8 +337,6 @@ export interface ReplicationRow {
   details?: string
 }
 
-const normalise = (region: string): string => region.replace(/\s+/g, '').toLowerCase()
-
 /**
  * One row per target region: the state Azure reports (its summary names regions by display name,
  * 'East US', so names are compared normalised) beside what was asked for.
@@ -355,13 +349,13 @@ export function replicationRows(
   const profile = version.publishingProfile
   const regions =
     profile?.targetRegions?.map(r => ({
-      name: normalise(r.name),
+      name: normaliseRegion(r.name),
       replicas: r.regionalReplicaCount ?? profile.replicaCount,
       storage: r.storageAccountType ?? profile.storageAccountType
     })) ??
     requested.map(r => ({ name: r.name, replicas: r.replicas, storage: r.storageAccountType }))
   const rows = regions.map(r => {
-    const status = summary.find(s => s.region !== undefined && normalise(s.region) === r.name)
+    const status = summary.find(s => s.region !== undefined && normaliseRegion(s.region) === r.name)
     return {
       region: r.name,
       state: status?.state ?? 'Unknown',
@@ -373,9 +367,9 @@ export function replicationRows(
   })
   // Regions Azure reports that were not in the request still belong in the table.
   for (const s of summary) {
-    if (s.region !== undefined && !rows.some(r => r.region === normalise(s.region ?? ''))) {
+    if (s.region !== undefined && !rows.some(r => r.region === normaliseRegion(s.region ?? ''))) {
       rows.push({
-        region: normalise(s.region),
+        region: normaliseRegion(s.region),
         state: s.state ?? 'Unknown',
         progress: s.progress,
         replicas: undefined,

@@ -3,13 +3,14 @@
  * definition fit the source, and what happens to the version number. Runs before anything changes
  * the VM or uploads a byte, so every conflict fails the run while it is still free to fail.
  */
-import { isRestError } from '@azure/core-rest-pipeline'
 import type { AzureClients } from '../azure/clients.js'
+import { getOrUndefined } from '../azure/not-found.js'
+import { normaliseRegion } from '../azure/region.js'
 import type { Logger } from '../log.js'
 import type { GalleryTarget, RunIdentity, TargetRegion } from '../plan.js'
 import type { SourceFacts } from '../source-facts.js'
 import { isFromRun } from '../tags.js'
-import { normaliseRegion, withSourceRegion } from './target-regions.js'
+import { withSourceRegion } from './target-regions.js'
 import { compareVersions, isValidVersion } from './version-number.js'
 import {
   decideVersionAction,
@@ -21,6 +22,7 @@ import {
   type SourceOrigin,
   type VersionAction
 } from './gallery-model.js'
+import { oneLine } from '../untrusted.js'
 
 export interface GalleryPreflight {
   galleryExists: boolean
@@ -51,15 +53,6 @@ export interface PreflightDeps {
   run: RunIdentity
 }
 
-async function getOrUndefined<T>(get: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await get()
-  } catch (error) {
-    if (isRestError(error) && error.statusCode === 404) return undefined
-    throw error
-  }
-}
-
 /**
  * `origin` (the content's kind and the name the user knows it by) sharpens the checks and messages;
  * without it the source is treated as a VM capture.
@@ -79,7 +72,7 @@ export async function checkGalleryTarget(
   const warnings: string[] = []
   const missingHint = `create it first, or set create-gallery-image: true (with publisher, offer and sku) to let the action create it`
 
-  const gallery = await getOrUndefined(() => compute.galleries.get(rg, galleryName, opts))
+  const gallery = await getOrUndefined(compute.galleries.get(rg, galleryName, opts))
   if (gallery === undefined && !target.createIfMissing) {
     throw new Error(
       `Azure Compute Gallery '${galleryName}' does not exist in resource group '${rg}': ${missingHint}.`
@@ -104,7 +97,7 @@ export async function checkGalleryTarget(
   const image =
     gallery === undefined
       ? undefined
-      : await getOrUndefined(() => compute.galleryImages.get(rg, galleryName, def, opts))
+      : await getOrUndefined(compute.galleryImages.get(rg, galleryName, def, opts))
   if (image === undefined && !target.createIfMissing) {
     throw new Error(
       `Gallery image definition '${def}' does not exist in gallery '${galleryName}': ${missingHint}.`
@@ -129,13 +122,17 @@ export async function checkGalleryTarget(
     const own = await earlierAttemptVersion(deps, target).catch((error: unknown) => {
       if (deps.signal.aborted) throw error
       deps.log.warning(
-        `Could not list the versions of '${def}' to find this run's earlier version: ${error instanceof Error ? error.message : String(error)}`
+        oneLine(
+          `Could not list the versions of '${def}' to find this run's earlier version: ${error instanceof Error ? error.message : String(error)}`
+        )
       )
       return undefined
     })
     if (own !== undefined && own !== version) {
       deps.log.info(
-        `gallery-image-version auto: an earlier attempt of this run made version ${own}; using it instead of ${version}.`
+        oneLine(
+          `gallery-image-version auto: an earlier attempt of this run made version ${own}; using it instead of ${version}.`
+        )
       )
       version = own
     }
@@ -146,15 +143,13 @@ export async function checkGalleryTarget(
   const existing =
     image === undefined
       ? undefined
-      : await getOrUndefined(() =>
-          compute.galleryImageVersions.get(rg, galleryName, def, version, opts)
-        )
+      : await getOrUndefined(compute.galleryImageVersions.get(rg, galleryName, def, version, opts))
   const action = decideVersionAction(existing, deps.run.runId, target.overwrite, {
     version,
     definition: def
   })
 
-  for (const w of warnings) deps.log.warning(w)
+  for (const w of warnings) deps.log.warning(oneLine(w))
   return {
     galleryExists: gallery !== undefined,
     definitionExists: image !== undefined,

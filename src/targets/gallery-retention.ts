@@ -7,6 +7,7 @@ import type { RunContext } from '../run-context.js'
 import type { GalleryTarget } from '../plan.js'
 import { waitFor } from '../azure/operation.js'
 import { selectVersionsToPrune, type VersionListing } from './gallery-model.js'
+import { oneLine } from '../untrusted.js'
 
 /** Deleting a replicated version takes minutes; a few at once, without provoking throttling. */
 const PARALLEL_DELETES = 3
@@ -36,26 +37,29 @@ export async function pruneGalleryVersions(
     doomed = selectVersionsToPrune(versions, target.keepVersions, keepVersion)
     const skipped = versions.length - target.keepVersions - doomed.length
     ctx.log.info(
-      `keep-versions: ${target.keepVersions}; '${def}' has ${versions.length} version(s), ${doomed.length} to delete${
-        skipped > 0
-          ? `, ${skipped} older one(s) kept because they are still being created, updated or deleted`
-          : ''
-      }.`
+      oneLine(
+        `keep-versions: ${target.keepVersions}; '${def}' has ${versions.length} version(s), ${doomed.length} to delete${
+          skipped > 0
+            ? `, ${skipped} older one(s) kept because they are still being created, updated or deleted`
+            : ''
+        }.`
+      )
     )
   } catch (error) {
     if (ctx.signal.aborted) throw error
     ctx.log.warning(
-      `Could not list the versions of '${def}' to apply keep-versions: ${message(error)}`
+      oneLine(`Could not list the versions of '${def}' to apply keep-versions: ${message(error)}`)
     )
     return []
   }
 
   const deleted: string[] = []
+  const deletedNames: string[] = []
   const queue = [...doomed]
   const worker = async (): Promise<void> => {
     for (let v = queue.shift(); v !== undefined; v = queue.shift()) {
       ctx.log.info(
-        `Deleting gallery image version ${v.name} (keep-versions: ${target.keepVersions})`
+        oneLine(`Deleting gallery image version ${v.name} (keep-versions: ${target.keepVersions})`)
       )
       try {
         await waitFor(
@@ -67,10 +71,13 @@ export async function pruneGalleryVersions(
           { log: ctx.log, signal: ctx.signal }
         )
         deleted.push(v.id)
+        deletedNames.push(v.name)
       } catch (error) {
         if (ctx.signal.aborted) throw error
         ctx.log.warning(
-          `Could not delete gallery image version ${v.name} (keep-versions): ${message(error)}`
+          oneLine(
+            `Could not delete gallery image version ${v.name} (keep-versions): ${message(error)}`
+          )
         )
       }
     }
@@ -78,7 +85,7 @@ export async function pruneGalleryVersions(
   await Promise.all(Array.from({ length: Math.min(PARALLEL_DELETES, doomed.length) }, worker))
   if (deleted.length > 0) {
     ctx.report.notes.push(
-      `keep-versions deleted ${deleted.length} older version(s) of '${def}': ${deleted.map(id => id.split('/').pop()).join(', ')}.`
+      `keep-versions deleted ${deleted.length} older version(s) of '${def}': ${deletedNames.join(', ')}.`
     )
   }
   return deleted

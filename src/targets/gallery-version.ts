@@ -4,9 +4,11 @@
  * follow its replication region by region until Azure says it is done.
  */
 import type { GalleryImageVersion } from '@azure/arm-compute'
-import { isRestError } from '@azure/core-rest-pipeline'
 import { Outputs } from '../constants.js'
-import { sleep, waitFor, waitUntil } from '../azure/operation.js'
+import { getOrUndefined } from '../azure/not-found.js'
+import { waitFor, waitUntil } from '../azure/operation.js'
+import { normaliseRegion } from '../azure/region.js'
+import { sleep } from '../sleep.js'
 import type { RunContext } from '../run-context.js'
 import type { GalleryTarget } from '../plan.js'
 import type { ImageContent, SourceFacts } from '../source-facts.js'
@@ -20,6 +22,7 @@ import {
   versionBody,
   type ReplicationRow
 } from './gallery-model.js'
+import { oneLine } from '../untrusted.js'
 
 export interface PublishOptions {
   /** How often replication progress is read (the heartbeat logs it). */
@@ -54,7 +57,7 @@ export async function publishGalleryVersion(
   const wait = { log, signal, heartbeatMs: options.heartbeatMs }
 
   if (!pre.galleryExists) {
-    log.info(`Creating gallery '${gallery}' in ${pre.galleryLocation}`)
+    log.info(oneLine(`Creating gallery '${gallery}' in ${pre.galleryLocation}`))
     const created = await waitFor(
       `Creating gallery '${gallery}'`,
       compute.galleries.createOrUpdate(rg, gallery, { location: pre.galleryLocation, tags }, lro),
@@ -68,7 +71,9 @@ export async function publishGalleryVersion(
   }
   if (!pre.definitionExists) {
     log.info(
-      `Creating image definition '${def}' (${target.publisher}/${target.offer}/${target.sku})`
+      oneLine(
+        `Creating image definition '${def}' (${target.publisher}/${target.offer}/${target.sku})`
+      )
     )
     const created = await waitFor(
       `Creating image definition '${def}'`,
@@ -92,7 +97,7 @@ export async function publishGalleryVersion(
     compute.galleryImageVersions.get(rg, gallery, def, version, { ...EXPAND, abortSignal: signal })
 
   const deleteVersion = async (why: string): Promise<void> => {
-    log.info(`Deleting gallery image version ${version}: ${why}`)
+    log.info(oneLine(`Deleting gallery image version ${version}: ${why}`))
     await waitFor(
       `Deleting gallery image version ${version}`,
       compute.galleryImageVersions.delete(rg, gallery, def, version, lro),
@@ -105,9 +110,7 @@ export async function publishGalleryVersion(
     reused: boolean
   ): { id: string; version: string; location: string } => {
     const id = found.id ?? pre.versionId
-    const location = found.location
-      ? found.location.replace(/\s+/g, '').toLowerCase()
-      : pre.location
+    const location = found.location ? normaliseRegion(found.location) : pre.location
     const rows = replicationRows(found, pre.regions)
     ctx.report.sections.push({
       title: `Gallery image version ${version} replication`,
@@ -127,7 +130,7 @@ export async function publishGalleryVersion(
     const settled = await waitUntil(
       `Gallery image version ${version} from an earlier attempt`,
       async () => {
-        const found = await getVersionOrUndefined(getVersion)
+        const found = await getOrUndefined(getVersion())
         const state = found?.provisioningState ?? 'gone'
         return { done: found === undefined || isTerminal(state) ? { found } : undefined, state }
       },
@@ -140,7 +143,9 @@ export async function publishGalleryVersion(
     )
     if (settled.found?.provisioningState === 'Succeeded') {
       log.info(
-        `Reusing gallery image version ${version}, created by an earlier attempt of this run.`
+        oneLine(
+          `Reusing gallery image version ${version}, created by an earlier attempt of this run.`
+        )
       )
       return finish(settled.found, true)
     }
@@ -163,9 +168,11 @@ export async function publishGalleryVersion(
   ctx.ledger.add({ kind: 'gallery-image-version', id: pre.versionId })
   const body = versionBody(target, pre.regions, pre.location, content, tags)
   log.info(
-    `Creating gallery image version ${version} from ${describeContent(content)}, replicating to ${pre.regions
-      .map(r => r.name)
-      .join(', ')}`
+    oneLine(
+      `Creating gallery image version ${version} from ${describeContent(content)}, replicating to ${pre.regions
+        .map(r => r.name)
+        .join(', ')}`
+    )
   )
 
   // Replication progress is read beside the LRO, so the heartbeat can say where each region stands.
@@ -184,11 +191,12 @@ export async function publishGalleryVersion(
         })
         rows = replicationRows(found, pre.regions)
         const line = replicationProgressLine(rows)
-        if (line !== last) log.debug(`Replication: ${line}`)
+        if (line !== last) log.debug(oneLine(`Replication: ${line}`))
         last = line
       } catch (error) {
         // The version may not be readable yet, or the watch was stopped: neither is the run's concern.
-        if (!progress.signal.aborted) log.debug(`Reading replication status: ${String(error)}`)
+        if (!progress.signal.aborted)
+          log.debug(oneLine(`Reading replication status: ${String(error)}`))
       }
     }
   })()
@@ -222,20 +230,11 @@ export async function publishGalleryVersion(
   }
   ctx.ledger.remove(pre.versionId)
   log.info(
-    `Gallery image version ${version} succeeded: ${replicationProgressLine(replicationRows(done, pre.regions))}`
+    oneLine(
+      `Gallery image version ${version} succeeded: ${replicationProgressLine(replicationRows(done, pre.regions))}`
+    )
   )
   return finish(done, false)
-}
-
-async function getVersionOrUndefined(
-  get: () => Promise<GalleryImageVersion>
-): Promise<GalleryImageVersion | undefined> {
-  try {
-    return await get()
-  } catch (error) {
-    if (isRestError(error) && error.statusCode === 404) return undefined
-    throw error
-  }
 }
 
 /** After a failure, the regions' states say more than the LRO's error alone. */

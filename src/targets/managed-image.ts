@@ -2,20 +2,18 @@
 import type { Image, ImageDataDisk } from '@azure/arm-compute'
 import { waitFor } from '../azure/operation.js'
 import type { AzureClients } from '../azure/clients.js'
+import { getOrUndefined } from '../azure/not-found.js'
+import { resourceId } from '../azure/resource-id.js'
 import type { ManagedImageTarget } from '../plan.js'
-import { resourceId } from '../plan.js'
 import type { RunContext } from '../run-context.js'
 import type { ImageContent, SourceFacts } from '../source-facts.js'
 import { isFromRun } from '../tags.js'
+import { oneLine } from '../untrusted.js'
 
 export interface ManagedImagePreflight {
   id: string
   /** create: nothing there; reuse: this run made it already (a re-run attempt); replace: overwrite. */
   action: 'create' | 'reuse' | 'replace'
-}
-
-function isNotFound(e: unknown): boolean {
-  return (e as { statusCode?: number }).statusCode === 404
 }
 
 export async function checkManagedImage(
@@ -25,15 +23,12 @@ export async function checkManagedImage(
   signal: AbortSignal
 ): Promise<ManagedImagePreflight> {
   const id = resourceId(target.image, 'Microsoft.Compute', 'images')
-  let existing: Image
-  try {
-    existing = await clients.compute.images.get(target.image.resourceGroup, target.image.name, {
+  const existing = await getOrUndefined(
+    clients.compute.images.get(target.image.resourceGroup, target.image.name, {
       abortSignal: signal
     })
-  } catch (e) {
-    if (isNotFound(e)) return { id, action: 'create' }
-    throw e
-  }
+  )
+  if (existing === undefined) return { id, action: 'create' }
   if (isFromRun(existing.tags, runId) && existing.provisioningState === 'Succeeded') {
     return { id, action: 'reuse' }
   }
@@ -93,11 +88,13 @@ export async function createManagedImage(
   const { clients, log, signal, plan } = ctx
   const { resourceGroup, name } = target.image
   if (pre.action === 'reuse') {
-    log.info(`Managed image '${name}' was created by an earlier attempt of this run: reusing it`)
+    log.info(
+      oneLine(`Managed image '${name}' was created by an earlier attempt of this run: reusing it`)
+    )
     return pre.id
   }
   if (pre.action === 'replace') {
-    log.info(`Deleting the existing managed image '${name}' (overwrite: true)`)
+    log.info(oneLine(`Deleting the existing managed image '${name}' (overwrite: true)`))
     await waitFor(
       `Delete image '${name}'`,
       clients.compute.images.delete(resourceGroup, name, { abortSignal: signal }),

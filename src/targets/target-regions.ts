@@ -1,12 +1,6 @@
 /** The `target-regions` input: `region[=replicas[=storage-type]]`, newline or comma separated. */
-import type { GalleryStorageAccountType, TargetRegion } from '../plan.js'
-
-const STORAGE_TYPES: GalleryStorageAccountType[] = ['Standard_LRS', 'Standard_ZRS', 'Premium_LRS']
-
-/** Azure's region names are display names with spaces removed, lower-cased: 'East US' → 'eastus'. */
-export function normaliseRegion(region: string): string {
-  return region.replace(/\s+/g, '').toLowerCase()
-}
+import { isRegionName, normaliseRegion } from '../azure/region.js'
+import { GALLERY_STORAGE_ACCOUNT_TYPES as STORAGE_TYPES, type TargetRegion } from '../plan.js'
 
 export function parseTargetRegions(value: string): TargetRegion[] {
   const regions = new Map<string, TargetRegion>()
@@ -19,7 +13,7 @@ export function parseTargetRegions(value: string): TargetRegion[] {
       throw new Error(`'${entry}' is not region[=replicas[=storage-type]].`)
     }
     const name = normaliseRegion(rawName)
-    if (!/^[a-z0-9]+$/.test(name)) throw new Error(`'${rawName}' is not a region name.`)
+    if (!isRegionName(name)) throw new Error(`'${rawName}' is not a region name.`)
     const region: TargetRegion = { name }
     if (replicas !== undefined && replicas !== '') {
       if (!/^\d+$/.test(replicas) || Number(replicas) < 1 || Number(replicas) > 100) {

@@ -4,7 +4,9 @@
  * source file is the same (size, mtime, first and last MiB), sending only the missing ranges.
  */
 import type { Disk } from '@azure/arm-compute'
+import { getOrUndefined } from '../azure/not-found.js'
 import { waitFor } from '../azure/operation.js'
+import { parseResourceId, resourceId } from '../azure/resource-id.js'
 import { maskUrlSecrets } from '../secrets.js'
 import type { UploadDiskSku } from '../plan.js'
 import type { RunContext } from '../run-context.js'
@@ -17,6 +19,7 @@ import {
   sourceIdentityToMetadata
 } from './resume.js'
 import { sendDisk, type UploadDisk } from './upload-image.js'
+import { oneLine } from '../untrusted.js'
 
 /** Name of a temporary upload disk: the image's name, the run and the LUN; at most 80 characters. */
 export function uploadDiskName(base: string, runId: string, lun: 'os' | number): string {
@@ -31,8 +34,6 @@ export function uploadDiskName(base: string, runId: string, lun: 'os' | number):
 export function writeAccessSeconds(timeoutMinutes: number): number {
   return timeoutMinutes * 60 + 15 * 60
 }
-
-const notFound = (e: unknown): boolean => (e as { statusCode?: number }).statusCode === 404
 
 export interface ManagedDiskUpload {
   diskId: string
@@ -50,12 +51,9 @@ export async function uploadToManagedDisk(
   const rg = plan.resourceGroup
   const identityTags = sourceIdentityToMetadata(disk.identity)
 
-  let existing: Disk | undefined
-  try {
-    existing = await clients.compute.disks.get(rg, name, { abortSignal: signal })
-  } catch (e) {
-    if (!notFound(e)) throw e
-  }
+  const existing: Disk | undefined = await getOrUndefined(
+    clients.compute.disks.get(rg, name, { abortSignal: signal })
+  )
   const resumable =
     existing !== undefined &&
     isFromRun(existing.tags, plan.run.runId) &&
@@ -76,10 +74,16 @@ export async function uploadToManagedDisk(
       writeAccess: existing.diskState === 'ActiveUpload'
     })
     log.info(
-      `Resuming the upload into disk '${name}' left by an earlier attempt of this run (${existing.diskState})`
+      oneLine(
+        `Resuming the upload into disk '${name}' left by an earlier attempt of this run (${existing.diskState})`
+      )
     )
   } else {
-    diskId = `/subscriptions/${plan.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Compute/disks/${name}`
+    diskId = resourceId(
+      { subscriptionId: plan.subscriptionId, resourceGroup: rg, name },
+      'Microsoft.Compute',
+      'disks'
+    )
     ctx.ledger.add({ kind: 'upload-disk', id: diskId, writeAccess: false })
     const created = await waitFor(
       `Create upload disk '${name}'`,
@@ -147,7 +151,7 @@ export async function uploadToManagedDisk(
 }
 
 export async function deleteUploadDisk(ctx: RunContext, diskId: string): Promise<void> {
-  const name = diskId.split('/').pop() as string
+  const { name } = parseResourceId(diskId)
   await waitFor(
     `Delete upload disk '${name}'`,
     ctx.clients.compute.disks.delete(ctx.plan.resourceGroup, name, { abortSignal: ctx.signal }),

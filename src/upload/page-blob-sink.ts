@@ -15,6 +15,7 @@ import {
   type StorageSharedKeyCredential
 } from '@azure/storage-blob'
 import type { TokenCredential } from '@azure/identity'
+import { isNotFound } from '../azure/not-found.js'
 import type { PageRange } from './page-ranges.js'
 import type { PageSink } from './page-uploader.js'
 
@@ -113,7 +114,7 @@ export async function readPageBlobState(
       contentMD5: props.contentMD5
     }
   } catch (e) {
-    if ((e as { statusCode?: number }).statusCode === 404) return { exists: false }
+    if (isNotFound(e)) return { exists: false }
     throw e
   }
 }

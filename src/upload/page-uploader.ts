@@ -8,6 +8,8 @@
  * connections a single blob/disk answers with timeouts rather than throughput.
  */
 import { createHash } from 'node:crypto'
+import { formatDuration, type Logger } from '../log.js'
+import { abortReason, sleep } from '../sleep.js'
 import type { DiskImage } from './disk-format.js'
 import { openDiskReader } from './disk-reader.js'
 import {
@@ -21,12 +23,10 @@ import {
   type PageRange
 } from './page-ranges.js'
 import { createResumeFilter, rangesToClear } from './resume.js'
+import { oneLine } from '../untrusted.js'
 
-export interface Logger {
-  info(message: string): void
-  warning(message: string): void
-  debug(message: string): void
-}
+/** The uploader only reports progress and retries: the three plain methods of the run's Logger. */
+export type UploadLogger = Pick<Logger, 'info' | 'warning' | 'debug'>
 
 /** Where pages go. Implemented over PageBlobClient by page-blob-sink.ts; tests use fakes. */
 export interface PageSink {
@@ -69,7 +69,7 @@ export interface UploadOptions {
   /** Writes in flight (default 8, 1–64). */
   concurrency?: number
   signal?: AbortSignal
-  log: Logger
+  log: UploadLogger
   onProgress?: (progress: UploadProgress) => void
   /** Ranges already on the target from an earlier attempt with the same source identity. */
   alreadyWritten?: readonly PageRange[]
@@ -149,25 +149,6 @@ export class UploadError extends Error {
     super(message, cause === undefined ? undefined : { cause })
     this.name = 'UploadError'
   }
-}
-
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('The operation was aborted', 'AbortError')
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(abortReason(signal))
-    const onAbort = (): void => {
-      clearTimeout(timer)
-      reject(abortReason(signal))
-    }
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
 }
 
 /** Retry-After (seconds) sent with 503/429, if any. */
@@ -275,15 +256,6 @@ function formatMiB(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`
 }
 
-function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000))
-  return s >= 3600
-    ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
-    : s >= 60
-      ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
-      : `${s}s`
-}
-
 export function describeProgress(p: UploadProgress): string {
   const fraction = p.bytesToRead > 0 ? p.bytesProcessed / p.bytesToRead : 1
   const seconds = p.elapsedMs / 1000
@@ -333,7 +305,7 @@ export async function uploadDiskImage(options: UploadOptions): Promise<UploadRes
   const skipWritten = createResumeFilter(options.alreadyWritten)
   // Two buffers per writer: one being sent, one read ahead (≈ 2·N·4 MiB in total).
   const reader = await openDiskReader(image, { buffers: 2 * concurrency, direct: options.directIo })
-  log.debug(`Reading ${image.path} with ${reader.direct ? 'O_DIRECT' : 'buffered'} reads`)
+  log.debug(oneLine(`Reading ${image.path} with ${reader.direct ? 'O_DIRECT' : 'buffered'} reads`))
 
   const expected: PageRange[] = [] // the image's non-zero runs, merged: what the target must hold
   let bytesSent = 0
@@ -366,7 +338,7 @@ export async function uploadDiskImage(options: UploadOptions): Promise<UploadRes
     options.onProgress(progress())
   }
   const timer = setInterval(
-    () => log.info(describeProgress(progress())),
+    () => log.info(oneLine(describeProgress(progress()))),
     options.progressIntervalMs ?? 10_000
   )
   timer.unref?.()
@@ -397,10 +369,12 @@ export async function uploadDiskImage(options: UploadOptions): Promise<UploadRes
         if (kind === 'throttle') {
           const cut = limiter.throttled(epoch)
           if (cut !== undefined)
-            log.warning(`${what}: ${message}; the target is busy, reducing concurrency to ${cut}`)
-          else log.debug(`${what}: ${message}; retrying`)
+            log.warning(
+              oneLine(`${what}: ${message}; the target is busy, reducing concurrency to ${cut}`)
+            )
+          else log.debug(oneLine(`${what}: ${message}; retrying`))
         } else {
-          log.debug(`${what}: ${message}; retrying`)
+          log.debug(oneLine(`${what}: ${message}; retrying`))
         }
         const delay = Math.min(
           maxDelayMs,
@@ -485,7 +459,11 @@ export async function uploadDiskImage(options: UploadOptions): Promise<UploadRes
           throw new UploadError(
             `the target holds data in ${clears.length} ranges where the image is empty, and this sink cannot clear pages`
           )
-        log.info(`Clearing ${formatMiB(totalBytes(clears))} on the target where the image is empty`)
+        log.info(
+          oneLine(
+            `Clearing ${formatMiB(totalBytes(clears))} on the target where the image is empty`
+          )
+        )
         for (const clear of clears.flatMap(r => splitRange(r, 1024 * 1024 * 1024))) {
           track(send({ kind: 'clear', offset: clear.offset, count: clear.count }))
           bytesCleared += clear.count
@@ -535,14 +513,7 @@ export async function uploadDiskImage(options: UploadOptions): Promise<UploadRes
     }
     bytesProcessed = image.bytesToRead
     reportProgress(true)
-    log.info(
-      `Uploaded ${image.path}: ${formatMiB(bytesSent)} sent in ${requests} requests (${formatDuration(result.durationMs)}), ` +
-        `${formatMiB(result.bytesSkippedAsZero)} of ${formatMiB(image.virtualSize)} skipped as empty` +
-        (bytesSkippedAsWritten > 0
-          ? `, ${formatMiB(bytesSkippedAsWritten)} already uploaded`
-          : '') +
-        (retries > 0 ? `, ${retries} retries` : '')
-    )
+    // The per-disk result line is the caller's (upload-image.ts sendDisk): one line per disk.
     return result
   } finally {
     clearInterval(timer)
@@ -580,7 +551,13 @@ function* extentsNear(image: DiskImage, start: number): Generator<DiskImage['ext
 async function withRetries<T>(
   what: string,
   run: () => Promise<T>,
-  o: { maxTries: number; baseDelayMs: number; maxDelayMs: number; signal: AbortSignal; log: Logger }
+  o: {
+    maxTries: number
+    baseDelayMs: number
+    maxDelayMs: number
+    signal: AbortSignal
+    log: UploadLogger
+  }
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -589,7 +566,7 @@ async function withRetries<T>(
       if (o.signal.aborted) throw abortReason(o.signal)
       if (classifyWriteError(e) === 'fatal' || attempt >= o.maxTries)
         throw new UploadError(`${what} failed: ${(e as Error)?.message ?? e}`, e)
-      o.log.debug(`${what}: ${(e as Error)?.message}; retrying`)
+      o.log.debug(oneLine(`${what}: ${(e as Error)?.message}; retrying`))
       await sleep(backoffDelayMs(attempt, o.baseDelayMs, o.maxDelayMs), o.signal)
     }
   }

@@ -10,6 +10,7 @@ import {
 } from '@azure/storage-blob'
 import type { TokenCredential } from '@azure/identity'
 import type { AzureClients } from '../azure/clients.js'
+import { parseResourceId } from '../azure/resource-id.js'
 import type { Logger } from '../log.js'
 import type { UploadDestination } from '../plan.js'
 import type { RunContext } from '../run-context.js'
@@ -25,6 +26,7 @@ import {
   sourceIdentityToMetadata
 } from './resume.js'
 import { sendDisk, type UploadDisk } from './upload-image.js'
+import { oneLine } from '../untrusted.js'
 
 type StorageAccountDestination = Extract<UploadDestination, { kind: 'storage-account' }>
 
@@ -79,7 +81,7 @@ export async function connectStorageAccount(
   }).getContainerClient(container)
   try {
     await entra.createIfNotExists({ abortSignal: signal })
-    log.info(`Storage account '${account.name}': signed in with Microsoft Entra ID`)
+    log.info(oneLine(`Storage account '${account.name}': signed in with Microsoft Entra ID`))
     return { id, blobEndpoint, container: entra, credential: clients.credential, auth: 'entra-id' }
   } catch (e) {
     if (!refused(e)) throw e
@@ -89,8 +91,10 @@ export async function connectStorageAccount(
         ? String((e as { statusCode?: number }).statusCode)
         : 'not https')
     log.warning(
-      `Storage account '${account.name}' refused Microsoft Entra ID (${code}): falling back to the account key read through ARM (listKeys). ` +
-        `Grant the identity 'Storage Blob Data Contributor' on the account to avoid shared keys.`
+      oneLine(
+        `Storage account '${account.name}' refused Microsoft Entra ID (${code}): falling back to the account key read through ARM (listKeys). ` +
+          `Grant the identity 'Storage Blob Data Contributor' on the account to avoid shared keys.`
+      )
     )
   }
   const keys = await clients.storage.storageAccounts.listKeys(account.resourceGroup, account.name, {
@@ -151,7 +155,7 @@ export async function uploadToPageBlob(
     }
   }
   if (resumable) {
-    log.info(`Resuming the upload into ${url} left by an earlier attempt of this run`)
+    log.info(oneLine(`Resuming the upload into ${url} left by an earlier attempt of this run`))
   } else {
     await createPageBlob(client, disk.uploadSize, {
       metadata: { ...sourceIdentityToMetadata(disk.identity), [RUN_ID_METADATA]: plan.run.runId },
@@ -173,7 +177,7 @@ export async function deleteUploadBlob(
   log: Logger,
   signal: AbortSignal
 ): Promise<string> {
-  const [, , , , rg, , , , name] = storageAccountId.split('/')
+  const { resourceGroup: rg, name } = parseResourceId(storageAccountId)
   const containerName = new URL(url).pathname.split('/').filter(Boolean).slice(-2)[0]
   const account = await connectStorageAccount(
     clients,

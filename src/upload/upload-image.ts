@@ -22,6 +22,7 @@ import {
   type UploadResult
 } from './page-uploader.js'
 import type { PageRange } from './page-ranges.js'
+import { oneLine } from '../untrusted.js'
 
 export interface UploadDisk extends DiskImage {
   /** 'os' or the data disk's LUN. */
@@ -118,20 +119,23 @@ export async function sendDisk(
     concurrency,
     signal: ctx.signal,
     log: {
-      info: m => ctx.log.info(`${label}: ${m}`),
-      warning: m => ctx.log.warning(`${label}: ${m}`),
-      debug: m => ctx.log.debug(`${label}: ${m}`)
+      info: m => ctx.log.info(oneLine(`${label}: ${m}`)),
+      warning: m => ctx.log.warning(oneLine(`${label}: ${m}`)),
+      debug: m => ctx.log.debug(oneLine(`${label}: ${m}`))
     },
     alreadyWritten: target.alreadyWritten,
-    onProgress: p => ctx.log.debug(`${label}: ${describeProgress(p)}`)
+    onProgress: p => ctx.log.debug(oneLine(`${label}: ${describeProgress(p)}`))
   })
   addUploadRow(ctx, label, disk, result)
   ctx.log.info(
-    `${label}: sent ${result.bytesSent} bytes in ${result.requests} requests (${formatDuration(result.durationMs)}); ` +
-      `${result.bytesSkippedAsZero} bytes skipped as empty` +
-      (result.bytesSkippedAsWritten > 0
-        ? `, ${result.bytesSkippedAsWritten} already there from an earlier attempt`
-        : '')
+    oneLine(
+      `${label}: sent ${result.bytesSent} bytes in ${result.requests} requests (${formatDuration(result.durationMs)}); ` +
+        `${result.bytesSkippedAsZero} bytes skipped as empty` +
+        (result.bytesSkippedAsWritten > 0
+          ? `, ${result.bytesSkippedAsWritten} already there from an earlier attempt`
+          : '') +
+        (result.retries > 0 ? `, ${result.retries} retries` : '')
+    )
   )
   return result
 }
@@ -195,13 +199,15 @@ export async function finishUploads(ctx: RunContext): Promise<void> {
       await deleteUploadDisk(ctx, entry.id)
     } else {
       ctx.log.info(
-        await deleteUploadBlob(
-          ctx.clients,
-          entry.url,
-          entry.storageAccountId,
-          ctx.plan.run.runId,
-          ctx.log,
-          ctx.signal
+        oneLine(
+          await deleteUploadBlob(
+            ctx.clients,
+            entry.url,
+            entry.storageAccountId,
+            ctx.plan.run.runId,
+            ctx.log,
+            ctx.signal
+          )
         )
       )
       ctx.ledger.remove(entry.url)

@@ -6,7 +6,8 @@ import {
   RestError,
   type PipelineResponse
 } from '@azure/core-rest-pipeline'
-import { sleep, waitFor, waitUntil } from '../../../src/azure/operation.js'
+import { waitFor, waitUntil } from '../../../src/azure/operation.js'
+import { sleep } from '../../../src/sleep.js'
 import { requestLogPolicy } from '../../../src/azure/policies.js'
 import { silentLogger } from '../../../src/log.js'
 import { recordingLogger } from '../targets/gallery-fixtures.js'

@@ -1,9 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
-import {
-  normaliseRegion,
-  parseTargetRegions,
-  withSourceRegion
-} from '../../../src/targets/target-regions.js'
+import { normaliseRegion } from '../../../src/azure/region.js'
+import { parseTargetRegions, withSourceRegion } from '../../../src/targets/target-regions.js'
 
 describe('normaliseRegion', () => {
   it('lower-cases and removes spaces, as Azure does', () => {
