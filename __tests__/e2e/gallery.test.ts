@@ -358,6 +358,43 @@ describe('an existing version under the same number', () => {
     expect(second.outputs['gallery-image-version-id']).toBe(versionId('ubuntu-retry', '3.0.0'))
   })
 
+  // Azure accepts a version from a source of another Hyper-V generation with 201 and fails the
+  // operation (Conflict, MicrosoftDocs/azure-docs#118774). The preflight reads the generation it
+  // can see; when Azure still finds a mismatch (injected here with Azure's words, as a VM whose
+  // generation the preflight read wrongly would produce), the run says what mismatched and leaves
+  // no Failed version behind.
+  it('says which property mismatched when Azure fails the version late, and deletes the Failed version', async () => {
+    seedDefinition('ubuntu-late', { hyperVGeneration: 'V1' })
+    const vm = seedVm('late-builder', { hyperVGeneration: 'V1' })
+    cloud.emu.faults.add({
+      method: 'PUT',
+      path: /\/images\/ubuntu-late\/versions\/1\.0\.0/,
+      failOperation: {
+        code: 'Conflict',
+        message: `The resource with id '${vm.id}' has a different Hypervisor generation ['V2'] than the parent gallery image Hypervisor generation ['V1'].`
+      }
+    })
+    const before = cloud.emu.requests.length
+    const run = await publish(
+      'late-builder',
+      'ubuntu-late',
+      { 'gallery-image-version': '1.0.0' },
+      { runId: '7200009' }
+    )
+    expect(run.main.code).toBe(1)
+    const errors = errorLines(run.main)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toContain(
+      "gallery image definition 'ubuntu-late' has Hyper-V generation V1 but the source has V2; publish into a V2 definition."
+    )
+    expect(writesSince(before).map(short).slice(-2)).toEqual([
+      `PUT galleries/${GALLERY}/images/ubuntu-late/versions/1.0.0`,
+      `DELETE galleries/${GALLERY}/images/ubuntu-late/versions/1.0.0`
+    ])
+    expect(cloud.emu.resources.get(versionId('ubuntu-late', '1.0.0'))).toBeUndefined()
+    expect(run.post?.code).toBe(0)
+  })
+
   it("replaces this run's own version that was still being created and then failed, from the VM", async () => {
     seedDefinition('ubuntu-inflight')
     const vm = seedVm('inflight-builder', { powerState: 'deallocated', generalized: true })

@@ -224,6 +224,29 @@ function securityMismatch(
   return undefined
 }
 
+/**
+ * A definition/source mismatch Azure reported only in the version's operation (after a 201), in the
+ * action's words: "The resource with id '…' has a different Hypervisor generation ['V2'] than the
+ * parent gallery image Hypervisor generation ['V1']." (Conflict, MicrosoftDocs/azure-docs#118774),
+ * the same for "OS state" (BadRequest, Azure/azure-cli#24972) and "OS type"
+ * (troubleshooting-shared-images.md). Undefined for any other failure.
+ */
+export function lateMismatch(definitionName: string, azureMessage: string): string | undefined {
+  const m =
+    /different (Hypervisor generation|OS state|OS type) \['([^'\]]*)'\] than the parent gallery image [A-Za-z ]*?\['([^'\]]*)'\]/i.exec(
+      azureMessage
+    )
+  if (m === null) return undefined
+  const [, property, source, definition] = m
+  const what = /hypervisor/i.test(property) ? 'Hyper-V generation' : property
+  const fix = /hypervisor/i.test(property)
+    ? `publish into a ${source} definition`
+    : /state/i.test(property)
+      ? `publish into a ${source} definition, or set generalize to match the definition`
+      : `publish into a ${source} definition`
+  return `Azure refused the version: gallery image definition '${definitionName}' has ${what} ${definition} but the source has ${source}; ${fix}.`
+}
+
 // ---------------------------------------------------------------------------------------------
 // Versions
 

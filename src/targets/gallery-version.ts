@@ -16,6 +16,7 @@ import type { GalleryPreflight } from './gallery-preflight.js'
 import {
   definitionBody,
   isTerminal,
+  lateMismatch,
   replicationProgressLine,
   replicationRows,
   replicationTable,
@@ -209,8 +210,11 @@ export async function publishGalleryVersion(
     )
   } catch (error) {
     const detail = await failureDetail(getVersion)
+    const message = error instanceof Error ? error.message : String(error)
+    // A mismatch the preflight could not see (Azure checks some only while creating): say which.
+    const mismatch = lateMismatch(def, message)
     throw new Error(
-      `Creating gallery image version ${version} of '${def}' failed: ${error instanceof Error ? error.message : String(error)}${detail}`,
+      `${mismatch === undefined ? '' : `${mismatch} `}Creating gallery image version ${version} of '${def}' failed: ${message}${detail}`,
       { cause: error }
     )
   } finally {

@@ -4,6 +4,7 @@ import {
   decideVersionAction,
   definitionBody,
   definitionFacts,
+  lateMismatch,
   definitionMismatches,
   galleryIds,
   isTerminal,
@@ -517,5 +518,32 @@ describe('isTerminal', () => {
     expect(['Creating', 'Updating', 'Deleting', 'Migrating', undefined].some(isTerminal)).toBe(
       false
     )
+  })
+})
+
+describe('lateMismatch', () => {
+  const id = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm'
+  it.each([
+    [
+      // MicrosoftDocs/azure-docs#118774 (Conflict, in the operation)
+      `Conflict: The resource with id '${id}' has a different Hypervisor generation ['V2'] than the parent gallery image Hypervisor generation ['V1'].`,
+      "gallery image definition 'def' has Hyper-V generation V1 but the source has V2; publish into a V2 definition."
+    ],
+    [
+      // Azure/azure-cli#24972 (BadRequest)
+      `The long-running operation has failed. BadRequest. The resource with id '${id}' has a different OS state ['Specialized'] than the parent gallery image OS state ['Generalized'].`,
+      "gallery image definition 'def' has OS state Generalized but the source has Specialized; publish into a Specialized definition, or set generalize to match the definition."
+    ],
+    [
+      // troubleshooting-shared-images.md
+      `The resource with id '${id}' has a different OS type ['Windows'] than the parent gallery image OS type generation ['Linux']`,
+      "gallery image definition 'def' has OS type Linux but the source has Windows; publish into a Windows definition."
+    ]
+  ])('explains %s', (message, expected) => {
+    expect(lateMismatch('def', message)).toBe(`Azure refused the version: ${expected}`)
+  })
+
+  it('says nothing about other failures', () => {
+    expect(lateMismatch('def', 'Replication to westeurope failed.')).toBeUndefined()
   })
 })
