@@ -8,7 +8,8 @@ import { captureProblems } from './capture/capture-checks.js'
 import { readVm, type VmFacts } from './capture/vm-facts.js'
 import type { Plan } from './plan.js'
 import { StepFailure, type RunContext } from './run-context.js'
-import type { SourceFacts } from './source-facts.js'
+import type { SourceDisk, SourceFacts } from './source-facts.js'
+import { parseResourceId } from './azure/resource-id.js'
 import { checkManagedImage, type ManagedImagePreflight } from './targets/managed-image.js'
 import {
   checkGalleryTarget,
@@ -40,6 +41,19 @@ async function resourceGroupLocation(ctx: RunContext, name: string): Promise<str
   }
 }
 
+/** The size of each managed disk, from the disk resource (GiB, as Azure reports it). */
+async function diskSizes(ctx: RunContext, ids: string[]): Promise<SourceDisk[]> {
+  const out: SourceDisk[] = []
+  for (const id of ids) {
+    const ref = parseResourceId(id)
+    const disk = await ctx.clients.compute.disks.get(ref.resourceGroup, ref.name, {
+      abortSignal: ctx.signal
+    })
+    out.push({ name: disk.name ?? ref.name, sizeGiB: disk.diskSizeGB ?? 0 })
+  }
+  return out
+}
+
 export async function preflight(
   ctx: RunContext,
   upload: InspectedUpload | undefined
@@ -68,7 +82,16 @@ export async function preflight(
       hyperVGeneration: vm.hyperVGeneration,
       architecture: vm.architecture,
       securityType: vm.securityType,
-      location: vm.location
+      location: vm.location,
+      // Only Full gallery replication limits disk sizes (deallocated VMs' models lack them: read the disks).
+      ...(plan.gallery?.replicationMode === 'Full'
+        ? {
+            disks: await diskSizes(
+              ctx,
+              vm.disks.map(d => d.id)
+            )
+          }
+        : {})
     }
   } else {
     const u = plan.source
@@ -79,7 +102,11 @@ export async function preflight(
       hyperVGeneration: u.hyperVGeneration,
       architecture: u.architecture,
       securityType: u.securityType,
-      location
+      location,
+      disks: (upload?.disks ?? []).map(d => ({
+        name: d.path,
+        sizeGiB: Math.ceil(d.virtualSize / 1024 ** 3)
+      }))
     }
   }
   const managedImage = plan.managedImage

@@ -1137,3 +1137,40 @@ describe('permissions preflight', () => {
     expectSuccess(run)
   })
 })
+
+// Full replication copies source disks of at most 2048 GiB (azure-compute-gallery.md); Azure fails
+// a bigger one in replication, after the VM was generalized (the emulator does, as
+// troubleshooting-shared-images.md quotes). The action refuses it before any write.
+describe('source size and replication mode', () => {
+  it('refuses a disk over 2048 GiB with Full replication before any write, naming replication-mode', async () => {
+    seedDefinition('ubuntu-big')
+    const vm = seedVm('big-builder', { diskSizeGB: 2100 })
+    const before = cloud.emu.requests.length
+    const run = await publish(
+      'big-builder',
+      'ubuntu-big',
+      { 'gallery-image-version': '1.0.0' },
+      { runId: '7800001' }
+    )
+    expect(run.main.code).toBe(1)
+    const errors = errorLines(run.main)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatch(
+      /replication-mode 'Full' copies disks of at most 2048 GiB, but '[^']+' is 2100 GiB: set replication-mode: Shallow/
+    )
+    expect(writesSince(before)).toEqual([])
+    expect(cloud.emu.resources.state(vm.id as string)).toMatchObject({ powerState: 'running' })
+  })
+
+  it('publishes the same disk with replication-mode: Shallow', async () => {
+    seedDefinition('ubuntu-big-shallow')
+    seedVm('big-shallow-builder', { diskSizeGB: 2100 })
+    const run = await publish(
+      'big-shallow-builder',
+      'ubuntu-big-shallow',
+      { 'gallery-image-version': '1.0.0', 'replication-mode': 'Shallow' },
+      { runId: '7800002' }
+    )
+    expectSuccess(run)
+  })
+})

@@ -12,7 +12,7 @@ import type {
 import { normaliseRegion } from '../azure/region.js'
 import { resourceId } from '../azure/resource-id.js'
 import type { GalleryTarget, TargetRegion } from '../plan.js'
-import type { ImageContent, SourceFacts } from '../source-facts.js'
+import type { ImageContent, SourceDisk, SourceFacts } from '../source-facts.js'
 import { isFromRun } from '../tags.js'
 import { compareVersions } from './version-number.js'
 
@@ -245,6 +245,29 @@ export function lateMismatch(definitionName: string, azureMessage: string): stri
       ? `publish into a ${source} definition, or set generalize to match the definition`
       : `publish into a ${source} definition`
   return `Azure refused the version: gallery image definition '${definitionName}' has ${what} ${definition} but the source has ${source}; ${fix}.`
+}
+
+/**
+ * Full replication copies a source disk of at most 2048 GiB: "The image size should be less than
+ * 2 TB, but you can use shallow replication to support larger image sizes (up to 32 TB)"
+ * (azure-compute-gallery.md); a bigger disk fails in replication, possibly hours in ("The
+ * GalleryImageVersion source resource size 2520 exceeds the max size 2048 supported",
+ * troubleshooting-shared-images.md).
+ */
+export const FULL_REPLICATION_MAX_GIB = 2048
+
+export function fullReplicationProblem(
+  disks: SourceDisk[],
+  mode: GalleryTarget['replicationMode']
+): string | undefined {
+  if (mode !== 'Full') return undefined
+  const big = disks.filter(d => d.sizeGiB > FULL_REPLICATION_MAX_GIB)
+  if (big.length === 0) return undefined
+  return `replication-mode 'Full' copies disks of at most ${FULL_REPLICATION_MAX_GIB} GiB, but ${big
+    .map(d => `'${d.name}' is ${d.sizeGiB} GiB`)
+    .join(
+      ', '
+    )}: set replication-mode: Shallow (one region, one replica, disks up to 32 TiB), or make the disk smaller.`
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import {
   definitionBody,
   definitionFacts,
   definitionMismatches,
+  fullReplicationProblem,
   galleryIds,
   securityTypeFor,
   type SourceOrigin,
@@ -93,6 +94,8 @@ export async function checkGalleryTarget(
         )} (the source's region is always included): use replication-mode 'Full', or leave out the other target-regions.`
     )
   }
+  const tooBig = fullReplicationProblem(source.disks ?? [], target.replicationMode)
+  if (tooBig !== undefined) throw new Error(tooBig)
 
   const image =
     gallery === undefined

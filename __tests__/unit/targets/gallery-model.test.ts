@@ -4,6 +4,7 @@ import {
   decideVersionAction,
   definitionBody,
   definitionFacts,
+  fullReplicationProblem,
   lateMismatch,
   definitionMismatches,
   galleryIds,
@@ -545,5 +546,26 @@ describe('lateMismatch', () => {
 
   it('says nothing about other failures', () => {
     expect(lateMismatch('def', 'Replication to westeurope failed.')).toBeUndefined()
+  })
+})
+
+describe('fullReplicationProblem', () => {
+  it('refuses a disk over 2048 GiB with Full replication, naming each such disk', () => {
+    expect(
+      fullReplicationProblem(
+        [
+          { name: 'os.vhd', sizeGiB: 2048 },
+          { name: 'data.raw', sizeGiB: 2049 }
+        ],
+        'Full'
+      )
+    ).toBe(
+      "replication-mode 'Full' copies disks of at most 2048 GiB, but 'data.raw' is 2049 GiB: set replication-mode: Shallow (one region, one replica, disks up to 32 TiB), or make the disk smaller."
+    )
+  })
+
+  it('accepts 2048 GiB exactly, and any size with Shallow', () => {
+    expect(fullReplicationProblem([{ name: 'os', sizeGiB: 2048 }], 'Full')).toBeUndefined()
+    expect(fullReplicationProblem([{ name: 'os', sizeGiB: 4000 }], 'Shallow')).toBeUndefined()
   })
 })
