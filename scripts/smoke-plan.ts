@@ -127,6 +127,10 @@ export function setupCommands(c: SmokeConfig, n: SmokeNames, location: string): 
       c.vmImage,
       '--size',
       c.vmSize,
+      // Standard, not the CLI's TrustedLaunch default: a managed image cannot be made from a
+      // Trusted Launch VM (hashicorp/packer#13189), and the capture makes one.
+      '--security-type',
+      'Standard',
       '--admin-username',
       'azureuser',
       '--generate-ssh-keys',

@@ -11,6 +11,7 @@ import { entryId, type Ledger, type LedgerEntry } from './ledger.js'
 import type { Logger } from './log.js'
 import { isFromRun } from './tags.js'
 import { deleteUploadBlob } from './upload/storage-account-destination.js'
+import { revokeUploadAccess } from './upload/upload-disk-release.js'
 import { oneLine } from './untrusted.js'
 
 export interface CleanupDeps {
@@ -33,23 +34,39 @@ async function cleanEntry(deps: CleanupDeps, entry: LedgerEntry): Promise<string
       if (!disk) return `disk '${name}' is already gone`
       if (!isFromRun(disk.tags, runId))
         return `disk '${name}' does not carry this run's tag: left alone`
+      // A failed revoke must not keep the disk: it would stay ActiveUpload, billed. Delete it anyway
+      // and report the revoke's error, the first one, if the delete fails too.
+      let revokeError: Error | undefined
       if (
         entry.writeAccess ||
         disk.diskState === 'ActiveUpload' ||
         disk.diskState === 'ActiveSAS'
       ) {
+        try {
+          await revokeUploadAccess(deps, rg, { ...disk, name })
+          log.info(oneLine(`Revoked write access to disk '${name}'`))
+        } catch (e) {
+          revokeError = e as Error
+          log.warning(
+            oneLine(
+              `Revoking access to disk '${name}' failed: ${revokeError.message}; deleting it anyway`
+            )
+          )
+        }
+      }
+      try {
         await waitFor(
-          `Revoke access to disk '${name}'`,
-          clients.compute.disks.revokeAccess(rg, name, { abortSignal: signal }),
+          `Delete disk '${name}'`,
+          clients.compute.disks.delete(rg, name, { abortSignal: signal }),
           opts
         )
-        log.info(oneLine(`Revoked write access to disk '${name}'`))
+      } catch (e) {
+        if (!revokeError) throw e
+        throw new Error(
+          `${revokeError.message} (then deleting the disk failed too: ${(e as Error).message})`,
+          { cause: revokeError }
+        )
       }
-      await waitFor(
-        `Delete disk '${name}'`,
-        clients.compute.disks.delete(rg, name, { abortSignal: signal }),
-        opts
-      )
       return `deleted temporary disk '${name}'`
     }
     case 'upload-blob': {

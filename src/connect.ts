@@ -30,7 +30,7 @@ export async function connect(
   // Refreshable: when Azure rejects a token mid-run, the policy builds a new credential, so OIDC
   // mints a new GitHub ID token instead of replaying a cached one.
   const credential = refreshableCredential(() =>
-    createCredential(chosen.kind, plan.connection, cloud, plan.subscriptionId, {
+    createCredential(chosen, cloud, plan.subscriptionId, {
       getIDToken: runner.getIDToken,
       canMintIdToken: Boolean(runner.env.ACTIONS_ID_TOKEN_REQUEST_URL),
       hasAzureCli: runner.hasAzureCli()

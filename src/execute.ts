@@ -3,14 +3,13 @@ import { Outputs } from './constants.js'
 import { takeBackupSnapshots } from './capture/backup-snapshots.js'
 import { generalizeGuest } from './capture/guest-generalization.js'
 import { deallocateVm, deleteVm, markGeneralized } from './capture/generalize-vm.js'
-import type { VmFacts } from './capture/vm-facts.js'
 import type { Preflight } from './preflight.js'
 import type { RunContext } from './run-context.js'
 import type { ImageContent } from './source-facts.js'
 import { createManagedImage } from './targets/managed-image.js'
 import { publishGalleryVersion } from './targets/gallery-version.js'
 import { pruneGalleryVersions } from './targets/gallery-retention.js'
-import { finishUploads, uploadImages, type InspectedUpload } from './upload/upload-image.js'
+import { finishUploads, uploadImages } from './upload/upload-image.js'
 import { oneLine } from './untrusted.js'
 
 export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
@@ -24,9 +23,8 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
     ctx.log.info(
       'Every target was created by an earlier attempt of this run: nothing to capture or upload'
     )
-  } else if (plan.source.mode === 'capture') {
-    const vm = pre.vm as VmFacts
-    const s = plan.source
+  } else if (pre.mode === 'capture') {
+    const { vm, settings: s } = pre
     if (s.backupSnapshot && vm.generalized) {
       ctx.log.info(
         oneLine(
@@ -44,7 +42,7 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
         )
       )
     } else {
-      if (s.deprovision)
+      if (pre.deprovision)
         await ctx.step('Generalize the OS (Run Command)', () => generalizeGuest(ctx, vm))
       if (s.generalize) {
         await ctx.step('Deallocate VM', () => deallocateVm(ctx, vm))
@@ -53,7 +51,7 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
     }
     content = { kind: 'vm', vmId: vm.id }
   } else {
-    const result = await uploadImages(ctx, pre.upload as InspectedUpload, pre.source.location)
+    const result = await uploadImages(ctx, pre.settings, pre.upload, pre.source.location)
     report.outputs[Outputs.UploadedBytes] = String(result.uploadedBytes)
     content = result.content
   }
@@ -63,7 +61,7 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
     const target = plan.managedImage
     const mi = pre.managedImage
     managedImageId = await ctx.step('Managed image', () =>
-      createManagedImage(ctx, target, mi, content as ImageContent, pre.source)
+      createManagedImage(ctx, target, mi, content, pre.source)
     )
     report.outputs[Outputs.ManagedImageId] = managedImageId
     report.outputs[Outputs.ImageId] = managedImageId
@@ -71,10 +69,8 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
   if (plan.gallery && pre.gallery) {
     const target = plan.gallery
     const gp = pre.gallery
-    const versionContent: ImageContent =
-      managedImageId !== undefined
-        ? { kind: 'managed-image', imageId: managedImageId }
-        : (content as ImageContent)
+    const versionContent: ImageContent | undefined =
+      managedImageId !== undefined ? { kind: 'managed-image', imageId: managedImageId } : content
     const version = await ctx.step('Gallery image version', () =>
       publishGalleryVersion(ctx, target, gp, versionContent, pre.source)
     )
@@ -88,10 +84,11 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
   }
   // A gallery version lives in its source's region (the gallery may be elsewhere).
   report.outputs[Outputs.Location] ??= pre.source.location
-  if (plan.source.mode === 'upload' && !allReused) {
-    await ctx.step('Remove temporary uploads', () => finishUploads(ctx))
+  if (pre.mode === 'upload' && !allReused) {
+    const settings = pre.settings
+    await ctx.step('Remove temporary uploads', () => finishUploads(ctx, settings))
   }
-  if (plan.source.mode === 'capture' && plan.source.deleteSourceVm && pre.vm && !allReused) {
+  if (pre.mode === 'capture' && pre.settings.deleteSourceVm && !allReused) {
     const vm = pre.vm
     await ctx.step('Delete source VM', () => deleteVm(ctx, vm))
   }

@@ -6,17 +6,20 @@ import * as core from '@actions/core'
 import { context } from '@actions/github'
 import { existsSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
+import { cliSessionSubscription } from './azure/cli-session.js'
 import { State } from './constants.js'
 import type { Logger } from './log.js'
 import { runMain } from './main.js'
 import type { Runner } from './runner.js'
 import { runPost } from './post.js'
-import { oneLine } from './untrusted.js'
+import { guardLines, oneLine } from './untrusted.js'
 
-// log-sink: callers make each line safe (oneLine, printUntrusted; test: log-hygiene.test.ts);
+// log-sink: callers make each line safe (oneLine, printUntrusted; test: log-hygiene.test.ts),
+// and guardLines defuses any line outside printUntrusted's blocks that still looks like a command;
 // core.warning and core.debug also escape %, CR and LF (@actions/core command.js escapeData).
+const info = guardLines(text => core.info(text)) // log-sink: see above
 const log: Logger = {
-  info: m => core.info(m), // log-sink: see above
+  info,
   warning: m => core.warning(m), // log-sink: see above
   debug: m => core.debug(m), // log-sink: see above
   group: (name, fn) => core.group(name, fn),
@@ -67,6 +70,10 @@ const runner: Runner = {
   hasAzureCli,
   planContext: () => ({
     now: new Date(),
+    defaults: {
+      env: process.env,
+      cliSubscription: () => (hasAzureCli() ? cliSessionSubscription() : undefined)
+    },
     run: {
       repository: process.env.GITHUB_REPOSITORY ? `${context.repo.owner}/${context.repo.repo}` : '',
       sha: context.sha ?? '',

@@ -45,8 +45,13 @@ import {
   SECURITY_TYPES,
   UPLOAD_DISK_SKUS,
   UPLOAD_VIAS,
+  type AuthType,
   type CaptureSource,
+  type CloudName,
+  type CloudPlan,
   type ConnectionPlan,
+  type DeprovisionSetting,
+  type SignInPlan,
   type GalleryTarget,
   type ManagedImageTarget,
   type Plan,
@@ -60,6 +65,64 @@ export { InputError, type InputReader }
 export interface PlanContext {
   run: RunIdentity
   now: Date
+  /** Where unset sign-in inputs come from, as users of azure/login expect (none in unit tests). */
+  defaults?: InputDefaults
+}
+
+/** azure/login's environment variable names, by the input each stands in for. */
+export const ENVIRONMENT_DEFAULTS = {
+  [Inputs.ClientId]: 'AZURE_CLIENT_ID',
+  [Inputs.TenantId]: 'AZURE_TENANT_ID',
+  [Inputs.ClientSecret]: 'AZURE_CLIENT_SECRET',
+  [Inputs.SubscriptionId]: 'AZURE_SUBSCRIPTION_ID'
+} as const
+
+export interface InputDefaults {
+  env: Readonly<Record<string, string | undefined>>
+  /** The Azure CLI session's subscription (after azure/login); asked only when nothing else names one. */
+  cliSubscription?: () => string | undefined
+}
+
+/** The input, else its AZURE_* environment variable; `from` says which, for error messages. */
+function withEnvironmentDefault(
+  read: InputReader,
+  name: keyof typeof ENVIRONMENT_DEFAULTS,
+  defaults: InputDefaults | undefined
+): { value?: string; from: string } {
+  const given = text(read, name)
+  if (given !== undefined) return { value: given, from: '' }
+  const variable = ENVIRONMENT_DEFAULTS[name]
+  const value = defaults?.env[variable]?.trim()
+  return value ? { value, from: ` (from ${variable})` } : { from: '' }
+}
+
+/** A GUID input, else its AZURE_* default; a bad default names the variable it came from. */
+function guidWithDefault(
+  read: InputReader,
+  name: typeof Inputs.ClientId | typeof Inputs.SubscriptionId,
+  defaults: InputDefaults | undefined
+): string | undefined {
+  const { value, from } = withEnvironmentDefault(read, name, defaults)
+  if (value !== undefined && !isGuid(value)) {
+    throw new InputError(name, `expected a GUID, got '${value}'${from}.`)
+  }
+  return value
+}
+
+/**
+ * azure/login's `auth-type` values, accepted as there (case-insensitively). SERVICE_PRINCIPAL signs
+ * in as the app registration: with its client secret when one is given, else with OIDC (azure/login
+ * does the same); IDENTITY signs in as the runner's managed identity.
+ */
+function authTypeAlias(value: string | undefined, hasSecret: boolean): AuthType | undefined {
+  switch (value?.toUpperCase()) {
+    case 'SERVICE_PRINCIPAL':
+      return hasSecret ? 'client-secret' : 'oidc'
+    case 'IDENTITY':
+      return 'managed-identity'
+    default:
+      return undefined
+  }
 }
 
 /** Where names that are not full resource IDs live, as far as the inputs say. */
@@ -68,47 +131,57 @@ interface Scope {
   resourceGroup: string | undefined
 }
 
-function readConnection(read: InputReader): ConnectionPlan {
-  const authType = oneOf(read, Inputs.AuthType, AUTH_TYPES, 'auto')
+function readConnection(read: InputReader, defaults: InputDefaults | undefined): ConnectionPlan {
+  const hasSecret = withEnvironmentDefault(read, Inputs.ClientSecret, defaults).value !== undefined
+  const authType =
+    authTypeAlias(text(read, Inputs.AuthType), hasSecret) ??
+    oneOf(read, Inputs.AuthType, AUTH_TYPES, 'auto')
   const environment = oneOf(read, Inputs.Environment, CLOUD_NAMES, 'AzureCloud')
-  const clientId = guid(read, Inputs.ClientId)
-  const tenantId = text(read, Inputs.TenantId)
-  const clientSecret = text(read, Inputs.ClientSecret)
-  if (tenantId !== undefined && !isGuid(tenantId) && !isTenantDomain(tenantId)) {
-    throw new InputError(Inputs.TenantId, `expected a GUID or a domain name, got '${tenantId}'.`)
-  }
-  if (authType === 'oidc' || authType === 'client-secret') {
-    if (clientId === undefined)
-      throw new InputError(Inputs.ClientId, `is required with auth-type '${authType}'.`)
-    if (tenantId === undefined)
-      throw new InputError(Inputs.TenantId, `is required with auth-type '${authType}'.`)
-  }
-  if (authType === 'client-secret' && clientSecret === undefined) {
-    throw new InputError(Inputs.ClientSecret, `is required with auth-type 'client-secret'.`)
-  }
   return {
-    authType,
-    clientId,
-    tenantId,
-    clientSecret,
-    environment,
-    resourceManagerEndpoint: readResourceManagerEndpoint(read, environment),
+    ...readSignIn(read, authType, defaults),
+    ...readCloud(read, environment),
     audience: text(read, Inputs.Audience)
   }
 }
 
-function readResourceManagerEndpoint(
+function readSignIn(
   read: InputReader,
-  environment: ConnectionPlan['environment']
-): string | undefined {
+  authType: AuthType,
+  defaults: InputDefaults | undefined
+): SignInPlan {
+  const clientId = guidWithDefault(read, Inputs.ClientId, defaults)
+  const tenant = withEnvironmentDefault(read, Inputs.TenantId, defaults)
+  const tenantId = tenant.value
+  const clientSecret = withEnvironmentDefault(read, Inputs.ClientSecret, defaults).value
+  if (tenantId !== undefined && !isGuid(tenantId) && !isTenantDomain(tenantId)) {
+    throw new InputError(
+      Inputs.TenantId,
+      `expected a GUID or a domain name, got '${tenantId}'${tenant.from}.`
+    )
+  }
+  if (authType !== 'oidc' && authType !== 'client-secret') {
+    return { authType, clientId, tenantId, clientSecret }
+  }
+  if (clientId === undefined)
+    throw new InputError(Inputs.ClientId, `is required with auth-type '${authType}'.`)
+  if (tenantId === undefined)
+    throw new InputError(Inputs.TenantId, `is required with auth-type '${authType}'.`)
+  if (authType === 'oidc') return { authType, clientId, tenantId, clientSecret }
+  if (clientSecret === undefined) {
+    throw new InputError(Inputs.ClientSecret, `is required with auth-type 'client-secret'.`)
+  }
+  return { authType, clientId, tenantId, clientSecret }
+}
+
+function readCloud(read: InputReader, environment: CloudName): CloudPlan {
   const endpoint = text(read, Inputs.ResourceManagerEndpoint)
-  if (environment === 'AzureStack' && endpoint === undefined) {
+  if (endpoint === undefined) {
+    if (environment !== 'AzureStack') return { environment }
     throw new InputError(
       Inputs.ResourceManagerEndpoint,
       `is required with environment 'AzureStack' (the cloud's ARM endpoint, e.g. https://management.local.azurestack.external).`
     )
   }
-  if (endpoint === undefined) return undefined
   if (!isHttpsUrl(endpoint)) {
     throw new InputError(
       Inputs.ResourceManagerEndpoint,
@@ -121,7 +194,7 @@ function readResourceManagerEndpoint(
       `is only used with environment 'AzureStack' (environment is '${environment}').`
     )
   }
-  return endpoint.replace(/\/+$/, '')
+  return { environment, resourceManagerEndpoint: endpoint.replace(/\/+$/, '') }
 }
 
 function isHttpsUrl(value: string): boolean {
@@ -132,15 +205,18 @@ function isHttpsUrl(value: string): boolean {
   }
 }
 
-function readScope(read: InputReader): Scope {
+function readScope(read: InputReader, defaults: InputDefaults | undefined): Scope {
   const group = text(read, Inputs.ResourceGroup)
   const resourceGroup =
     group === undefined ? undefined : named(Inputs.ResourceGroup, group, RESOURCE_GROUP_NAME)
   // A full resource ID names its subscription; the contract lets that stand in for subscription-id.
+  // Then azure/login's conventions: AZURE_SUBSCRIPTION_ID, else the CLI session's subscription.
   const subscriptionId =
     guid(read, Inputs.SubscriptionId) ??
     subscriptionOf(text(read, Inputs.SourceVm)) ??
-    subscriptionOf(text(read, Inputs.StorageAccount))
+    subscriptionOf(text(read, Inputs.StorageAccount)) ??
+    guidWithDefault(read, Inputs.SubscriptionId, defaults) ??
+    defaults?.cliSubscription?.()
   return { subscriptionId, resourceGroup }
 }
 
@@ -187,10 +263,16 @@ function readCapture(read: InputReader, scope: Scope, sourceVm: string): Capture
       scope.resourceGroup
     ),
     generalize: bool(read, Inputs.Generalize, true),
-    deprovision: bool(read, Inputs.Deprovision, false),
+    deprovision: deprovisionSetting(read),
     backupSnapshot: bool(read, Inputs.BackupSnapshot, false),
     deleteSourceVm: bool(read, Inputs.DeleteSourceVm, false)
   }
+}
+
+/** `auto` (the default) is decided against the VM's power state in the preflight. */
+function deprovisionSetting(read: InputReader): DeprovisionSetting {
+  const value = oneOf(read, Inputs.Deprovision, ['auto', 'true', 'false'] as const, 'auto')
+  return value === 'auto' ? 'auto' : value === 'true'
 }
 
 function readUpload(read: InputReader, scope: Scope, vhd: string): UploadSource {
@@ -265,7 +347,7 @@ function readTargets(
   if (subscriptionId === undefined) {
     throw new InputError(
       Inputs.SubscriptionId,
-      `is required (or give 'source-vm' as a full resource ID).`
+      `is required: set it, or AZURE_SUBSCRIPTION_ID, or sign in with azure/login first (its subscription is used), or give 'source-vm' as a full resource ID.`
     )
   }
   const overwrite = bool(read, Inputs.Overwrite, false)
@@ -442,8 +524,8 @@ function readTags(
 }
 
 export function readPlan(read: InputReader, context: PlanContext): Plan {
-  const connection = readConnection(read)
-  const scope = readScope(read)
+  const connection = readConnection(read, context.defaults)
+  const scope = readScope(read, context.defaults)
   const source = readSource(read, scope)
   const targets = readTargets(read, context, source, scope)
   const broken = brokenRule({ source, ...targets })

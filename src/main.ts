@@ -8,6 +8,7 @@ import type { AzureClients } from './azure/clients.js'
 import { describeAzureError } from './azure/errors.js'
 import {
   checkPermissions,
+  customRoleDefinition,
   describeDoubtful,
   describeMissing,
   splitMissing
@@ -19,14 +20,14 @@ import { InputError, readPlan } from './inputs.js'
 import { createLedger } from './ledger.js'
 import { formatDuration, type Logger } from './log.js'
 import { describePlan, type Plan } from './plan.js'
-import { planLines, preflight } from './preflight.js'
+import { decidedPlan, planLines, preflight } from './preflight.js'
 import { emptyReport, type Report } from './report.js'
 import { StepFailure, type RunContext } from './run-context.js'
 import type { Runner } from './runner.js'
 import { renderSummary } from './summary.js'
 import { inspectUploadSource, type InspectedUpload } from './upload/upload-image.js'
 import { outputProblems } from './output-checks.js'
-import { oneLine } from './untrusted.js'
+import { oneLine, printUntrusted } from './untrusted.js'
 
 /**
  * Sets the outputs only when every one is this run's own (output-checks.ts); otherwise the run
@@ -59,17 +60,8 @@ export async function runMain(runner: Runner): Promise<number> {
   if (plan.connection.clientSecret) log.secret(plan.connection.clientSecret)
   log.debug(oneLine(`Plan: ${JSON.stringify(describePlan(plan))}`))
 
-  // Upload files are checked before any call to Azure: a bad file costs nothing.
-  let upload: InspectedUpload | undefined
-  if (plan.source.mode === 'upload') {
-    try {
-      upload = await inspectUploadSource(plan.source)
-    } catch (e) {
-      runner.error((e as Error).message)
-      return 1
-    }
-  }
-
+  // The time limit and cancellation start before the first read of a file: reading an input
+  // must not outlast timeout-minutes, whatever the path names.
   const controller = new AbortController()
   let currentStep = 'Connect to Azure'
   let lastLine = ''
@@ -87,6 +79,26 @@ export async function runMain(runner: Runner): Promise<number> {
     )
     controller.abort(new Error('the job was cancelled'))
   })
+
+  // Upload files are checked before any call to Azure: a bad file costs nothing.
+  let upload: InspectedUpload | undefined
+  if (plan.source.mode === 'upload') {
+    currentStep = 'Inspect the disk image files'
+    try {
+      upload = await untilAborted(inspectUploadSource(plan.source), controller.signal)
+    } catch (e) {
+      clearTimeout(timer)
+      removeCancel()
+      runner.error(
+        controller.signal.aborted
+          ? `${why === 'timeout' ? `Timed out after ${plan.timeoutMinutes} minute(s)` : 'Cancelled'} while reading the disk image files.`
+          : (e as Error).message
+      )
+      return 1
+    }
+    currentStep = 'Connect to Azure'
+  }
+
   const trackingLog: Logger = {
     ...log,
     info: (m: string) => {
@@ -131,12 +143,13 @@ export async function runMain(runner: Runner): Promise<number> {
     }
     const pre = await ctx.step('Check source and targets (read-only)', () => preflight(ctx, upload))
     currentStep = 'Check permissions'
-    const permissions = await checkPermissions(clients, plan, trackingLog, controller.signal)
+    const decided = decidedPlan(plan, pre.mode === 'capture' && pre.deprovision)
+    const permissions = await checkPermissions(clients, decided, trackingLog, controller.signal)
     const planned = planLines(plan, pre)
     if (permissions !== 'unknown') {
       const { certain, doubtful } = splitMissing(permissions)
       if (certain.length > 0)
-        throw new StepFailure(describeMissing(certain, plan, plan.connection.clientId))
+        throw new StepFailure(describeMissing(certain, decided, plan.connection.clientId))
       if (doubtful.length > 0) log.warning(describeDoubtful(doubtful))
     }
     log.info('Plan:')
@@ -145,6 +158,15 @@ export async function runMain(runner: Runner): Promise<number> {
       report.sections.push({
         title: 'Plan',
         markdown: planned.map((l, i) => `${i + 1}. ${l}`).join('\n')
+      })
+      // The least-privilege role for exactly this run, from the table the preflight checked.
+      const role = JSON.stringify(customRoleDefinition(decided), null, 2)
+      log.info('Least-privilege custom role for this run (az role definition create):')
+      // Its scopes carry resource group names from the inputs: printed inside a stop-commands block.
+      printUntrusted(log, role)
+      report.sections.push({
+        title: 'Least-privilege role for this run',
+        markdown: `Create it with \`az role definition create --role-definition role.json\` and assign it on the scopes it lists:\n\n\`\`\`json\n${role}\n\`\`\``
       })
       if (pre.gallery) report.outputs[Outputs.GalleryImageVersion] = pre.gallery.version
       // The version a real run would publish, as an output too (the summary lists it under Outputs).
@@ -222,4 +244,23 @@ export async function runMain(runner: Runner): Promise<number> {
     clearTimeout(timer)
     removeCancel()
   }
+}
+
+/** `work`, or the abort reason as soon as `signal` fires (the work itself cannot be interrupted). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    work.then(
+      value => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(e)
+      }
+    )
+  })
 }

@@ -47,7 +47,8 @@ export const PLAN_RULES: readonly PlanRule[] = [
   },
   {
     inputs: [Inputs.Deprovision, Inputs.Generalize],
-    holds: p => !specializedCapture(p)?.deprovision,
+    // `auto` means "never" here: nothing is generalized.
+    holds: p => specializedCapture(p)?.deprovision !== true,
     message: () => `'true' generalizes the OS, which contradicts 'generalize: false'.`
   },
   {
@@ -76,6 +77,15 @@ export const PLAN_RULES: readonly PlanRule[] = [
     holds: p => upload(p)?.securityType !== 'TrustedLaunch' || p.managedImage === undefined,
     message: () =>
       `'TrustedLaunch' images can only be gallery image versions, not managed images. Remove 'image-name' or use a gallery target.`
+  },
+  {
+    // Managed images are x64 only: "Creating an image with snapshot source that has CPU
+    // Architecture 'Arm64' is not supported" (Azure/azure-sdk-for-go#19665); Arm64 is "only
+    // supported through Azure Compute Gallery" (image-version.md). Refused here, not after the upload.
+    inputs: [Inputs.Architecture, Inputs.ImageName],
+    holds: p => upload(p)?.architecture !== 'Arm64' || p.managedImage === undefined,
+    message: () =>
+      `'Arm64' images can only be gallery image versions: Azure makes managed images from x64 disks only. Remove 'image-name' and use a gallery target.`
   }
 ]
 

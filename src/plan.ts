@@ -55,23 +55,43 @@ export type UploadVia = (typeof UPLOAD_VIAS)[number]
 export const REPLICATION_MODES = ['Full', 'Shallow'] as const
 export type ReplicationMode = (typeof REPLICATION_MODES)[number]
 
-export interface ConnectionPlan {
-  authType: AuthType
-  clientId?: string
-  tenantId?: string
-  /** Kept out of every printed form of the plan (see describePlan). */
-  clientSecret?: string
-  environment: CloudName
-  resourceManagerEndpoint?: string
-  /** OIDC audience; undefined means the environment's default. */
-  audience?: string
-}
+/**
+ * How to sign in, by `auth-type`: 'oidc' and 'client-secret' cannot be planned without the ids (and
+ * the secret) they need; the others use them when given.
+ */
+export type SignInPlan =
+  | { authType: 'oidc'; clientId: string; tenantId: string; clientSecret?: string }
+  | { authType: 'client-secret'; clientId: string; tenantId: string; clientSecret: string }
+  | {
+      authType: Exclude<AuthType, 'oidc' | 'client-secret'>
+      clientId?: string
+      tenantId?: string
+      clientSecret?: string
+    }
+
+/** Which cloud, by `environment`: Azure Stack Hub has no known endpoints, so it needs its own. */
+export type CloudPlan =
+  | { environment: 'AzureStack'; resourceManagerEndpoint: string }
+  | { environment: Exclude<CloudName, 'AzureStack'>; resourceManagerEndpoint?: undefined }
+
+/** The connection settings. `clientSecret` is kept out of every printed form (see describePlan). */
+export type ConnectionPlan = SignInPlan &
+  CloudPlan & {
+    /** OIDC audience; undefined means the environment's default. */
+    audience?: string
+  }
+
+export type DeprovisionSetting = 'auto' | boolean
 
 export interface CaptureSource {
   mode: 'capture'
   vm: ResourceRef
   generalize: boolean
-  deprovision: boolean
+  /**
+   * `auto` is decided against the VM's power state in the preflight (see decideDeprovision):
+   * run it when the VM runs, else assume the guest was generalized already.
+   */
+  deprovision: DeprovisionSetting
   backupSnapshot: boolean
   deleteSourceVm: boolean
 }

@@ -4,9 +4,9 @@
  */
 import { isNotFound } from './azure/not-found.js'
 import { normaliseRegion } from './azure/region.js'
-import { captureProblems } from './capture/capture-checks.js'
+import { captureProblems, decideDeprovision } from './capture/capture-checks.js'
 import { readVm, type VmFacts } from './capture/vm-facts.js'
-import type { Plan } from './plan.js'
+import type { CaptureSource, Plan, UploadSource } from './plan.js'
 import { StepFailure, type RunContext } from './run-context.js'
 import type { SourceDisk, SourceFacts } from './source-facts.js'
 import { parseResourceId } from './azure/resource-id.js'
@@ -16,12 +16,22 @@ import {
   describeGalleryPlan,
   type GalleryPreflight
 } from './targets/gallery-preflight.js'
+import type { SourceOrigin } from './targets/gallery-model.js'
 import type { InspectedUpload } from './upload/upload-image.js'
 import { oneLine } from './untrusted.js'
 
-export interface Preflight {
-  vm?: VmFacts
-  upload?: InspectedUpload
+/** What the source is, by mode: the mode's settings from the plan beside what was read of it. */
+export type SourcePreflight =
+  | {
+      mode: 'capture'
+      settings: CaptureSource
+      vm: VmFacts
+      /** Whether the OS is generalized inside the VM first (`deprovision`, `auto` decided). */
+      deprovision: boolean
+    }
+  | { mode: 'upload'; settings: UploadSource; upload: InspectedUpload }
+
+export type Preflight = SourcePreflight & {
   source: SourceFacts
   managedImage?: ManagedImagePreflight
   gallery?: GalleryPreflight
@@ -54,6 +64,33 @@ async function diskSizes(ctx: RunContext, ids: string[]): Promise<SourceDisk[]> 
   return out
 }
 
+/**
+ * An image or gallery version made from a page blob must be in the blob's region: Azure refuses
+ * another (Azure/AgentBaker#7353; for disks, "The source blob … does not belong to the same region as
+ * the disk.", microsoft/DefendTheFlag#1). The contract's default location is the resource group's,
+ * so a storage account elsewhere is refused here, before the upload, with the fix, rather than
+ * silently moving the image to another region than the one the inputs name.
+ */
+async function checkStorageAccountRegion(
+  ctx: RunContext,
+  account: { resourceGroup: string; name: string },
+  location: string
+): Promise<void> {
+  const props = await ctx.clients.storage.storageAccounts.getProperties(
+    account.resourceGroup,
+    account.name,
+    { abortSignal: ctx.signal }
+  )
+  const region = normaliseRegion(props.location ?? '')
+  if (region === '' || region === normaliseRegion(location)) return
+  const where = ctx.plan.location
+    ? `'location' is ${location}`
+    : `'location' is not set, so it is the resource group's region, ${location}`
+  throw new StepFailure(
+    `Storage account '${account.name}' is in ${region}, but ${where}: Azure makes an image or gallery version from a page blob only in the blob's region. Set 'location: ${region}', or use a storage account in ${location}.`
+  )
+}
+
 export async function preflight(
   ctx: RunContext,
   upload: InspectedUpload | undefined
@@ -61,14 +98,17 @@ export async function preflight(
   const { plan, clients, signal, log } = ctx
   // A missing group would read as "no image there yet" and fail only at the image, after the VM
   // was generalized: check each group the run writes to first.
-  const groups = new Map<string, string>()
-  for (const rg of new Set([plan.resourceGroup, plan.gallery?.gallery.resourceGroup])) {
-    if (rg !== undefined) groups.set(rg, await resourceGroupLocation(ctx, rg))
+  const groupLocation = await resourceGroupLocation(ctx, plan.resourceGroup)
+  const galleryGroup = plan.gallery?.gallery.resourceGroup
+  if (galleryGroup !== undefined && galleryGroup !== plan.resourceGroup) {
+    await resourceGroupLocation(ctx, galleryGroup)
   }
-  let vm: VmFacts | undefined
+  let read: SourcePreflight
   let source: SourceFacts
   if (plan.source.mode === 'capture') {
-    vm = await readVm(clients, plan.source.vm, signal)
+    const vm = await readVm(clients, plan.source.vm, signal)
+    const decision = decideDeprovision(plan.source, vm)
+    read = { mode: 'capture', settings: plan.source, vm, deprovision: decision.run }
     log.info(
       oneLine(
         `VM '${vm.name}': ${vm.osType}, ${vm.location}, Hyper-V ${vm.hyperVGeneration}, ${vm.architecture}, security ${vm.securityType}, ${vm.powerState}${vm.generalized ? ', generalized' : ''}, ${vm.disks.length - 1} data disk(s)`
@@ -76,6 +116,7 @@ export async function preflight(
     )
     const problems = captureProblems(plan, plan.source, vm)
     if (problems.length > 0) throw new StepFailure(problems.join('\n'))
+    if (decision.warning) log.warning(oneLine(decision.warning))
     source = {
       osType: vm.osType,
       osState: plan.source.generalize ? 'Generalized' : 'Specialized',
@@ -95,7 +136,12 @@ export async function preflight(
     }
   } else {
     const u = plan.source
-    const location = plan.location ?? (groups.get(plan.resourceGroup) as string)
+    // main inspects the files before connecting; their absence here is a bug, not a user error.
+    if (upload === undefined) throw new Error('preflight: the upload files were not inspected')
+    read = { mode: 'upload', settings: u, upload }
+    const location = plan.location ?? groupLocation
+    if (u.destination.kind === 'storage-account')
+      await checkStorageAccountRegion(ctx, u.destination.account, location)
     source = {
       osType: u.osType,
       osState: u.osState,
@@ -113,18 +159,15 @@ export async function preflight(
     ? await checkManagedImage(clients, plan.managedImage, plan.run.runId, signal)
     : undefined
   // What the version will be made from: the managed image when there is one, else the VM or the uploads.
-  const origin =
+  const origin: SourceOrigin =
     plan.source.mode === 'capture'
-      ? {
-          kind: plan.managedImage ? ('managed-image' as const) : ('vm' as const),
-          name: plan.source.vm.name
-        }
+      ? { kind: plan.managedImage ? 'managed-image' : 'vm', name: plan.source.vm.name }
       : {
           kind: plan.managedImage
-            ? ('managed-image' as const)
+            ? 'managed-image'
             : plan.source.destination.kind === 'managed-disk'
-              ? ('disks' as const)
-              : ('blobs' as const),
+              ? 'disks'
+              : 'blobs',
           name: plan.source.osDiskPath
         }
   const gallery = plan.gallery
@@ -135,27 +178,27 @@ export async function preflight(
         origin
       )
     : undefined
-  return { vm, upload, source, managedImage, gallery }
+  return { ...read, source, managedImage, gallery }
 }
 
 export function planLines(plan: Plan, pre: Preflight): string[] {
   const lines: string[] = []
-  if (plan.source.mode === 'capture') {
-    const s = plan.source
+  if (pre.mode === 'capture') {
+    const { settings: s, vm } = pre
     if (s.backupSnapshot)
       lines.push(
-        `Snapshot the OS disk and ${(pre.vm?.disks.length ?? 1) - 1} data disk(s) of VM '${s.vm.name}'`
+        `Snapshot the OS disk and ${vm.disks.length - 1} data disk(s) of VM '${s.vm.name}'`
       )
-    if (s.deprovision && !pre.vm?.generalized)
+    if (pre.deprovision)
       lines.push(
-        `Run the OS's generalization in VM '${s.vm.name}' (${pre.vm?.osType === 'Windows' ? 'Sysprep' : 'waagent -deprovision+user'})`
+        `Run the OS's generalization in VM '${s.vm.name}' (${vm.osType === 'Windows' ? 'Sysprep' : 'waagent -deprovision+user'})`
       )
-    if (s.generalize && !pre.vm?.generalized)
+    if (s.generalize && !vm.generalized)
       lines.push(`Deallocate VM '${s.vm.name}' and mark it generalized`)
   } else {
-    for (const d of pre.upload?.disks ?? []) {
+    for (const d of pre.upload.disks) {
       lines.push(
-        `Upload ${d.path} (${d.description}) to a temporary ${plan.source.destination.kind === 'managed-disk' ? 'managed disk' : 'page blob'}`
+        `Upload ${d.path} (${d.description}) to a temporary ${pre.settings.destination.kind === 'managed-disk' ? 'managed disk' : 'page blob'}`
       )
     }
   }
@@ -168,9 +211,18 @@ export function planLines(plan: Plan, pre: Preflight): string[] {
     lines.push(`${verb} managed image ${pre.managedImage.id} in ${pre.source.location}`)
   }
   if (plan.gallery && pre.gallery) lines.push(...describeGalleryPlan(plan.gallery, pre.gallery))
-  if (plan.source.mode === 'capture' && plan.source.deleteSourceVm)
-    lines.push(`Delete VM '${plan.source.vm.name}'`)
-  if (plan.source.mode === 'upload' && !plan.source.keepUpload)
+  if (pre.mode === 'capture' && pre.settings.deleteSourceVm)
+    lines.push(`Delete VM '${pre.settings.vm.name}'`)
+  if (pre.mode === 'upload' && !pre.settings.keepUpload)
     lines.push('Delete the temporary upload disk(s)/blob(s)')
   return lines
+}
+
+/**
+ * The plan with what the preflight decided in place of `deprovision: auto`: what the permissions
+ * preflight checks and the least-privilege role is made from (no Run Command right for a stopped VM).
+ */
+export function decidedPlan(plan: Plan, deprovision: boolean): Plan {
+  if (plan.source.mode !== 'capture') return plan
+  return { ...plan, source: { ...plan.source, deprovision } }
 }

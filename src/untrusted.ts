@@ -81,7 +81,42 @@ export function printUntrusted(log: Logger, text: string): void {
   const body = String(text).replace(/\r\n?/g, '\n').replace(/\n+$/, '')
   if (body.trim() === '') return
   const token = stopCommandsToken(body)
+  issuedTokens.add(token)
   log.info(`::stop-commands::${token}`)
   for (const line of body.split('\n')) log.info(line)
   log.info(`::${token}::`)
+}
+
+/** Tokens printUntrusted has opened blocks with: the only ones guardLines lets through. */
+const issuedTokens = new Set<string>()
+
+/**
+ * Defence in depth at the one place lines reach stdout (index.ts binds Logger.info through it):
+ * outside a stop-commands block that printUntrusted opened, every line goes through oneLine, so a
+ * caller that forgot the helper still cannot issue a command, and a forged `::stop-commands::`
+ * cannot silence the action's own later lines. The action's own lines pass unchanged (oneLine
+ * leaves text without line breaks, invisible characters, `::` or `##[` as it is).
+ */
+export function guardLines(write: (text: string) => void): (message: string) => void {
+  let open: string | undefined
+  return message => {
+    const lines = String(message)
+      .split(/\r\n|\r|\n/)
+      .map(line => {
+        if (open !== undefined) {
+          if (line === `::${open}::`) {
+            issuedTokens.delete(open)
+            open = undefined
+          }
+          return line
+        }
+        const start = /^::stop-commands::([0-9a-z]+)$/i.exec(line)
+        if (start && issuedTokens.has(start[1])) {
+          open = start[1]
+          return line
+        }
+        return oneLine(line)
+      })
+    write(lines.join('\n'))
+  }
 }

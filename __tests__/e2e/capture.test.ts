@@ -242,6 +242,7 @@ describe('capture into a managed image', () => {
         ...cloud.inputs,
         'resource-group': 'build-rg',
         'source-vm': 'vm-over',
+        deprovision: 'false',
         'image-name': 'replace-me',
         overwrite: 'true',
         'delete-source-vm': 'true'

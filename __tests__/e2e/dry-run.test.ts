@@ -168,6 +168,7 @@ describe('dry run of a capture', () => {
     })
     const { run } = await dryRun({
       'source-vm': 'dry-vm2',
+      deprovision: 'false',
       'image-name': 'dry-existing',
       overwrite: 'true',
       gallery: GALLERY,

@@ -66,7 +66,8 @@ function run(
 ): Promise<ActionRun> {
   return runAction({
     ...options,
-    inputs: { ...cloud.inputs, 'resource-group': RG, ...inputs },
+    // These VMs stand for ones generalized inside already: 'auto' would deprovision them first.
+    inputs: { ...cloud.inputs, 'resource-group': RG, deprovision: 'false', ...inputs },
     env: { ...cloud.env, ...(options.env ?? {}) }
   })
 }

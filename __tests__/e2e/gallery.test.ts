@@ -106,6 +106,8 @@ async function publish(
       ...cloud.inputs,
       'resource-group': RG,
       'source-vm': vm,
+      // These VMs stand for ones generalized inside already: 'auto' would deprovision them first.
+      deprovision: 'false',
       gallery: GALLERY,
       'gallery-image': definition,
       ...inputs

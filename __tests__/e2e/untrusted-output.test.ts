@@ -340,4 +340,73 @@ describe('tag values read from Azure cannot issue workflow commands', () => {
     expect(errorAnnotations(run.main)).toHaveLength(1)
     expectOwnOutputsAndState(run)
   })
+
+  it('a gallery version of another run whose github-run-id tag carries command lines', async () => {
+    cloud.emu.addVm({
+      resourceGroup: RG,
+      name: 'tagged-gal-vm',
+      location: LOCATION,
+      osType: 'Linux',
+      hyperVGeneration: 'V2'
+    })
+    cloud.emu.addGallery(RG, 'tagged_gallery', LOCATION)
+    cloud.emu.addGalleryImage({
+      resourceGroup: RG,
+      gallery: 'tagged_gallery',
+      name: 'tagged-def',
+      osType: 'Linux',
+      osState: 'Generalized',
+      hyperVGeneration: 'V2'
+    })
+    cloud.emu.addGalleryImageVersion({
+      resourceGroup: RG,
+      gallery: 'tagged_gallery',
+      image: 'tagged-def',
+      name: '1.0.0',
+      tags: { 'github-run-id': ['42', ...hostile('version tag')].join('\n') }
+    })
+    const run = await runAction({
+      inputs: {
+        ...cloud.inputs,
+        'resource-group': RG,
+        'source-vm': 'tagged-gal-vm',
+        gallery: 'tagged_gallery',
+        'gallery-image': 'tagged-def',
+        'gallery-image-version': '1.0.0'
+      },
+      env: cloud.env
+    })
+    expect(run.main.code).toBe(1)
+    const errors = errorAnnotations(run.main)
+    expect(errors).toHaveLength(1)
+    // The refusal quotes the tag (the run that made the version), defused.
+    expect(errors[0]).toMatch(new RegExp(`already exists .*made by run 42 : :error: :${MARK}`))
+    expectOwnOutputsAndState(run)
+  })
+})
+
+describe('outputs and state only through the runner files', () => {
+  it('refuses to run where GITHUB_OUTPUT is missing rather than print ::set-output', async () => {
+    cloud.emu.addVm({ resourceGroup: RG, name: 'nofile-vm', location: LOCATION, osType: 'Linux' })
+    const run = await runAction({
+      inputs: {
+        ...cloud.inputs,
+        'resource-group': RG,
+        'source-vm': 'nofile-vm',
+        'image-name': 'nofile-img',
+        'dry-run': 'true'
+      },
+      env: { ...cloud.env, GITHUB_OUTPUT: undefined },
+      post: false
+    })
+    expect(run.main.code).toBe(1)
+    expect(errorAnnotations(run.main)).toEqual([
+      expect.stringMatching(/^GITHUB_OUTPUT not set: .*file commands/)
+    ])
+    const effects = commandEffects(run.main.stdout)
+    expect(effects.outputs).toEqual({})
+    expect(effects.state).toEqual({})
+    // Nothing was asked of Azure.
+    expect(cloud.emu.requests.filter(r => /nofile/.test(r.path))).toEqual([])
+  })
 })

@@ -124,6 +124,55 @@ describe('transient faults', () => {
   })
 })
 
+describe('a failed upload: Azure checks the VHD footer when write access is revoked', () => {
+  it('reports the page-write error (not InvalidVhd) and leaves no disk behind', async () => {
+    const proxy = cloud.storageProxy!
+    // 403 is fatal for the uploader (an expired or wrong SAS): the upload stops with no footer written.
+    proxy.faults.add({ status: 403, times: 1 })
+    const before = cloud.emu.requests.length
+    const run = await runAction({
+      inputs: inputs(await image('write-refused'), 'write-refused', { 'upload-concurrency': '1' }),
+      env: cloud.env
+    })
+    proxy.faults.clear()
+    expect(run.main.code).toBe(1)
+    const errors = errorLines(run.main)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatch(/Put Page at offset \d+ \(\d+ bytes\) failed/)
+    expect(run.allText).not.toMatch(/InvalidVhd|cookie value/)
+    const diskId = diskIdOf('write-refused-upload-9000001-os')
+    const writes = cloud.emu.writes().filter(w => cloud.emu.requests.indexOf(w) >= before)
+    // Revoked (accepted: the footer was written first), then deleted, all in the main step.
+    const revokes = writes.filter(w => w.path === `${diskId}/endGetAccess`)
+    expect(revokes.map(w => w.status)).toEqual([202])
+    expect(writes.some(w => w.method === 'DELETE' && w.path === diskId)).toBe(true)
+    expect(cloud.emu.resources.get(diskId)).toBeUndefined()
+    expect(writes.some(w => /\/images\//.test(w.path))).toBe(false)
+    expect(run.post?.stdout).toMatch(/nothing this run created is left/)
+  })
+
+  it('a main step killed outright: the post step seals the disk, revokes access and deletes it', async () => {
+    const proxy = cloud.storageProxy!
+    proxy.faults.add({ delayMs: 1000, times: 1000 })
+    const seen = proxy.requests
+    const before = cloud.emu.requests.length
+    const run = await runAction({
+      inputs: inputs(await image('killed'), 'killed', { 'upload-concurrency': '1' }),
+      env: cloud.env,
+      signalWhen: { when: () => proxy.requests - seen >= 4, signal: 'SIGKILL' }
+    })
+    proxy.faults.clear()
+    expect(run.main.signal).toBe('SIGKILL')
+    const diskId = diskIdOf('killed-upload-9000001-os')
+    expect(run.post?.code).toBe(0)
+    expect(run.post?.stdout).toMatch(/deleted temporary disk 'killed-upload-9000001-os'/)
+    expect(run.post?.stdout).not.toMatch(/::warning::/)
+    expect(cloud.emu.resources.get(diskId)).toBeUndefined()
+    const writes = cloud.emu.writes().filter(w => cloud.emu.requests.indexOf(w) >= before)
+    expect(writes.some(w => w.method === 'DELETE' && w.path === diskId)).toBe(true)
+  })
+})
+
 describe('cancellation and the time limit', () => {
   it('SIGINT mid-upload: exits non-zero, then the post step revokes access and deletes the disk', async () => {
     const proxy = cloud.storageProxy!
@@ -138,6 +187,7 @@ describe('cancellation and the time limit', () => {
     proxy.faults.clear()
     expect(run.main.code).not.toBe(0)
     expect(run.main.stdout).toMatch(/Cancelled during 'Upload disk images/)
+    expect(run.allText).not.toMatch(/InvalidVhd|cookie value/)
     const diskId = diskIdOf('cancelled-upload-9000001-os')
     expect(run.post?.code).toBe(0)
     expect(run.post?.stdout).toMatch(/Revoked write access to disk 'cancelled-upload-9000001-os'/)

@@ -227,6 +227,13 @@ describe('upload via a managed disk', () => {
     expect(first.main.signal).toBe('SIGKILL')
     const diskId = diskIdOf('resumed-upload-9200001-os')
     expect((cloud.emu.resources.get(diskId) as any).properties.diskState).toBe('ActiveUpload')
+    // One range the disk lists as written now holds other bytes (a torn or foreign write): the
+    // resumed upload must read it back, see the difference and send it again.
+    const blob = cloud.emu.diskBlobClient(diskId)
+    const listed = await blob.getPageRanges()
+    expect(listed.pageRange?.length).toBeGreaterThan(0)
+    const bad = listed.pageRange![0]
+    await blob.uploadPages(Buffer.alloc(4096, 0xee), bad.offset, 4096)
 
     const second = await runAction({
       inputs: {
@@ -242,6 +249,7 @@ describe('upload via a managed disk', () => {
     })
     expect(errorLines(second.main)).toEqual([])
     expect(second.main.stdout).toContain('Resuming the upload')
+    expect(second.main.stdout).toMatch(/sent again because the target held other content/)
     const sent = Number(second.outputs['uploaded-bytes'])
     expect(sent).toBeGreaterThan(0)
     expect(sent).toBeLessThan(nonZeroBytes(writes))
@@ -394,6 +402,7 @@ describe('upload via a storage account', () => {
     })
     expect(errorLines(second.main)).toEqual([])
     expect(second.main.stdout).toContain('Resuming the upload')
+    expect(second.main.stdout).toMatch(/sent again because the target held other content/)
     const sent = Number(second.outputs['uploaded-bytes'])
     expect(sent).toBeGreaterThan(0)
     expect(sent).toBeLessThan(nonZeroBytes(writes))

@@ -705,6 +705,24 @@ describe('Azure Compute Gallery', () => {
   })
 })
 
+describe('errors', () => {
+  it('a missing snapshot or VM: 404 ResourceNotFound in ARM words (test_snapshot_incremental, test_vm_managed_disk)', async () => {
+    const f = load('resource-not-found')
+    const rr = await replayer(1)
+    r = rr
+    rr.emu.addResourceGroup('cli_test_completion_percent1_000001', 'westus')
+    rr.emu.addResourceGroup('cli_test_managed_disk000001', 'westus')
+    for (const i of [0, 1]) {
+      const x = f.interactions[i]
+      const got = await rr.send('GET', x.request.uri)
+      // The second interaction is from test_vm_managed_disk (see the fixture's `also`).
+      const source = i === 0 ? cite(f, 0) : `test_vm_managed_disk.yaml@01691509 (${x.date})`
+      same(got.status, x.response.status, source, 'status')
+      fields(got.body, x.response.body, ['error.code', 'error.message'], source)
+    }
+  })
+})
+
 describe('api-versions (ARM: NoRegisteredProviderFound, MicrosoftDocs/azure-docs#62621)', () => {
   it('accepts every recorded version and refuses one the type does not have', async () => {
     const rr = await replayer(1)

@@ -98,6 +98,19 @@ describe('ARM emulator managed-disk direct upload (with Azurite)', () => {
     )
     expect(img.body.error.code).toBe('OperationNotAllowed')
 
+    // No VHD footer yet: Azure refuses to revoke and the disk stays ActiveUpload.
+    await expect(client.disks.revokeAccess(rg, 'up1', poll)).rejects.toMatchObject({
+      statusCode: 400,
+      code: 'InvalidVhd',
+      message: expect.stringMatching(
+        /^The specified cookie value in VHD footer indicates that disk 'abcd' with blob \S+ is not a supported VHD\. Disk is expected to have cookie value 'conectix'\.$/
+      )
+    })
+    expect(emu.resources.get(diskId)?.properties.diskState).toBe('ActiveUpload')
+    // Only the cookie is checked (the one field the quoted reply names).
+    const footer = Buffer.alloc(512)
+    footer.write('conectix', 0, 'latin1')
+    await blob.uploadPages(footer, size - 512, 512)
     await client.disks.revokeAccess(rg, 'up1', poll)
     expect(emu.resources.get(diskId)?.properties.diskState).toBe('Unattached')
 
@@ -122,6 +135,41 @@ describe('ARM emulator managed-disk direct upload (with Azurite)', () => {
     await client.disks.delete(rg, 'up1', poll)
     expect(emu.resources.get(diskId)).toBeUndefined()
     expect(await blob.exists().catch(() => false)).toBe(false)
+  })
+
+  it('refuses a managed image from an Arm64 disk (x64 only), at the PUT', async () => {
+    const disk = await client.disks.createOrUpdate(
+      rg,
+      'arm',
+      {
+        location: 'westus',
+        osType: 'Linux',
+        supportedCapabilities: { architecture: 'Arm64' },
+        creationData: { createOption: 'Empty' },
+        diskSizeGB: 1
+      },
+      poll
+    )
+    expect(disk.supportedCapabilities?.architecture).toBe('Arm64')
+    const img = await arm(
+      emu,
+      'PUT',
+      `/subscriptions/${emu.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Compute/images/arm?api-version=2026-04-01`,
+      {
+        location: 'westus',
+        properties: {
+          storageProfile: {
+            osDisk: { osType: 'Linux', osState: 'Generalized', managedDisk: { id: disk.id } }
+          }
+        }
+      }
+    )
+    expect(img.status).toBe(409)
+    expect(img.body.error).toEqual({
+      code: 'OperationNotAllowed',
+      message:
+        "Creating an image with managedDisk source that has CPU Architecture 'Arm64' is not supported. Please select a source resource with a supported CPU Architecture: 'x64'."
+    })
   })
 
   it('snapshots a VM disk and serves storage accounts and permissions', async () => {

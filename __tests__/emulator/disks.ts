@@ -253,10 +253,32 @@ export async function beginGetAccess(ctx: Ctx, id: string): Promise<Reply> {
   })
 }
 
+/**
+ * Revoking write access checks the upload's VHD footer: without the `conectix` cookie in the last
+ * 512 bytes Azure answers 400 `InvalidVhd` and the disk stays `ActiveUpload` (microsoft/AzureStorageExplorer
+ * #6347, #6654, #7996, #8800 quote the reply; the blob of an md-impexp disk is always named `abcd`).
+ * Whether Azure refuses at the request or later in the operation is not shown there; the
+ * emulator refuses at the request (see README, unverified).
+ */
 export async function endGetAccess(ctx: Ctx, id: string): Promise<Reply> {
-  const disk = requireResource(ctx.state, id)
+  const { state } = ctx
+  const disk = requireResource(state, id)
   const props = disk.body.properties
-  await revokeSas(ctx.state, disk)
+  if (props.diskState === 'ActiveUpload' && state.config.storage) {
+    const client = diskBlobClient(state, id)
+    const size = Number(props.creationData.uploadSizeBytes)
+    const footer = (await client.exists())
+      ? await client.downloadToBuffer(size - 512, 512)
+      : Buffer.alloc(512)
+    if (footer.subarray(0, 8).toString('latin1') !== 'conectix') {
+      fail(
+        400,
+        'InvalidVhd',
+        `The specified cookie value in VHD footer indicates that disk 'abcd' with blob ${client.url} is not a supported VHD. Disk is expected to have cookie value 'conectix'.`
+      )
+    }
+  }
+  await revokeSas(state, disk)
   return startLro(ctx, {
     name: `${disk.type.split('/')[1]}/endGetAccess`,
     kind: 'diskOperations',

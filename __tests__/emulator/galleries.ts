@@ -289,6 +289,8 @@ interface SourceFacts {
   sizeGB: number
   /** GiB of each disk of the source (OS first), for the Full replication size limit */
   diskSizesGB: number[]
+  /** a disk's or snapshot's `supportedCapabilities.architecture` (kept on the version's state) */
+  architecture?: string
 }
 
 function notFound(srcId: string): never {
@@ -435,7 +437,8 @@ function sourceFacts(state: State, sp: Body): SourceFacts {
         diskSizesGB: [
           props.diskSizeGB ?? 0,
           ...(sp.dataDiskImages ?? []).map((d: Body) => diskSize(d.source?.id))
-        ]
+        ],
+        architecture: props.supportedCapabilities?.architecture ?? 'x64'
       }
     default:
       // troubleshooting-shared-images.md

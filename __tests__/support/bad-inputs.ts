@@ -114,6 +114,7 @@ export function badInputCases(
     ['specialized upload into managed image', { ...upload, 'os-state': 'Specialized' }, 'os-state'],
     ['hyper-v-generation', { ...upload, 'hyper-v-generation': 'V3' }, 'hyper-v-generation'],
     ['architecture', { ...upload, architecture: 'riscv' }, 'architecture'],
+    ['Arm64 upload into a managed image', { ...upload, architecture: 'Arm64' }, 'architecture'],
     ['security-type', { ...upload, 'security-type': 'Secure' }, 'security-type'],
     ['upload-via', { ...upload, 'upload-via': 'ftp' }, 'upload-via'],
     ['upload-disk-sku', { ...upload, 'upload-disk-sku': 'UltraSSD_LRS' }, 'upload-disk-sku'],

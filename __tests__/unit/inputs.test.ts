@@ -55,7 +55,7 @@ describe('readPlan: capture', () => {
       mode: 'capture',
       vm: { subscriptionId: SUB, resourceGroup: 'build-rg', name: 'golden' },
       generalize: true,
-      deprovision: false,
+      deprovision: 'auto',
       backupSnapshot: false,
       deleteSourceVm: false
     })
@@ -97,6 +97,33 @@ describe('readPlan: capture', () => {
     expect(p.connection.authType).toBe('azure-cli')
     expect(p.connection.environment).toBe('AzureUSGovernment')
     expect(p.source.mode === 'capture' && p.source.deprovision).toBe(true)
+  })
+
+  it.each([
+    ['auto', 'auto'],
+    ['AUTO', 'auto'],
+    ['false', false],
+    ['true', true]
+  ] as const)("reads deprovision '%s'", (value, expected) => {
+    const p = plan({ ...capture, deprovision: value })
+    expect(p.source.mode === 'capture' && p.source.deprovision).toBe(expected)
+  })
+
+  it('refuses a deprovision value other than auto, true or false', () => {
+    expect(failure({ ...capture, deprovision: 'yes' }).message).toBe(
+      "Input 'deprovision': expected one of auto | true | false, got 'yes'."
+    )
+  })
+
+  it("accepts 'generalize: false' with deprovision left at auto (nothing to deprovision)", () => {
+    const p = plan({
+      ...capture,
+      generalize: 'false',
+      'image-name': '',
+      gallery: 'g',
+      'gallery-image': 'd'
+    })
+    expect(p.source.mode === 'capture' && p.source.deprovision).toBe('auto')
   })
 
   it('omits provenance tags when asked', () => {
@@ -188,5 +215,107 @@ describe('readPlan: bad inputs name the input', () => {
     const error = failure(inputs)
     expect(error.input).toBe(input)
     expect(error.message).toContain(`'${input}'`)
+  })
+})
+
+describe('readPlan: sign-in defaults as users of azure/login expect', () => {
+  const OTHER = '99999999-8888-7777-6666-555555555555'
+  const withDefaults = (
+    inputs: Record<string, string>,
+    env: Record<string, string>,
+    cliSubscription?: () => string | undefined
+  ) => {
+    const all: Record<string, string> = { ...actionDefaults(), ...inputs }
+    return readPlan(name => all[name] ?? '', {
+      ...context,
+      defaults: { env, cliSubscription }
+    })
+  }
+  const noSubscription = {
+    'resource-group': 'build-rg',
+    'source-vm': 'golden',
+    'image-name': 'img'
+  }
+
+  it('takes client-id, tenant-id and client-secret from AZURE_* when the inputs are unset', () => {
+    const p = withDefaults(capture, {
+      AZURE_CLIENT_ID: SUB,
+      AZURE_TENANT_ID: 'contoso.onmicrosoft.com',
+      AZURE_CLIENT_SECRET: 's3cret'
+    })
+    expect(p.connection).toMatchObject({
+      clientId: SUB,
+      tenantId: 'contoso.onmicrosoft.com',
+      clientSecret: 's3cret'
+    })
+  })
+
+  it('takes the subscription from a full resource ID, then AZURE_SUBSCRIPTION_ID, then the CLI session', () => {
+    let asked = 0
+    const cli = () => {
+      asked++
+      return OTHER
+    }
+    const vmId = `/subscriptions/${SUB}/resourceGroups/vm-rg/providers/Microsoft.Compute/virtualMachines/golden`
+    expect(
+      withDefaults(
+        { 'source-vm': vmId, 'image-name': 'img' },
+        { AZURE_SUBSCRIPTION_ID: OTHER },
+        cli
+      ).subscriptionId
+    ).toBe(SUB)
+    expect(withDefaults(noSubscription, { AZURE_SUBSCRIPTION_ID: SUB }, cli).subscriptionId).toBe(
+      SUB
+    )
+    expect(asked).toBe(0)
+    expect(withDefaults(noSubscription, {}, cli).subscriptionId).toBe(OTHER)
+    expect(asked).toBe(1)
+    expect(
+      withDefaults({ ...noSubscription, 'subscription-id': SUB }, {}, cli).subscriptionId
+    ).toBe(SUB)
+    expect(asked).toBe(1)
+  })
+
+  it('says where a subscription can come from when none does', () => {
+    try {
+      withDefaults(
+        { ...noSubscription, 'source-vm': '', vhd: '/tmp/x.vhd', 'os-type': 'Linux' },
+        {},
+        () => undefined
+      )
+      throw new Error('expected an InputError')
+    } catch (e) {
+      expect((e as Error).message).toBe(
+        "Input 'subscription-id': is required: set it, or AZURE_SUBSCRIPTION_ID, or sign in with azure/login first (its subscription is used), or give 'source-vm' as a full resource ID."
+      )
+    }
+  })
+
+  it('names the environment variable a bad default came from', () => {
+    expect(() => withDefaults(noSubscription, { AZURE_SUBSCRIPTION_ID: 'nope' })).toThrow(
+      "Input 'subscription-id': expected a GUID, got 'nope' (from AZURE_SUBSCRIPTION_ID)."
+    )
+  })
+
+  it.each([
+    ['SERVICE_PRINCIPAL', { 'client-secret': 'x' }, 'client-secret'],
+    ['service_principal', {}, 'oidc'],
+    ['IDENTITY', {}, 'managed-identity'],
+    ['Identity', {}, 'managed-identity']
+  ] as const)("accepts azure/login's auth-type %s", (authType, extra, expected) => {
+    const p = plan({
+      ...capture,
+      'auth-type': authType,
+      'client-id': SUB,
+      'tenant-id': SUB,
+      ...extra
+    })
+    expect(p.connection.authType).toBe(expected)
+  })
+
+  it('SERVICE_PRINCIPAL needs the app registration like oidc does', () => {
+    expect(failure({ ...capture, 'auth-type': 'SERVICE_PRINCIPAL' }).message).toBe(
+      "Input 'client-id': is required with auth-type 'oidc'."
+    )
   })
 })

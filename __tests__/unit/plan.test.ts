@@ -52,14 +52,22 @@ describe('describePlan', () => {
   })
 
   it('leaves an absent secret absent', () => {
-    const described = describePlan(plan({ authType: 'oidc', environment: 'AzureCloud' })) as Plan
+    const described = describePlan(
+      plan({ authType: 'oidc', clientId: 'cid', tenantId: 'tid', environment: 'AzureCloud' })
+    ) as Plan
     expect(described.connection.clientSecret).toBeUndefined()
     expect(JSON.stringify(described)).not.toContain('clientSecret')
   })
 
   it('replaces an empty secret too', () => {
     const described = describePlan(
-      plan({ authType: 'client-secret', clientSecret: '', environment: 'AzureCloud' })
+      plan({
+        authType: 'client-secret',
+        clientId: 'cid',
+        tenantId: 'tid',
+        clientSecret: '',
+        environment: 'AzureCloud'
+      })
     ) as Plan
     expect(described.connection.clientSecret).toBe('***')
   })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import type { Logger } from '../../src/log.js'
-import { oneLine, printUntrusted, stopCommandsToken } from '../../src/untrusted.js'
+import { guardLines, oneLine, printUntrusted, stopCommandsToken } from '../../src/untrusted.js'
 import { commandEffects, runnerCommands } from '../support/workflow-commands.js'
 
 /** A logger that writes as core.info does: the message and a newline, raw. */
@@ -122,5 +122,44 @@ describe('stopCommandsToken', () => {
     const queue = ['short', 'has space in it 0123456789']
     const token = stopCommandsToken('x', () => queue.shift() ?? 'ffffffffffffffffffffffffffffffff')
     expect(token).toBe('ffffffffffffffffffffffffffffffff')
+  })
+})
+
+describe('guardLines (the stdout sink in index.ts)', () => {
+  function guarded(): { log: Logger; text: () => string } {
+    let out = ''
+    const info = guardLines(t => (out += `${t}\n`))
+    const log: Logger = { ...capture().log, info }
+    return { log, text: () => out }
+  }
+
+  it("passes the action's own lines unchanged", () => {
+    const { log, text } = guarded()
+    log.info("Deallocate 'vm-1': done in 3s")
+    log.info('Plan:\n  1. Create managed image /subscriptions/x/images/y in westeurope')
+    expect(text()).toBe(
+      "Deallocate 'vm-1': done in 3s\nPlan:\n  1. Create managed image /subscriptions/x/images/y in westeurope\n"
+    )
+  })
+
+  it('defuses outside text a caller forgot to pass through oneLine', () => {
+    const { log, text } = guarded()
+    for (const line of HOSTILE) log.info(`Run Command said:\n${line}`)
+    expect(runnerCommands(text())).toEqual([])
+  })
+
+  it("keeps printUntrusted's block verbatim and guards again after it", () => {
+    const { log, text } = guarded()
+    printUntrusted(log, HOSTILE.join('\n'))
+    log.info('::error::forgotten after the block')
+    const out = text()
+    expect(out).toContain(HOSTILE.join('\n'))
+    expect(commandEffects(out).commands).toEqual([])
+  })
+
+  it('does not let a forged stop-commands line silence later lines', () => {
+    const { log, text } = guarded()
+    log.info('::stop-commands::00112233445566778899aabbccddeeff')
+    expect(runnerCommands(text())).toEqual([])
   })
 })

@@ -94,7 +94,7 @@ export async function resolveCloud(
   const base =
     connection.environment === 'AzureStack'
       ? cloudFromMetadata(
-          connection.resourceManagerEndpoint as string,
+          connection.resourceManagerEndpoint,
           (await fetchJson(
             `${connection.resourceManagerEndpoint}/metadata/endpoints?api-version=2015-01-01`
           )) as CloudMetadata

@@ -9,7 +9,15 @@ import {
 import type { ConnectionPlan } from '../plan.js'
 import type { Cloud } from './clouds.js'
 
-export type CredentialKind = 'oidc' | 'client-secret' | 'azure-cli' | 'managed-identity'
+/** The credential `auth-type` (or `auto`) chose, with the ids it is built from, and why. */
+export type CredentialChoice = { reason: string } & (
+  | { kind: 'oidc'; clientId: string; tenantId: string }
+  | { kind: 'client-secret'; clientId: string; tenantId: string; clientSecret: string }
+  | { kind: 'azure-cli'; tenantId?: string }
+  | { kind: 'managed-identity'; clientId?: string }
+)
+
+export type CredentialKind = CredentialChoice['kind']
 
 export interface CredentialEnvironment {
   /** Mints a GitHub OIDC token for the audience (core.getIDToken). Called for every new assertion. */
@@ -20,33 +28,58 @@ export interface CredentialEnvironment {
   hasAzureCli: boolean
 }
 
-/** How `auto` resolves, in the contract's order. */
+/** An explicit `auth-type` as given; `auto` resolved in the contract's order. */
 export function chooseCredentialKind(
   connection: ConnectionPlan,
   env: Pick<CredentialEnvironment, 'canMintIdToken' | 'hasAzureCli'>
-): { kind: CredentialKind; reason: string } {
-  if (connection.authType !== 'auto') {
-    return { kind: connection.authType, reason: `auth-type is '${connection.authType}'` }
+): CredentialChoice {
+  const { clientId, tenantId, clientSecret } = connection
+  const reason = `auth-type is '${connection.authType}'`
+  switch (connection.authType) {
+    case 'oidc':
+      return { kind: 'oidc', clientId: connection.clientId, tenantId: connection.tenantId, reason }
+    case 'client-secret':
+      return {
+        kind: 'client-secret',
+        clientId: connection.clientId,
+        tenantId: connection.tenantId,
+        clientSecret: connection.clientSecret,
+        reason
+      }
+    case 'azure-cli':
+      return { kind: 'azure-cli', tenantId, reason }
+    case 'managed-identity':
+      return { kind: 'managed-identity', clientId, reason }
   }
-  const hasIds = connection.clientId !== undefined && connection.tenantId !== undefined
-  if (hasIds && env.canMintIdToken) {
+  if (clientId !== undefined && tenantId !== undefined && env.canMintIdToken) {
     return {
       kind: 'oidc',
+      clientId,
+      tenantId,
       reason: 'client-id and tenant-id are set and the job can mint an ID token'
     }
   }
-  if (hasIds && connection.clientSecret !== undefined) {
-    return { kind: 'client-secret', reason: 'client-secret is set' }
+  if (clientId !== undefined && tenantId !== undefined && clientSecret !== undefined) {
+    return {
+      kind: 'client-secret',
+      clientId,
+      tenantId,
+      clientSecret,
+      reason: 'client-secret is set'
+    }
   }
   if (env.hasAzureCli) {
-    return { kind: 'azure-cli', reason: 'an Azure CLI is on PATH (the session azure/login leaves)' }
+    return {
+      kind: 'azure-cli',
+      tenantId,
+      reason: 'an Azure CLI is on PATH (the session azure/login leaves)'
+    }
   }
-  return { kind: 'managed-identity', reason: 'no other credential is available' }
+  return { kind: 'managed-identity', clientId, reason: 'no other credential is available' }
 }
 
 export function createCredential(
-  kind: CredentialKind,
-  connection: ConnectionPlan,
+  choice: CredentialChoice,
   cloud: Cloud,
   subscriptionId: string,
   env: CredentialEnvironment
@@ -55,7 +88,7 @@ export function createCredential(
     authorityHost: cloud.authorityHost,
     disableInstanceDiscovery: cloud.disableInstanceDiscovery
   }
-  switch (kind) {
+  switch (choice.kind) {
     case 'oidc':
       if (!env.canMintIdToken) {
         throw new Error(
@@ -64,27 +97,27 @@ export function createCredential(
       }
       // A fresh ID token per assertion: GitHub's tokens live minutes, a capture can take an hour.
       return new ClientAssertionCredential(
-        connection.tenantId as string,
-        connection.clientId as string,
+        choice.tenantId,
+        choice.clientId,
         () => env.getIDToken(cloud.oidcAudience),
         common
       )
     case 'client-secret':
       return new ClientSecretCredential(
-        connection.tenantId as string,
-        connection.clientId as string,
-        connection.clientSecret as string,
+        choice.tenantId,
+        choice.clientId,
+        choice.clientSecret,
         common
       )
     case 'azure-cli':
       return new AzureCliCredential({
-        tenantId: connection.tenantId,
+        tenantId: choice.tenantId,
         subscription: subscriptionId,
         processTimeoutInMs: 60_000
       })
     case 'managed-identity':
-      return connection.clientId
-        ? new ManagedIdentityCredential({ clientId: connection.clientId })
+      return choice.clientId
+        ? new ManagedIdentityCredential({ clientId: choice.clientId })
         : new ManagedIdentityCredential()
   }
 }

@@ -16,6 +16,7 @@
 import type { AzureClients } from './clients.js'
 import type { Logger } from '../log.js'
 import type { Plan } from '../plan.js'
+import { roleForAction } from './roles.js'
 import { oneLine } from '../untrusted.js'
 
 export interface Scope {
@@ -135,7 +136,8 @@ export function requiredActions(plan: Plan): RequiredPermissions[] {
         VM_OPERATION_STATUS
       )
     }
-    if (source.deprovision) {
+    // `auto` before the preflight decided it (see decidedPlan): a running VM would need it.
+    if (source.deprovision === true || (source.deprovision === 'auto' && source.generalize)) {
       // The action form of Run Command (POST …/runCommand), not the managed runCommands resource.
       vmActions.push(`${COMPUTE}/virtualMachines/runCommand/action`, VM_OPERATION_STATUS)
     }
@@ -405,36 +407,6 @@ export function describeDoubtful(missing: MissingPermissions[]): string {
         `The identity seems to lack ${[...m.actions, ...m.dataActions].join(', ')} for ${armScope(m.scope)}, as far as resource group '${m.scope.resourceGroup}' shows (that resource could not be read yet); going on, Azure decides when the action runs.`
     )
     .join('\n')
-}
-
-/**
- * The narrowest built-in role that grants an action (by action family). Used in error hints and
- * in describeMissing; Contributor (control plane) and Storage Blob Data Contributor (blob data)
- * cover everything this action does.
- */
-export function roleForAction(action: string): string {
-  const a = action.toLowerCase()
-  const c = 'microsoft.compute/'
-  if (a.startsWith(`${c}virtualmachines/`)) return 'Virtual Machine Contributor'
-  if (a === `${c}locations/capsoperations/read`) return 'Compute Gallery Artifacts Publisher'
-  if (a.startsWith(`${c}locations/`)) return 'Virtual Machine Contributor'
-  if (/^microsoft\.compute\/disks\/(read|write|delete)$/.test(a))
-    return 'Virtual Machine Contributor'
-  if (a === `${c}disks/begingetaccess/action`) return 'Disk Snapshot Contributor'
-  if (a.startsWith(`${c}snapshots/`)) return 'Disk Snapshot Contributor'
-  if (a.startsWith(`${c}images/`) || a.startsWith(`${c}galleries/`)) {
-    // That role has galleries/* and images/* but excludes galleries/share/action.
-    return a === `${c}galleries/share/action`
-      ? 'Compute Gallery Sharing Admin'
-      : 'Compute Gallery Artifacts Publisher'
-  }
-  if (a.startsWith('microsoft.storage/storageaccounts/blobservices/containers/')) {
-    return 'Storage Blob Data Contributor'
-  }
-  if (a === 'microsoft.storage/storageaccounts/listkeys/action')
-    return 'Storage Account Contributor'
-  if (a.endsWith('/read')) return 'Reader'
-  return 'Contributor'
 }
 
 /** Custom roles can only be assignable at resource groups and above. */

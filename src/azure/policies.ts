@@ -39,7 +39,7 @@ import {
 } from '@azure/core-rest-pipeline'
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity'
 import type { Logger } from '../log.js'
-import { parseJson } from './errors.js'
+import { parseJson } from './json.js'
 import { oneLine } from '../untrusted.js'
 
 export interface PolicyEntry {

@@ -40,7 +40,8 @@ export async function publishGalleryVersion(
   ctx: RunContext,
   target: GalleryTarget,
   pre: GalleryPreflight,
-  content: ImageContent,
+  /** Undefined when main skipped capture/upload because an earlier attempt's version was found. */
+  content: ImageContent | undefined,
   source: SourceFacts,
   options: PublishOptions = {}
 ): Promise<{ id: string; version: string; location: string }> {
@@ -159,7 +160,7 @@ export async function publishGalleryVersion(
   }
   if (mustDelete !== undefined) await deleteVersion(mustDelete)
   // main skips capture/upload only for a version found Succeeded; should it vanish since, say so.
-  if ((content as ImageContent | undefined) === undefined) {
+  if (content === undefined) {
     throw new Error(
       `Gallery image version ${version} from an earlier attempt of this run is gone, and this attempt has no captured or uploaded content to publish it again: re-run the workflow.`
     )

@@ -82,7 +82,8 @@ export async function createManagedImage(
   ctx: RunContext,
   target: ManagedImageTarget,
   pre: ManagedImagePreflight,
-  content: ImageContent,
+  /** Undefined only when every target was reused, so this image is too. */
+  content: ImageContent | undefined,
   source: SourceFacts
 ): Promise<string> {
   const { clients, log, signal, plan } = ctx
@@ -92,6 +93,11 @@ export async function createManagedImage(
       oneLine(`Managed image '${name}' was created by an earlier attempt of this run: reusing it`)
     )
     return pre.id
+  }
+  if (content === undefined) {
+    throw new Error(
+      `Managed image '${name}' is to be ${pre.action === 'create' ? 'created' : 'replaced'}, but this attempt has no captured or uploaded content to make it from: re-run the workflow.`
+    )
   }
   if (pre.action === 'replace') {
     log.info(oneLine(`Deleting the existing managed image '${name}' (overwrite: true)`))

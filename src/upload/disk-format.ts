@@ -3,7 +3,8 @@
  * as the fixed VHD Azure requires: the extents of the file that hold the virtual disk's bytes, the
  * footer to write last, and the sizes. Every refusal happens here, before any network call.
  */
-import { open, type FileHandle } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { open, stat, type FileHandle } from 'node:fs/promises'
 import {
   dynamicVhdExtents,
   parseDynamicVhdHeader,
@@ -25,16 +26,12 @@ import {
   VHD_FOOTER_SIZE,
   type VhdFooter
 } from './vhd-footer.js'
+import type { ImageExtent } from './image-extent.js'
 
 export type DiskFormat = 'fixed-vhd' | 'dynamic-vhd' | 'raw'
 export type DiskRole = 'os' | 'data'
 
-/** `length` bytes of the virtual disk at `virtualOffset` are stored in the file at `fileOffset`. */
-export interface ImageExtent {
-  virtualOffset: number
-  fileOffset: number
-  length: number
-}
+export type { ImageExtent }
 
 export interface DiskImage {
   path: string
@@ -162,18 +159,34 @@ interface Inspected {
  * path) for anything Azure would reject, with the command that fixes it where there is one.
  */
 export async function inspectDiskImage(path: string, role: DiskRole): Promise<DiskImage> {
+  // Look before opening: open() of a FIFO blocks until a writer appears, so a FIFO (or a device)
+  // given as the image would hang the step (security review, finding 11). O_NONBLOCK covers a
+  // path swapped for a FIFO between the two calls; it changes nothing for regular files.
+  let kind: string | undefined
+  try {
+    kind = fileKind(await stat(path))
+  } catch (e) {
+    throw new InvalidDiskImageError(path, `cannot read the disk image: ${(e as Error).message}`)
+  }
+  if (kind)
+    throw new InvalidDiskImageError(path, `is ${kind}, not a regular file holding a disk image`)
   let handle: FileHandle
   try {
-    handle = await open(path, 'r')
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK)
   } catch (e) {
     throw new InvalidDiskImageError(path, `cannot open the disk image: ${(e as Error).message}`)
   }
   let inspected: Inspected
   let fileSize: number
   try {
-    const stat = await handle.stat()
-    if (!stat.isFile()) throw new InvalidDiskImageError(path, 'is not a regular file')
-    fileSize = stat.size
+    const opened = await handle.stat()
+    const openedKind = fileKind(opened)
+    if (openedKind)
+      throw new InvalidDiskImageError(
+        path,
+        `is ${openedKind}, not a regular file holding a disk image`
+      )
+    fileSize = opened.size
     if (fileSize === 0) throw new InvalidDiskImageError(path, 'the file is empty')
     const head = await readExactly(handle, Math.min(4096, fileSize), 0)
     const tail =
@@ -200,6 +213,24 @@ export async function inspectDiskImage(path: string, role: DiskRole): Promise<Di
     bytesToRead: inspected.extents.reduce((sum, e) => sum + e.length, 0),
     identity
   }
+}
+
+/** What a non-regular file is, in words for an error message; undefined for a regular file. */
+function fileKind(st: {
+  isFile(): boolean
+  isDirectory(): boolean
+  isFIFO(): boolean
+  isSocket(): boolean
+  isCharacterDevice(): boolean
+  isBlockDevice(): boolean
+}): string | undefined {
+  if (st.isFile()) return undefined
+  if (st.isDirectory()) return 'a directory'
+  if (st.isFIFO()) return 'a FIFO (named pipe)'
+  if (st.isSocket()) return 'a socket'
+  if (st.isCharacterDevice()) return 'a character device'
+  if (st.isBlockDevice()) return 'a block device'
+  return 'not a regular file'
 }
 
 function isVhdCookie(bytes: Buffer): boolean {

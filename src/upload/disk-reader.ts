@@ -11,7 +11,8 @@
  */
 import { constants, readSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
-import type { DiskImage, ImageExtent } from './disk-format.js'
+import type { DiskImage } from './disk-format.js'
+import type { ImageExtent } from './image-extent.js'
 import { CHUNK_SIZE } from './page-ranges.js'
 
 /** Offsets and lengths of direct reads are kept multiples of this (covers 512e and 4Kn devices). */

@@ -5,7 +5,7 @@
  * An unallocated BAT entry (0xFFFFFFFF) reads as zeros, so it is never read nor sent.
  * The sector bitmap only matters for differencing disks, so it is skipped (as azure-vhd-utils does).
  */
-import type { ImageExtent } from './disk-format.js'
+import type { ImageExtent } from './image-extent.js'
 import { SECTOR_SIZE, vhdChecksum } from './vhd-footer.js'
 
 export const DYNAMIC_HEADER_SIZE = 1024

@@ -18,21 +18,15 @@ import {
   sourceIdentityFromMetadata,
   sourceIdentityToMetadata
 } from './resume.js'
-import { sendDisk, type UploadDisk } from './upload-image.js'
+import { sendDisk, type UploadDisk } from './send-disk.js'
+import { sealUploadDisk } from './upload-disk-release.js'
+import { createRenewingSink, WRITE_ACCESS_SECONDS } from './write-access.js'
 import { oneLine } from '../untrusted.js'
 
 /** Name of a temporary upload disk: the image's name, the run and the LUN; at most 80 characters. */
 export function uploadDiskName(base: string, runId: string, lun: 'os' | number): string {
   const suffix = `-upload-${runId}-${lun === 'os' ? 'os' : `lun${lun}`}`
   return `${base.slice(0, 80 - suffix.length)}${suffix}`
-}
-
-/**
- * The write SAS must outlive the upload; the run cannot outlive timeout-minutes, so that (plus a
- * margin for the post step) is long enough and no longer than needed.
- */
-export function writeAccessSeconds(timeoutMinutes: number): number {
-  return timeoutMinutes * 60 + 15 * 60
 }
 
 export interface ManagedDiskUpload {
@@ -95,11 +89,14 @@ export async function uploadToManagedDisk(
           sku: { name: options.diskSku },
           // Temporary disks always carry the run id: cleanup and resume recognise them by it.
           tags: { ...plan.tags, [ProvenanceTag.RunId]: plan.run.runId, ...identityTags },
-          ...(disk.lun === 'os'
+          // The OS disk says what it boots: DiskProperties.supportedCapabilities.architecture in
+          // the Disks API spec (New-AzDiskConfig -Architecture). Without it Azure takes the disk
+          // as x64, and an image or gallery version made from it inherits that.
+          ...(disk.lun === 'os' && plan.source.mode === 'upload'
             ? {
-                osType: plan.source.mode === 'upload' ? plan.source.osType : undefined,
-                hyperVGeneration:
-                  plan.source.mode === 'upload' ? plan.source.hyperVGeneration : undefined
+                osType: plan.source.osType,
+                hyperVGeneration: plan.source.hyperVGeneration,
+                supportedCapabilities: { architecture: plan.source.architecture }
               }
             : {}),
           creationData: { createOption: 'Upload', uploadSizeBytes: disk.uploadSize }
@@ -111,42 +108,68 @@ export async function uploadToManagedDisk(
     diskId = created.id ?? diskId
   }
 
-  const access = await waitFor(
-    `Grant write access to disk '${name}'`,
-    clients.compute.disks.grantAccess(
-      rg,
-      name,
-      { access: 'Write', durationInSeconds: writeAccessSeconds(plan.timeoutMinutes) },
-      { abortSignal: signal }
-    ),
-    { log, signal }
-  )
-  ctx.ledger.update(diskId, { writeAccess: true })
-  const sas = access.accessSAS
-  if (!sas) throw new Error(`Granting write access to disk '${name}' returned no SAS URL.`)
-  maskUrlSecrets(sas, log.secret)
+  const grantWrite = async (): Promise<string> => {
+    const access = await waitFor(
+      `Grant write access to disk '${name}'`,
+      clients.compute.disks.grantAccess(
+        rg,
+        name,
+        { access: 'Write', durationInSeconds: WRITE_ACCESS_SECONDS },
+        { abortSignal: signal }
+      ),
+      { log, signal }
+    )
+    ctx.ledger.update(diskId, { writeAccess: true })
+    const sas = access.accessSAS
+    if (!sas) throw new Error(`Granting write access to disk '${name}' returned no SAS URL.`)
+    maskUrlSecrets(sas, log.secret)
+    return sas
+  }
+  // Short grants, renewed while the upload runs (write-access.ts), so a SAS left open by a killed
+  // runner expires within the hour rather than after the whole time limit.
+  const sink = createRenewingSink({
+    firstSas: await grantWrite(),
+    grant: grantWrite,
+    sinkFor: sas => createPageBlobSink(createPageBlobClient(sas))
+  })
 
   let bytesSent = 0
   try {
-    const client = createPageBlobClient(sas)
-    const sink = createPageBlobSink(client)
     const alreadyWritten = resumable ? await sink.listWrittenRanges(signal) : undefined
-    const result = await sendDisk(ctx, disk, { sink, alreadyWritten }, options.concurrency)
+    // No Content-MD5 on Put Pages to a managed disk's SAS: no known client sends one there
+    // (AzCopy sends none and refuses --put-md5 for md-impexp accounts, which "have special
+    // restrictions of which APIs operations they support"; Add-AzVhd computes a chunk MD5 but does
+    // not send it), and no source shows Azure accepting it. TLS already protects the bytes.
+    const result = await sendDisk(
+      ctx,
+      disk,
+      { sink, alreadyWritten, md5: false },
+      options.concurrency
+    )
     bytesSent = result.bytesSent
-  } finally {
-    // Always revoke: an open SAS is a live write credential, and the disk cannot be used until then.
-    // Not on cancellation: the runner kills us seconds later, and the post step revokes.
-    if (!signal.aborted) {
-      await waitFor(
-        `Revoke write access to disk '${name}'`,
-        clients.compute.disks.revokeAccess(rg, name, {
-          abortSignal: AbortSignal.timeout(5 * 60_000)
-        }),
-        { log, signal: AbortSignal.timeout(5 * 60_000) }
+  } catch (e) {
+    // Azure refuses to revoke write access to a disk without a VHD footer (InvalidVhd) and the disk
+    // then stays ActiveUpload: write the footer this upload would have written last, so the cleanup
+    // (this step's, or the post step's after a cancellation) can revoke access and delete the disk.
+    // The upload's error is the one reported; a failed seal is only a warning (the cleanup retries).
+    try {
+      await sealUploadDisk(sink.currentSas(), disk.uploadSize, disk.footer)
+    } catch (sealError) {
+      log.warning(
+        oneLine(
+          `Could not write the VHD footer of disk '${name}' after the upload stopped: ${(sealError as Error).message}`
+        )
       )
-      ctx.ledger.update(diskId, { writeAccess: false })
     }
+    throw e
   }
+  // The SAS is a live write credential and the disk is unusable until it is revoked.
+  await waitFor(
+    `Revoke write access to disk '${name}'`,
+    clients.compute.disks.revokeAccess(rg, name, { abortSignal: signal }),
+    { log, signal }
+  )
+  ctx.ledger.update(diskId, { writeAccess: false })
   return { diskId, bytesSent }
 }
 

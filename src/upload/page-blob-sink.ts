@@ -81,6 +81,11 @@ export function createPageBlobSink(
         client.clearPages(offset, count, { abortSignal })
       )
     },
+    async readPages(offset, count, signal) {
+      return withTryTimeout('Get Blob', tryTimeoutMs, signal, abortSignal =>
+        client.downloadToBuffer(offset, count, { abortSignal })
+      )
+    },
     async listWrittenRanges(signal) {
       return withTryTimeout('Get Page Ranges', tryTimeoutMs, signal, async abortSignal => {
         const ranges: PageRange[] = []

@@ -18,6 +18,7 @@ import {
   mergeRanges,
   nonZeroRuns,
   splitRange,
+  subtractRanges,
   totalBytes,
   DEFAULT_SEGMENT_SIZE,
   type PageRange
@@ -41,6 +42,8 @@ export interface PageSink {
   listWrittenRanges(signal: AbortSignal): Promise<PageRange[]>
   /** Put Page with `x-ms-page-write: clear`; only needed when resuming onto foreign data. */
   clearPages?(offset: number, count: number, signal: AbortSignal): Promise<void>
+  /** Get Blob of a range: lets a resumed upload check the content it would skip. */
+  readPages?(offset: number, count: number, signal: AbortSignal): Promise<Buffer>
 }
 
 export interface UploadProgress {
@@ -93,8 +96,10 @@ export interface UploadResult {
   dataBytes: number
   /** Virtual bytes not sent because they are zero. */
   bytesSkippedAsZero: number
-  /** Non-zero bytes not sent because the target already had them (resume). */
+  /** Non-zero bytes not sent because the target already had them, read back and equal (resume). */
   bytesSkippedAsWritten: number
+  /** Bytes the target listed as written but held other content: sent again (resume). */
+  bytesRewritten: number
   /** Bytes cleared on the target because they held data where the image is zero (resume). */
   bytesCleared: number
   /** Successful write requests (Put Page and clears), the footer included. */
@@ -302,7 +307,15 @@ export async function uploadDiskImage(options: UploadOptions): Promise<UploadRes
   if (signal.aborted) throw abortReason(signal)
 
   const limiter = new ConcurrencyLimiter(concurrency)
-  const skipWritten = createResumeFilter(options.alreadyWritten)
+  // Resume trusts the target's page ranges only for where data is, never for what it is: every
+  // range it would skip is read back and compared, and sent again if it differs. A target that
+  // cannot be read back gets everything again.
+  const canVerify = sink.readPages !== undefined
+  if (options.alreadyWritten && options.alreadyWritten.length > 0 && !canVerify)
+    log.info(
+      'The target cannot be read back to check what an earlier attempt wrote: sending everything again'
+    )
+  const skipWritten = createResumeFilter(canVerify ? options.alreadyWritten : undefined)
   // Two buffers per writer: one being sent, one read ahead (≈ 2·N·4 MiB in total).
   const reader = await openDiskReader(image, { buffers: 2 * concurrency, direct: options.directIo })
   log.debug(oneLine(`Reading ${image.path} with ${reader.direct ? 'O_DIRECT' : 'buffered'} reads`))
@@ -310,6 +323,7 @@ export async function uploadDiskImage(options: UploadOptions): Promise<UploadRes
   const expected: PageRange[] = [] // the image's non-zero runs, merged: what the target must hold
   let bytesSent = 0
   let bytesSkippedAsWritten = 0
+  let bytesRewritten = 0
   let bytesProcessed = 0
   let scannedUpTo = 0
   let requests = 0
@@ -391,6 +405,36 @@ export async function uploadDiskImage(options: UploadOptions): Promise<UploadRes
     }
   }
 
+  /**
+   * Whether the target holds `body` at `range` (Get Blob of the range, in one request slot). A
+   * read the target refuses counts as "different": the range is sent again.
+   */
+  let readRefusedLogged = false
+  const sameOnTarget = async (range: PageRange, body: Buffer): Promise<boolean> => {
+    await limiter.enter(signal) // throws when aborted, before taking a slot
+    try {
+      const there = await withRetries(
+        'Get Blob',
+        () => sink.readPages!(range.offset, range.count, signal),
+        { maxTries, baseDelayMs, maxDelayMs, signal, log }
+      )
+      return there.equals(body)
+    } catch (e) {
+      if (signal.aborted) throw abortReason(signal)
+      if (!readRefusedLogged) {
+        readRefusedLogged = true
+        log.warning(
+          oneLine(
+            `Could not read back what an earlier attempt wrote (${(e as Error).message}): sending those ranges again`
+          )
+        )
+      }
+      return false
+    } finally {
+      limiter.leave()
+    }
+  }
+
   const inFlight = new Set<Promise<void>>()
   const track = (p: Promise<void>): void => {
     const tracked = p.catch(e => {
@@ -407,38 +451,50 @@ export async function uploadDiskImage(options: UploadOptions): Promise<UploadRes
         const chunkEnd = chunk.virtualOffset + chunk.data.length
         const readBytes = bytesInExtents(image, chunk.virtualOffset, chunkEnd)
         const pieces: PageRange[] = []
+        const checks: PageRange[] = []
         for (const run of nonZeroRuns(chunk.data, segmentSize)) {
           const absolute = { offset: chunk.virtualOffset + run.offset, count: run.count }
           appendRange(expected, absolute)
           expectedBytes += run.count
           const remaining = skipWritten(absolute)
-          bytesSkippedAsWritten += absolute.count - totalBytes(remaining)
           pieces.push(...remaining)
+          checks.push(...subtractRanges([absolute], remaining))
         }
         scannedUpTo = chunkEnd
-        if (pieces.length === 0) {
+        if (pieces.length === 0 && checks.length === 0) {
           chunk.release()
           bytesProcessed += readBytes
           reportProgress()
           continue
         }
-        let pending = pieces.length
-        for (const piece of pieces) {
-          const body = chunk.data.subarray(
-            piece.offset - chunk.virtualOffset,
-            piece.offset - chunk.virtualOffset + piece.count
+        let pending = pieces.length + checks.length
+        const done = (): void => {
+          if (--pending === 0) {
+            chunk.release()
+            bytesProcessed += readBytes
+            reportProgress()
+          }
+        }
+        const bodyOf = (r: PageRange): Buffer =>
+          chunk.data.subarray(
+            r.offset - chunk.virtualOffset,
+            r.offset - chunk.virtualOffset + r.count
           )
+        const write = (r: PageRange): Promise<void> => {
+          const body = bodyOf(r)
           const md5 = useMd5 ? createHash('md5').update(body).digest() : undefined
+          return send({ kind: 'write', offset: r.offset, count: r.count, body, md5 })
+        }
+        for (const piece of pieces) track(write(piece).then(done))
+        for (const check of checks) {
           track(
-            send({ kind: 'write', offset: piece.offset, count: piece.count, body, md5 }).then(
-              () => {
-                if (--pending === 0) {
-                  chunk.release()
-                  bytesProcessed += readBytes
-                  reportProgress()
-                }
+            (async () => {
+              if (await sameOnTarget(check, bodyOf(check))) bytesSkippedAsWritten += check.count
+              else {
+                bytesRewritten += check.count
+                await write(check)
               }
-            )
+            })().then(done)
           )
         }
       }
@@ -504,6 +560,7 @@ export async function uploadDiskImage(options: UploadOptions): Promise<UploadRes
       dataBytes: expectedBytes,
       bytesSkippedAsZero: image.virtualSize - expectedBytes,
       bytesSkippedAsWritten,
+      bytesRewritten,
       bytesCleared,
       requests,
       retries,

@@ -25,7 +25,7 @@ import {
   sourceIdentityFromMetadata,
   sourceIdentityToMetadata
 } from './resume.js'
-import { sendDisk, type UploadDisk } from './upload-image.js'
+import { sendDisk, type UploadDisk } from './send-disk.js'
 import { oneLine } from '../untrusted.js'
 
 type StorageAccountDestination = Extract<UploadDestination, { kind: 'storage-account' }>
@@ -164,7 +164,9 @@ export async function uploadToPageBlob(
   }
   const sink = createPageBlobSink(client)
   const alreadyWritten = resumable ? await sink.listWrittenRanges(signal) : undefined
-  const result = await sendDisk(ctx, disk, { sink, alreadyWritten }, concurrency)
+  // Put Page takes a transactional Content-MD5 on a storage account's page blob (Put Page REST
+  // reference); the service checks the body against it.
+  const result = await sendDisk(ctx, disk, { sink, alreadyWritten, md5: true }, concurrency)
   return { url, bytesSent: result.bytesSent }
 }
 

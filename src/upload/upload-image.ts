@@ -7,41 +7,42 @@ import { allOrAbort } from '../parallel.js'
 import type { RunContext } from '../run-context.js'
 import type { UploadSource } from '../plan.js'
 import type { ImageContent } from '../source-facts.js'
-import { formatDuration } from '../log.js'
-import { inspectDiskImage, type DiskImage } from './disk-format.js'
+import { inspectDiskImage, InvalidDiskImageError, type DiskImage } from './disk-format.js'
+import { Inputs } from '../constants.js'
+import { InputError } from '../input-readers.js'
 import { deleteUploadDisk, uploadToManagedDisk } from './managed-disk-destination.js'
 import {
   deleteUploadBlob,
   prepareStorageAccount,
   uploadToPageBlob
 } from './storage-account-destination.js'
-import {
-  describeProgress,
-  uploadDiskImage,
-  type PageSink,
-  type UploadResult
-} from './page-uploader.js'
-import type { PageRange } from './page-ranges.js'
+import { gib, type UploadDisk } from './send-disk.js'
 import { oneLine } from '../untrusted.js'
 
-export interface UploadDisk extends DiskImage {
-  /** 'os' or the data disk's LUN. */
-  lun: 'os' | number
-  description: string
-}
+export type { UploadDisk }
 
 export interface InspectedUpload {
   disks: UploadDisk[]
 }
 
-const gib = (n: number): string => `${(n / 1024 ** 3).toFixed(n % 1024 ** 3 === 0 ? 0 : 2)} GiB`
-
+/**
+ * Inspects every file before Azure is touched. A file that is missing, unreadable, not a regular
+ * file or not a disk image Azure takes is a bad input: the error names the input it came from.
+ */
 export async function inspectUploadSource(source: UploadSource): Promise<InspectedUpload> {
+  const inspect = async (path: string, role: 'os' | 'data', input: string): Promise<DiskImage> => {
+    try {
+      return await inspectDiskImage(path, role)
+    } catch (e) {
+      if (e instanceof InvalidDiskImageError) throw new InputError(input, e.message)
+      throw e
+    }
+  }
   const disks: UploadDisk[] = []
-  const os = await inspectDiskImage(source.osDiskPath, 'os')
+  const os = await inspect(source.osDiskPath, 'os', Inputs.Vhd)
   disks.push({ ...os, lun: 'os', description: `${os.format}, ${gib(os.virtualSize)}` })
   for (const [lun, path] of source.dataDiskPaths.entries()) {
-    const data = await inspectDiskImage(path, 'data')
+    const data = await inspect(path, 'data', Inputs.DataVhds)
     disks.push({
       ...data,
       lun,
@@ -75,77 +76,12 @@ export function shareConcurrency(total: number, weights: number[]): number[] {
   return shares
 }
 
-const mib = (n: number): string => `${(n / 1024 ** 2).toFixed(1)} MiB`
-
-/** One row per disk in the summary's upload table: what was sent against what the file holds. */
-function addUploadRow(
-  ctx: RunContext,
-  label: string,
-  disk: UploadDisk,
-  result: UploadResult
-): void {
-  const title = 'Upload'
-  let section = ctx.report.sections.find(s => s.title === title)
-  if (!section) {
-    section = {
-      title,
-      markdown:
-        '| Disk | Format | Virtual size | Sent | Skipped as empty | Time | Sent MiB/s |\n|---|---|---|---|---|---|---|'
-    }
-    ctx.report.sections.push(section)
-  }
-  const seconds = Math.max(result.durationMs / 1000, 0.001)
-  section.markdown +=
-    `\n| ${label} | ${disk.format} | ${gib(disk.virtualSize)} | ${mib(result.bytesSent)} | ` +
-    `${mib(result.bytesSkippedAsZero)} | ${formatDuration(result.durationMs)} | ${(result.bytesSent / 1024 ** 2 / seconds).toFixed(1)} |`
-}
-
-/** What a destination hands back for one disk: where to write and what is there already. */
-export interface PreparedTarget {
-  sink: PageSink
-  alreadyWritten?: PageRange[]
-}
-
-export async function sendDisk(
-  ctx: RunContext,
-  disk: UploadDisk,
-  target: PreparedTarget,
-  concurrency: number
-): Promise<UploadResult> {
-  const label = disk.lun === 'os' ? 'OS disk' : `data disk LUN ${disk.lun}`
-  const result = await uploadDiskImage({
-    image: disk,
-    sink: target.sink,
-    concurrency,
-    signal: ctx.signal,
-    log: {
-      info: m => ctx.log.info(oneLine(`${label}: ${m}`)),
-      warning: m => ctx.log.warning(oneLine(`${label}: ${m}`)),
-      debug: m => ctx.log.debug(oneLine(`${label}: ${m}`))
-    },
-    alreadyWritten: target.alreadyWritten,
-    onProgress: p => ctx.log.debug(oneLine(`${label}: ${describeProgress(p)}`))
-  })
-  addUploadRow(ctx, label, disk, result)
-  ctx.log.info(
-    oneLine(
-      `${label}: sent ${result.bytesSent} bytes in ${result.requests} requests (${formatDuration(result.durationMs)}); ` +
-        `${result.bytesSkippedAsZero} bytes skipped as empty` +
-        (result.bytesSkippedAsWritten > 0
-          ? `, ${result.bytesSkippedAsWritten} already there from an earlier attempt`
-          : '') +
-        (result.retries > 0 ? `, ${result.retries} retries` : '')
-    )
-  )
-  return result
-}
-
 export async function uploadImages(
   ctx: RunContext,
+  source: UploadSource,
   inspected: InspectedUpload,
   location: string
 ): Promise<{ content: ImageContent; uploadedBytes: number }> {
-  const source = ctx.plan.source as UploadSource
   const shares = shareConcurrency(
     source.concurrency,
     inspected.disks.map(d => d.bytesToRead)
@@ -185,8 +121,7 @@ export async function uploadImages(
 }
 
 /** After the image exists: delete the temporary disks/blobs, or keep them (keep-upload) and say so. */
-export async function finishUploads(ctx: RunContext): Promise<void> {
-  const source = ctx.plan.source as UploadSource
+export async function finishUploads(ctx: RunContext, source: UploadSource): Promise<void> {
   for (const entry of ctx.ledger.entries()) {
     if (entry.kind !== 'upload-disk' && entry.kind !== 'upload-blob') continue
     const what = entry.kind === 'upload-disk' ? entry.id : entry.url

@@ -164,6 +164,8 @@ describe('resolveCloud', () => {
   it('overrides the OIDC audience when one is given, leaving the rest', async () => {
     const connection: ConnectionPlan = {
       authType: 'oidc',
+      clientId: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',
+      tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47',
       environment: 'AzureCloud',
       audience: 'api://custom'
     }

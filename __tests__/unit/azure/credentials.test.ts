@@ -17,11 +17,9 @@ const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47'
 const CLIENT = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0'
 const SUB = '11111111-2222-3333-4444-555555555555'
 
-const conn = (over: Partial<ConnectionPlan> = {}): ConnectionPlan => ({
-  authType: 'auto',
-  environment: 'AzureCloud',
-  ...over
-})
+// Loose on purpose: some cases give an auth-type without the ids the plan would require.
+const conn = (over: Record<string, string> = {}): ConnectionPlan =>
+  ({ authType: 'auto', environment: 'AzureCloud', ...over }) as ConnectionPlan
 const ids = { clientId: CLIENT, tenantId: TENANT }
 
 describe('chooseCredentialKind: auto, in the contract order', () => {
@@ -38,7 +36,12 @@ describe('chooseCredentialKind: auto, in the contract order', () => {
       canMintIdToken: false,
       hasAzureCli: true
     })
-    expect(choice).toEqual({ kind: 'client-secret', reason: 'client-secret is set' })
+    expect(choice).toEqual({
+      kind: 'client-secret',
+      ...ids,
+      clientSecret: 's',
+      reason: 'client-secret is set'
+    })
   })
 
   it('not OIDC without a tenant-id, even when a token can be minted', () => {
@@ -120,14 +123,19 @@ describe('createCredential', () => {
   const cloud = knownCloud('AzureCloud')
 
   it('oidc: a ClientAssertionCredential', () => {
-    const credential = createCredential('oidc', conn(ids), cloud, SUB, environment())
+    const credential = createCredential(
+      { kind: 'oidc', ...ids, reason: '' },
+      cloud,
+      SUB,
+      environment()
+    )
     expect(credential).toBeInstanceOf(ClientAssertionCredential)
   })
 
   it('oidc: asks for a fresh ID token for the cloud’s audience on every assertion', async () => {
     const env = environment()
     const usGov: Cloud = { ...knownCloud('AzureUSGovernment'), oidcAudience: 'api://custom-aud' }
-    const credential = createCredential('oidc', conn(ids), usGov, SUB, env)
+    const credential = createCredential({ kind: 'oidc', ...ids, reason: '' }, usGov, SUB, env)
     // @azure/identity keeps the callback as the credential's `getAssertion` field; MSAL calls it for
     // each token request it has to make. Calling it directly needs no network.
     const getAssertion = (credential as unknown as { getAssertion: () => Promise<string> })
@@ -140,7 +148,12 @@ describe('createCredential', () => {
 
   it('oidc: refuses without id-token permission, saying what to add', () => {
     expect(() =>
-      createCredential('oidc', conn(ids), cloud, SUB, environment({ canMintIdToken: false }))
+      createCredential(
+        { kind: 'oidc', ...ids, reason: '' },
+        cloud,
+        SUB,
+        environment({ canMintIdToken: false })
+      )
     ).toThrow(/permissions: id-token: write/)
   })
 
@@ -151,7 +164,12 @@ describe('createCredential', () => {
       authorityHost: 'https://adfs.local.azurestack.external/adfs',
       disableInstanceDiscovery: true
     }
-    const credential = createCredential('oidc', conn(ids), stack, SUB, environment())
+    const credential = createCredential(
+      { kind: 'oidc', ...ids, reason: '' },
+      stack,
+      SUB,
+      environment()
+    )
     const options = (credential as unknown as { options: Record<string, unknown> }).options
     expect(options).toMatchObject({
       authorityHost: 'https://adfs.local.azurestack.external/adfs',
@@ -161,8 +179,7 @@ describe('createCredential', () => {
 
   it('client-secret: a ClientSecretCredential', () => {
     const credential = createCredential(
-      'client-secret',
-      conn({ ...ids, clientSecret: 'shh' }),
+      { kind: 'client-secret', ...ids, clientSecret: 'shh', reason: '' },
       cloud,
       SUB,
       environment()
@@ -171,23 +188,38 @@ describe('createCredential', () => {
   })
 
   it('azure-cli: an AzureCliCredential', () => {
-    const credential = createCredential('azure-cli', conn(), cloud, SUB, environment())
+    const credential = createCredential(
+      { kind: 'azure-cli', reason: '' },
+      cloud,
+      SUB,
+      environment()
+    )
     expect(credential).toBeInstanceOf(AzureCliCredential)
   })
 
   it('managed-identity: a ManagedIdentityCredential, user-assigned or system-assigned', () => {
     expect(
-      createCredential('managed-identity', conn({ clientId: CLIENT }), cloud, SUB, environment())
+      createCredential(
+        { kind: 'managed-identity', clientId: CLIENT, reason: '' },
+        cloud,
+        SUB,
+        environment()
+      )
     ).toBeInstanceOf(ManagedIdentityCredential)
-    expect(createCredential('managed-identity', conn(), cloud, SUB, environment())).toBeInstanceOf(
-      ManagedIdentityCredential
-    )
+    expect(
+      createCredential({ kind: 'managed-identity', reason: '' }, cloud, SUB, environment())
+    ).toBeInstanceOf(ManagedIdentityCredential)
   })
 
   it('never asks for an ID token while building a credential', () => {
     const env = environment()
-    createCredential('oidc', conn(ids), cloud, SUB, env)
-    createCredential('client-secret', conn({ ...ids, clientSecret: 's' }), cloud, SUB, env)
+    createCredential({ kind: 'oidc', ...ids, reason: '' }, cloud, SUB, env)
+    createCredential(
+      { kind: 'client-secret', ...ids, clientSecret: 's', reason: '' },
+      cloud,
+      SUB,
+      env
+    )
     expect(env.audiences).toEqual([])
   })
 })

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs'
 import { describe, it, expect } from '@jest/globals'
 import {
   actionMatches,
@@ -11,13 +10,14 @@ import {
   type MissingPermissions,
   missingActions,
   requiredActions,
-  roleForAction,
   type PermissionEntry,
   type RequiredPermissions
 } from '../../../src/azure/permissions.js'
+import { roleForAction } from '../../../src/azure/roles.js'
 import type { CaptureSource, GalleryTarget, Plan, UploadSource } from '../../../src/plan.js'
 import type { AzureClients } from '../../../src/azure/clients.js'
 import { recordingLogger } from './fake-http.js'
+import { decidedPlan } from '../../../src/preflight.js'
 
 const SUB = 'sub-1'
 const ref = (name: string, resourceGroup = 'rg') => ({ subscriptionId: SUB, resourceGroup, name })
@@ -495,15 +495,6 @@ describe('customRoleDefinition per mode', () => {
     expect(role.DataActions.length > 0).toBe(mode === 'upload-storage-account')
   })
 
-  // docs/roles/*.json are what the README tells users to create: the same roles as the code prints.
-  it.each(['capture', 'upload-managed-disk', 'upload-storage-account'] as const)(
-    'docs/roles/%s.json is the role the code prints',
-    mode => {
-      const file = JSON.parse(readFileSync(`docs/roles/${mode}.json`, 'utf8'))
-      expect(file).toEqual(customRoleDefinition(mode))
-    }
-  )
-
   it('takes explicit assignable scopes', () => {
     expect(customRoleDefinition('capture', ['/subscriptions/x']).AssignableScopes).toEqual([
       '/subscriptions/x'
@@ -734,5 +725,23 @@ describe('checkPermissions', () => {
     expect(await checkPermissions(c, plan({ gallery: other }), log)).toEqual([])
     expect(c.asked).toEqual(['rg', 'rg/Microsoft.Compute/virtualMachines/vm'])
     expect(log.lines.some(l => l.includes('sub-2'))).toBe(true)
+  })
+})
+
+describe("Run Command under 'deprovision: auto'", () => {
+  const RUN_COMMAND = 'Microsoft.Compute/virtualMachines/runCommand/action'
+  const actionsOf = (p: Plan): string[] => requiredActions(p).flatMap(r => r.actions)
+
+  it('is required while undecided (a running VM would be deprovisioned), not for a specialized capture', () => {
+    expect(actionsOf(plan({ source: capture({ deprovision: 'auto' }) }))).toContain(RUN_COMMAND)
+    expect(
+      actionsOf(plan({ source: capture({ deprovision: 'auto', generalize: false }) }))
+    ).not.toContain(RUN_COMMAND)
+  })
+
+  it('follows what the preflight decided (decidedPlan): not needed for a stopped VM', () => {
+    const p = plan({ source: capture({ deprovision: 'auto' }) })
+    expect(actionsOf(decidedPlan(p, false))).not.toContain(RUN_COMMAND)
+    expect(actionsOf(decidedPlan(p, true))).toContain(RUN_COMMAND)
   })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { captureProblems } from '../../../src/capture/capture-checks.js'
+import { captureProblems, decideDeprovision } from '../../../src/capture/capture-checks.js'
 import type { VmFacts } from '../../../src/capture/vm-facts.js'
 import type { CaptureSource, Plan } from '../../../src/plan.js'
 import { galleryTarget, run } from '../targets/gallery-fixtures.js'
@@ -134,4 +134,60 @@ describe('captureProblems', () => {
     expect(problems[1]).toContain("'location' is westus")
     expect(problems[2]).toContain("'deprovision: true'")
   })
+})
+
+describe("decideDeprovision ('auto' is the default)", () => {
+  it('deprovisions a running VM that is to be generalized', () => {
+    expect(decideDeprovision(source({ deprovision: 'auto' }), facts())).toEqual({ run: true })
+  })
+
+  it.each(['stopped', 'deallocated', 'stopping', 'deallocating'] as const)(
+    'goes on with a warning for a VM that is %s',
+    powerState => {
+      const linux = decideDeprovision(source({ deprovision: 'auto' }), facts({ powerState }))
+      expect(linux.run).toBe(false)
+      expect(linux.warning).toContain(`VM 'golden' is ${powerState}`)
+      expect(linux.warning).toContain('waagent -deprovision+user')
+      expect(linux.warning).toContain('must have been generalized already')
+      const windows = decideDeprovision(
+        source({ deprovision: 'auto' }),
+        facts({ powerState, osType: 'Windows' })
+      )
+      expect(windows.warning).toContain('Sysprep /generalize')
+    }
+  )
+
+  it('does nothing for a VM Azure already marks generalized, or a specialized capture', () => {
+    expect(
+      decideDeprovision(
+        source({ deprovision: 'auto' }),
+        facts({ generalized: true, powerState: 'deallocated' })
+      )
+    ).toEqual({ run: false })
+    expect(decideDeprovision(source({ deprovision: 'auto', generalize: false }), facts())).toEqual({
+      run: false
+    })
+  })
+
+  it("follows an explicit 'true' or 'false' without a warning", () => {
+    expect(decideDeprovision(source({ deprovision: true }), facts())).toEqual({ run: true })
+    expect(decideDeprovision(source({ deprovision: false }), facts())).toEqual({ run: false })
+    expect(
+      decideDeprovision(source({ deprovision: false }), facts({ powerState: 'stopped' }))
+    ).toEqual({ run: false })
+  })
+
+  it.each(['starting', 'unknown'] as const)(
+    "refuses to guess for a VM that is %s under 'auto'",
+    powerState => {
+      const problems = captureProblems(
+        plan(),
+        source({ deprovision: 'auto' }),
+        facts({ powerState })
+      )
+      expect(problems).toHaveLength(1)
+      expect(problems[0]).toContain(`VM 'golden' is ${powerState}`)
+      expect(problems[0]).toContain("set 'deprovision' to 'true' or 'false'")
+    }
+  )
 })

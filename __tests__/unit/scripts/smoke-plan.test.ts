@@ -81,6 +81,7 @@ describe('smoke:azure plan', () => {
     expect(flag('--nic-delete-option')).toBe('Delete')
     expect(flag('--public-ip-address')).toBe('')
     expect(flag('--nsg-rule')).toBe('NONE')
+    expect(flag('--security-type')).toBe('Standard')
     expect(flag('--subscription')).toBe(env.AZURE_SUBSCRIPTION_ID)
   })
 

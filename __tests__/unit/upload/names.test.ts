@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { uploadDiskName, writeAccessSeconds } from '../../../src/upload/managed-disk-destination.js'
+import { uploadDiskName } from '../../../src/upload/managed-disk-destination.js'
 import { uploadBlobName } from '../../../src/upload/storage-account-destination.js'
 import { shareConcurrency } from '../../../src/upload/upload-image.js'
 
@@ -32,17 +32,6 @@ describe('uploadDiskName', () => {
     )
     for (const n of names) expect(n).toMatch(DISK_NAME)
     expect(new Set(names).size).toBe(4)
-  })
-})
-
-describe('writeAccessSeconds', () => {
-  it('outlives the run: timeout-minutes plus a 15-minute margin', () => {
-    expect(writeAccessSeconds(60)).toBe(75 * 60)
-    expect(writeAccessSeconds(1)).toBe(16 * 60)
-    expect(writeAccessSeconds(360)).toBe(375 * 60)
-    for (const minutes of [1, 30, 90, 720]) {
-      expect(writeAccessSeconds(minutes)).toBeGreaterThan(minutes * 60)
-    }
   })
 })
 

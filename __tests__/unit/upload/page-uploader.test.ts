@@ -77,6 +77,11 @@ class MemorySink implements PageSink {
     }
     this.written = keep
   }
+  reads = 0
+  async readPages(offset: number, count: number): Promise<Buffer> {
+    this.reads += count
+    return Buffer.from(this.data.subarray(offset, offset + count))
+  }
   async listWrittenRanges(): Promise<PageRange[]> {
     return [...this.written]
   }
@@ -228,6 +233,43 @@ describe('uploadDiskImage', () => {
     expect(second.bytesSkippedAsWritten).toBe(kept.reduce((sum, r) => sum + r.count, 0))
     expect(second.bytesSent).toBe(first.bytesSent - second.bytesSkippedAsWritten)
     expect(second.bytesCleared).toBe(MiB)
+  })
+
+  it('resumes: content the target lists as written but holds differently is sent again', async () => {
+    const sink = new MemorySink(image.uploadSize)
+    await uploadDiskImage({ image, sink, log: quiet })
+    const listed = mergeRanges(sink.written)
+    // The target lists every range, but one holds other bytes (a different earlier file, or a
+    // write that landed torn): ranges alone would call it done.
+    const bad = listed[0]
+    sink.data.fill(0xee, bad.offset, bad.offset + 4096)
+    sink.writes.length = 0
+    sink.reads = 0
+    const second = await uploadDiskImage({ image, sink, log: quiet, alreadyWritten: listed })
+    expectSameAsImage(sink, image, writes)
+    const dataBytes = nonZeroBytes(writes)
+    expect(sink.reads).toBeGreaterThanOrEqual(dataBytes)
+    expect(second.bytesRewritten).toBeGreaterThanOrEqual(4096)
+    expect(second.bytesSkippedAsWritten + second.bytesRewritten).toBe(second.dataBytes)
+    expect(sink.writes.some(w => w.offset <= bad.offset && w.offset + w.count > bad.offset)).toBe(
+      true
+    )
+  })
+
+  it('resumes onto a target that cannot be read back by sending everything again', async () => {
+    const sink = new MemorySink(image.uploadSize)
+    const first = await uploadDiskImage({ image, sink, log: quiet })
+    const listed = mergeRanges(sink.written)
+    const blind: PageSink = {
+      writePages: (b, o, m, sig) => sink.writePages(b, o, m, sig),
+      clearPages: (o, c) => sink.clearPages(o, c),
+      listWrittenRanges: () => sink.listWrittenRanges()
+    }
+    sink.writes.length = 0
+    const second = await uploadDiskImage({ image, sink: blind, log: quiet, alreadyWritten: listed })
+    expect(second.bytesSkippedAsWritten).toBe(0)
+    expect(second.bytesSent).toBe(first.bytesSent)
+    expectSameAsImage(sink, image, writes)
   })
 
   it('reads only the allocated blocks of a dynamic VHD', async () => {
