@@ -69,9 +69,7 @@ export const State = {
   /** JSON list of temporary or unfinished resources this run created (see cleanup/ledger). */
   Ledger: 'ledger',
   /** 'true' once the main step finished successfully: the post step then does nothing. */
-  Succeeded: 'succeeded',
-  /** JSON of the connection settings (no secrets) the post step needs to reach Azure again. */
-  Connection: 'connection'
+  Succeeded: 'succeeded'
 } as const
 
 /** Tag names of the provenance tags; `github-run-id` also marks what a run may clean up or reuse. */

@@ -4,18 +4,11 @@
  * what is expected. No Azure and no cross-input rules here.
  */
 import { Inputs } from './constants.js'
+import { InputError } from './input-error.js'
 import { isGuid, RESOURCE_GROUP_NAME, type NameRule } from './azure/names.js'
 import { tryParseResourceId, type ResourceRef } from './azure/resource-id.js'
 
-export class InputError extends Error {
-  constructor(
-    readonly input: string,
-    message: string
-  ) {
-    super(`Input '${input}': ${message}`)
-    this.name = 'InputError'
-  }
-}
+export { InputError }
 
 /** Reads one input as the runner gives it (trimmed, '' when unset). */
 export type InputReader = (name: string) => string

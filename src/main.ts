@@ -1,11 +1,11 @@
 /**
- * The main step: inputs → plan → read-only preflight → steps → outputs and summary. It owns the
- * run's one AbortSignal (timeout-minutes, SIGINT/SIGTERM) and the ledger of what must not outlive a
- * failure.
+ * The main step, as the sequence it is: read the plan → inspect upload files → connect → read-only
+ * preflight and permissions → execute (or stop at the plan in a dry run) → outputs and summary.
+ * A failure is described once (failure.ts), what the ledger lists is cleaned up, and the summary
+ * says what happened. The run's signal and step tracking are in run-tracker.ts.
  */
 import { Outputs, State } from './constants.js'
 import type { AzureClients } from './azure/clients.js'
-import { describeAzureError } from './azure/errors.js'
 import {
   checkPermissions,
   customRoleDefinition,
@@ -16,144 +16,64 @@ import {
 import { cleanUp } from './cleanup.js'
 import { connect } from './connect.js'
 import { execute } from './execute.js'
+import { describeFailure } from './failure.js'
 import { InputError, readPlan } from './inputs.js'
-import { createLedger } from './ledger.js'
-import { formatDuration, type Logger } from './log.js'
+import { createLedger, type Ledger } from './ledger.js'
+import { formatDuration } from './log.js'
 import { describePlan, type Plan } from './plan.js'
 import { decidedPlan, planLines, preflight } from './preflight.js'
 import { emptyReport, type Report } from './report.js'
 import { StepFailure, type RunContext } from './run-context.js'
+import { trackRun, type RunTracker } from './run-tracker.js'
 import type { Runner } from './runner.js'
 import { renderSummary } from './summary.js'
 import { inspectUploadSource, type InspectedUpload } from './upload/upload-image.js'
 import { outputProblems } from './output-checks.js'
 import { oneLine, printUntrusted } from './untrusted.js'
 
-/**
- * Sets the outputs only when every one is this run's own (output-checks.ts); otherwise the run
- * fails naming them, and none is set.
- */
-function setCheckedOutputs(runner: Runner, plan: Plan, outputs: Record<string, string>): void {
-  const problems = outputProblems(plan, outputs)
-  if (problems.length > 0) {
-    throw new StepFailure(
-      `Refusing to set outputs that are not this run's resources:\n${problems.join('\n')}`
-    )
-  }
-  for (const [name, value] of Object.entries(outputs)) runner.setOutput(name, value)
+/** What main reaches Azure through; tests pass their own `connect`. */
+export interface MainDeps {
+  connect: (runner: Runner, plan: Plan) => Promise<AzureClients>
 }
 
 /** Runs the main step; returns the process exit code. */
-export async function runMain(runner: Runner): Promise<number> {
-  const { log } = runner
+export async function runMain(runner: Runner, deps: MainDeps = { connect }): Promise<number> {
   runner.saveState(State.IsPost, 'true')
-  let plan: Plan
-  try {
-    plan = readPlan(name => runner.getInput(name), runner.planContext())
-  } catch (e) {
-    if (e instanceof InputError) {
-      runner.error(e.message)
-      return 1
-    }
-    throw e
-  }
-  if (plan.connection.clientSecret) log.secret(plan.connection.clientSecret)
-  log.debug(oneLine(`Plan: ${JSON.stringify(describePlan(plan))}`))
-
+  const plan = readPlanOrReport(runner)
+  if (plan === undefined) return 1
+  const report = emptyReport()
   // The time limit and cancellation start before the first read of a file: reading an input
   // must not outlast timeout-minutes, whatever the path names.
-  const controller = new AbortController()
-  let currentStep = 'Connect to Azure'
-  let lastLine = ''
-  let why: 'timeout' | 'cancelled' | undefined
-  const timer = setTimeout(() => {
-    why = 'timeout'
-    controller.abort(new Error(`timeout-minutes (${plan.timeoutMinutes}) reached`))
-  }, plan.timeoutMinutes * 60_000)
-  const removeCancel = runner.onCancel(() => {
-    why = 'cancelled'
-    log.warning(
-      oneLine(
-        `Cancelled during '${currentStep}': stopping what is in flight; the post step cleans up.`
-      )
-    )
-    controller.abort(new Error('the job was cancelled'))
-  })
-
+  const tracker = trackRun(runner, plan, report)
   // Upload files are checked before any call to Azure: a bad file costs nothing.
-  let upload: InspectedUpload | undefined
-  if (plan.source.mode === 'upload') {
-    currentStep = 'Inspect the disk image files'
-    try {
-      upload = await untilAborted(inspectUploadSource(plan.source), controller.signal)
-    } catch (e) {
-      clearTimeout(timer)
-      removeCancel()
-      runner.error(
-        controller.signal.aborted
-          ? `${why === 'timeout' ? `Timed out after ${plan.timeoutMinutes} minute(s)` : 'Cancelled'} while reading the disk image files.`
-          : (e as Error).message
-      )
-      return 1
-    }
-    currentStep = 'Connect to Azure'
+  const upload = await inspectOrReport(runner, plan, tracker)
+  if (upload === false) {
+    tracker.dispose()
+    return 1
   }
+  tracker.enter('Connect to Azure')
 
-  const trackingLog: Logger = {
-    ...log,
-    info: (m: string) => {
-      // Lines from printUntrusted's stop-commands markers are not progress; the rest are one line.
-      if (!m.startsWith('::')) lastLine = oneLine(m)
-      // log-sink: callers pass lines made safe with oneLine, or printUntrusted's block.
-      log.info(m)
-    }
-  }
-  const report: Report = emptyReport()
   const ledger = createLedger(json => runner.saveState(State.Ledger, json))
-  let clients: AzureClients | undefined
   const started = Date.now()
-  const title = plan.dryRun
-    ? 'Dry run'
-    : plan.source.mode === 'capture'
-      ? `Capture of VM '${plan.source.vm.name}'`
-      : 'Upload'
+  let clients: AzureClients | undefined
   try {
-    clients = await connect(runner, plan)
-    runner.saveState(State.Connection, JSON.stringify({ runId: plan.run.runId }))
-    const ctx: RunContext = {
-      plan,
-      clients,
-      log: trackingLog,
-      signal: controller.signal,
-      ledger,
-      report,
-      step: async (name, fn) => {
-        currentStep = name
-        lastLine = ''
-        const t0 = Date.now()
-        try {
-          const result = await log.group(name, fn)
-          report.steps.push({ name, ms: Date.now() - t0, outcome: 'ok' })
-          return result
-        } catch (e) {
-          report.steps.push({ name, ms: Date.now() - t0, outcome: 'failed' })
-          throw e
-        }
-      }
-    }
+    clients = await deps.connect(runner, plan)
+    const ctx = runContext(plan, clients, tracker, ledger, report)
     const pre = await ctx.step('Check source and targets (read-only)', () => preflight(ctx, upload))
-    currentStep = 'Check permissions'
+    tracker.enter('Check permissions')
     const decided = decidedPlan(plan, pre.mode === 'capture' && pre.deprovision)
-    const permissions = await checkPermissions(clients, decided, trackingLog, controller.signal)
+    const permissions = await checkPermissions(clients, decided, tracker.log, tracker.signal)
     const planned = planLines(plan, pre)
     if (permissions !== 'unknown') {
+      // Missing where the resource's own permissions were read refuses; missing only as far as its
+      // resource group shows (the resource could not be read) warns.
       const { certain, doubtful } = splitMissing(permissions)
       if (certain.length > 0)
         throw new StepFailure(describeMissing(certain, decided, plan.connection.clientId))
-      if (doubtful.length > 0) log.warning(describeDoubtful(doubtful))
+      if (doubtful.length > 0) runner.log.warning(describeDoubtful(doubtful))
     }
-    log.info('Plan:')
-    planned.forEach((l, i) => log.info(oneLine(`  ${i + 1}. ${l}`)))
+    runner.log.info('Plan:')
+    planned.forEach((l, i) => runner.log.info(oneLine(`  ${i + 1}. ${l}`)))
     if (plan.dryRun) {
       report.sections.push({
         title: 'Plan',
@@ -161,88 +81,70 @@ export async function runMain(runner: Runner): Promise<number> {
       })
       // The least-privilege role for exactly this run, from the table the preflight checked.
       const role = JSON.stringify(customRoleDefinition(decided), null, 2)
-      log.info('Least-privilege custom role for this run (az role definition create):')
+      runner.log.info('Least-privilege custom role for this run (az role definition create):')
       // Its scopes carry resource group names from the inputs: printed inside a stop-commands block.
-      printUntrusted(log, role)
+      printUntrusted(runner.log, role)
       report.sections.push({
         title: 'Least-privilege role for this run',
         markdown: `Create it with \`az role definition create --role-definition role.json\` and assign it on the scopes it lists:\n\n\`\`\`json\n${role}\n\`\`\``
       })
-      if (pre.gallery) report.outputs[Outputs.GalleryImageVersion] = pre.gallery.version
       // The version a real run would publish, as an output too (the summary lists it under Outputs).
-      setCheckedOutputs(runner, plan, report.outputs)
-      log.info('Dry run: nothing was created or changed.')
-      await runner.writeSummary(
-        renderSummary(report, clients.cloud, {
-          ok: true,
-          title: `${title}: the run would be attempted`
-        })
+      if (pre.gallery) report.outputs[Outputs.GalleryImageVersion] = pre.gallery.version
+      return await finishSuccess(
+        runner,
+        plan,
+        report,
+        clients,
+        'Dry run: nothing was created or changed.'
       )
-      runner.saveState(State.Succeeded, 'true')
-      return 0
     }
     await execute(ctx, pre)
-    setCheckedOutputs(runner, plan, report.outputs)
-    log.info(
-      oneLine(
-        `Done in ${formatDuration(Date.now() - started)}: ${report.outputs[Outputs.ImageId] ?? ''}`
-      )
-    )
-    await runner.writeSummary(renderSummary(report, clients.cloud, { ok: true, title }))
-    runner.saveState(State.Succeeded, 'true')
-    return 0
+    const done = `Done in ${formatDuration(Date.now() - started)}: ${report.outputs[Outputs.ImageId] ?? ''}`
+    return await finishSuccess(runner, plan, report, clients, done)
   } catch (e) {
-    const aborted = controller.signal.aborted
-    let message: string
-    const details: string[] = []
-    if (aborted && why === 'timeout') {
-      message = `Timed out after ${plan.timeoutMinutes} minute(s) during '${currentStep}'${lastLine ? ` (last progress: ${lastLine})` : ''}. Raise 'timeout-minutes' if Azure needs longer.`
-    } else if (aborted && why === 'cancelled') {
-      message = `Cancelled during '${currentStep}'.`
-    } else if (e instanceof StepFailure) {
-      message = e.message
-    } else {
-      const described = describeAzureError(e, currentStep, {
-        github: {
-          repository: plan.run.repository,
-          ref: plan.run.ref,
-          eventName: runner.env.GITHUB_EVENT_NAME
-        },
-        cloudName: plan.connection.environment
-      })
-      message = described.summary
-      details.push(...described.details)
-    }
-    const [first, ...rest] = message.split('\n')
-    runner.error(first)
-    for (const line of [...rest, ...details]) log.info(oneLine(line))
-    if (clients && why !== 'cancelled' && ledger.entries().length > 0) {
-      // Clean up now while we can; the post step finishes whatever this leaves.
-      const result = await log.group('Cleanup', () =>
-        cleanUp({
-          clients: clients as AzureClients,
-          ledger,
-          runId: plan.run.runId,
-          log,
-          signal: AbortSignal.timeout(10 * 60_000)
-        })
-      )
-      report.notes.push(...result.done, ...result.failed)
-    }
-    const backups = report.outputs[Outputs.BackupSnapshotIds]
-    if (backups !== undefined) {
-      const only = { [Outputs.BackupSnapshotIds]: backups }
-      const problems = outputProblems(plan, only)
-      if (problems.length === 0) runner.setOutput(Outputs.BackupSnapshotIds, backups)
-      else for (const p of problems) log.warning(oneLine(`Not set: ${p}`))
-    }
-    await runner.writeSummary(
-      renderSummary(report, clients?.cloud, { ok: false, title, error: first })
-    )
-    return 1
+    return await finishFailure(runner, { plan, report, ledger, tracker, clients }, e)
   } finally {
-    clearTimeout(timer)
-    removeCancel()
+    tracker.dispose()
+  }
+}
+
+function readPlanOrReport(runner: Runner): Plan | undefined {
+  let plan: Plan
+  try {
+    plan = readPlan(name => runner.getInput(name), runner.planContext())
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e
+    runner.error(e.message)
+    return undefined
+  }
+  if (plan.connection.clientSecret) runner.log.secret(plan.connection.clientSecret)
+  runner.log.debug(oneLine(`Plan: ${JSON.stringify(describePlan(plan))}`))
+  return plan
+}
+
+/**
+ * The inspected upload files (undefined in capture mode), or false after reporting a bad file, or
+ * a timeout or cancellation while reading them.
+ */
+async function inspectOrReport(
+  runner: Runner,
+  plan: Plan,
+  tracker: RunTracker
+): Promise<InspectedUpload | undefined | false> {
+  if (plan.source.mode !== 'upload') return undefined
+  tracker.enter('Inspect the disk image files')
+  try {
+    return await untilAborted(inspectUploadSource(plan.source), tracker.signal)
+  } catch (e) {
+    const why = tracker.stopReason()
+    runner.error(
+      why !== undefined
+        ? `${why === 'timeout' ? `Timed out after ${plan.timeoutMinutes} minute(s)` : 'Cancelled'} while reading the disk image files.`
+        : e instanceof Error
+          ? e.message
+          : String(e)
+    )
+    return false
   }
 }
 
@@ -263,4 +165,108 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
       }
     )
   })
+}
+
+function runContext(
+  plan: Plan,
+  clients: AzureClients,
+  tracker: RunTracker,
+  ledger: Ledger,
+  report: Report
+): RunContext {
+  return {
+    plan,
+    clients,
+    log: tracker.log,
+    signal: tracker.signal,
+    ledger,
+    report,
+    step: tracker.step
+  }
+}
+
+function title(plan: Plan): string {
+  if (plan.dryRun) return 'Dry run'
+  return plan.source.mode === 'capture' ? `Capture of VM '${plan.source.vm.name}'` : 'Upload'
+}
+
+/**
+ * Sets the outputs only when every one is this run's own (output-checks.ts); otherwise the run
+ * fails naming them, and none is set.
+ */
+function setCheckedOutputs(runner: Runner, plan: Plan, outputs: Record<string, string>): void {
+  const problems = outputProblems(plan, outputs)
+  if (problems.length > 0) {
+    throw new StepFailure(
+      `Refusing to set outputs that are not this run's resources:\n${problems.join('\n')}`
+    )
+  }
+  for (const [name, value] of Object.entries(outputs)) runner.setOutput(name, value)
+}
+
+/** Outputs, the closing log line, the summary, and the state that tells post there is nothing to do. */
+async function finishSuccess(
+  runner: Runner,
+  plan: Plan,
+  report: Report,
+  clients: AzureClients,
+  closing: string
+): Promise<number> {
+  setCheckedOutputs(runner, plan, report.outputs)
+  runner.log.info(oneLine(closing))
+  const heading = plan.dryRun ? `${title(plan)}: the run would be attempted` : title(plan)
+  await runner.writeSummary(renderSummary(report, clients.cloud, { ok: true, title: heading }))
+  runner.saveState(State.Succeeded, 'true')
+  return 0
+}
+
+interface FailedRun {
+  plan: Plan
+  report: Report
+  ledger: Ledger
+  tracker: RunTracker
+  /** Undefined when signing in failed. */
+  clients: AzureClients | undefined
+}
+
+/** One `::error::`, the details, cleanup of what the ledger lists (unless cancelled), the summary. */
+async function finishFailure(runner: Runner, run: FailedRun, error: unknown): Promise<number> {
+  const { plan, report, ledger, tracker, clients } = run
+  const { log } = runner
+  const stopReason = tracker.stopReason()
+  const { message, details } = describeFailure(error, {
+    stopReason,
+    step: tracker.currentStep(),
+    lastLine: tracker.lastLine(),
+    plan,
+    env: runner.env
+  })
+  const [first, ...rest] = message.split('\n')
+  runner.error(first)
+  for (const line of [...rest, ...details]) log.info(oneLine(line))
+  if (clients && stopReason !== 'cancelled' && ledger.entries().length > 0) {
+    // Clean up now while we can; the post step finishes whatever this leaves.
+    const result = await log.group('Cleanup', () =>
+      cleanUp({
+        clients,
+        ledger,
+        runId: plan.run.runId,
+        log,
+        signal: AbortSignal.timeout(10 * 60_000)
+      })
+    )
+    report.notes.push(...result.done, ...result.failed)
+  }
+  // Snapshots taken before the failure are the user's way back: their IDs are still an output.
+  const backups = report.outputs[Outputs.BackupSnapshotIds]
+  if (backups !== undefined) {
+    const only = { [Outputs.BackupSnapshotIds]: backups }
+    const problems = outputProblems(plan, only)
+    if (problems.length === 0) runner.setOutput(Outputs.BackupSnapshotIds, backups)
+    else for (const p of problems) log.warning(oneLine(`Not set: ${p}`))
+  }
+  await runner.writeSummary(
+    renderSummary(report, clients?.cloud, { ok: false, title: title(plan), error: first })
+  )
+  return 1
 }

@@ -3,14 +3,25 @@
  * it does nothing; otherwise it finishes the cleanup of what the ledger in the state still lists.
  */
 import { State } from './constants.js'
+import type { AzureClients } from './azure/clients.js'
 import { cleanUp } from './cleanup.js'
 import { readPlan } from './inputs.js'
 import { createLedger, type LedgerEntry } from './ledger.js'
 import { connect } from './connect.js'
+import type { Plan } from './plan.js'
 import type { Runner } from './runner.js'
 import { oneLine } from './untrusted.js'
 
-export async function runPost(runner: Runner, getState: (name: string) => string): Promise<number> {
+/** What post reaches Azure through; tests pass their own `connect`. */
+export interface PostDeps {
+  connect: (runner: Runner, plan: Plan, quiet: boolean) => Promise<AzureClients>
+}
+
+export async function runPost(
+  runner: Runner,
+  getState: (name: string) => string,
+  deps: PostDeps = { connect }
+): Promise<number> {
   const { log } = runner
   if (getState(State.Succeeded) === 'true') {
     log.debug('Post: the main step succeeded; nothing to clean up.')
@@ -30,7 +41,7 @@ export async function runPost(runner: Runner, getState: (name: string) => string
   try {
     const plan = readPlan(name => runner.getInput(name), runner.planContext())
     if (plan.connection.clientSecret) log.secret(plan.connection.clientSecret)
-    const clients = await connect(runner, plan, true)
+    const clients = await deps.connect(runner, plan, true)
     const ledger = createLedger(json => runner.saveState(State.Ledger, json), entries)
     const result = await log.group('Cleanup of what this run left behind', () =>
       cleanUp({

@@ -86,8 +86,11 @@ describe('capture into a managed image', () => {
     expect(JSON.stringify((runCommand?.body as any).script)).toContain(
       'waagent -force -deprovision+user'
     )
-    // The deprovision ends with a shutdown; the action waited for the VM to stop before deallocating.
-    expect(JSON.stringify((runCommand?.body as any).script)).toMatch(/nohup .*shutdown -h now.*&/)
+    // The deprovision runs in a transient systemd unit and ends with a shutdown; the action waited
+    // for the VM to stop before deallocating.
+    expect(JSON.stringify((runCommand?.body as any).script)).toMatch(
+      /systemd-run --unit=\S+ --collect .*shutdown -h now/
+    )
     expect(run.main.stdout).toMatch(/Deprovision in 'golden-builder': VM stopped/)
 
     const imagePut = writes.find(w => /\/images\/golden-42$/.test(w.path))
@@ -138,7 +141,7 @@ describe('capture into a managed image', () => {
     expect(postWrites).toEqual([])
   })
 
-  it('waits for Sysprep to stop a Windows VM before deallocating it', async () => {
+  it("verifies Sysprep's ImageState on a Windows VM before deallocating it", async () => {
     const vm = cloud.emu.addVm({
       resourceGroup: 'build-rg',
       name: 'win-builder',
@@ -169,12 +172,12 @@ describe('capture into a managed image', () => {
     expect(deallocate).toBeGreaterThan(runCommand)
     expect(JSON.stringify(requests[runCommand].body)).toContain('Sysprep.exe')
     expect(JSON.stringify(requests[runCommand].body)).toContain('/generalize /oobe /mode:vm')
-    // Between the two: instance view reads until the VM reported stopped.
+    // Between the two: the command's status and the VM's power state, watched together.
     const views = requests
       .slice(runCommand, deallocate)
       .filter(r => r.method === 'GET' && r.path.endsWith('/instanceView'))
-    expect(views.length).toBeGreaterThanOrEqual(2)
-    expect(run.main.stdout).toMatch(/Sysprep in 'win-builder': VM stopped/)
+    expect(views.length).toBeGreaterThanOrEqual(1)
+    expect(run.main.stdout).toMatch(/ImageState IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE/)
     expect(cloud.emu.resources.state(vm.id as string)).toMatchObject({ generalized: true })
   })
 

@@ -118,7 +118,114 @@ describe('ARM emulator compute behaviour through @azure/arm-compute', () => {
         { location: 'westus', sourceVirtualMachine: { id: vmId('vm-ng') } },
         poll
       )
-    ).rejects.toMatchObject({ code: 'OperationNotAllowed' })
+    ).rejects.toMatchObject({
+      code: 'OperationNotAllowed',
+      message:
+        "The operation 'Create Image' requires the Virtual Machine 'vm-ng' to be Generalized."
+    })
+    // Arm64 sources are refused (hashicorp/packer#12188).
+    emu.addVm({
+      resourceGroup: rg,
+      name: 'vm-arm',
+      location: 'westus',
+      osType: 'Linux',
+      architecture: 'Arm64',
+      powerState: 'deallocated',
+      generalized: true
+    })
+    await expect(
+      client.images.createOrUpdate(
+        rg,
+        'img-arm',
+        { location: 'westus', sourceVirtualMachine: { id: vmId('vm-arm') } },
+        poll
+      )
+    ).rejects.toMatchObject({
+      statusCode: 409,
+      code: 'OperationNotAllowed',
+      message:
+        "Creating an image with sourceVirtualMachine source that has CPU Architecture 'Arm64' is not supported. Please select a source resource with a supported CPU Architecture: 'x64'."
+    })
+  })
+
+  it('makes an image of a VM powered off (not deallocated) and generalized, as in test_vm_generalize.yaml', async () => {
+    emu.addVm({ resourceGroup: rg, name: 'vm-off', location: 'westus', osType: 'Linux' })
+    await client.virtualMachines.powerOff(rg, 'vm-off', poll)
+    await client.virtualMachines.generalize(rg, 'vm-off')
+    const image = await client.images.createOrUpdate(
+      rg,
+      'img-off',
+      { location: 'westus', sourceVirtualMachine: { id: vmId('vm-off') } },
+      poll
+    )
+    expect(image.provisioningState).toBe('Succeeded')
+  })
+
+  it("omits disk sizes and storageAccountType from a deallocated VM's GET", async () => {
+    emu.addVm({
+      resourceGroup: rg,
+      name: 'vm-dealloc',
+      location: 'westus',
+      osType: 'Linux',
+      dataDisks: 1
+    })
+    const running = await client.virtualMachines.get(rg, 'vm-dealloc')
+    expect(running.storageProfile?.osDisk?.diskSizeGB).toBe(30)
+    await client.virtualMachines.deallocate(rg, 'vm-dealloc', poll)
+    const vm = await client.virtualMachines.get(rg, 'vm-dealloc')
+    expect(vm.storageProfile?.osDisk?.diskSizeGB).toBeUndefined()
+    expect(vm.storageProfile?.osDisk?.managedDisk?.storageAccountType).toBeUndefined()
+    expect(vm.storageProfile?.dataDisks?.[0].diskSizeGB).toBeUndefined()
+    // The disk resource still has them.
+    const os = vm.storageProfile!.osDisk!.managedDisk!.id!.split('/')[8]
+    expect((await client.disks.get(rg, os)).diskSizeGB).toBe(30)
+  })
+
+  it('puts an incremental snapshot without sku on ZRS where the region has it, and copies Premium SSD v2 in the background', async () => {
+    emu.addResourceGroup('rg-zrs', 'westeurope')
+    emu.addVm({
+      resourceGroup: 'rg-zrs',
+      name: 'vm-v2',
+      location: 'westeurope',
+      osType: 'Linux',
+      diskSku: 'PremiumV2_LRS'
+    })
+    const vm = await client.virtualMachines.get('rg-zrs', 'vm-v2')
+    const diskId = vm.storageProfile!.osDisk!.managedDisk!.id!
+    const snap = await client.snapshots.createOrUpdate(
+      'rg-zrs',
+      'snap-v2',
+      {
+        location: 'westeurope',
+        incremental: true,
+        creationData: { createOption: 'Copy', sourceResourceId: diskId }
+      },
+      poll
+    )
+    expect(snap.sku?.name).toBe('Standard_ZRS')
+    expect(snap.completionPercent).toBeLessThan(100)
+    let percent = snap.completionPercent ?? 0
+    for (let i = 0; i < 3 && percent < 100; i++)
+      percent = (await client.snapshots.get('rg-zrs', 'snap-v2')).completionPercent ?? 0
+    expect(percent).toBe(100)
+    // westus has no availability zones: LRS.
+    const lrs = await client.snapshots.createOrUpdate(
+      rg,
+      'snap-lrs',
+      {
+        location: 'westus',
+        incremental: true,
+        creationData: {
+          createOption: 'Copy',
+          sourceResourceId:
+            vmId('vm-dealloc').replace(/virtualMachines.*/, 'disks/') +
+            (await client.virtualMachines.get(rg, 'vm-dealloc')).storageProfile!.osDisk!.name
+        }
+      },
+      poll
+    )
+    expect(lrs.sku?.name).toBe('Standard_LRS')
+    expect(lrs.completionPercent).toBeUndefined()
   })
 
   it('surfaces a Failed operation and leaves the resource Failed', async () => {
@@ -173,7 +280,43 @@ describe('ARM emulator compute behaviour through @azure/arm-compute', () => {
     for (let i = 0; i < 3; i++) await foreground.poll()
     expect(foreground.isDone).toBe(false)
 
-    // In the background, ending with a shutdown: the command reports and the VM stops.
+    // A second command while that one is in progress: 409 Conflict at the request
+    // (azure-docs#10409, #43356; Azure/azure-cli#32305).
+    await expect(
+      client.virtualMachines.runCommand(
+        rg,
+        'lin-fg',
+        { commandId: 'RunShellScript', script: ['hostname'] },
+        poll
+      )
+    ).rejects.toMatchObject({
+      statusCode: 409,
+      code: 'Conflict',
+      message:
+        'Run command extension execution is in progress. Please wait for completion before invoking a run command.'
+    })
+
+    // In the background without a cgroup of its own (the default guest), the job dies with the
+    // agent: the command reports, but nothing is deprovisioned and the VM keeps running.
+    emu.addVm({ resourceGroup: rg, name: 'lin-bg', location: 'westus', osType: 'Linux' })
+    await client.virtualMachines.runCommand(
+      rg,
+      'lin-bg',
+      {
+        commandId: 'RunShellScript',
+        script: ["nohup sh -c 'sleep 10; waagent -force -deprovision+user && shutdown -h now' &"]
+      },
+      poll
+    )
+    for (let i = 0; i < 4; i++) await client.virtualMachines.instanceView(rg, 'lin-bg')
+    expect(emu.resources.state(vmId('lin-bg'))).toMatchObject({
+      guestDeprovisioned: false,
+      agentRunning: false,
+      powerState: 'running'
+    })
+
+    // In a transient systemd unit, ending with a shutdown: the command reports the unit in the
+    // Linux shape (one ProvisioningState status, [stdout]/[stderr] in its message) and the VM stops.
     emu.addVm({ resourceGroup: rg, name: 'lin', location: 'westus', osType: 'Linux' })
     const res = await client.virtualMachines.runCommand(
       rg,
@@ -181,13 +324,20 @@ describe('ARM emulator compute behaviour through @azure/arm-compute', () => {
       {
         commandId: 'RunShellScript',
         script: [
-          "nohup sh -c 'sleep 10; /usr/sbin/waagent -force -deprovision+user && shutdown -h now' &"
+          "systemd-run --unit=deprov --collect /bin/sh -c 'sleep 10; waagent -force -deprovision+user && shutdown -h now'"
         ]
       },
       poll
     )
-    // Linux: one ProvisioningState/succeeded status (test_vm_run_command_e2e).
-    expect(res.value?.[0].code).toBe('ProvisioningState/succeeded')
+    expect(res.value).toHaveLength(1)
+    expect(res.value?.[0]).toMatchObject({
+      code: 'ProvisioningState/succeeded',
+      level: 'Info',
+      displayStatus: 'Provisioning succeeded'
+    })
+    expect(res.value?.[0].message).toMatch(
+      /^Enable succeeded: \n\[stdout\]\n\n\[stderr\]\nRunning as unit: deprov\.service; invocation ID: [0-9a-f]{32}\n$/
+    )
     expect(emu.resources.state(vmId('lin'))?.guestDeprovisioned).toBe(true)
     const linStates: string[] = []
     for (let i = 0; i < 4; i++) {
@@ -195,6 +345,9 @@ describe('ARM emulator compute behaviour through @azure/arm-compute', () => {
       linStates.push(v.statuses!.find(s => s.code!.startsWith('PowerState/'))!.code!)
     }
     expect(linStates.at(-1)).toBe('PowerState/stopped')
+    // generalize answers 200 after the stop alone (REC/test_vm_generalize.yaml).
+    await client.virtualMachines.generalize(rg, 'lin')
+    expect(emu.resources.state(vmId('lin'))?.generalized).toBe(true)
 
     emu.addVm({ resourceGroup: rg, name: 'win', location: 'westus', osType: 'Windows' })
     const poller = client.virtualMachines.runCommand(

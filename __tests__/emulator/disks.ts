@@ -21,6 +21,7 @@ import {
   clone,
   deleteResource,
   getResource,
+  normRegion,
   putResource,
   requireResource,
   requireResourceGroup
@@ -62,8 +63,8 @@ export function diskBlobClient(state: State, diskId: string): PageBlobClient {
 
 /**
  * A SAS on a stored access policy of the disk's container: the URL carries `si=` and no
- * permissions or times, as Azure's does; revoking access removes the policy (`revokeSas`), after
- * which the URL stops working.
+ * permissions or times, as Azure's does; revoking access removes the policies (`revokeSas`),
+ * after which the URLs stop working.
  */
 async function sasUrl(
   state: State,
@@ -78,7 +79,18 @@ async function sasUrl(
   ).getContainerClient(containerName(disk))
   await container.createIfNotExists()
   const identifier = newGuid()
+  // A new grant keeps earlier SAS URLs working (whether Azure revokes them is unverified); a
+  // container holds at most five stored policies, so the oldest goes first.
+  const { signedIdentifiers } = await container.getAccessPolicy()
   await container.setAccessPolicy(undefined, [
+    ...signedIdentifiers.slice(-4).map(p => ({
+      id: p.id,
+      accessPolicy: {
+        permissions: p.accessPolicy.permissions,
+        startsOn: p.accessPolicy.startsOn ? new Date(p.accessPolicy.startsOn) : undefined,
+        expiresOn: p.accessPolicy.expiresOn ? new Date(p.accessPolicy.expiresOn) : undefined
+      }
+    })),
     {
       id: identifier,
       accessPolicy: {
@@ -205,8 +217,38 @@ export function putDisk(ctx: Ctx, id: string): Reply {
 }
 
 export function getDiskLike(ctx: Ctx, id: string): Reply {
-  return { status: 200, body: clone(requireResource(ctx.state, id).body) }
+  const r = requireResource(ctx.state, id)
+  // A Premium SSD v2 / Ultra snapshot copies in the background after it is created; each GET
+  // here counts as time passing (the pace is the emulator's, not Azure's).
+  const props = r.body.properties
+  if (typeof props.completionPercent === 'number' && props.completionPercent < 100)
+    props.completionPercent = Math.min(100, props.completionPercent + 50)
+  return { status: 200, body: clone(r.body) }
 }
+
+/**
+ * Regions where an incremental snapshot without `sku` lands on ZRS ("If ZRS is available in the
+ * selected region, an incremental snapshot will use ZRS automatically", disks-incremental-snapshots.md).
+ * A subset of the regions with availability zones; unlisted regions get LRS.
+ */
+const ZRS_REGIONS = new Set([
+  'westeurope',
+  'northeurope',
+  'eastus',
+  'eastus2',
+  'westus2',
+  'westus3',
+  'centralus',
+  'southcentralus',
+  'francecentral',
+  'germanywestcentral',
+  'uksouth',
+  'swedencentral',
+  'japaneast',
+  'australiaeast',
+  'southeastasia',
+  'canadacentral'
+])
 
 export async function beginGetAccess(ctx: Ctx, id: string): Promise<Reply> {
   const { state } = ctx
@@ -215,7 +257,6 @@ export async function beginGetAccess(ctx: Ctx, id: string): Promise<Reply> {
   const access = String(ctx.body?.access ?? 'Read')
   const seconds = Number(ctx.body?.durationInSeconds ?? 3600)
   let sas: string
-  await revokeSas(state, disk)
   if (access.toLowerCase() === 'write') {
     if (props.diskState !== 'ReadyToUpload' && props.diskState !== 'ActiveUpload')
       fail(
@@ -346,6 +387,7 @@ export function putSnapshot(ctx: Ctx, id: string): Reply {
   if (!body.location)
     fail(400, 'LocationRequired', 'The location property is required for this definition.')
   let sourceProps: Body = {}
+  let sourceSku = ''
   if (String(creation.createOption).toLowerCase() === 'copy') {
     const src = getResource(state, String(creation.sourceResourceId))
     if (!src) fail(404, 'NotFound', `Resource ${creation.sourceResourceId} is not found.`)
@@ -357,6 +399,7 @@ export function putSnapshot(ctx: Ctx, id: string): Reply {
       )
     sourceProps = src.body.properties
     creation.sourceUniqueId = sourceProps.uniqueId
+    sourceSku = String(src.body.sku?.name ?? '')
   }
   const snap: Resource = {
     id,
@@ -368,7 +411,13 @@ export function putSnapshot(ctx: Ctx, id: string): Reply {
       type: 'Microsoft.Compute/snapshots',
       location: body.location,
       tags: body.tags ?? {},
-      sku: body.sku ?? { name: 'Standard_LRS', tier: 'Standard' },
+      sku: body.sku ?? {
+        name:
+          props.incremental && ZRS_REGIONS.has(normRegion(body.location))
+            ? 'Standard_ZRS'
+            : 'Standard_LRS',
+        tier: 'Standard'
+      },
       properties: {
         osType: sourceProps.osType,
         hyperVGeneration: sourceProps.hyperVGeneration,
@@ -398,6 +447,10 @@ export function putSnapshot(ctx: Ctx, id: string): Reply {
     resourceId: id,
     complete: () => {
       snap.body.properties.provisioningState = 'Succeeded'
+      // Premium SSD v2 and Ultra snapshots "can't be used immediately": a background copy runs
+      // until CompletionPercent is 100 (disks-incremental-snapshots.md).
+      if (/^(PremiumV2_LRS|UltraSSD_LRS)$/i.test(sourceSku))
+        snap.body.properties.completionPercent = 0
       return clone(snap.body)
     },
     fail: () => {

@@ -55,11 +55,23 @@ function storageProfileFrom(
         `The source virtual machine '${vm.id}' must be in the same location '${location}' as the image.`,
         'sourceVirtualMachine'
       )
-    if (!vm.state.generalized || vm.state.powerState !== 'deallocated')
+    // Arm64: 409 OperationNotAllowed at the request (hashicorp/packer#12188,
+    // hashicorp/packer-plugin-azure#286, #366; the snapshot variant with 409 in
+    // Azure/azure-sdk-for-go#19665). Checked by Azure after the security type (unverified order).
+    if (vm.state.architecture === 'Arm64')
       fail(
         409,
         'OperationNotAllowed',
-        `Operation 'Create Image' is not allowed on VM '${vm.body.name}' since the VM is not generalized. Please generalize the VM and retry.`
+        "Creating an image with sourceVirtualMachine source that has CPU Architecture 'Arm64' is not supported. Please select a source resource with a supported CPU Architecture: 'x64'."
+      )
+    // Only "generalized" is required: an image from a VM that was powered off and generalized,
+    // not deallocated, is accepted (REC/test_vm_generalize.yaml). Text: ansible/ansible#37158;
+    // status 409 as for the other OperationNotAllowed refusals (unverified).
+    if (!vm.state.generalized)
+      fail(
+        409,
+        'OperationNotAllowed',
+        `The operation 'Create Image' requires the Virtual Machine '${vm.body.name}' to be Generalized.`
       )
     const sp = vm.body.properties.storageProfile
     return {

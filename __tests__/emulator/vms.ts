@@ -32,6 +32,26 @@ export interface VmSeed {
   architecture?: 'x64' | 'Arm64'
   tags?: Record<string, string>
   diskSizeGB?: number
+  /** disk SKU of the OS and data disks (default Premium_LRS) */
+  diskSku?: string
+  /** how the guest OS behaves under Run Command */
+  guest?: GuestSeed
+}
+
+/** The guest OS, as far as Run Command can tell it apart. */
+export interface GuestSeed {
+  /**
+   * Linux: the agent gives extensions their own cgroup (WALinuxAgent cgroupapi.py
+   * distro_supported(): Ubuntu >= 16, CentOS/RHEL 8, RHEL 9, Azure Linux 3), so a job a run
+   * command leaves in the background outlives the agent's stop. Default false (Debian, SLES, ...).
+   */
+  extensionCgroups?: boolean
+  /** Linux: `waagent -deprovision+user` fails (the VM then keeps running). */
+  deprovisionFails?: boolean
+  /** false: results never reach Azure (no outbound HTTPS from the VM). Default true. */
+  reportsResults?: boolean
+  /** Windows: the ImageState Sysprep ends in (default IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE). */
+  sysprepImageState?: string
 }
 
 const display: Record<PowerState, string> = {
@@ -67,7 +87,7 @@ export function addVm(state: State, seed: VmSeed): Resource {
         type: 'Microsoft.Compute/disks',
         location: seed.location,
         managedBy: id,
-        sku: { name: 'Premium_LRS', tier: 'Premium' },
+        sku: { name: seed.diskSku ?? 'Premium_LRS' },
         properties: {
           ...(os
             ? {
@@ -101,7 +121,10 @@ export function addVm(state: State, seed: VmSeed): Resource {
       createOption: 'Empty',
       caching: 'None',
       diskSizeGB: 4,
-      managedDisk: { id: mkDisk(name, 4, false), storageAccountType: 'Premium_LRS' },
+      managedDisk: {
+        id: mkDisk(name, 4, false),
+        storageAccountType: seed.diskSku ?? 'Premium_LRS'
+      },
       toBeDetached: false
     }
   })
@@ -122,7 +145,7 @@ export function addVm(state: State, seed: VmSeed): Resource {
           name: osDiskName,
           createOption: 'FromImage',
           caching: 'ReadWrite',
-          managedDisk: { id: osDiskId, storageAccountType: 'Premium_LRS' },
+          managedDisk: { id: osDiskId, storageAccountType: seed.diskSku ?? 'Premium_LRS' },
           deleteOption: 'Detach',
           diskSizeGB: seed.diskSizeGB ?? 30
         },
@@ -144,6 +167,9 @@ export function addVm(state: State, seed: VmSeed): Resource {
       hyperVGeneration: hyperV,
       architecture: seed.architecture ?? 'x64',
       guestDeprovisioned: false,
+      agentRunning: true,
+      guest: seed.guest ?? {},
+      pollsToStop: state.config.sysprepPollsToStop,
       stopCountdown: -1
     }
   })
@@ -174,14 +200,29 @@ export function instanceView(vm: Resource): Body {
         ? 'Windows Server 2022 Datacenter'
         : 'ubuntu',
     hyperVGeneration: s.hyperVGeneration,
-    vmAgent: { vmAgentVersion: s.guestDeprovisioned ? 'Unknown' : '2.12.0.2', statuses: [] },
+    vmAgent: { vmAgentVersion: s.agentRunning ? '2.12.0.2' : 'Unknown', statuses: [] },
     disks: [],
     statuses
   }
 }
 
-/** Sysprep /shutdown: each instance view read after the command moves the guest towards "stopped". */
+/** One tick of the guest's pending run-command work; it takes effect when the count runs out. */
+function advanceGuest(vm: Resource): void {
+  const work = vm.state.guestWork as { pollsLeft: number } | undefined
+  if (!work) return
+  if (--work.pollsLeft <= 0) finishGuest(vm)
+}
+
+function finishGuest(vm: Resource): void {
+  const work = vm.state.guestWork as { effects?: () => void } | undefined
+  if (!work) return
+  vm.state.guestWork = undefined
+  work.effects?.()
+}
+
+/** A guest shutdown: each instance view read after it moves the VM towards "stopped". */
 function advanceShutdown(vm: Resource): void {
+  advanceGuest(vm)
   const s = vm.state
   if (s.stopCountdown < 0) return
   if (s.stopCountdown === 0) {
@@ -198,12 +239,15 @@ export function getVm(ctx: Ctx, id: string, viewOnly: boolean): Reply {
   advanceShutdown(vm)
   if (viewOnly) return { status: 200, body: instanceView(vm) }
   const body = clone(vm.body)
-  // A deallocated VM's model has no osDisk.diskSizeGB and no managedDisk.storageAccountType
-  // (test_vm_capture_zone_resilient_image, fixture vm-get-deallocated).
   if (vm.state.powerState === 'deallocated') {
-    const os = body.properties.storageProfile.osDisk
-    delete os.diskSizeGB
-    delete os.managedDisk.storageAccountType
+    // A deallocated VM's GET has no disk sizes and no storageAccountType
+    // (REC/test_vm_capture_zone_resilient_image.yaml; "by design", Azure/azure-powershell#13213;
+    // data disks: ansible/ansible#52181; conformance fixture vm-get-deallocated).
+    const sp = body.properties.storageProfile
+    for (const d of [sp.osDisk, ...sp.dataDisks]) {
+      delete d.diskSizeGB
+      delete d.managedDisk.storageAccountType
+    }
   }
   if ((ctx.query['$expand'] ?? '').toLowerCase() === 'instanceview')
     body.properties.instanceView = instanceView(vm)
@@ -264,15 +308,17 @@ export function vmAction(ctx: Ctx, id: string, action: string): Reply {
         region,
         complete: () => {
           s.powerState = 'running'
-          s.guestDeprovisioned = false
+          s.agentRunning = true
           return undefined
         }
       })
     }
     case 'generalize': {
-      // Synchronous, 200 only (VirtualMachines_Generalize). Wording after azure-docs#86809
-      // ("Operation 'generalize' is not allowed on VM 'myVM' since the VM is running ...").
-      if (s.powerState !== 'deallocated') notAllowed('generalize', vm, `is ${s.powerState}`)
+      // Synchronous 200 (VirtualMachines_Generalize), also right after powerOff alone
+      // (REC/test_vm_generalize.yaml). A running VM: "Operation 'generalize' is not allowed on VM
+      // 'myVM' since the VM is ru[nning]" (azure-docs#86809); other transitional states unverified.
+      if (s.powerState !== 'deallocated' && s.powerState !== 'stopped')
+        notAllowed('generalize', vm, `is ${s.powerState}`)
       s.generalized = true
       return { status: 200 }
     }
@@ -287,11 +333,155 @@ export function vmAction(ctx: Ctx, id: string, action: string): Reply {
   }
 }
 
+/** The tail Azure keeps of each stream (REC/test_vm_run_command_e2e.yaml: stdout cut at its start). */
+const OUTPUT_TAIL = 4096
+
+/**
+ * The result of a finished run command, as Azure returns it. Linux (RunCommandLinux extension):
+ * one status, "Enable succeeded" even when the script exited non-zero, stdout and stderr inside the
+ * message (REC/test_vm_run_command_e2e.yaml; Azure/azure-cli#14425, #25948). Windows: a
+ * ComponentStatus pair (Azure/azure-cli#29750, #6898).
+ */
+export function runCommandResult(osType: string, stdout: string, stderr: string): Body {
+  const tail = (t: string): string => (t.length > OUTPUT_TAIL ? t.slice(-OUTPUT_TAIL) : t)
+  if (osType === 'Linux') {
+    return {
+      value: [
+        {
+          code: 'ProvisioningState/succeeded',
+          level: 'Info',
+          displayStatus: 'Provisioning succeeded',
+          message: `Enable succeeded: \n[stdout]\n${tail(stdout)}\n[stderr]\n${tail(stderr)}`
+        }
+      ]
+    }
+  }
+  return {
+    value: [
+      {
+        code: 'ComponentStatus/StdOut/succeeded',
+        level: 'Info',
+        displayStatus: 'Provisioning succeeded',
+        message: tail(stdout),
+        time: null
+      },
+      {
+        code: 'ComponentStatus/StdErr/succeeded',
+        level: 'Info',
+        displayStatus: 'Provisioning succeeded',
+        message: tail(stderr),
+        time: null
+      }
+    ]
+  }
+}
+
+/** What the guest does with a script, decided from its text (see README "Where the emulator reads the action's own scripts"). */
+interface GuestRun {
+  stdout: string
+  stderr: string
+  /** the command never reports (the agent is gone before it can, or the script never ends) */
+  neverReports?: boolean
+  /** applied when the command's work is done (when it reports, or would have) */
+  effects?: () => void
+}
+
+export const RESEAL = 'IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE'
+
+function linuxGuest(vm: Resource, script: string): GuestRun {
+  const s = vm.state
+  const g = s.guest as GuestSeed
+  const deprovision = /waagent/.test(script) && /-deprovision/.test(script)
+  if (!deprovision) return { stdout: '', stderr: '' }
+  const shutsDown = /\b(shutdown|poweroff)\b/.test(script)
+  // Deprovision's setup() stops the agent service first (WALinuxAgent
+  // azurelinuxagent/pa/deprovision/default.py). The agent units set no KillMode
+  // (init/*/waagent.service), so systemd kills every process left in the unit's cgroup.
+  const stopAgent = (): void => {
+    s.agentRunning = false
+  }
+  const systemdRun = /\bsystemd-run\b/.test(script)
+  const background = /\bnohup\b|\bsetsid\b|&\s*$/m.test(script)
+  if (systemdRun) {
+    // A transient unit has its own cgroup: it survives the agent's stop. systemd-run reports the
+    // unit on stderr (systemd src/run/run.c: "Running as unit: %s").
+    const named = /--unit[= ](\S+)/.exec(script)?.[1]?.replace(/['"]/g, '')
+    const unit = named ? (named.includes('.') ? named : `${named}.service`) : 'run-u42.service'
+    return {
+      stdout: '',
+      stderr: `Running as unit: ${unit}; invocation ID: ${newGuid().replace(/-/g, '')}\n`,
+      effects: () => {
+        stopAgent()
+        if (g.deprovisionFails) return
+        s.guestDeprovisioned = true
+        if (shutsDown) s.stopCountdown = Math.max(0, s.pollsToStop)
+      }
+    }
+  }
+  if (background) {
+    // A background job stays in the run command's cgroup: the extension's own slice where the
+    // agent sets cgroups up (cgroupapi.py distro_supported(): Ubuntu >= 16, CentOS/RHEL 8,
+    // RHEL 9, Azure Linux 3), else the agent's unit, killed with it (WALinuxAgent#3547).
+    return {
+      stdout: '',
+      stderr: '',
+      effects: () => {
+        stopAgent()
+        if (!g.extensionCgroups || g.deprovisionFails) return
+        s.guestDeprovisioned = true
+        if (shutsDown) s.stopCountdown = Math.max(0, s.pollsToStop)
+      }
+    }
+  }
+  // In the foreground the deprovision stops the agent that runs the command: it never reports.
+  return { stdout: '', stderr: '', neverReports: true, effects: stopAgent }
+}
+
+function windowsGuest(vm: Resource, script: string): GuestRun {
+  const s = vm.state
+  const g = s.guest as GuestSeed
+  const sysprep = /sysprep\.exe/i.test(script) && /\/generalize/i.test(script)
+  if (sysprep && /\/shutdown/i.test(script)) {
+    // The guest shuts down: the agent never reports, the command stays InProgress, the VM stops.
+    return {
+      stdout: '',
+      stderr: '',
+      neverReports: true,
+      effects: () => {
+        s.imageState = g.sysprepImageState ?? RESEAL
+        s.stopCountdown = Math.max(0, s.pollsToStop)
+      }
+    }
+  }
+  if (sysprep) {
+    // /quit: Sysprep generalizes and leaves Windows running; the script's poll of ImageState
+    // (Packer's azure-arm docs) ends when the state is IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE.
+    // A Sysprep that never gets there keeps the loop, and so the command, running.
+    const final = g.sysprepImageState ?? RESEAL
+    s.imageState = final
+    return { stdout: '', stderr: '', neverReports: final !== RESEAL }
+  }
+  if (/Setup\\State/i.test(script) && /ImageState/.test(script)) {
+    // Reading the registry value prints it (Get-ItemProperty … ImageState).
+    return { stdout: `${String(s.imageState ?? 'IMAGE_STATE_COMPLETE')}\r\n`, stderr: '' }
+  }
+  return { stdout: '', stderr: '' }
+}
+
 function runCommand(ctx: Ctx, vm: Resource): Reply {
   const s = vm.state
   // Code/message from azure-docs#32404 ("The operation requires the VM to be running (or set to run).").
   if (s.powerState !== 'running')
     fail(409, 'OperationNotAllowed', 'The operation requires the VM to be running (or set to run).')
+  // One run command at a time, also across a stop or deallocate (azure-docs#10409, #43356;
+  // Azure/azure-cli#19137, #32305): 409 Conflict at the request.
+  const pending = s.runCommandOp ? ctx.state.operations.get(s.runCommandOp) : undefined
+  if (pending?.status === 'InProgress')
+    fail(
+      409,
+      'Conflict',
+      'Run command extension execution is in progress. Please wait for completion before invoking a run command.'
+    )
   const body = ctx.body ?? {}
   const commandId = String(body.commandId ?? '')
   const script = (Array.isArray(body.script) ? body.script : []).join('\n')
@@ -309,88 +499,38 @@ function runCommand(ctx: Ctx, vm: Resource): Reply {
     )
   // Test fault (README "Test faults"): extra lines the guest prints, set with setGuestOutput.
   const extra = (s.guestOutput ?? {}) as { stdout?: string; stderr?: string }
-  // Linux: one ProvisioningState/succeeded status whose message holds [stdout] and [stderr]
-  // (test_vm_run_command_e2e, fixture vm-runcommand-linux); Windows: a StdOut and a StdErr status
-  // (azure-cli#29750, not recorded, fixture vm-runcommand-windows).
-  const result = (stdout: string, stderr = ''): Body =>
-    osType === 'Linux'
-      ? linuxResult(stdout + (extra.stdout ?? ''), stderr + (extra.stderr ?? ''))
-      : windowsResult(stdout + (extra.stdout ?? ''), stderr + (extra.stderr ?? ''))
-  const linuxResult = (stdout: string, stderr: string): Body => ({
-    value: [
-      {
-        code: 'ProvisioningState/succeeded',
-        level: 'Info',
-        displayStatus: 'Provisioning succeeded',
-        message: `Enable succeeded: \n[stdout]\n${stdout}\n[stderr]\n${stderr}`
-      }
-    ]
-  })
-  const windowsResult = (stdout: string, stderr: string): Body => ({
-    value: [
-      {
-        code: 'ComponentStatus/StdOut/succeeded',
-        level: 'Info',
-        displayStatus: 'Provisioning succeeded',
-        message: stdout
-      },
-      {
-        code: 'ComponentStatus/StdErr/succeeded',
-        level: 'Info',
-        displayStatus: 'Provisioning succeeded',
-        message: stderr
-      }
-    ]
-  })
   s.runCommands = [...(s.runCommands ?? []), { commandId, script }]
-  const sysprep = osType === 'Windows' && /sysprep/i.test(script) && /\/generalize/i.test(script)
-  if (sysprep && /\/shutdown/i.test(script)) {
-    // The guest shuts down: the agent never reports, the command stays InProgress, the VM stops.
-    s.guestGeneralized = true
-    s.stopCountdown = Math.max(0, ctx.state.config.sysprepPollsToStop)
-    s.powerState = 'stopping'
-    return startLro(ctx, {
-      name: 'virtualMachines/runCommand',
-      kind: 'operations',
-      region: vm.body.location,
-      neverCompletes: true,
-      complete: () => undefined
-    })
-  }
-  const deprovision = osType === 'Linux' && /waagent/.test(script) && /-deprovision/.test(script)
-  // WALinuxAgent#3547: deprovisioning stops the agent that runs the command, so a foreground
-  // deprovision never reports. Started in the background (nohup … &), the command returns, and a
-  // shutdown at its end stops the VM like Sysprep's /shutdown does.
-  const background = /nohup|&\s*$/m.test(script)
-  if (deprovision && !background) {
-    s.guestDeprovisioned = true
-    return startLro(ctx, {
-      name: 'virtualMachines/runCommand',
-      kind: 'operations',
-      region: vm.body.location,
-      neverCompletes: true,
-      complete: () => undefined
-    })
-  }
-  if (deprovision && /shutdown|poweroff/.test(script)) {
-    s.stopCountdown = Math.max(0, ctx.state.config.sysprepPollsToStop)
-  }
-  return startLro(ctx, {
+  const g = s.guest as GuestSeed
+  // With the agent stopped nothing runs the command; it stays InProgress (row 10 of real-azure.md).
+  const run: GuestRun = !s.agentRunning
+    ? { stdout: '', stderr: '', neverReports: true }
+    : osType === 'Linux'
+      ? linuxGuest(vm, script)
+      : windowsGuest(vm, script)
+  // Without outbound HTTPS "the scripts might run successfully but not return the results"
+  // (linux/run-command.md, windows/run-command.md).
+  const reports = !run.neverReports && g.reportsResults !== false
+  // The guest does its work on its own clock, whether or not anyone polls the command: reads of
+  // the run command's status and of the VM's instance view both count as time passing.
+  s.guestWork = { pollsLeft: Math.max(1, ctx.state.config.pollsBeforeDone), effects: run.effects }
+  const reply = startLro(ctx, {
     name: 'virtualMachines/runCommand',
     kind: 'operations',
     region: vm.body.location,
+    neverCompletes: !reports,
+    onPoll: () => advanceGuest(vm),
     complete: () => {
-      if (deprovision) {
-        s.guestDeprovisioned = true
-        if (s.stopCountdown >= 0) s.powerState = 'stopping'
-        return result(
-          'WARNING! The waagent service will be stopped.\nWARNING! Cached DHCP leases will be deleted.\nWARNING! root password will be disabled. You will not be able to login as root.\nWARNING! /etc/resolv.conf will be deleted.\nWARNING! azureuser account and entire home directory will be deleted.\n'
-        )
-      }
-      if (sysprep) s.guestGeneralized = true
-      return result('')
+      finishGuest(vm)
+      return runCommandResult(
+        osType,
+        run.stdout + (extra.stdout ?? ''),
+        run.stderr + (extra.stderr ?? '')
+      )
     }
   })
+  const op = [...ctx.state.operations.values()].at(-1)
+  s.runCommandOp = op?.id
+  return reply
 }
 
 export function deleteVm(ctx: Ctx, id: string): Reply {

@@ -13,6 +13,24 @@ export function snapshotName(vm: VmFacts, disk: VmDisk, runId: string, attempt: 
 }
 
 /**
+ * Snapshots of Premium SSD v2 and Ultra disks "can't be used immediately": Azure copies them in the
+ * background until `completionPercent` reaches 100 (disks-incremental-snapshots.md). Waiting could
+ * take hours, so the run reports it instead. Undefined when the snapshot is ready.
+ */
+export function pendingCopy(
+  disk: VmDisk,
+  completionPercent: number | undefined
+): string | undefined {
+  const background = /^(PremiumV2_LRS|UltraSSD_LRS)$/i.test(disk.sku ?? '')
+  if (!background && completionPercent === undefined) return undefined
+  if (completionPercent !== undefined && completionPercent >= 100) return undefined
+  return (
+    `its background copy is ${completionPercent === undefined ? 'not reported yet' : `${completionPercent}% done`}` +
+    ` (${disk.sku ?? 'this disk type'}): it cannot be used to restore a disk until completionPercent reaches 100.`
+  )
+}
+
+/**
  * Every finished snapshot goes into the `backup-snapshot-ids` output at once, so a run that fails
  * later (or on a sibling snapshot) still reports the backups it made.
  */
@@ -34,9 +52,10 @@ export async function takeBackupSnapshots(ctx: RunContext, vm: VmFacts): Promise
         {
           location: vm.location,
           tags: plan.tags,
-          // Incremental snapshots are billed for the used size only, on Standard HDD.
+          // Incremental snapshots are billed for the used size only. No `sku`: Azure puts them on
+          // ZRS where the region has it, else LRS, and advises against overriding that
+          // (disks-incremental-snapshots.md).
           incremental: true,
-          sku: { name: 'Standard_LRS' },
           creationData: { createOption: 'Copy', sourceResourceId: disk.id }
         },
         { abortSignal: signal }
@@ -45,6 +64,11 @@ export async function takeBackupSnapshots(ctx: RunContext, vm: VmFacts): Promise
     )
     const id = snapshot.id ?? ''
     ctx.report.created.push({ kind: 'Backup snapshot', id, location: vm.location })
+    const pending = pendingCopy(disk, snapshot.completionPercent)
+    if (pending) {
+      log.warning(oneLine(`Snapshot '${name}': ${pending}`))
+      ctx.report.notes.push(`Backup snapshot '${name}': ${pending}`)
+    }
     done.push(id)
     ctx.report.outputs[Outputs.BackupSnapshotIds] = JSON.stringify(done)
     return id

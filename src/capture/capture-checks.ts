@@ -13,6 +13,15 @@ export function captureProblems(plan: Plan, source: CaptureSource, vm: VmFacts):
         `Publish it to an Azure Compute Gallery instead: set 'gallery' and 'gallery-image' and remove 'image-name'.`
     )
   }
+  if (plan.managedImage && vm.architecture === 'Arm64') {
+    // Azure: OperationNotAllowed "Creating an image with sourceVirtualMachine source that has CPU
+    // Architecture 'Arm64' is not supported." (hashicorp/packer#12188); ARM64 images are "only
+    // supported through Azure Compute Gallery" (image-version.md).
+    problems.push(
+      `VM '${vm.name}' is Arm64, and Azure cannot make a managed image of an Arm64 VM (OperationNotAllowed). ` +
+        `Publish it to an Azure Compute Gallery instead: set 'gallery' and 'gallery-image' (an Arm64 definition) and remove 'image-name'.`
+    )
+  }
   if (plan.location && plan.location !== vm.location) {
     problems.push(
       `'location' is ${plan.location} but VM '${vm.name}' is in ${vm.location}: an image is created in its source's region. ` +

@@ -13,6 +13,7 @@ import { describeAzureError } from '../azure/errors.js'
 import { waitFor } from '../azure/operation.js'
 import type { Logger } from '../log.js'
 import { maskUrlSecrets } from '../secrets.js'
+import { oneLine } from '../untrusted.js'
 import { createPageBlobClient, createPageBlobSink } from './page-blob-sink.js'
 import { buildFixedVhdFooter, VHD_FOOTER_SIZE } from './vhd-footer.js'
 
@@ -86,7 +87,9 @@ export async function revokeUploadAccess(
     )
       throw e
     log.info(
-      `Disk '${name}' holds an unfinished upload without a VHD footer, which Azure requires before it revokes access: writing the footer`
+      oneLine(
+        `Disk '${name}' holds an unfinished upload without a VHD footer, which Azure requires before it revokes access: writing the footer`
+      )
     )
     const access = await waitFor(
       `Grant write access to disk '${name}' to write its footer`,

@@ -9,7 +9,7 @@ import type { UploadSource } from '../plan.js'
 import type { ImageContent } from '../source-facts.js'
 import { inspectDiskImage, InvalidDiskImageError, type DiskImage } from './disk-format.js'
 import { Inputs } from '../constants.js'
-import { InputError } from '../input-readers.js'
+import { InputError } from '../input-error.js'
 import { deleteUploadDisk, uploadToManagedDisk } from './managed-disk-destination.js'
 import {
   deleteUploadBlob,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { snapshotName } from '../../../src/capture/backup-snapshots.js'
+import { pendingCopy, snapshotName } from '../../../src/capture/backup-snapshots.js'
 import type { VmDisk, VmFacts } from '../../../src/capture/vm-facts.js'
 
 /** Azure's rule for snapshot names: 1–80 characters, letters, digits, _ . -, starting alphanumeric, ending alphanumeric or _. */
@@ -58,5 +58,28 @@ describe('snapshotName', () => {
       expect(result.length).toBeLessThanOrEqual(80)
       expect(result).toMatch(VALID)
     }
+  })
+})
+
+describe('pendingCopy', () => {
+  const disk = (sku?: string): VmDisk => ({
+    lun: 'os',
+    id: 'os-id',
+    name: 'osdisk',
+    ...(sku ? { sku } : {})
+  })
+
+  it('reports the background copy of a Premium SSD v2 or Ultra snapshot until it reaches 100', () => {
+    expect(pendingCopy(disk('PremiumV2_LRS'), 0)).toMatch(
+      /0% done \(PremiumV2_LRS\).*completionPercent reaches 100/
+    )
+    expect(pendingCopy(disk('UltraSSD_LRS'), undefined)).toMatch(/not reported yet/)
+    expect(pendingCopy(disk('PremiumV2_LRS'), 100)).toBeUndefined()
+  })
+
+  it('says nothing for other disks, unless Azure reports a copy in progress', () => {
+    expect(pendingCopy(disk('Premium_LRS'), undefined)).toBeUndefined()
+    expect(pendingCopy(disk(), undefined)).toBeUndefined()
+    expect(pendingCopy(disk('Premium_LRS'), 40)).toMatch(/40% done/)
   })
 })

@@ -57,6 +57,14 @@ describe('captureProblems', () => {
     expect(captureProblems(plan({ location: 'eastus' }), source(), facts())).toEqual([])
   })
 
+  it('refuses a managed image of an Arm64 VM, pointing to a gallery; a gallery-only capture is fine', () => {
+    const arm = facts({ architecture: 'Arm64' })
+    const problems = captureProblems(plan(), source(), arm)
+    expect(problems).toHaveLength(1)
+    expect(problems[0]).toMatch(/Arm64.*OperationNotAllowed.*'gallery'.*remove 'image-name'/)
+    expect(captureProblems(galleryOnly(), source(), arm)).toEqual([])
+  })
+
   it.each(['TrustedLaunch', 'ConfidentialVM'] as const)(
     'refuses a managed image of a %s VM, pointing at the gallery',
     securityType => {

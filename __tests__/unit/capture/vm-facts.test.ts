@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import type { VirtualMachine } from '@azure/arm-compute'
+import type { Disk, VirtualMachine } from '@azure/arm-compute'
 import {
   architectureOfSize,
   isGeneralized,
@@ -94,6 +94,18 @@ const diskId = (name: string): string =>
   `/subscriptions/${SUB}/resourceGroups/BUILD-RG/providers/Microsoft.Compute/disks/${name}`
 const vmId = `/subscriptions/${SUB}/resourceGroups/build-rg/providers/Microsoft.Compute/virtualMachines/golden`
 
+function osDisk(name: string, over: Partial<Disk>): Disk {
+  return {
+    id: diskId(name),
+    name,
+    location: 'eastus2',
+    sku: { name: 'Premium_LRS' },
+    diskSizeGB: 30,
+    creationData: { createOption: 'FromImage' },
+    ...over
+  }
+}
+
 function vm(over: Partial<VirtualMachine> = {}): VirtualMachine {
   return {
     id: vmId,
@@ -119,7 +131,7 @@ function vm(over: Partial<VirtualMachine> = {}): VirtualMachine {
 
 describe('vmFacts', () => {
   it('reads the facts of a running Gen2 Linux VM', () => {
-    expect(vmFacts(vm(), ref)).toEqual({
+    expect(vmFacts(vm(), ref, [osDisk('golden_OsDisk_1', { hyperVGeneration: 'V2' })])).toEqual({
       id: vmId,
       name: 'golden',
       location: 'eastus2',
@@ -129,7 +141,15 @@ describe('vmFacts', () => {
       securityType: 'Standard',
       powerState: 'running',
       generalized: false,
-      disks: [{ lun: 'os', id: diskId('golden_OsDisk_1'), name: 'golden_OsDisk_1' }],
+      disks: [
+        {
+          lun: 'os',
+          id: diskId('golden_OsDisk_1'),
+          name: 'golden_OsDisk_1',
+          sizeGB: 30,
+          sku: 'Premium_LRS'
+        }
+      ],
       tags: { team: 'infra' }
     })
   })
@@ -159,12 +179,54 @@ describe('vmFacts', () => {
     ])
   })
 
-  it('takes the Hyper-V generation from the instance view, V1 when absent', () => {
-    expect(vmFacts(vm({ instanceView: { hyperVGeneration: 'V1' } }), ref).hyperVGeneration).toBe(
-      'V1'
-    )
-    expect(vmFacts(vm({ instanceView: {} }), ref).hyperVGeneration).toBe('V1')
-    expect(vmFacts(vm({ instanceView: undefined }), ref).hyperVGeneration).toBe('V1')
+  it('takes the Hyper-V generation from the OS disk resource, not from the instance view', () => {
+    // The instance view's hyperVGeneration is optional (Compute spec); the OS disk carries it.
+    const gen2 = [osDisk('golden_OsDisk_1', { hyperVGeneration: 'V2' })]
+    expect(vmFacts(vm({ instanceView: { statuses: [] } }), ref, gen2).hyperVGeneration).toBe('V2')
+    expect(vmFacts(vm({ instanceView: undefined }), ref, gen2).hyperVGeneration).toBe('V2')
+    const gen1 = [osDisk('golden_OsDisk_1', { hyperVGeneration: 'V1' })]
+    expect(vmFacts(vm(), ref, gen1).hyperVGeneration).toBe('V1')
+    // A disk without the field is V1, Azure's default for disks.
+    expect(vmFacts(vm(), ref, [osDisk('golden_OsDisk_1', {})]).hyperVGeneration).toBe('V1')
+  })
+
+  it("reads sizes and SKUs of a deallocated VM's disks from the disk resources", () => {
+    // REC/test_vm_capture_zone_resilient_image.yaml: a deallocated VM's GET has neither
+    // osDisk.diskSizeGB nor managedDisk.storageAccountType.
+    const deallocated = vm({
+      storageProfile: {
+        osDisk: {
+          osType: 'Linux',
+          name: 'golden_OsDisk_1',
+          createOption: 'FromImage',
+          managedDisk: { id: diskId('golden_OsDisk_1') }
+        },
+        dataDisks: [
+          { lun: 0, name: 'data', createOption: 'Empty', managedDisk: { id: diskId('data') } }
+        ]
+      },
+      instanceView: { statuses: [{ code: 'PowerState/deallocated' }] }
+    })
+    const facts = vmFacts(deallocated, ref, [
+      { ...osDisk('data', {}), diskSizeGB: 1024, sku: { name: 'PremiumV2_LRS' } },
+      osDisk('golden_OsDisk_1', { hyperVGeneration: 'V2' })
+    ])
+    expect(facts.disks).toEqual([
+      {
+        lun: 'os',
+        id: diskId('golden_OsDisk_1'),
+        name: 'golden_OsDisk_1',
+        sizeGB: 30,
+        sku: 'Premium_LRS'
+      },
+      { lun: 0, id: diskId('data'), name: 'data', sizeGB: 1024, sku: 'PremiumV2_LRS' }
+    ])
+    expect(facts.hyperVGeneration).toBe('V2')
+  })
+
+  it('takes the architecture from the OS disk, else from the VM size', () => {
+    const arm = [osDisk('golden_OsDisk_1', { supportedCapabilities: { architecture: 'Arm64' } })]
+    expect(vmFacts(vm(), ref, arm).architecture).toBe('Arm64')
   })
 
   it('reads power state and generalization from the instance view statuses', () => {
