@@ -82,7 +82,7 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
       await ctx.step('Prune old versions', () => pruneGalleryVersions(ctx, target, version.version))
     }
   }
-  // A gallery version lives in its gallery's region, which may differ from the source's.
+  // A gallery version lives in its source's region (the gallery may be elsewhere).
   report.outputs[Outputs.Location] ??= pre.source.location
   if (pre.mode === 'upload' && !allReused) {
     const settings = pre.settings

@@ -7,7 +7,13 @@
 import { randomBytes } from 'node:crypto'
 import { Outputs, State } from './constants.js'
 import type { AzureClients } from './azure/clients.js'
-import { checkPermissions, customRoleDefinition, describeMissing } from './azure/permissions.js'
+import {
+  checkPermissions,
+  customRoleDefinition,
+  describeDoubtful,
+  describeMissing,
+  splitMissing
+} from './azure/permissions.js'
 import { cleanUp } from './cleanup.js'
 import { connect } from './connect.js'
 import { execute } from './execute.js'
@@ -69,8 +75,13 @@ export async function runMain(runner: Runner, deps: MainDeps = { connect }): Pro
     const decided = decidedPlan(plan, pre.mode === 'capture' && pre.deprovision)
     const permissions = await checkPermissions(clients, decided, tracker.log, tracker.signal)
     const planned = planLines(plan, pre)
-    if (permissions !== 'unknown' && permissions.length > 0) {
-      throw new StepFailure(describeMissing(permissions, decided, plan.connection.clientId))
+    if (permissions !== 'unknown') {
+      // Missing where the resource's own permissions were read refuses; missing only as far as its
+      // resource group shows (the resource could not be read) warns.
+      const { certain, doubtful } = splitMissing(permissions)
+      if (certain.length > 0)
+        throw new StepFailure(describeMissing(certain, decided, plan.connection.clientId))
+      if (doubtful.length > 0) runner.log.warning(describeDoubtful(doubtful))
     }
     runner.log.info('Plan:')
     planned.forEach((l, i) => runner.log.info(oneLine(`  ${i + 1}. ${l}`)))

@@ -9,7 +9,8 @@ import { readVm, type VmFacts } from './capture/vm-facts.js'
 import { resourceId, sameResourceId } from './azure/resource-id.js'
 import type { CaptureSource, Plan, UploadSource } from './plan.js'
 import { StepFailure, type RunContext } from './run-context.js'
-import type { SourceFacts } from './source-facts.js'
+import type { SourceDisk, SourceFacts } from './source-facts.js'
+import { parseResourceId } from './azure/resource-id.js'
 import { checkManagedImage, type ManagedImagePreflight } from './targets/managed-image.js'
 import {
   checkGalleryTarget,
@@ -49,6 +50,19 @@ async function resourceGroupLocation(ctx: RunContext, name: string): Promise<str
     }
     throw e
   }
+}
+
+/** The size of each managed disk, from the disk resource (GiB, as Azure reports it). */
+async function diskSizes(ctx: RunContext, ids: string[]): Promise<SourceDisk[]> {
+  const out: SourceDisk[] = []
+  for (const id of ids) {
+    const ref = parseResourceId(id)
+    const disk = await ctx.clients.compute.disks.get(ref.resourceGroup, ref.name, {
+      abortSignal: ctx.signal
+    })
+    out.push({ name: disk.name ?? ref.name, sizeGiB: disk.diskSizeGB ?? 0 })
+  }
+  return out
 }
 
 /**
@@ -118,7 +132,16 @@ export async function preflight(
       hyperVGeneration: vm.hyperVGeneration,
       architecture: vm.architecture,
       securityType: vm.securityType,
-      location: vm.location
+      location: vm.location,
+      // Only Full gallery replication limits disk sizes (deallocated VMs' models lack them: read the disks).
+      ...(plan.gallery?.replicationMode === 'Full'
+        ? {
+            disks: await diskSizes(
+              ctx,
+              vm.disks.map(d => d.id)
+            )
+          }
+        : {})
     }
   } else {
     const u = plan.source
@@ -134,7 +157,11 @@ export async function preflight(
       hyperVGeneration: u.hyperVGeneration,
       architecture: u.architecture,
       securityType: u.securityType,
-      location
+      location,
+      disks: (upload?.disks ?? []).map(d => ({
+        name: d.path,
+        sizeGiB: Math.ceil(d.virtualSize / 1024 ** 3)
+      }))
     }
   }
   const managedImage = plan.managedImage

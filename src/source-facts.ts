@@ -10,6 +10,14 @@ export interface SourceFacts {
   securityType: SecurityType | 'ConfidentialVM'
   /** Normalised region of the source. */
   location: string
+  /** The source's disks (OS first) with their sizes, when read: Full gallery replication limits them. */
+  disks?: SourceDisk[]
+}
+
+export interface SourceDisk {
+  /** As the user knows it: the managed disk's name, or the image file's path. */
+  name: string
+  sizeGiB: number
 }
 
 /** Where a gallery image version or managed image takes its content from. */

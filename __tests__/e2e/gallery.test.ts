@@ -400,6 +400,43 @@ describe('an existing version under the same number', () => {
     expect(second.outputs['gallery-image-version-id']).toBe(versionId('ubuntu-retry', '3.0.0'))
   })
 
+  // Azure accepts a version from a source of another Hyper-V generation with 201 and fails the
+  // operation (Conflict, MicrosoftDocs/azure-docs#118774). The preflight reads the generation it
+  // can see; when Azure still finds a mismatch (injected here with Azure's words, as a VM whose
+  // generation the preflight read wrongly would produce), the run says what mismatched and leaves
+  // no Failed version behind.
+  it('says which property mismatched when Azure fails the version late, and deletes the Failed version', async () => {
+    seedDefinition('ubuntu-late', { hyperVGeneration: 'V1' })
+    const vm = seedVm('late-builder', { hyperVGeneration: 'V1' })
+    cloud.emu.faults.add({
+      method: 'PUT',
+      path: /\/images\/ubuntu-late\/versions\/1\.0\.0/,
+      failOperation: {
+        code: 'Conflict',
+        message: `The resource with id '${vm.id}' has a different Hypervisor generation ['V2'] than the parent gallery image Hypervisor generation ['V1'].`
+      }
+    })
+    const before = cloud.emu.requests.length
+    const run = await publish(
+      'late-builder',
+      'ubuntu-late',
+      { 'gallery-image-version': '1.0.0' },
+      { runId: '7200009' }
+    )
+    expect(run.main.code).toBe(1)
+    const errors = errorLines(run.main)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toContain(
+      "gallery image definition 'ubuntu-late' has Hyper-V generation V1 but the source has V2; publish into a V2 definition."
+    )
+    expect(writesSince(before).map(short).slice(-2)).toEqual([
+      `PUT galleries/${GALLERY}/images/ubuntu-late/versions/1.0.0`,
+      `DELETE galleries/${GALLERY}/images/ubuntu-late/versions/1.0.0`
+    ])
+    expect(cloud.emu.resources.get(versionId('ubuntu-late', '1.0.0'))).toBeUndefined()
+    expect(run.post?.code).toBe(0)
+  })
+
   it("replaces this run's own version that was still being created and then failed, from the VM", async () => {
     seedDefinition('ubuntu-inflight')
     const vm = seedVm('inflight-builder', { powerState: 'deallocated', generalized: true })
@@ -577,7 +614,9 @@ describe('the image definition', () => {
     )
   })
 
-  it('creates a missing definition in an existing gallery: Standard VM, no SecurityType feature, given identifier', async () => {
+  // From gallery API 2025-03-03 a definition created without a SecurityType feature becomes
+  // TrustedLaunchSupported (and V2), which refuses VM sources: the action names Standard itself.
+  it('creates a missing definition in an existing gallery: Standard VM, SecurityType Standard sent explicitly, given identifier', async () => {
     seedVm('std-builder', { hyperVGeneration: 'V1' })
     const before = cloud.emu.requests.length
     const run = await publish(
@@ -605,8 +644,16 @@ describe('the image definition', () => {
       osState: 'Generalized',
       hyperVGeneration: 'V1',
       architecture: 'x64',
-      identifier: { publisher: 'Fabrikam', offer: 'base', sku: '24_04' }
+      identifier: { publisher: 'Fabrikam', offer: 'base', sku: '24_04' },
+      features: [{ name: 'SecurityType', value: 'Standard' }]
     })
+    // What Azure made of it: a Standard V1 definition, and the version from the VM succeeded.
+    const def = cloud.emu.resources.get(definitionId('ubuntu-std')) as Body
+    expect(def.properties).toMatchObject({
+      hyperVGeneration: 'V1',
+      features: [{ name: 'SecurityType', value: 'Standard' }]
+    })
+    expect(run.outputs['gallery-image-version-id']).toBe(versionId('ubuntu-std', '1.0.0'))
   })
 
   it('refuses a missing definition without create-gallery-image before any write', async () => {
@@ -760,7 +807,9 @@ describe('replication settings', () => {
     ])
   })
 
-  it('publishes from a VM in another region than the gallery: the source region is a target region too', async () => {
+  // Azure makes the version in its source's region; the gallery may be elsewhere
+  // (troubleshooting-shared-images.md: "… is in the same region as gallery image version being created").
+  it('publishes from a VM in another region than the gallery: the version is made in the source region', async () => {
     cloud.emu.addGallery(RG, 'north_gallery', 'northeurope')
     cloud.emu.addGalleryImage({
       resourceGroup: RG,
@@ -777,18 +826,15 @@ describe('replication settings', () => {
       { gallery: 'north_gallery', 'gallery-image-version': '1.0.0', 'target-regions': 'eastus' },
       { runId: '7600004' }
     )
-    expect(run.main.stdout).toContain(
-      "Gallery 'north_gallery' is in northeurope but the source is in westeurope"
-    )
     expectSuccess(run)
     const put = body(versionPuts(writesSince(before))[0])
-    // The version lives in the gallery's region; the source's region is always replicated to.
-    expect(put.location).toBe('northeurope')
+    // The version lives in the source's region, which is a target region; the gallery's is not added.
+    expect(put.location).toBe('westeurope')
     expect(put.properties.publishingProfile.targetRegions.map((r: Body) => r.name)).toEqual([
-      'northeurope',
       'westeurope',
       'eastus'
     ])
+    expect(run.outputs['location']).toBe('westeurope')
   })
 
   it.each([
@@ -1026,5 +1072,159 @@ describe('replication progress while Azure replicates', () => {
       'Gallery image version 1.0.0 succeeded: westeurope Completed 100%, eastus Completed 100%'
     )
     expect(run.summary).toContain('| eastus | Completed | 100% | 2 | Standard_LRS |')
+  })
+})
+
+// shared-image-galleries.md "RBAC Permissions required to create an ACG Image": a version from a
+// VM needs write on the VM; azure-compute-gallery.md recommends sharing at the gallery level, so
+// roles assigned on the gallery alone must count. The emulator answers Permissions - List at each
+// scope with the grants at and above it, as Azure's Microsoft.Authorization/permissions does.
+describe('permissions preflight', () => {
+  const PRG = 'perm-rg'
+  const SCOPE = (type: string, name: string): string =>
+    `/subscriptions/${cloud.emu.subscriptionId}/resourceGroups/${PRG}/providers/Microsoft.Compute/${type}/${name}`
+  const VM_ROLE = [
+    'Microsoft.Resources/subscriptions/resourceGroups/read',
+    'Microsoft.Compute/virtualMachines/*',
+    'Microsoft.Compute/disks/read',
+    'Microsoft.Compute/locations/*/read'
+  ]
+
+  beforeAll(() => {
+    cloud.emu.addResourceGroup(PRG, LOCATION)
+  })
+
+  function seedPermGallery(gallery: string, definition: string): void {
+    cloud.emu.addGallery(PRG, gallery, LOCATION)
+    cloud.emu.addGalleryImage({
+      resourceGroup: PRG,
+      gallery,
+      name: definition,
+      osType: 'Linux',
+      osState: 'Generalized',
+      hyperVGeneration: 'V2'
+    })
+    cloud.emu.addVm({
+      resourceGroup: PRG,
+      name: `${gallery}-vm`,
+      location: LOCATION,
+      osType: 'Linux',
+      hyperVGeneration: 'V2'
+    })
+  }
+
+  it('counts a role assigned only on the gallery, invisible at its resource group', async () => {
+    seedPermGallery('role_on_gallery', 'def')
+    cloud.emu.setPermissions(PRG, VM_ROLE)
+    cloud.emu.setPermissions(SCOPE('galleries', 'role_on_gallery'), [
+      'Microsoft.Compute/galleries/*',
+      'Microsoft.Compute/locations/capsOperations/read'
+    ])
+    const before = cloud.emu.requests.length
+    const run = await publish(
+      'role_on_gallery-vm',
+      'def',
+      { 'resource-group': PRG, gallery: 'role_on_gallery', 'gallery-image-version': '1.0.0' },
+      { runId: '7700001' }
+    )
+    expectSuccess(run)
+    // Read where the role is: at the gallery itself.
+    expect(
+      requestsSince(before).some(
+        q =>
+          q.path.replace(/\/+/g, '/').toLowerCase() ===
+          `${SCOPE('galleries', 'role_on_gallery')}/providers/Microsoft.Authorization/permissions`.toLowerCase()
+      )
+    ).toBe(true)
+    expect(versionPuts(writesSince(before))).toHaveLength(1)
+  })
+
+  it('refuses before any write when the identity may not write the VM a version is made from', async () => {
+    seedPermGallery('no_vm_write', 'def')
+    cloud.emu.setPermissions(PRG, ['*'], ['Microsoft.Compute/virtualMachines/write'])
+    const before = cloud.emu.requests.length
+    const run = await publish(
+      'no_vm_write-vm',
+      'def',
+      { 'resource-group': PRG, gallery: 'no_vm_write', 'gallery-image-version': '1.0.0' },
+      { runId: '7700002' }
+    )
+    expect(run.main.code).toBe(1)
+    const errors = errorLines(run.main)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toContain('Microsoft.Compute/virtualMachines/write')
+    expect(writesSince(before)).toEqual([])
+  })
+
+  it('warns, and goes on, when a permission seems missing only at the resource group because the gallery could not be read', async () => {
+    cloud.emu.addVm({
+      resourceGroup: PRG,
+      name: 'new-gallery-vm',
+      location: LOCATION,
+      osType: 'Linux',
+      hyperVGeneration: 'V2'
+    })
+    // Its permissions at the gallery cannot be read (injected 403), so the group's are read instead.
+    cloud.emu.setPermissions(PRG, ['*'], ['Microsoft.Compute/galleries/write'])
+    cloud.emu.faults.add({
+      method: 'GET',
+      path: /\/galleries\/created_here\/providers\/Microsoft\.Authorization\/permissions/i,
+      status: 403,
+      code: 'AuthorizationFailed',
+      message: 'The client does not have authorization to perform action here.'
+    })
+    const run = await publish(
+      'new-gallery-vm',
+      'def',
+      {
+        'resource-group': PRG,
+        gallery: 'created_here',
+        'create-gallery-image': 'true',
+        'gallery-image-version': '1.0.0'
+      },
+      { runId: '7700003' }
+    )
+    expect(run.main.stdout).toMatch(
+      /::warning::.*Microsoft\.Compute\/galleries\/write.*as far as resource group 'perm-rg' shows/
+    )
+    // The emulator does not enforce roles, so the run then succeeds.
+    expectSuccess(run)
+  })
+})
+
+// Full replication copies source disks of at most 2048 GiB (azure-compute-gallery.md); Azure fails
+// a bigger one in replication, after the VM was generalized (the emulator does, as
+// troubleshooting-shared-images.md quotes). The action refuses it before any write.
+describe('source size and replication mode', () => {
+  it('refuses a disk over 2048 GiB with Full replication before any write, naming replication-mode', async () => {
+    seedDefinition('ubuntu-big')
+    const vm = seedVm('big-builder', { diskSizeGB: 2100 })
+    const before = cloud.emu.requests.length
+    const run = await publish(
+      'big-builder',
+      'ubuntu-big',
+      { 'gallery-image-version': '1.0.0' },
+      { runId: '7800001' }
+    )
+    expect(run.main.code).toBe(1)
+    const errors = errorLines(run.main)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatch(
+      /replication-mode 'Full' copies disks of at most 2048 GiB, but '[^']+' is 2100 GiB: set replication-mode: Shallow/
+    )
+    expect(writesSince(before)).toEqual([])
+    expect(cloud.emu.resources.state(vm.id as string)).toMatchObject({ powerState: 'running' })
+  })
+
+  it('publishes the same disk with replication-mode: Shallow', async () => {
+    seedDefinition('ubuntu-big-shallow')
+    seedVm('big-shallow-builder', { diskSizeGB: 2100 })
+    const run = await publish(
+      'big-shallow-builder',
+      'ubuntu-big-shallow',
+      { 'gallery-image-version': '1.0.0', 'replication-mode': 'Shallow' },
+      { runId: '7800002' }
+    )
+    expectSuccess(run)
   })
 })

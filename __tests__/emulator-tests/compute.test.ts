@@ -448,9 +448,14 @@ describe('ARM emulator compute behaviour through @azure/arm-compute', () => {
       osType: 'Linux',
       powerState: 'deallocated'
     })
+    // OS state and Hyper-V mismatches: 201, then the operation fails (Azure/azure-cli#24972,
+    // MicrosoftDocs/azure-docs#118774), leaving a Failed version.
     await expect(
       bad('3.0.0', { storageProfile: { source: { virtualMachineId: vmId('vm-spec') } } })
-    ).rejects.toMatchObject({ code: 'InvalidParameter' })
+    ).rejects.toThrow(
+      `BadRequest. The resource with id '${vmId('vm-spec')}' has a different OS state ['Specialized'] than the parent gallery image OS state ['Generalized'].`
+    )
+    expect(emu.writes().at(-1)?.status).toBe(201)
     emu.addVm({
       resourceGroup: rg,
       name: 'vm-g2',
@@ -462,7 +467,13 @@ describe('ARM emulator compute behaviour through @azure/arm-compute', () => {
     })
     await expect(
       bad('3.0.1', { storageProfile: { source: { virtualMachineId: vmId('vm-g2') } } })
-    ).rejects.toMatchObject({ code: 'InvalidParameter' })
+    ).rejects.toThrow(
+      `Conflict. The resource with id '${vmId('vm-g2')}' has a different Hypervisor generation ['V2'] than the parent gallery image Hypervisor generation ['V1'].`
+    )
+    expect(emu.writes().at(-1)?.status).toBe(201)
+    expect(
+      (await client.galleryImageVersions.get(rg, 'gal', 'def', '3.0.1')).provisioningState
+    ).toBe('Failed')
     await expect(
       bad('3.0.2', {
         publishingProfile: {
@@ -526,5 +537,254 @@ describe('ARM emulator compute behaviour through @azure/arm-compute', () => {
     await expect(client.virtualMachines.get('no-rg', 'nope')).rejects.toMatchObject({
       code: 'ResourceGroupNotFound'
     })
+  })
+})
+
+describe('ARM emulator gallery semantics (sources in __tests__/emulator/README.md)', () => {
+  let emu: ArmEmulator
+  let client: ComputeManagementClient
+  const rg = 'rg-gal'
+  beforeAll(async () => {
+    emu = await startArmEmulator({ lro: { pollsBeforeDone: 1, retryAfterSeconds: 0 } })
+    trustEmulator(emu)
+    client = computeClient(emu)
+    emu.addResourceGroup(rg, 'westus')
+    emu.addGallery(rg, 'g', 'westus')
+  })
+  afterAll(async () => emu.close())
+
+  const id = (type: string, name: string): string =>
+    `/subscriptions/${emu.subscriptionId}/resourceGroups/${rg}/providers/${type}/${name}`
+  const definition = {
+    location: 'westus',
+    osType: 'Linux' as const,
+    osState: 'Generalized' as const,
+    identifier: { publisher: 'p', offer: 'o', sku: 's' }
+  }
+  const deallocatedVm = (name: string, extra: object = {}): void =>
+    void emu.addVm({
+      resourceGroup: rg,
+      name,
+      location: 'westus',
+      osType: 'Linux',
+      powerState: 'deallocated',
+      generalized: true,
+      hyperVGeneration: 'V2',
+      ...extra
+    })
+
+  it('defaults a new definition to TrustedLaunchSupported and V2 from api-version 2025-03-03, V1 without a feature before', async () => {
+    const now = await client.galleryImages.createOrUpdate(rg, 'g', 'new-default', definition, poll)
+    expect(now.hyperVGeneration).toBe('V2')
+    expect(now.features).toEqual([{ name: 'SecurityType', value: 'TrustedLaunchSupported' }])
+    const put = (name: string, apiVersion: string) =>
+      arm(
+        emu,
+        'PUT',
+        `${id('Microsoft.Compute/galleries', 'g')}/images/${name}?api-version=${apiVersion}`,
+        { location: 'westus', properties: { ...definition, location: undefined } }
+      )
+    expect((await put('old-default', '2024-03-03')).status).toBe(201)
+    const old = await client.galleryImages.get(rg, 'g', 'old-default')
+    expect(old.hyperVGeneration).toBe('V1')
+    expect(old.features).toBeUndefined()
+    const standard = await client.galleryImages.createOrUpdate(
+      rg,
+      'g',
+      'explicit',
+      { ...definition, features: [{ name: 'SecurityType', value: 'Standard' }] },
+      poll
+    )
+    expect(standard.features).toEqual([{ name: 'SecurityType', value: 'Standard' }])
+  })
+
+  it('refuses a VM source into a TrustedLaunchSupported definition with Azure text', async () => {
+    deallocatedVm('vm-tls')
+    await expect(
+      client.galleryImageVersions.createOrUpdate(
+        rg,
+        'g',
+        'new-default',
+        '1.0.0',
+        {
+          location: 'westus',
+          storageProfile: {
+            source: { virtualMachineId: id('Microsoft.Compute/virtualMachines', 'vm-tls') }
+          }
+        },
+        poll
+      )
+    ).rejects.toMatchObject({
+      statusCode: 400,
+      code: 'InvalidParameter',
+      message: `The security type 'TrustedLaunchSupported' is not supported for the source id '${id('Microsoft.Compute/virtualMachines', 'vm-tls')}'. Currently only Vhd Blob, User Image and Gallery Image Version sources are supported for 'TrustedLaunchSupported' images.`
+    })
+  })
+
+  it('makes a version only in its source region, and echoes display names and safe defaults', async () => {
+    await client.galleryImages.createOrUpdate(
+      rg,
+      'g',
+      'std',
+      {
+        ...definition,
+        hyperVGeneration: 'V2',
+        features: [{ name: 'SecurityType', value: 'Standard' }]
+      },
+      poll
+    )
+    deallocatedVm('vm-east', { location: 'eastus' })
+    const source = {
+      source: { virtualMachineId: id('Microsoft.Compute/virtualMachines', 'vm-east') }
+    }
+    await expect(
+      client.galleryImageVersions.createOrUpdate(
+        rg,
+        'g',
+        'std',
+        '1.0.0',
+        {
+          location: 'westus',
+          publishingProfile: { targetRegions: [{ name: 'westus' }, { name: 'eastus' }] },
+          storageProfile: source
+        },
+        poll
+      )
+    ).rejects.toMatchObject({
+      message: expect.stringContaining(
+        'Please check source exists, and is in the same region as gallery image version being created'
+      )
+    })
+    const v = await client.galleryImageVersions.createOrUpdate(
+      rg,
+      'g',
+      'std',
+      '1.0.0',
+      {
+        location: 'eastus',
+        publishingProfile: { targetRegions: [{ name: 'eastus' }, { name: 'westeurope' }] },
+        storageProfile: source
+      },
+      poll
+    )
+    expect(v.publishingProfile?.targetRegions?.map(r => r.name)).toEqual(['East US', 'West Europe'])
+    expect(v.safetyProfile?.allowDeletionOfReplicatedLocations).toBe(false)
+
+    // A re-PUT with another source is refused (PropertyChangeNotAllowed).
+    deallocatedVm('vm-east2', { location: 'eastus' })
+    await expect(
+      client.galleryImageVersions.createOrUpdate(
+        rg,
+        'g',
+        'std',
+        '1.0.0',
+        {
+          location: 'eastus',
+          storageProfile: {
+            source: { virtualMachineId: id('Microsoft.Compute/virtualMachines', 'vm-east2') }
+          }
+        },
+        poll
+      )
+    ).rejects.toMatchObject({
+      code: 'PropertyChangeNotAllowed',
+      message:
+        "Changing property 'galleryImageVersion.properties.storageProfile.source.virtualMachineId' is not allowed."
+    })
+  })
+
+  it('fails Full replication of a disk over 2048 GiB in the operation; Shallow takes it', async () => {
+    await client.galleryImages.createOrUpdate(
+      rg,
+      'g',
+      'big',
+      {
+        ...definition,
+        hyperVGeneration: 'V2',
+        features: [{ name: 'SecurityType', value: 'Standard' }]
+      },
+      poll
+    )
+    deallocatedVm('vm-big', { diskSizeGB: 2520 })
+    const body = (mode: 'Full' | 'Shallow') => ({
+      location: 'westus',
+      publishingProfile: { replicationMode: mode, targetRegions: [{ name: 'westus' }] },
+      storageProfile: {
+        source: { virtualMachineId: id('Microsoft.Compute/virtualMachines', 'vm-big') }
+      }
+    })
+    await expect(
+      client.galleryImageVersions.createOrUpdate(rg, 'g', 'big', '2.0.0', body('Full'), poll)
+    ).rejects.toThrow('GallerySourceResourceExceedsMaxSize')
+    expect(emu.writes().at(-1)?.status).toBe(201)
+    const failed = await client.galleryImageVersions.get(rg, 'g', 'big', '2.0.0', {
+      expand: 'ReplicationStatus'
+    })
+    expect(failed.replicationStatus?.summary?.[0].details).toBe(
+      "Replication failed in this region due to 'The GalleryImageVersion source resource size 2520 exceeds the max size 2048 supported'."
+    )
+    const shallow = await client.galleryImageVersions.createOrUpdate(
+      rg,
+      'g',
+      'big',
+      '2.0.1',
+      body('Shallow'),
+      poll
+    )
+    expect(shallow.provisioningState).toBe('Succeeded')
+  })
+
+  it('takes a VHD only as storageAccountId + uri of a blob in that account', async () => {
+    const account = emu.addStorageAccount(rg, 'acct', 'westus')
+    const blob = `${account.properties.primaryEndpoints.blob}vhds/os.vhd`
+    const vhd = (source: object) => ({
+      location: 'westus',
+      storageProfile: { osDiskImage: { source } }
+    })
+    const v = await client.galleryImageVersions.createOrUpdate(
+      rg,
+      'g',
+      'std',
+      '3.0.0',
+      vhd({ storageAccountId: account.id, uri: blob }),
+      poll
+    )
+    expect(v.provisioningState).toBe('Succeeded')
+    await expect(
+      client.galleryImageVersions.createOrUpdate(rg, 'g', 'std', '3.0.1', vhd({ id: blob }), poll)
+    ).rejects.toMatchObject({ code: 'InvalidParameter' })
+    await expect(
+      client.galleryImageVersions.createOrUpdate(
+        rg,
+        'g',
+        'std',
+        '3.0.2',
+        vhd({
+          storageAccountId: account.id,
+          uri: 'https://elsewhere.blob.core.windows.net/vhds/os.vhd'
+        }),
+        poll
+      )
+    ).rejects.toMatchObject({ code: 'InvalidParameter' })
+  })
+
+  it('answers permissions per scope: a role on the gallery shows there, not at its group', async () => {
+    const galleryId = id('Microsoft.Compute/galleries', 'g')
+    emu.setPermissions(rg, ['*/read'])
+    emu.setPermissions(galleryId, ['Microsoft.Compute/galleries/*'])
+    const atGroup = await arm(
+      emu,
+      'GET',
+      `/subscriptions/${emu.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Authorization/permissions?api-version=2022-04-01`
+    )
+    expect((atGroup.body as { value: unknown[] }).value).toEqual([
+      { actions: ['*/read'], notActions: [], dataActions: [], notDataActions: [] }
+    ])
+    const atGallery = await arm(
+      emu,
+      'GET',
+      `${galleryId}/providers/Microsoft.Authorization/permissions?api-version=2022-04-01`
+    )
+    expect((atGallery.body as { value: unknown[] }).value).toHaveLength(2)
   })
 })

@@ -154,7 +154,6 @@ function imageDefinition(
       location,
       tags: tags ?? {},
       properties: {
-        hyperVGeneration: 'V1',
         architecture: 'x64',
         ...props,
         provisioningState: 'Succeeded'
@@ -219,10 +218,54 @@ export function putGalleryImage(ctx: Ctx, id: string): Reply {
   }
   const r = putResource(
     state,
-    imageDefinition(state, galleryId, p.names[1], body.location, body.tags, props)
+    imageDefinition(
+      state,
+      galleryId,
+      p.names[1],
+      body.location,
+      body.tags,
+      existing
+        ? {
+            hyperVGeneration: existing.body.properties.hyperVGeneration,
+            features: existing.body.properties.features,
+            ...props
+          }
+        : withCreationDefaults(props, ctx.query['api-version'] ?? '')
+    )
   )
   r.body.properties.provisioningState = existing ? 'Updating' : 'Creating'
   return lroCreate(ctx, r, 'galleryImages/PUT', !!existing)
+}
+
+/** The API version from which a new definition defaults to TrustedLaunchSupported and V2. */
+export const TRUSTED_LAUNCH_DEFAULT_API = '2025-03-03'
+
+/**
+ * Defaults of a NEW definition. From API 2025-03-03 a definition created without a SecurityType
+ * feature, or with a null value, becomes TrustedLaunchSupported, and without hyperVGeneration V2
+ * (MicrosoftDocs/azure-compute-docs compute-gallery-whats-new.md "July 2025 updates";
+ * azure-compute-gallery.md "Trusted Launch validation"). Before that: V1 (the spec's
+ * hyperVGeneration description) and no feature, i.e. Standard.
+ */
+function withCreationDefaults(props: Body, apiVersion: string): Body {
+  const out: Body = { ...props }
+  // api-versions are yyyy-mm-dd[-preview]: string order is date order.
+  if (apiVersion.slice(0, 10) < TRUSTED_LAUNCH_DEFAULT_API) {
+    out.hyperVGeneration ??= 'V1'
+    return out
+  }
+  out.hyperVGeneration ??= 'V2'
+  const features: Body[] = [...(props.features ?? [])]
+  const i = features.findIndex(f => String(f.name).toLowerCase() === 'securitytype')
+  if (i < 0) features.push({ name: 'SecurityType', value: 'TrustedLaunchSupported' })
+  else if (
+    features[i].value === null ||
+    features[i].value === undefined ||
+    features[i].value === ''
+  )
+    features[i] = { name: 'SecurityType', value: 'TrustedLaunchSupported' }
+  out.features = features
+  return out
 }
 
 function securityTypeOf(def: Resource): string {
@@ -234,6 +277,9 @@ function securityTypeOf(def: Resource): string {
 
 /** What the version's source is and the facts to validate against the definition. */
 interface SourceFacts {
+  kind: 'vm' | 'image' | 'version' | 'disk' | 'vhd'
+  /** the source's resource ID (for a VHD: the storage account's) */
+  id: string
   osType: string
   generalized: boolean
   hyperV: string
@@ -241,69 +287,146 @@ interface SourceFacts {
   region: string
   dataLuns: number[]
   sizeGB: number
+  /** GiB of each disk of the source (OS first), for the Full replication size limit */
+  diskSizesGB: number[]
   /** a disk's or snapshot's `supportedCapabilities.architecture` (kept on the version's state) */
   architecture?: string
 }
 
-function sourceFacts(state: State, sp: Body): SourceFacts {
-  const srcId: string | undefined =
-    sp.source?.virtualMachineId ?? sp.source?.id ?? sp.osDiskImage?.source?.id
-  if (!srcId) {
-    if (sp.osDiskImage?.source?.uri) {
-      // A VHD's region is its storage account's (Azure/AgentBaker#7353).
-      const account = sp.osDiskImage.source.storageAccountId
-        ? getResource(state, String(sp.osDiskImage.source.storageAccountId))
-        : undefined
-      return {
-        osType: '',
-        generalized: true,
-        hyperV: '',
-        region: account?.body.location ?? '',
-        dataLuns: (sp.dataDiskImages ?? []).map((d: Body) => d.lun),
-        sizeGB: 30
-      }
-    }
+function notFound(srcId: string): never {
+  // troubleshooting-shared-images.md (the code is not given there)
+  fail(
+    404,
+    'NotFound',
+    `Source was not found: ${srcId}. Please make sure the source exists`,
+    'storageProfile.source.id'
+  )
+}
+
+/**
+ * A VHD source: from API 2022-03-03 `storageAccountId` + `uri` (Azure/azure-cli#31186, "Upcoming
+ * Breaking Changes to Azure Compute Gallery Image Publishing"); `source.id` with a blob is refused
+ * with InvalidParameter (ansible-collections/azure#2114); GalleryRP checks that the account holds the
+ * URI (azure-rest-api-specs#10466 review). Both refusals' message texts are not quoted anywhere.
+ */
+function vhdFacts(state: State, sp: Body): SourceFacts | undefined {
+  const os: Body | undefined = sp.osDiskImage?.source
+  const blobs: Body[] = [os, ...(sp.dataDiskImages ?? []).map((d: Body) => d.source)].filter(
+    (x): x is Body => !!x
+  )
+  for (const b of blobs) {
+    if (typeof b.id === 'string' && /^https?:\/\//i.test(b.id))
+      fail(
+        400,
+        'InvalidParameter',
+        `The source id '${b.id}' is not a valid resource id: for a VHD blob give storageAccountId and uri.`,
+        'storageProfile.osDiskImage.source.id'
+      )
+  }
+  if (!os?.uri) return undefined
+  const accountId: string | undefined = os.storageAccountId
+  if (!accountId)
     fail(
       400,
       'InvalidParameter',
-      'The source of the gallery image version must be specified.',
+      "Required parameter 'storageAccountId' is missing (null).",
+      'storageProfile.osDiskImage.source.storageAccountId'
+    )
+  const account = getResource(state, accountId)
+  if (!account) notFound(accountId)
+  const blobHost = (u: string): string => {
+    try {
+      const url = new URL(u)
+      // Azurite names the account in the path: http://127.0.0.1:10000/<account>/<container>/<blob>
+      return /^\d+\.\d+\.\d+\.\d+$|^localhost$/.test(url.hostname)
+        ? `${url.host}/${url.pathname.split('/')[1]}`
+        : url.host
+    } catch {
+      return ''
+    }
+  }
+  const endpoint = blobHost(String(account.body.properties.primaryEndpoints?.blob ?? ''))
+  for (const b of blobs) {
+    if (b.storageAccountId && String(b.storageAccountId).toLowerCase() !== accountId.toLowerCase())
+      continue
+    if (blobHost(String(b.uri)).toLowerCase() !== endpoint.toLowerCase())
+      fail(
+        400,
+        'InvalidParameter',
+        `The blob '${b.uri}' is not in the storage account '${accountId}'.`,
+        'storageProfile.osDiskImage.source.uri'
+      )
+  }
+  return {
+    kind: 'vhd',
+    id: accountId,
+    osType: '',
+    generalized: true,
+    hyperV: '',
+    region: account.body.location,
+    dataLuns: (sp.dataDiskImages ?? []).map((d: Body) => d.lun),
+    sizeGB: 30,
+    diskSizesGB: []
+  }
+}
+
+function sourceFacts(state: State, sp: Body): SourceFacts {
+  const vhd = vhdFacts(state, sp)
+  if (vhd) return vhd
+  const srcId: string | undefined =
+    sp.source?.virtualMachineId ?? sp.source?.id ?? sp.osDiskImage?.source?.id
+  if (!srcId)
+    fail(
+      400,
+      'InvalidParameter',
+      'The gallery artifact version source can only be specified either directly under storageProfile or within individual OS or data disks. One and only one source type (user image, snapshot, disk, virtual machine) can be provided',
       'storageProfile.source'
     )
-  }
   const src = getResource(state, srcId)
-  if (!src)
-    fail(
-      404,
-      'NotFound',
-      `The source resource '${srcId}' was not found.`,
-      'storageProfile.source.id'
-    )
+  if (!src) notFound(srcId)
   const props = src.body.properties
+  const diskSize = (id: string | undefined): number =>
+    (id ? getResource(state, id)?.body.properties.diskSizeGB : undefined) ?? 0
   switch (src.type) {
-    case 'Microsoft.Compute/virtualMachines':
+    case 'Microsoft.Compute/virtualMachines': {
+      const osDisk = props.storageProfile.osDisk
       return {
-        osType: props.storageProfile.osDisk.osType,
+        kind: 'vm',
+        id: src.id,
+        osType: osDisk.osType,
         generalized: !!src.state.generalized,
         hyperV: src.state.hyperVGeneration,
         securityType: props.securityProfile?.securityType,
         region: src.body.location,
         dataLuns: props.storageProfile.dataDisks.map((d: Body) => d.lun),
-        sizeGB: props.storageProfile.osDisk.diskSizeGB
+        sizeGB: osDisk.diskSizeGB ?? diskSize(osDisk.managedDisk?.id),
+        diskSizesGB: [osDisk, ...props.storageProfile.dataDisks].map(
+          (d: Body) => diskSize(d.managedDisk?.id) || d.diskSizeGB || 0
+        )
       }
-    case 'Microsoft.Compute/images':
+    }
+    case 'Microsoft.Compute/images': {
+      const disks: Body[] = [props.storageProfile.osDisk, ...(props.storageProfile.dataDisks ?? [])]
       return {
+        kind: 'image',
+        id: src.id,
         osType: props.storageProfile.osDisk.osType,
         generalized: true,
         hyperV: props.hyperVGeneration,
         region: src.body.location,
         dataLuns: (props.storageProfile.dataDisks ?? []).map((d: Body) => d.lun),
-        sizeGB: props.storageProfile.osDisk.diskSizeGB ?? 30
+        sizeGB: props.storageProfile.osDisk.diskSizeGB ?? 30,
+        diskSizesGB: disks.map(d => d.diskSizeGB ?? diskSize(d.managedDisk?.id))
       }
+    }
     case 'Microsoft.Compute/galleries/images/versions':
-      return { ...src.state.facts, region: src.body.location }
-    default:
+      return { ...src.state.facts, kind: 'version', id: src.id, region: src.body.location }
+    case 'Microsoft.Compute/disks':
+    case 'Microsoft.Compute/snapshots':
       // disks and snapshots: the OS state comes from the definition.
       return {
+        kind: 'disk',
+        id: src.id,
         osType: props.osType ?? '',
         generalized: true,
         hyperV: props.hyperVGeneration ?? '',
@@ -311,63 +434,58 @@ function sourceFacts(state: State, sp: Body): SourceFacts {
         region: src.body.location,
         dataLuns: (sp.dataDiskImages ?? []).map((d: Body) => d.lun),
         sizeGB: props.diskSizeGB ?? 30,
+        diskSizesGB: [
+          props.diskSizeGB ?? 0,
+          ...(sp.dataDiskImages ?? []).map((d: Body) => diskSize(d.source?.id))
+        ],
         architecture: props.supportedCapabilities?.architecture ?? 'x64'
       }
+    default:
+      // troubleshooting-shared-images.md
+      fail(
+        400,
+        'InvalidParameter',
+        `The source id: ${srcId} must either be a managed image, virtual machine or another gallery image version`,
+        'storageProfile.source.id'
+      )
   }
 }
 
+/** An error Azure reports in the version's long-running operation, after a 201. */
+type LateError = { code: string; message: string; regionDetails?: string }
+
+/**
+ * Checks at the request (they throw) and the ones Azure reports only in the LRO (returned).
+ * Texts from troubleshooting-shared-images.md unless noted.
+ */
 function validateVersion(
   name: string,
   def: Resource,
   facts: SourceFacts,
-  sp: Body,
   pub: Body,
   location: string
-): void {
+): LateError | undefined {
   const m = /^(\d+)\.(\d+)\.(\d+)$/.exec(name)
   if (!m || m.slice(1).some(n => Number(n) > INT32))
     fail(
       400,
       'InvalidParameter',
-      `The gallery image version name '${name}' is invalid. The version name must follow the format Major(int32).Minor(int32).Patch(int32), e.g. 1.0.0.`,
+      'The image version name is invalid. The image version name should follow Major(int).Minor(int).Patch(int) format, for e.g: 1.0.0, 2018.12.1 etc',
       'galleryImageVersionName'
     )
   const d = def.body.properties
-  if (facts.osType && facts.osType.toLowerCase() !== String(d.osType).toLowerCase())
-    fail(
-      400,
-      'InvalidParameter',
-      `The OS type '${facts.osType}' of the source does not match the OS type '${d.osType}' of the gallery image '${def.body.name}'.`,
-      'storageProfile'
-    )
-  const isVm =
-    !!sp.source?.virtualMachineId || /\/virtualmachines\//i.test(String(sp.source?.id ?? ''))
-  if (isVm && String(d.osState).toLowerCase() === 'generalized' && !facts.generalized)
-    fail(
-      400,
-      'InvalidParameter',
-      `The source virtual machine is not generalized; it cannot be used to create a version of the generalized gallery image '${def.body.name}'. Generalize the VM or use a specialized image definition.`,
-      'storageProfile.source'
-    )
-  if (isVm && String(d.osState).toLowerCase() === 'specialized' && facts.generalized)
-    fail(
-      400,
-      'InvalidParameter',
-      `The source virtual machine is generalized; it cannot be used to create a version of the specialized gallery image '${def.body.name}'.`,
-      'storageProfile.source'
-    )
-  if (
-    facts.hyperV &&
-    d.hyperVGeneration &&
-    facts.hyperV.toLowerCase() !== String(d.hyperVGeneration).toLowerCase()
-  )
-    fail(
-      400,
-      'InvalidParameter',
-      `The Hyper-V generation '${facts.hyperV}' of the source does not match the Hyper-V generation '${d.hyperVGeneration}' of the gallery image '${def.body.name}'.`,
-      'storageProfile'
-    )
   const defSec = securityTypeOf(def).toLowerCase()
+  // packer-plugin-azure#304 (InvalidParameter, quoted for a VM source into TrustedLaunchSupported);
+  // the same list leaves out managed disks and snapshots. The other '…Supported' types are assumed
+  // to answer alike (unverified).
+  if (defSec.endsWith('supported') && (facts.kind === 'vm' || facts.kind === 'disk')) {
+    const t = securityTypeOf(def)
+    fail(
+      400,
+      'InvalidParameter',
+      `The security type '${t}' is not supported for the source id '${facts.id}'. Currently only Vhd Blob, User Image and Gallery Image Version sources are supported for '${t}' images.`
+    )
+  }
   if (facts.securityType === 'TrustedLaunch' && !defSec.startsWith('trustedlaunch'))
     fail(
       400,
@@ -393,14 +511,67 @@ function validateVersion(
         'publishingProfile.replicationMode'
       )
   }
-  if (facts.region && !regions.some(r => normRegion(String(r.name)) === normRegion(facts.region)))
+  // The version is made in its source's region; the gallery may be elsewhere (FAQ in
+  // shared-image-galleries.md). The code of this refusal is not documented.
+  if (facts.region && normRegion(facts.region) !== normRegion(location))
     fail(
       400,
       'InvalidParameter',
-      `The source region '${facts.region}' must be one of the target regions of the gallery image version.`,
+      `Source ${facts.id} is not found. Please check source exists, and is in the same region as gallery image version being created`,
+      'storageProfile.source.id'
+    )
+  if (!regions.some(r => normRegion(String(r.name)) === normRegion(location)))
+    fail(
+      400,
+      'InvalidParameter',
+      `Gallery image version publishing profile regions ${regions.map(r => r.name).join(', ')} must contain the location of image version ${location}`,
       'publishingProfile.targetRegions'
     )
+
+  // Reported in the operation: the PUT answers 201 first.
+  // Hyper-V: Conflict in the LRO (MicrosoftDocs/azure-docs#118774 "Long running operation failed").
+  if (
+    facts.hyperV &&
+    d.hyperVGeneration &&
+    facts.hyperV.toLowerCase() !== String(d.hyperVGeneration).toLowerCase()
+  )
+    return {
+      code: 'Conflict',
+      message: `The resource with id '${facts.id}' has a different Hypervisor generation ['${facts.hyperV}'] than the parent gallery image Hypervisor generation ['${d.hyperVGeneration}'].`
+    }
+  // OS state: BadRequest (Azure/azure-cli#24972); sync or in the LRO is not settled: LRO here.
+  if (facts.kind === 'vm') {
+    const srcState = facts.generalized ? 'Generalized' : 'Specialized'
+    if (srcState.toLowerCase() !== String(d.osState).toLowerCase())
+      return {
+        code: 'BadRequest',
+        message: `The resource with id '${facts.id}' has a different OS state ['${srcState}'] than the parent gallery image OS state ['${d.osState}'].`
+      }
+  }
+  // OS type: the troubleshooting text; code and moment unverified (Conflict in the LRO, like Hyper-V).
+  if (facts.osType && facts.osType.toLowerCase() !== String(d.osType).toLowerCase())
+    return {
+      code: 'Conflict',
+      message: `The resource with id '${facts.id}' has a different OS type ['${facts.osType}'] than the parent gallery image OS type generation ['${d.osType}']`
+    }
+  // Full replication copies at most 2048 GiB per disk ("The image size should be less than 2 TB",
+  // azure-compute-gallery.md); the region's replication fails with this text (code from
+  // MicrosoftDocs/azure-docs#113012).
+  if (String(pub.replicationMode ?? 'Full').toLowerCase() !== 'shallow') {
+    const largest = Math.max(0, ...facts.diskSizesGB)
+    if (largest > FULL_REPLICATION_MAX_GB) {
+      const why = `The GalleryImageVersion source resource size ${largest} exceeds the max size ${FULL_REPLICATION_MAX_GB} supported`
+      return {
+        code: 'GallerySourceResourceExceedsMaxSize',
+        message: `${why}.`,
+        regionDetails: `Replication failed in this region due to '${why}'.`
+      }
+    }
+  }
+  return undefined
 }
+
+const FULL_REPLICATION_MAX_GB = 2048
 
 export function putGalleryImageVersion(ctx: Ctx, id: string): Reply {
   const { state } = ctx
@@ -418,8 +589,9 @@ export function putGalleryImageVersion(ctx: Ctx, id: string): Reply {
   const sp: Body = props.storageProfile ?? {}
   const pub: Body = clone(props.publishingProfile ?? {})
   const facts = sourceFacts(state, sp)
-  validateVersion(p.names[2], def, facts, sp, pub, body.location)
   const existing = getResource(state, id)
+  if (existing) sourceUnchanged(existing.body.properties.storageProfile ?? {}, sp)
+  const late = validateVersion(p.names[2], def, facts, pub, body.location)
   const regions: Body[] = (pub.targetRegions ?? [{ name: body.location }]).map((r: Body) => ({
     name: displayRegion(String(r.name)),
     regionalReplicaCount: r.regionalReplicaCount ?? pub.replicaCount ?? 1,
@@ -434,7 +606,8 @@ export function putGalleryImageVersion(ctx: Ctx, id: string): Reply {
       facts,
       replicationPolls: 0,
       replicationTotal: Math.max(1, state.config.pollsBeforeDone),
-      failed: false
+      failed: false,
+      regionDetails: late?.regionDetails
     },
     body: {
       id,
@@ -461,8 +634,10 @@ export function putGalleryImageVersion(ctx: Ctx, id: string): Reply {
           },
           dataDiskImages: facts.dataLuns.map(lun => ({ lun, sizeInGB: 4, hostCaching: 'None' }))
         },
+        // Default false (recording test_image_version_create_os_vhd.yaml; spec GalleryImageVersionSafetyProfile).
         safetyProfile: {
-          allowDeletionOfReplicatedLocations: true,
+          allowDeletionOfReplicatedLocations:
+            props.safetyProfile?.allowDeletionOfReplicatedLocations ?? false,
           reportedForPolicyViolation: false
         },
         provisioningState: existing ? 'Updating' : 'Creating'
@@ -470,6 +645,8 @@ export function putGalleryImageVersion(ctx: Ctx, id: string): Reply {
     }
   }
   putResource(state, version)
+  // A mismatch Azure finds only while creating: 201 now, the operation ends Failed.
+  if (late && !ctx.failOperation) ctx.failOperation = { code: late.code, message: late.message }
   const reply = lroCreate(
     ctx,
     version,
@@ -486,6 +663,34 @@ export function putGalleryImageVersion(ctx: Ctx, id: string): Reply {
   return reply
 }
 
+/**
+ * A version's source cannot change: PropertyChangeNotAllowed "Changing property
+ * 'galleryImageVersion.properties.storageProfile.<diskImage>.source.id' is not allowed"
+ * (troubleshooting-shared-images.md; hashicorp/packer#9716 with the 2020 API's path). Status 409 as
+ * for managed images (unverified for GalleryRP).
+ */
+function sourceUnchanged(before: Body, after: Body): void {
+  const paths: Array<[string, (sp: Body) => unknown]> = [
+    ['storageProfile.source.id', sp => sp.source?.id],
+    ['storageProfile.source.virtualMachineId', sp => sp.source?.virtualMachineId],
+    ['storageProfile.osDiskImage.source.id', sp => sp.osDiskImage?.source?.id],
+    ['storageProfile.osDiskImage.source.uri', sp => sp.osDiskImage?.source?.uri]
+  ]
+  for (const [path, get] of paths) {
+    const a = String(get(before) ?? '').toLowerCase()
+    const b = String(get(after) ?? '').toLowerCase()
+    if (a !== b) {
+      const property = `galleryImageVersion.properties.${path}`
+      fail(
+        409,
+        'PropertyChangeNotAllowed',
+        `Changing property '${property}' is not allowed.`,
+        property
+      )
+    }
+  }
+}
+
 export function replicationStatus(v: Resource): Body {
   const s = v.state
   const done = s.replicationPolls >= s.replicationTotal
@@ -496,8 +701,8 @@ export function replicationStatus(v: Resource): Body {
     summary: v.body.properties.publishingProfile.targetRegions.map((r: Body) => ({
       region: r.name,
       state: failed ? 'Failed' : done ? 'Completed' : 'Replicating',
-      details: failed ? 'Replication failed.' : '',
-      progress: failed ? progress : progress
+      details: failed ? (s.regionDetails ?? 'Replication failed.') : '',
+      progress
     }))
   }
 }
@@ -565,6 +770,9 @@ export function addGalleryImageVersion(
     type: 'Microsoft.Compute/galleries/images/versions',
     state: {
       facts: {
+        kind: 'version',
+        id,
+        diskSizesGB: [30],
         osType: def.body.properties.osType,
         generalized: def.body.properties.osState === 'Generalized',
         hyperV: def.body.properties.hyperVGeneration,

@@ -125,7 +125,18 @@ export interface ArmEmulator {
   addGalleryImage(seed: GalleryImageSeed): Body
   addGalleryImageVersion(seed: Parameters<typeof addGalleryImageVersion>[1]): Body
   addStorageAccount(resourceGroup: string, name: string, location?: string): Body
-  setPermissions(resourceGroup: string, actions: string[], notActions?: string[]): void
+  /**
+   * The role grants at a scope: a resource group name, or a full scope ID such as a gallery's or a
+   * VM's. Reading permissions at a scope returns the grants at it and above it (Azure's
+   * Permissions - List For Resource/Resource Group). A group with no grant at, under or above it
+   * answers `*` (the default identity may do anything).
+   */
+  setPermissions(
+    scope: string,
+    actions: string[],
+    notActions?: string[],
+    dataActions?: string[]
+  ): void
   setLroStyle(operation: string, style: LroStyle): void
   /** page blob behind an uploaded managed disk (needs `storage`) */
   diskBlobClient(diskId: string): PageBlobClient
@@ -276,8 +287,15 @@ export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<A
         }
       }).body
     },
-    setPermissions: (rg, actions, notActions = []) =>
-      void state.permissions.set(rg.toLowerCase(), { actions, notActions }),
+    setPermissions: (scope, actions, notActions = [], dataActions = []) => {
+      const full = scope.startsWith('/') ? scope : `/subscriptions/${sub}/resourceGroups/${scope}`
+      state.permissions.set(full.replace(/\/+$/, '').toLowerCase(), {
+        actions,
+        notActions,
+        dataActions,
+        notDataActions: []
+      })
+    },
     setLroStyle: (operation, style) => void (config.lroStyles[operation] = style),
     diskBlobClient: diskId => diskBlobClient(state, diskId),
     faults: {

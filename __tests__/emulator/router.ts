@@ -101,7 +101,7 @@ async function armRoute(ctx: Ctx, parts: string[]): Promise<Reply> {
     lower.at(-2) === 'microsoft.authorization' &&
     lower.at(-1) === 'permissions'
   )
-    return permissions(ctx, rgName)
+    return permissions(ctx, '/' + parts.slice(0, -3).join('/'))
   if (lower[4] !== 'providers' || parts.length < 8)
     return armError(404, 'NotFound', `No route for ${method} ${ctx.path}.`)
   const rest = parts.slice(6)
@@ -215,14 +215,23 @@ function resourceGroupRoute(ctx: Ctx, name: string): Reply {
   )
 }
 
-function permissions(ctx: Ctx, rg: string): Reply {
-  const p = ctx.state.permissions.get(rg.toLowerCase()) ?? { actions: ['*'], notActions: [] }
-  return {
-    status: 200,
-    body: {
-      value: [{ actions: p.actions, notActions: p.notActions, dataActions: [], notDataActions: [] }]
-    }
-  }
+/**
+ * Permissions - List For Resource Group / List For Resource: the grants of every role assignment at
+ * the scope or above it, one entry each (spec shape `{ value: [{ actions, notActions, dataActions,
+ * notDataActions }] }`; not in any recording). A role assigned only on a gallery shows when reading
+ * at the gallery, not at its resource group.
+ */
+function permissions(ctx: Ctx, scope: string): Reply {
+  const key = scope.replace(/\/+/g, '/').toLowerCase()
+  const rgScope = key.split('/').slice(0, 5).join('/')
+  const grants = [...ctx.state.permissions.entries()]
+  const configured = grants.some(
+    ([s]) => s === rgScope || s.startsWith(rgScope + '/') || rgScope.startsWith(s + '/')
+  )
+  const value = configured
+    ? grants.filter(([s]) => key === s || key.startsWith(s + '/')).map(([, g]) => ({ ...g }))
+    : [{ actions: ['*'], notActions: [], dataActions: [], notDataActions: [] }]
+  return { status: 200, body: { value } }
 }
 
 function listKeys(ctx: Ctx, id: string): Reply {

@@ -51,6 +51,14 @@ export interface Fault {
   reply?: Reply
 }
 
+/** What a role assignment grants at one scope (Microsoft.Authorization/permissions entry). */
+export interface PermissionGrant {
+  actions: string[]
+  notActions: string[]
+  dataActions: string[]
+  notDataActions: string[]
+}
+
 /** One entry of an ARM error's `details` (ARM RPC "Error Response Content"). */
 export interface ArmErrorDetail {
   code: string
@@ -142,7 +150,8 @@ export interface State {
   resources: Map<string, Resource>
   resourceGroups: Map<string, Body>
   operations: Map<string, Operation>
-  permissions: Map<string, { actions: string[]; notActions: string[] }>
+  /** role grants by lower-cased scope ('/subscriptions/…/resourcegroups/rg[/providers/…]') */
+  permissions: Map<string, PermissionGrant>
   tokens: Map<string, Token>
   idTokens: Map<string, IdToken>
   requests: RecordedRequest[]

@@ -168,10 +168,19 @@ const BY_MESSAGE: ReadonlyArray<{
   when: (message: string, code: string, operation: string) => boolean
   lines: string[]
 }> = [
+  // A '…Supported' gallery definition takes only VHD blob, managed image and gallery version
+  // sources (hashicorp/packer-plugin-azure#304); from gallery API 2025-03-03 Azure gives every
+  // definition created without a SecurityType feature TrustedLaunchSupported.
+  {
+    when: m => /security type '[^']*supported' is not supported for the source/i.test(m),
+    lines: [
+      "The gallery image definition is TrustedLaunchSupported (Azure's default since gallery API 2025-03-03 for a definition created without a SecurityType feature); such a definition takes only VHD blob, managed image and gallery image version sources, not a VM or a managed disk. Publish into a definition created with the feature SecurityType=Standard (or TrustedLaunch for a Trusted Launch VM), or also set 'image-name' so the version is made from that managed image."
+    ]
+  },
   {
     when: m => /trusted ?launch|securitytype|security type|confidential ?vm/i.test(m),
     lines: [
-      "Managed images do not support Trusted Launch or Confidential VMs. Capture into an Azure Compute Gallery instead: set 'gallery' and 'gallery-image' and drop 'image-name'; the image definition's 'security-type' must be TrustedLaunchSupported or TrustedLaunch."
+      "Managed images do not support Trusted Launch or Confidential VMs. Capture into an Azure Compute Gallery instead: set 'gallery' and 'gallery-image' and drop 'image-name'; the image definition's SecurityType feature must be TrustedLaunch (a TrustedLaunchSupported definition takes no VM as source)."
     ]
   },
   {

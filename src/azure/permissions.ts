@@ -5,10 +5,13 @@
  *
  * Action names are those of Azure's resource provider operations list (learn.microsoft.com
  * "Azure permissions for Compute" / "for Storage"). The check reads
- * `Microsoft.Authorization/permissions` at each resource group (at the storage account itself for
- * upload-via storage-account), which folds in every role assigned at or above that scope. It cannot
- * see roles assigned on a single VM, image or gallery, ABAC conditions or deny assignments, so a
- * "missing" verdict can be wrong for such setups; Azure remains the judge.
+ * `Microsoft.Authorization/permissions` at the resource itself (VM, storage account, gallery,
+ * managed image), which folds in every role assigned on it or above it: roles are often assigned
+ * on the gallery alone ("We recommend sharing at the gallery level", azure-compute-gallery.md).
+ * When the resource cannot be read there (it does not exist yet), the resource group's are read
+ * instead, and what seems missing only there is a warning, not a refusal: a role on the resource
+ * created later may still grant it. ABAC conditions and deny assignments are not seen either;
+ * Azure remains the judge.
  */
 import type { AzureClients } from './clients.js'
 import type { Logger } from '../log.js'
@@ -54,6 +57,11 @@ export interface MissingPermissions {
   dataActions: string[]
   /** Set when data actions are missing but this fallback would also do. */
   dataActionsFallback?: string[]
+  /**
+   * Set when the permissions could only be read at the resource group, not at the resource the
+   * actions concern: a role assigned on that resource alone would not show, so this is a doubt.
+   */
+  readAtResourceGroup?: true
 }
 
 const COMPUTE = 'Microsoft.Compute'
@@ -135,6 +143,9 @@ export function requiredActions(plan: Plan): RequiredPermissions[] {
     }
     if (source.deleteSourceVm)
       vmActions.push(`${COMPUTE}/virtualMachines/delete`, VM_OPERATION_STATUS)
+    // A gallery image version made straight from the VM needs "write permission on the Virtual
+    // Machine" (shared-image-galleries.md, "RBAC Permissions required to create an ACG Image").
+    if (plan.gallery && !plan.managedImage) vmActions.push(`${COMPUTE}/virtualMachines/write`)
     if (source.backupSnapshot) {
       // A snapshot with createOption Copy reads the source disk through its access SAS: Azure checks
       // disks/beginGetAccess/action on the source (as the built-in Disk Snapshot Contributor grants).
@@ -146,7 +157,7 @@ export function requiredActions(plan: Plan): RequiredPermissions[] {
         DISK_OPERATION_STATUS
       ])
     }
-    scopes.add(vm, vmActions)
+    scopes.add(resourceScope(vm, 'virtualMachines'), vmActions)
   } else {
     const destination = source.destination
     if (destination.kind === 'managed-disk') {
@@ -179,13 +190,20 @@ export function requiredActions(plan: Plan): RequiredPermissions[] {
         // Without a blob data role the uploader signs with the account key instead.
         [`${STORAGE}/listKeys/action`]
       )
+      // A gallery image version from a VHD needs "Microsoft.Storage/storageAccounts/listKeys/action
+      // (or) Storage Account Contributor on the storage account" (shared-image-galleries.md).
+      if (plan.gallery && !plan.managedImage) {
+        scopes.add(resourceScope(account, 'storageAccounts', 'Microsoft.Storage'), [
+          `${STORAGE}/listKeys/action`
+        ])
+      }
     }
   }
 
   if (plan.managedImage) {
     const imageActions = [`${COMPUTE}/images/read`, `${COMPUTE}/images/write`, VM_OPERATION_STATUS]
     if (plan.managedImage.overwrite) imageActions.push(`${COMPUTE}/images/delete`)
-    scopes.add(plan.managedImage.image, imageActions)
+    scopes.add(resourceScope(plan.managedImage.image, 'images'), imageActions)
   }
 
   if (plan.gallery) {
@@ -203,10 +221,23 @@ export function requiredActions(plan: Plan): RequiredPermissions[] {
     if (g.createIfMissing) {
       galleryActions.push(`${COMPUTE}/galleries/write`, `${COMPUTE}/galleries/images/write`)
     }
-    scopes.add(g.gallery, galleryActions)
+    scopes.add(resourceScope(g.gallery, 'galleries'), galleryActions)
   }
 
   return scopes.list()
+}
+
+/** The scope of one named resource: its permissions include roles assigned on it alone. */
+function resourceScope(
+  ref: { subscriptionId: string; resourceGroup: string; name: string },
+  type: string,
+  provider = COMPUTE
+): Scope {
+  return {
+    subscriptionId: ref.subscriptionId,
+    resourceGroup: ref.resourceGroup,
+    resource: { provider, type, name: ref.name }
+  }
 }
 
 /** Azure's wildcard match: `*` stands for any run of characters (slashes included), case-insensitive. */
@@ -277,29 +308,46 @@ export async function checkPermissions(
       )
       continue
     }
-    const permissions: PermissionEntry[] = []
     const r = scope.resource
+    const forGroup = (): Promise<PermissionEntry[]> =>
+      collect(
+        clients.authorization.permissions.listForResourceGroup(scope.resourceGroup, {
+          abortSignal: signal
+        })
+      )
+    let permissions: PermissionEntry[]
+    let readAtResourceGroup = false
     try {
-      const list = r
-        ? clients.authorization.permissions.listForResource(
-            scope.resourceGroup,
-            r.provider,
-            '',
-            r.type,
-            r.name,
-            { abortSignal: signal }
+      if (r === undefined) {
+        permissions = await forGroup()
+      } else {
+        try {
+          permissions = await collect(
+            clients.authorization.permissions.listForResource(
+              scope.resourceGroup,
+              r.provider,
+              '',
+              r.type,
+              r.name,
+              { abortSignal: signal }
+            )
           )
-        : clients.authorization.permissions.listForResourceGroup(scope.resourceGroup, {
-            abortSignal: signal
-          })
-      for await (const p of list) permissions.push(p)
+        } catch (error) {
+          // The resource may not exist yet (a gallery or image this run creates): read its group.
+          if (signal?.aborted) throw error
+          log.debug(
+            oneLine(
+              `Could not read permissions on ${armScope(scope)} (${describe(error)}); reading them on its resource group.`
+            )
+          )
+          permissions = await forGroup()
+          readAtResourceGroup = true
+        }
+      }
     } catch (error) {
-      const e = error as { statusCode?: number; code?: string; message?: string }
       log.warning(
         oneLine(
-          `Could not read this identity's permissions on ${armScope(scope)} (${
-            e.code ?? e.statusCode ?? 'error'
-          }: ${e.message ?? String(error)}); continuing without the permissions preflight.`
+          `Could not read this identity's permissions on ${armScope(scope)} (${describe(error)}); continuing without the permissions preflight.`
         )
       )
       return 'unknown'
@@ -307,7 +355,7 @@ export async function checkPermissions(
     const missing = missingActions(required, permissions)
     log.debug(
       oneLine(
-        `Permissions on ${armScope(scope)}: ${permissions.length} role entries; missing ${
+        `Permissions on ${readAtResourceGroup ? groupScope(scope) : armScope(scope)}: ${permissions.length} role entries; missing ${
           missing.actions.length + missing.dataActions.length
         } of ${required.actions.length + required.dataActions.length} actions.`
       )
@@ -318,11 +366,47 @@ export async function checkPermissions(
         ...missing,
         ...(missing.dataActions.length > 0 && required.dataActionsFallback
           ? { dataActionsFallback: required.dataActionsFallback }
-          : {})
+          : {}),
+        ...(readAtResourceGroup ? { readAtResourceGroup: true as const } : {})
       })
     }
   }
   return result
+}
+
+async function collect(list: AsyncIterable<PermissionEntry>): Promise<PermissionEntry[]> {
+  const out: PermissionEntry[] = []
+  for await (const p of list) out.push(p)
+  return out
+}
+
+function describe(error: unknown): string {
+  const e = error as { statusCode?: number; code?: string; message?: string }
+  return `${e.code ?? e.statusCode ?? 'error'}: ${e.message ?? String(error)}`
+}
+
+/**
+ * Splits a check's result into what refuses the run (missing where the resource's own permissions
+ * were read) and what only warrants a warning (missing as far as the resource group shows).
+ */
+export function splitMissing(missing: MissingPermissions[]): {
+  certain: MissingPermissions[]
+  doubtful: MissingPermissions[]
+} {
+  return {
+    certain: missing.filter(m => !m.readAtResourceGroup),
+    doubtful: missing.filter(m => m.readAtResourceGroup)
+  }
+}
+
+/** The warning for permissions that seem missing only at the resource group. */
+export function describeDoubtful(missing: MissingPermissions[]): string {
+  return missing
+    .map(
+      m =>
+        `The identity seems to lack ${[...m.actions, ...m.dataActions].join(', ')} for ${armScope(m.scope)}, as far as resource group '${m.scope.resourceGroup}' shows (that resource could not be read yet); going on, Azure decides when the action runs.`
+    )
+    .join('\n')
 }
 
 /** Custom roles can only be assignable at resource groups and above. */
@@ -417,7 +501,12 @@ export function customRoleDefinition(
   assignableScopes?: string[]
 ): CustomRoleDefinition {
   const plan = typeof planOrMode === 'string' ? maximalPlan(planOrMode) : planOrMode
-  const required = requiredActions(plan)
+  // For a mode: also the gallery version made straight from the source (no managed image), which
+  // needs write on the VM or the storage account's keys.
+  const required =
+    typeof planOrMode === 'string'
+      ? [...requiredActions(plan), ...requiredActions({ ...plan, managedImage: undefined })]
+      : requiredActions(plan)
   // Reading its own permissions lets the preflight run instead of warning and going on.
   const actions = required.reduce<string[]>(
     (all, r) => union(all, r.actions),

@@ -127,8 +127,18 @@ const WHAT: Record<CoreRole, string> = {
 }
 
 export function coreRole(mode: CoreRole): CustomRoleDefinition {
+  // "and/or": a version made straight from the source (no managed image) needs write on the VM or
+  // the storage account's keys (shared-image-galleries.md, RBAC permissions for an ACG image).
+  const both = customRoleDefinition(corePlan(mode), [groupPlaceholder])
+  const galleryOnly = customRoleDefinition({ ...corePlan(mode), managedImage: undefined }, [
+    groupPlaceholder
+  ])
+  const merged = (a: string[], b: string[]): string[] =>
+    [...new Set([...a, ...b])].sort((x, y) => x.localeCompare(y))
   return {
-    ...customRoleDefinition(corePlan(mode), [groupPlaceholder]),
+    ...both,
+    Actions: merged(both.Actions, galleryOnly.Actions),
+    DataActions: merged(both.DataActions, galleryOnly.DataActions),
     Name: `VM image builder (${mode})`,
     Description: `What azure-vm-image-action needs to ${WHAT[mode]} into a managed image and/or an existing gallery image definition, with every other input at its default.`
   }

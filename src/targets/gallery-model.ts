@@ -12,7 +12,7 @@ import type {
 import { normaliseRegion } from '../azure/region.js'
 import { resourceId } from '../azure/resource-id.js'
 import type { GalleryTarget, Owner, TargetRegion } from '../plan.js'
-import type { ImageContent, SourceFacts } from '../source-facts.js'
+import type { ImageContent, SourceDisk, SourceFacts } from '../source-facts.js'
 import { madeBy } from '../tags.js'
 import { compareVersions } from './version-number.js'
 
@@ -62,18 +62,29 @@ export interface DefinitionFacts {
   securityType: string
 }
 
+/**
+ * Reads an existing definition. From gallery API 2025-03-03 a NEW definition created without a
+ * SecurityType feature, or with a null value, becomes TrustedLaunchSupported and, without
+ * hyperVGeneration, V2 (MicrosoftDocs/azure-compute-docs compute-gallery-whats-new.md, July 2025;
+ * azure-compute-gallery.md "Trusted Launch validation"). Definitions made before keep their meaning:
+ * no feature is Standard, no generation V1. So a definition read back with no feature at all predates
+ * the default (Azure records the value it applied); a feature present with no value is read as the
+ * value Azure gives it, TrustedLaunchSupported.
+ */
 export function definitionFacts(image: GalleryImage): DefinitionFacts {
   const feature = image.features?.find(f => f.name?.toLowerCase() === 'securitytype')
+  const securityType =
+    feature === undefined ? 'Standard' : feature.value ? feature.value : 'TrustedLaunchSupported'
   return {
     osType: image.osType ?? 'unknown',
     osState: image.osState ?? 'unknown',
     hyperVGeneration: image.hyperVGeneration ?? 'V1',
     architecture: image.architecture ?? 'x64',
-    securityType: feature?.value ?? 'Standard'
+    securityType
   }
 }
 
-/** The security type a definition created for this source gets (Standard: no feature at all). */
+/** The security type a definition created for this source gets. */
 export function securityTypeFor(source: SourceFacts): DefinitionSecurityType {
   return source.securityType
 }
@@ -93,7 +104,9 @@ export function definitionBody(
     hyperVGeneration: source.hyperVGeneration,
     architecture: source.architecture,
     identifier: { publisher: target.publisher, offer: target.offer, sku: target.sku },
-    ...(security === 'Standard' ? {} : { features: [{ name: 'SecurityType', value: security }] })
+    // Always explicit, Standard included: left out, Azure (API ≥ 2025-03-03) makes the definition
+    // TrustedLaunchSupported, which refuses versions from a VM or a managed disk.
+    features: [{ name: 'SecurityType', value: security }]
   }
 }
 
@@ -209,6 +222,52 @@ function securityMismatch(
     return `${has}, and Azure accepts only VHD blob, managed image and gallery image version sources for it, not the managed disks ${who} is uploaded to: set upload-via: storage-account, or also set image-name, or use a definition without that feature.`
   }
   return undefined
+}
+
+/**
+ * A definition/source mismatch Azure reported only in the version's operation (after a 201), in the
+ * action's words: "The resource with id '…' has a different Hypervisor generation ['V2'] than the
+ * parent gallery image Hypervisor generation ['V1']." (Conflict, MicrosoftDocs/azure-docs#118774),
+ * the same for "OS state" (BadRequest, Azure/azure-cli#24972) and "OS type"
+ * (troubleshooting-shared-images.md). Undefined for any other failure.
+ */
+export function lateMismatch(definitionName: string, azureMessage: string): string | undefined {
+  const m =
+    /different (Hypervisor generation|OS state|OS type) \['([^'\]]*)'\] than the parent gallery image [A-Za-z ]*?\['([^'\]]*)'\]/i.exec(
+      azureMessage
+    )
+  if (m === null) return undefined
+  const [, property, source, definition] = m
+  const what = /hypervisor/i.test(property) ? 'Hyper-V generation' : property
+  const fix = /hypervisor/i.test(property)
+    ? `publish into a ${source} definition`
+    : /state/i.test(property)
+      ? `publish into a ${source} definition, or set generalize to match the definition`
+      : `publish into a ${source} definition`
+  return `Azure refused the version: gallery image definition '${definitionName}' has ${what} ${definition} but the source has ${source}; ${fix}.`
+}
+
+/**
+ * Full replication copies a source disk of at most 2048 GiB: "The image size should be less than
+ * 2 TB, but you can use shallow replication to support larger image sizes (up to 32 TB)"
+ * (azure-compute-gallery.md); a bigger disk fails in replication, possibly hours in ("The
+ * GalleryImageVersion source resource size 2520 exceeds the max size 2048 supported",
+ * troubleshooting-shared-images.md).
+ */
+export const FULL_REPLICATION_MAX_GIB = 2048
+
+export function fullReplicationProblem(
+  disks: SourceDisk[],
+  mode: GalleryTarget['replicationMode']
+): string | undefined {
+  if (mode !== 'Full') return undefined
+  const big = disks.filter(d => d.sizeGiB > FULL_REPLICATION_MAX_GIB)
+  if (big.length === 0) return undefined
+  return `replication-mode 'Full' copies disks of at most ${FULL_REPLICATION_MAX_GIB} GiB, but ${big
+    .map(d => `'${d.name}' is ${d.sizeGiB} GiB`)
+    .join(
+      ', '
+    )}: set replication-mode: Shallow (one region, one replica, disks up to 32 TiB), or make the disk smaller.`
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import {
   definitionBody,
   definitionFacts,
   definitionMismatches,
+  fullReplicationProblem,
   galleryIds,
   securityTypeFor,
   type SourceOrigin,
@@ -30,10 +31,12 @@ export interface GalleryPreflight {
   version: string
   versionId: string
   action: VersionAction
-  /** Where the version is published: the gallery's region first, then the source's, then the requested ones. */
+  /** Where the version is published: the source's region first, then the requested ones. */
   regions: TargetRegion[]
-  /** The gallery's region (existing) or the one it will be created in (the source's). */
+  /** The version's region: its source's (Azure makes a version only where its source is). */
   location: string
+  /** The gallery's region (existing) or the one it will be created in (the source's). */
+  galleryLocation: string
   galleryId: string
   definitionId: string
   /** The state of the version found under that number, when there is one. */
@@ -78,28 +81,23 @@ export async function checkGalleryTarget(
       `Azure Compute Gallery '${galleryName}' does not exist in resource group '${rg}': ${missingHint}.`
     )
   }
-  const location = normaliseRegion(gallery?.location ?? source.location)
-  if (location !== normaliseRegion(source.location)) {
-    warnings.push(
-      `Gallery '${galleryName}' is in ${location} but the source is in ${normaliseRegion(source.location)}; Azure may refuse a source from another region.`
-    )
-  }
-
-  // Azure requires the source's region among the target regions; the version itself lives in the
-  // gallery's region, which therefore comes first when the two differ.
-  const regions = withSourceRegion(
-    withSourceRegion(target.targetRegions, source.location),
-    location
-  )
+  // The version is made in its source's region, wherever the gallery is ("Source … is not found.
+  // Please check source exists, and is in the same region as gallery image version being created",
+  // troubleshooting-shared-images.md), and Azure wants that region among the target regions.
+  const location = normaliseRegion(source.location)
+  const galleryLocation = normaliseRegion(gallery?.location ?? source.location)
+  const regions = withSourceRegion(target.targetRegions, location)
   if (target.replicationMode === 'Shallow' && regions.length > 1) {
     throw new Error(
       `replication-mode 'Shallow' publishes to one region only, but this version needs ${regions
         .map(r => r.name)
         .join(
           ', '
-        )} (the gallery's and the source's region are always included): use replication-mode 'Full', or a gallery in the source's region without other target-regions.`
+        )} (the source's region is always included): use replication-mode 'Full', or leave out the other target-regions.`
     )
   }
+  const tooBig = fullReplicationProblem(source.disks ?? [], target.replicationMode)
+  if (tooBig !== undefined) throw new Error(tooBig)
 
   const image =
     gallery === undefined
@@ -167,6 +165,7 @@ export async function checkGalleryTarget(
     action,
     regions,
     location,
+    galleryLocation,
     galleryId: ids.galleryId,
     definitionId: ids.definitionId,
     existingState: existing?.provisioningState,
@@ -204,8 +203,8 @@ export function describeGalleryPlan(target: GalleryTarget, pre: GalleryPreflight
   const lines: string[] = []
   lines.push(
     pre.galleryExists
-      ? `Gallery '${g.name}' (resource group ${g.resourceGroup}, ${pre.location}) exists.`
-      : `Gallery '${g.name}' will be created in resource group ${g.resourceGroup} (${pre.location}).`
+      ? `Gallery '${g.name}' (resource group ${g.resourceGroup}, ${pre.galleryLocation}) exists.`
+      : `Gallery '${g.name}' will be created in resource group ${g.resourceGroup} (${pre.galleryLocation}).`
   )
   lines.push(
     pre.definitionExists

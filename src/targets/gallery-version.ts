@@ -17,6 +17,7 @@ import type { GalleryPreflight } from './gallery-preflight.js'
 import {
   definitionBody,
   isTerminal,
+  lateMismatch,
   replicationProgressLine,
   replicationRows,
   replicationTable,
@@ -59,16 +60,16 @@ export async function publishGalleryVersion(
   const wait = { log, signal, heartbeatMs: options.heartbeatMs }
 
   if (!pre.galleryExists) {
-    log.info(oneLine(`Creating gallery '${gallery}' in ${pre.location}`))
+    log.info(oneLine(`Creating gallery '${gallery}' in ${pre.galleryLocation}`))
     const created = await waitFor(
       `Creating gallery '${gallery}'`,
-      compute.galleries.createOrUpdate(rg, gallery, { location: pre.location, tags }, lro),
+      compute.galleries.createOrUpdate(rg, gallery, { location: pre.galleryLocation, tags }, lro),
       wait
     )
     ctx.report.created.push({
       kind: 'Gallery',
       id: created.id ?? pre.galleryId,
-      location: pre.location
+      location: pre.galleryLocation
     })
   }
   if (!pre.definitionExists) {
@@ -83,7 +84,7 @@ export async function publishGalleryVersion(
         rg,
         gallery,
         def,
-        definitionBody(target, source, pre.location, tags),
+        definitionBody(target, source, pre.galleryLocation, tags),
         lro
       ),
       wait
@@ -91,7 +92,7 @@ export async function publishGalleryVersion(
     ctx.report.created.push({
       kind: 'Gallery image definition',
       id: created.id ?? pre.definitionId,
-      location: pre.location
+      location: pre.galleryLocation
     })
   }
 
@@ -211,8 +212,11 @@ export async function publishGalleryVersion(
     )
   } catch (error) {
     const detail = await failureDetail(getVersion)
+    const message = error instanceof Error ? error.message : String(error)
+    // A mismatch the preflight could not see (Azure checks some only while creating): say which.
+    const mismatch = lateMismatch(def, message)
     throw new Error(
-      `Creating gallery image version ${version} of '${def}' failed: ${error instanceof Error ? error.message : String(error)}${detail}`,
+      `${mismatch === undefined ? '' : `${mismatch} `}Creating gallery image version ${version} of '${def}' failed: ${message}${detail}`,
       { cause: error }
     )
   } finally {

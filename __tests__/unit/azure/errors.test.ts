@@ -240,6 +240,23 @@ describe('describeAzureError hints', () => {
     expect(d.details.join('\n')).toContain("set 'gallery' and 'gallery-image'")
   })
 
+  // hashicorp/packer-plugin-azure#304: Azure's words for a VM source into a TrustedLaunchSupported
+  // definition, the default for definitions created without a SecurityType since API 2025-03-03.
+  it('a VM or disk refused by a TrustedLaunchSupported definition points to a Standard definition or image-name, not to dropping it', () => {
+    const d = describeAzureError(
+      restError(
+        400,
+        'InvalidParameter',
+        "The security type 'TrustedLaunchSupported' is not supported for the source id '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm'. Currently only Vhd Blob, User Image and Gallery Image Version sources are supported for 'TrustedLaunchSupported' images."
+      ),
+      'Creating gallery image version 1.0.0'
+    )
+    const text = d.details.join('\n')
+    expect(text).toContain('SecurityType=Standard')
+    expect(text).toContain("also set 'image-name'")
+    expect(text).not.toContain("drop 'image-name'")
+  })
+
   it.each([
     ['QuotaExceeded', 'exceeding quota', 'quota'],
     ['OperationNotAllowed', 'Operation results in exceeding quota limits of Core.', 'quota'],

@@ -3,8 +3,11 @@ import {
   actionMatches,
   checkPermissions,
   customRoleDefinition,
+  describeDoubtful,
   describeMissing,
   isPermitted,
+  splitMissing,
+  type MissingPermissions,
   missingActions,
   requiredActions,
   type PermissionEntry,
@@ -91,8 +94,20 @@ function plan(over: Partial<Plan> = {}): Plan {
   }
 }
 
-const scopeOf = (required: RequiredPermissions[], rg: string): RequiredPermissions | undefined =>
-  required.find(r => r.scope.resourceGroup.toLowerCase() === rg.toLowerCase())
+/** The entry checked at a resource group, or at one resource type in it (VM, gallery, image…). */
+const scopeOf = (
+  required: RequiredPermissions[],
+  rg: string,
+  type?: string
+): RequiredPermissions | undefined =>
+  required.find(
+    r =>
+      r.scope.resourceGroup.toLowerCase() === rg.toLowerCase() &&
+      (type === undefined || r.scope.resource?.type === type)
+  )
+
+const allActions = (required: RequiredPermissions[]): string[] =>
+  [...new Set(required.flatMap(r => r.actions))].sort((a, b) => a.localeCompare(b))
 
 describe('actionMatches (Azure wildcard semantics)', () => {
   it.each([
@@ -201,9 +216,21 @@ describe('requiredActions', () => {
     const required = requiredActions(
       plan({ managedImage: { image: ref('img'), overwrite: false } })
     )
-    expect(required).toHaveLength(1)
-    expect(required[0].scope).toEqual({ subscriptionId: SUB, resourceGroup: 'rg' })
-    expect(required[0].actions).toEqual(
+    // Each resource is checked where it is, so roles assigned on it alone count.
+    expect(required.map(r => r.scope)).toEqual([
+      { subscriptionId: SUB, resourceGroup: 'rg' },
+      {
+        subscriptionId: SUB,
+        resourceGroup: 'rg',
+        resource: { provider: 'Microsoft.Compute', type: 'virtualMachines', name: 'vm' }
+      },
+      {
+        subscriptionId: SUB,
+        resourceGroup: 'rg',
+        resource: { provider: 'Microsoft.Compute', type: 'images', name: 'img' }
+      }
+    ])
+    expect(allActions(required)).toEqual(
       [
         'Microsoft.Compute/disks/read',
         'Microsoft.Compute/images/read',
@@ -216,16 +243,18 @@ describe('requiredActions', () => {
         'Microsoft.Resources/subscriptions/resourceGroups/read'
       ].sort((a, b) => a.localeCompare(b))
     )
-    expect(required[0].dataActions).toEqual([])
+    expect(required.flatMap(r => r.dataActions)).toEqual([])
   })
 
   it('capture options add exactly their actions', () => {
-    const all = requiredActions(
-      plan({
-        source: capture({ deprovision: true, deleteSourceVm: true, backupSnapshot: true }),
-        managedImage: { image: ref('img'), overwrite: true }
-      })
-    )[0].actions
+    const all = allActions(
+      requiredActions(
+        plan({
+          source: capture({ deprovision: true, deleteSourceVm: true, backupSnapshot: true }),
+          managedImage: { image: ref('img'), overwrite: true }
+        })
+      )
+    )
     for (const a of [
       'Microsoft.Compute/virtualMachines/runCommand/action',
       'Microsoft.Compute/virtualMachines/delete',
@@ -237,8 +266,9 @@ describe('requiredActions', () => {
     ]) {
       expect(all).toContain(a)
     }
-    const none = requiredActions(plan({ managedImage: { image: ref('img'), overwrite: false } }))[0]
-      .actions
+    const none = allActions(
+      requiredActions(plan({ managedImage: { image: ref('img'), overwrite: false } }))
+    )
     for (const a of [
       'runCommand/action',
       'virtualMachines/delete',
@@ -254,7 +284,7 @@ describe('requiredActions', () => {
     const actions = requiredActions(
       plan({ source: capture({ generalize: false }), gallery: gallery() })
     )
-    const vmScope = scopeOf(actions, 'rg')!
+    const vmScope = scopeOf(actions, 'rg', 'virtualMachines')!
     expect(vmScope.actions).not.toContain('Microsoft.Compute/virtualMachines/generalize/action')
     expect(vmScope.actions).not.toContain('Microsoft.Compute/virtualMachines/deallocate/action')
   })
@@ -294,8 +324,7 @@ describe('requiredActions', () => {
     const required = requiredActions(
       plan({ source: upload(), managedImage: { image: ref('img'), overwrite: false } })
     )
-    const main = scopeOf(required, 'rg')!
-    expect(main.actions).toEqual(
+    expect(allActions(required)).toEqual(
       expect.arrayContaining([
         'Microsoft.Compute/disks/write',
         'Microsoft.Compute/disks/beginGetAccess/action',
@@ -327,7 +356,24 @@ describe('requiredActions', () => {
       'rg',
       'storage-rg'
     ])
-    const storage = scopeOf(required, 'storage-rg')!
+    // The version is made from the blob: shared-image-galleries.md asks listKeys on the account.
+    expect(scopeOf(required, 'storage-rg')!.actions).toContain(
+      'Microsoft.Storage/storageAccounts/listKeys/action'
+    )
+    const viaImage = requiredActions(
+      plan({
+        source: upload({
+          destination: {
+            kind: 'storage-account',
+            account: ref('acct', 'storage-rg'),
+            container: 'vhds'
+          }
+        }),
+        managedImage: { image: ref('img'), overwrite: false },
+        gallery: gallery()
+      })
+    )
+    const storage = scopeOf(viaImage, 'storage-rg')!
     expect(storage.actions).toEqual([
       'Microsoft.Storage/storageAccounts/blobServices/containers/read',
       'Microsoft.Storage/storageAccounts/blobServices/containers/write',
@@ -354,10 +400,13 @@ describe('requiredActions', () => {
         gallery: gallery({ gallery: ref('g', 'Rg') })
       })
     )
-    expect(required).toHaveLength(1)
-    const actions = required[0].actions.map(a => a.toLowerCase())
-    expect(new Set(actions).size).toBe(actions.length)
-    expect(actions.filter(a => a === 'microsoft.compute/locations/operations/read')).toHaveLength(1)
+    expect(new Set(required.map(r => r.scope.resourceGroup.toLowerCase()))).toEqual(new Set(['rg']))
+    for (const r of required) {
+      const actions = r.actions.map(a => a.toLowerCase())
+      expect(new Set(actions).size).toBe(actions.length)
+    }
+    const group = scopeOf(required, 'rg')
+    expect(group?.scope.resource).toBeUndefined()
   })
 })
 
@@ -393,12 +442,13 @@ describe('missingActions', () => {
   })
 
   it('Reader misses every write', () => {
-    const required = requiredActions(plan({ gallery: gallery({ gallery: ref('g', 'rg') }) }))[0]
-    const missing = missingActions(required, [{ actions: ['*/read'] }])
-    expect(missing.actions).toEqual([
+    const required = requiredActions(plan({ gallery: gallery({ gallery: ref('g', 'rg') }) }))
+    const missing = required.flatMap(r => missingActions(r, [{ actions: ['*/read'] }]).actions)
+    expect(missing.sort((a, b) => a.localeCompare(b))).toEqual([
       'Microsoft.Compute/galleries/images/versions/write',
       'Microsoft.Compute/virtualMachines/deallocate/action',
-      'Microsoft.Compute/virtualMachines/generalize/action'
+      'Microsoft.Compute/virtualMachines/generalize/action',
+      'Microsoft.Compute/virtualMachines/write'
     ])
   })
 
@@ -428,7 +478,14 @@ describe('customRoleDefinition per mode', () => {
     expect(role.Actions).toContain('Microsoft.Compute/images/write')
     expect(role.Actions).toContain('Microsoft.Compute/locations/capsOperations/read')
     expect(role.Actions).not.toContain('*')
-    expect(role.Actions).not.toContain('Microsoft.Storage/storageAccounts/listKeys/action')
+    // A version straight from a VHD needs the account's keys (shared-image-galleries.md).
+    expect(role.Actions.includes('Microsoft.Storage/storageAccounts/listKeys/action')).toBe(
+      mode === 'upload-storage-account'
+    )
+    // … and one straight from a VM, write on the VM.
+    expect(role.Actions.includes('Microsoft.Compute/virtualMachines/write')).toBe(
+      mode === 'capture'
+    )
     expect(role.AssignableScopes).toEqual([
       '/subscriptions/<subscription-id>/resourceGroups/<resource-group>'
     ])
@@ -547,7 +604,13 @@ describe('checkPermissions', () => {
         listForResource(rg: string, provider: string, parent: string, type: string, name: string) {
           const key = `${rg}/${provider}/${type}/${name}`
           asked.push(key)
-          const result = byGroup[key]
+          // Azure folds in the roles assigned above the resource: its group's here.
+          const own = byGroup[key]
+          const group = byGroup[rg]
+          const result =
+            own instanceof Error || group instanceof Error
+              ? (own ?? group)
+              : [...(own ?? []), ...(group ?? [])]
           return (async function* () {
             if (result instanceof Error) throw result
             yield* result ?? []
@@ -565,7 +628,44 @@ describe('checkPermissions', () => {
   it('returns nothing missing for Contributor on every group', async () => {
     const c = clients({ rg: [{ actions: ['*'] }], 'gallery-rg': [{ actions: ['*'] }] })
     expect(await checkPermissions(c, plan({ gallery: gallery() }), recordingLogger())).toEqual([])
-    expect(c.asked.sort()).toEqual(['gallery-rg', 'rg'])
+    expect(c.asked.sort()).toEqual([
+      'gallery-rg/Microsoft.Compute/galleries/gal',
+      'rg',
+      'rg/Microsoft.Compute/virtualMachines/vm'
+    ])
+  })
+
+  // "We recommend sharing at the gallery level" (azure-compute-gallery.md): a role on the gallery
+  // alone is invisible at its resource group.
+  it('sees a role assigned only on the gallery', async () => {
+    const c = clients({
+      rg: [{ actions: ['*'] }],
+      'gallery-rg': [],
+      'gallery-rg/Microsoft.Compute/galleries/gal': [
+        { actions: ['Microsoft.Compute/galleries/*', 'Microsoft.Compute/locations/*/read'] }
+      ]
+    })
+    expect(await checkPermissions(c, plan({ gallery: gallery() }), recordingLogger())).toEqual([])
+  })
+
+  it('falls back to the resource group when the resource cannot be read, and marks the verdict as doubtful', async () => {
+    const notFound = Object.assign(new Error('not found'), { statusCode: 404 })
+    const c = clients({
+      rg: [{ actions: ['*'] }],
+      'gallery-rg': [{ actions: ['*/read'] }],
+      'gallery-rg/Microsoft.Compute/galleries/gal': notFound
+    })
+    const result = await checkPermissions(
+      c,
+      plan({ gallery: gallery({ createIfMissing: true }) }),
+      recordingLogger()
+    )
+    expect(result).not.toBe('unknown')
+    const { certain, doubtful } = splitMissing(result as MissingPermissions[])
+    expect(certain).toEqual([])
+    expect(doubtful).toHaveLength(1)
+    expect(doubtful[0].actions).toContain('Microsoft.Compute/galleries/write')
+    expect(describeDoubtful(doubtful)).toMatch(/as far as resource group 'gallery-rg' shows/)
   })
 
   it('reports what is missing per group', async () => {
@@ -573,7 +673,11 @@ describe('checkPermissions', () => {
     const result = await checkPermissions(c, plan({ gallery: gallery() }), recordingLogger())
     expect(result).toEqual([
       {
-        scope: { subscriptionId: SUB, resourceGroup: 'gallery-rg' },
+        scope: {
+          subscriptionId: SUB,
+          resourceGroup: 'gallery-rg',
+          resource: { provider: 'Microsoft.Compute', type: 'galleries', name: 'gal' }
+        },
         actions: ['Microsoft.Compute/galleries/images/versions/write'],
         dataActions: []
       }
@@ -608,7 +712,11 @@ describe('checkPermissions', () => {
       managedImage: { image: ref('img'), overwrite: false }
     })
     expect(await checkPermissions(c, p, recordingLogger())).toEqual([])
-    expect(c.asked.sort()).toEqual(['rg', 'st/Microsoft.Storage/storageAccounts/acct'])
+    expect(c.asked.sort()).toEqual([
+      'rg',
+      'rg/Microsoft.Compute/images/img',
+      'st/Microsoft.Storage/storageAccounts/acct'
+    ])
   })
 
   it('skips groups in another subscription', async () => {
@@ -616,7 +724,7 @@ describe('checkPermissions', () => {
     const c = clients({ rg: [{ actions: ['*'] }] })
     const other = gallery({ gallery: { subscriptionId: 'sub-2', resourceGroup: 'far', name: 'g' } })
     expect(await checkPermissions(c, plan({ gallery: other }), log)).toEqual([])
-    expect(c.asked).toEqual(['rg'])
+    expect(c.asked).toEqual(['rg', 'rg/Microsoft.Compute/virtualMachines/vm'])
     expect(log.lines.some(l => l.includes('sub-2'))).toBe(true)
   })
 })

@@ -4,6 +4,8 @@ import {
   decideVersionAction,
   definitionBody,
   definitionFacts,
+  fullReplicationProblem,
+  lateMismatch,
   definitionMismatches,
   galleryIds,
   isTerminal,
@@ -58,10 +60,22 @@ describe('definitionFacts', () => {
     })
   })
 
-  it('is Standard without a SecurityType feature', () => {
+  it('is Standard without a SecurityType feature (a definition made before the 2025-03-03 default)', () => {
     expect(
       definitionFacts({ location: 'eastus', osType: 'Linux', osState: 'Generalized' }).securityType
     ).toBe('Standard')
+  })
+
+  // compute-gallery-whats-new.md: a null SecurityType value means TrustedLaunchSupported.
+  it('reads a SecurityType feature without a value as TrustedLaunchSupported', () => {
+    expect(
+      definitionFacts({
+        location: 'eastus',
+        osType: 'Linux',
+        osState: 'Generalized',
+        features: [{ name: 'SecurityType' }]
+      }).securityType
+    ).toBe('TrustedLaunchSupported')
   })
 })
 
@@ -77,7 +91,8 @@ describe('definitionBody', () => {
       osState: 'Generalized',
       hyperVGeneration: 'V2',
       architecture: 'Arm64',
-      identifier: { publisher: 'pub', offer: 'off', sku: 'sku' }
+      identifier: { publisher: 'pub', offer: 'off', sku: 'sku' },
+      features: [{ name: 'SecurityType', value: 'Standard' }]
     })
   })
 
@@ -90,9 +105,12 @@ describe('definitionBody', () => {
     expect(body.features).toEqual([{ name: 'SecurityType', value: feature }])
   })
 
-  it('gives a Standard source no feature', () => {
-    const body = definitionBody(galleryTarget(), sourceFacts(), 'eastus', {})
-    expect(body.features).toBeUndefined()
+  // Without the feature, Azure (gallery API >= 2025-03-03) makes a new definition
+  // TrustedLaunchSupported, which refuses VM and managed disk sources.
+  it('names Standard explicitly for a Standard source, and always the Hyper-V generation', () => {
+    const body = definitionBody(galleryTarget(), sourceFacts({ hyperVGeneration: 'V1' }), 'x', {})
+    expect(body.features).toEqual([{ name: 'SecurityType', value: 'Standard' }])
+    expect(body.hyperVGeneration).toBe('V1')
   })
 
   it('keeps a specialized source specialized', () => {
@@ -528,5 +546,53 @@ describe('isTerminal', () => {
     expect(['Creating', 'Updating', 'Deleting', 'Migrating', undefined].some(isTerminal)).toBe(
       false
     )
+  })
+})
+
+describe('lateMismatch', () => {
+  const id = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm'
+  it.each([
+    [
+      // MicrosoftDocs/azure-docs#118774 (Conflict, in the operation)
+      `Conflict: The resource with id '${id}' has a different Hypervisor generation ['V2'] than the parent gallery image Hypervisor generation ['V1'].`,
+      "gallery image definition 'def' has Hyper-V generation V1 but the source has V2; publish into a V2 definition."
+    ],
+    [
+      // Azure/azure-cli#24972 (BadRequest)
+      `The long-running operation has failed. BadRequest. The resource with id '${id}' has a different OS state ['Specialized'] than the parent gallery image OS state ['Generalized'].`,
+      "gallery image definition 'def' has OS state Generalized but the source has Specialized; publish into a Specialized definition, or set generalize to match the definition."
+    ],
+    [
+      // troubleshooting-shared-images.md
+      `The resource with id '${id}' has a different OS type ['Windows'] than the parent gallery image OS type generation ['Linux']`,
+      "gallery image definition 'def' has OS type Linux but the source has Windows; publish into a Windows definition."
+    ]
+  ])('explains %s', (message, expected) => {
+    expect(lateMismatch('def', message)).toBe(`Azure refused the version: ${expected}`)
+  })
+
+  it('says nothing about other failures', () => {
+    expect(lateMismatch('def', 'Replication to westeurope failed.')).toBeUndefined()
+  })
+})
+
+describe('fullReplicationProblem', () => {
+  it('refuses a disk over 2048 GiB with Full replication, naming each such disk', () => {
+    expect(
+      fullReplicationProblem(
+        [
+          { name: 'os.vhd', sizeGiB: 2048 },
+          { name: 'data.raw', sizeGiB: 2049 }
+        ],
+        'Full'
+      )
+    ).toBe(
+      "replication-mode 'Full' copies disks of at most 2048 GiB, but 'data.raw' is 2049 GiB: set replication-mode: Shallow (one region, one replica, disks up to 32 TiB), or make the disk smaller."
+    )
+  })
+
+  it('accepts 2048 GiB exactly, and any size with Shallow', () => {
+    expect(fullReplicationProblem([{ name: 'os', sizeGiB: 2048 }], 'Full')).toBeUndefined()
+    expect(fullReplicationProblem([{ name: 'os', sizeGiB: 4000 }], 'Shallow')).toBeUndefined()
   })
 })
