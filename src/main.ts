@@ -81,7 +81,9 @@ export async function runMain(runner: Runner, deps: MainDeps = { connect }): Pro
       const { certain, doubtful } = splitMissing(permissions)
       if (certain.length > 0)
         throw new StepFailure(describeMissing(certain, decided, plan.connection.clientId))
-      if (doubtful.length > 0) runner.log.warning(describeDoubtful(doubtful))
+      // One warning a scope; the scopes carry names from the inputs.
+      for (const line of doubtful.length > 0 ? describeDoubtful(doubtful).split('\n') : [])
+        runner.log.warning(oneLine(line))
     }
     runner.log.info('Plan:')
     planned.forEach((l, i) => runner.log.info(oneLine(`  ${i + 1}. ${l}`)))

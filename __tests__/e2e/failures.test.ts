@@ -7,7 +7,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { errorLines, runAction, type ActionRun, type RunOptions } from '../support/action-runner.js'
+import {
+  errorLines,
+  runAction,
+  type ActionRun,
+  type RunOptions,
+  ledgerEntries
+} from '../support/action-runner.js'
 import { AZURITE_ACCOUNT_KEY } from '../support/azurite.js'
 import { startLocalCloud, type LocalCloud } from '../support/cloud.js'
 import type { Body, RecordedRequest } from '../emulator/index.js'
@@ -263,7 +269,7 @@ describe('operations that end Failed', () => {
     expect(cloud.emu.resources.get(imageId('fail-img'))).toBeUndefined()
     expect(r.main.stdout).toContain("Cleanup: deleted unfinished managed image 'fail-img'")
     // The ledger ends empty, so the post step has nothing to do, and says so.
-    expect(JSON.parse(r.state.ledger)).toEqual([])
+    expect(ledgerEntries(r.state.ledger)).toEqual([])
     expect(r.post?.code).toBe(0)
     expect(postLines(r)).toContain('Post: nothing this run created is left to clean up.')
     expect(r.summary).toContain('Managed image failed')
@@ -309,7 +315,7 @@ describe('operations that end Failed', () => {
       /::warning::Cleanup of \S+\/images\/fail-img3 failed: .*Another operation is in progress/
     )
     // The ledger the main step saved still lists the image; the post step removed it.
-    expect(JSON.parse(r.state.ledger)).toEqual([
+    expect(ledgerEntries(r.state.ledger)).toEqual([
       { kind: 'managed-image', id: imageId('fail-img3') }
     ])
     expect(postLines(r)).toContain("Cleanup: deleted unfinished managed image 'fail-img3'")
@@ -364,7 +370,7 @@ describe('operations that end Failed', () => {
     ])
     expect(cloud.emu.resources.get(versionId('gfail-def', version))).toBeUndefined()
     expect(r.main.stdout).toContain('Cleanup: deleted unfinished gallery image version 1.0.7')
-    expect(JSON.parse(r.state.ledger)).toEqual([])
+    expect(ledgerEntries(r.state.ledger)).toEqual([])
     expect(postLines(r)).toContain('Post: nothing this run created is left to clean up.')
     expect(r.outputs['gallery-image-version-id']).toBeUndefined()
 
@@ -463,8 +469,9 @@ describe('cancellation', () => {
     expect(r.main.stdout).toMatch(
       /::warning::Cancelled during 'Deallocate VM'.*post step cleans up/
     )
-    expect(JSON.parse(r.state.ledger ?? '[]')).toEqual([])
-    expect(r.state.succeeded).toBeUndefined()
+    expect(ledgerEntries(r.state.ledger)).toEqual([])
+    // Not succeeded: main wrote 'false' first thing and never its nonce.
+    expect(r.state.succeeded).toBe('false')
     expect(r.post?.code).toBe(0)
     expect(postLines(r)).toContain('Post: nothing this run created is left to clean up.')
     expect(cloud.emu.resources.get(imageId('sig-img'))).toBeUndefined()
@@ -506,7 +513,9 @@ describe('cancellation', () => {
       expect.stringMatching(/^::error::Cancelled during 'Managed image'/)
     ])
     // Main left the cleanup to the post step; the ledger in the state lists the image.
-    expect(JSON.parse(r.state.ledger)).toEqual([{ kind: 'managed-image', id: imageId('sig-img2') }])
+    expect(ledgerEntries(r.state.ledger)).toEqual([
+      { kind: 'managed-image', id: imageId('sig-img2') }
+    ])
     const writes = writesSince(before).map(short)
     expect(writes).toEqual(['PUT images/sig-img2', 'DELETE images/sig-img2'])
     // The DELETE came from the post step, after the image was seen unfinished.
@@ -678,7 +687,7 @@ describe('upload mode: SAS signatures and the temporary disk', () => {
     // Nothing of the run is left: no image, no temporary disk; the post step has nothing to do.
     expect(up.emu.resources.list('Microsoft.Compute/images')).toEqual([])
     expect(up.emu.resources.list('Microsoft.Compute/disks')).toEqual([])
-    expect(JSON.parse(r.state.ledger)).toEqual([])
+    expect(ledgerEntries(r.state.ledger)).toEqual([])
     expect(postLines(r)).toContain('Post: nothing this run created is left to clean up.')
   })
 })
@@ -739,16 +748,16 @@ describe('cleanup: only what carries this run’s tag, and never what succeeded'
       'PUT images/foreign-img'
     ])
     expect(r.main.stdout).toContain(
-      "Cleanup: managed image 'foreign-img' does not carry this run's tag: left alone"
+      "Cleanup: managed image 'foreign-img' is not this job's (owner key): left alone"
     )
     const image = cloud.emu.resources.get(imageId('foreign-img')) as Body
     expect(image.tags).toEqual({ 'github-run-id': '1' })
     expect(image.properties.provisioningState).toBe('Creating')
     // Handled: off the ledger, so the post step has nothing to do either.
-    expect(JSON.parse(r.state.ledger)).toEqual([])
+    expect(ledgerEntries(r.state.ledger)).toEqual([])
     expect(r.post?.code).toBe(0)
     expect(postLines(r)).toContain('Post: nothing this run created is left to clean up.')
-    expect(r.summary).toContain("managed image 'foreign-img' does not carry this run's tag")
+    expect(r.summary).toContain("managed image 'foreign-img' is not this job's (owner key)")
   })
 
   it('leaves alone a gallery image version that another run created after the preflight', async () => {
@@ -817,12 +826,12 @@ describe('cleanup: only what carries this run’s tag, and never what succeeded'
       'PUT galleries/fail_gallery/images/gforeign-def/versions/2.0.1'
     ])
     expect(r.main.stdout).toContain(
-      "Cleanup: gallery image version 2.0.1 does not carry this run's tag: left alone"
+      "Cleanup: gallery image version 2.0.1 is not this job's (owner key): left alone"
     )
     const found = cloud.emu.resources.get(versionId('gforeign-def', version)) as Body
     expect(found.tags).toEqual({ 'github-run-id': '1' })
     expect(found.properties.provisioningState).toBe('Creating')
-    expect(JSON.parse(r.state.ledger)).toEqual([])
+    expect(ledgerEntries(r.state.ledger)).toEqual([])
     expect(postLines(r)).toContain('Post: nothing this run created is left to clean up.')
   })
 
@@ -862,7 +871,7 @@ describe('cleanup: only what carries this run’s tag, and never what succeeded'
     const image = cloud.emu.resources.get(imageId('keep-img')) as Body
     expect(image.properties.provisioningState).toBe('Succeeded')
     expect(image.tags['github-run-id']).toBe('9000001')
-    expect(JSON.parse(r.state.ledger)).toEqual([])
+    expect(ledgerEntries(r.state.ledger)).toEqual([])
     expect(postLines(r)).toContain('Post: nothing this run created is left to clean up.')
   })
 
@@ -919,7 +928,7 @@ describe('cleanup: only what carries this run’s tag, and never what succeeded'
     expect(r.main.stdout).toMatch(
       /::warning::Cleanup of \S+\/versions\/3\.0\.0 failed: .*Another operation is in progress/
     )
-    expect(JSON.parse(r.state.ledger)).toEqual([
+    expect(ledgerEntries(r.state.ledger)).toEqual([
       { kind: 'gallery-image-version', id: versionId('gkeep-def', version) }
     ])
     // The post step found it Succeeded and kept it: no DELETE from either step.
@@ -976,7 +985,7 @@ describe('cleanup: only what carries this run’s tag, and never what succeeded'
       'DELETE virtualMachines/after-vm'
     ])
     // Both succeeded and left the ledger: nothing for either cleanup to touch.
-    expect(JSON.parse(r.state.ledger)).toEqual([])
+    expect(ledgerEntries(r.state.ledger)).toEqual([])
     expect(postLines(r)).toContain('Post: nothing this run created is left to clean up.')
     const image = cloud.emu.resources.get(imageId('after-img')) as Body
     expect(image.properties.provisioningState).toBe('Succeeded')
@@ -1024,7 +1033,8 @@ describe('cleanup: only what carries this run’s tag, and never what succeeded'
           if (q.method === 'PUT' && /\/images\/dforeign-img$/.test(q.path)) {
             clearInterval(timer)
             const body = up.emu.resources.get(diskId) as Body
-            body.tags = { ...body.tags, 'github-run-id': '1' }
+            // Another job's now: its run id and its owner key (issue 14: cleanup keys on the latter).
+            body.tags = { ...body.tags, 'github-run-id': '1', 'github-owner-key': 'another-job' }
             retagged = true
             return
           }
@@ -1059,11 +1069,11 @@ describe('cleanup: only what carries this run’s tag, and never what succeeded'
       ])
       expect(r.main.stdout).toContain("Cleanup: deleted unfinished managed image 'dforeign-img'")
       expect(r.main.stdout).toContain(
-        `Cleanup: disk '${disk}' does not carry this run's tag: left alone`
+        `Cleanup: disk '${disk}' is not this job's (owner key): left alone`
       )
       const left = up.emu.resources.get(diskId) as Body
       expect(left.tags['github-run-id']).toBe('1')
-      expect(JSON.parse(r.state.ledger)).toEqual([])
+      expect(ledgerEntries(r.state.ledger)).toEqual([])
       expect(postLines(r)).toContain('Post: nothing this run created is left to clean up.')
     })
   })

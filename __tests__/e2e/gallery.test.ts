@@ -136,6 +136,7 @@ function earlierAttemptTags(
     ...cloud.inputs,
     'resource-group': RG,
     'source-vm': vm,
+    deprovision: 'false',
     gallery: GALLERY,
     'gallery-image': definition,
     ...inputs

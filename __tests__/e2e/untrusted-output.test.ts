@@ -57,7 +57,7 @@ function hostile(where: string): string[] {
   ]
 }
 
-const OWN_STATE = new Set(['isPost', 'ledger', 'succeeded', 'connection'])
+const OWN_STATE = new Set(['isPost', 'ledger', 'succeeded', 'connection', 'nonce'])
 
 /** Commands the action itself issues; anything else on its output came from somewhere else. */
 const OWN_COMMANDS = new Set(['error', 'warning', 'debug', 'group', 'endgroup', 'add-mask'])
@@ -157,17 +157,17 @@ describe('guest output (Run Command) cannot issue workflow commands', () => {
       name: 'linux-broken',
       location: LOCATION,
       osType: 'Linux',
-      hyperVGeneration: 'V2'
+      hyperVGeneration: 'V2',
+      // No systemd: the deprovision cannot start, and the run command's output says why.
+      guest: { systemd: false }
     })
-    // The script's own failure line (deprovision: … not found) followed by hostile lines.
-    cloud.emu.setGuestOutput(vm.id, {
-      stderr: ['deprovision: /usr/sbin/waagent not found', ...hostile('failing guest')].join('\n')
-    })
+    // Hostile lines after the guest's own failure line.
+    cloud.emu.setGuestOutput(vm.id, { stderr: hostile('failing guest').join('\n') })
     const run = await capture('linux-broken', 'linux-broken-img', { deprovision: 'true' })
     expect(run.main.code).toBe(1)
     const errors = errorAnnotations(run.main)
     expect(errors).toHaveLength(1)
-    expect(errors[0]).toMatch(/Deprovisioning VM 'linux-broken' could not start/)
+    expect(errors[0]).toMatch(/Deprovisioning VM 'linux-broken' did not start/)
     expect(errors[0]).toContain(`${MARK} annotation from failing guest`)
     expectOwnOutputsAndState(run)
     // finding 5: an injected succeeded=true / ledger would have steered the post step.

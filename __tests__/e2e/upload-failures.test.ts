@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob'
-import { errorLines, runAction } from '../support/action-runner.js'
+import { errorLines, runAction, ledgerEntries } from '../support/action-runner.js'
 import { startLocalCloud, type LocalCloud } from '../support/cloud.js'
 import { MiB, expectedSha256, writeRawImage, type Write } from '../upload-it/fixtures.js'
 
@@ -214,7 +214,7 @@ describe('cancellation and the time limit', () => {
     })
     proxy.faults.clear()
     expect(run.main.code).not.toBe(0)
-    const ledger = JSON.parse(run.state.ledger ?? '[]') as Array<{ kind: string; url?: string }>
+    const ledger = ledgerEntries(run.state.ledger) as Array<{ kind: string; url?: string }>
     expect(ledger.map(e => e.kind)).toEqual(['upload-blob'])
     expect(run.post?.code).toBe(0)
     expect(run.post?.stdout).toMatch(/deleted temporary blob .*blob-cancelled-9000001-os\.vhd/)

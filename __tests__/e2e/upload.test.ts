@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob'
-import { errorLines, runAction } from '../support/action-runner.js'
+import { errorLines, runAction, ledgerEntries } from '../support/action-runner.js'
 import { startLocalCloud, type LocalCloud } from '../support/cloud.js'
 import {
   MiB,
@@ -190,9 +190,7 @@ describe('upload via a managed disk', () => {
     expect(writes.some(w => w.path === `${diskId}/endGetAccess`)).toBe(true)
     expect(writes.some(w => w.method === 'DELETE' && w.path === diskId)).toBe(true)
     expect(cloud.emu.resources.get(diskId)).toBeUndefined()
-    expect(
-      JSON.parse(run.state.ledger ?? '[]').filter((e: any) => e.kind === 'upload-disk')
-    ).toEqual([])
+    expect(ledgerEntries(run.state.ledger).filter((e: any) => e.kind === 'upload-disk')).toEqual([])
 
     const again = await runAction({
       inputs: { ...base(), vhd: path, 'image-name': 'fails-once' },
@@ -217,7 +215,15 @@ describe('upload via a managed disk', () => {
     // Killed once the proxy has seen 12 requests: with one write in flight, about half the pages.
     const seen = proxy.requests
     const first = await runAction({
-      inputs: { ...base(), vhd: path, 'image-name': 'resumed', 'upload-concurrency': '1' },
+      // The same inputs as the re-run attempt below: a re-run of a job cannot change them, and the
+      // owner key the disk carries is derived from them (issue 14).
+      inputs: {
+        ...base(),
+        vhd: path,
+        'image-name': 'resumed',
+        'upload-concurrency': '1',
+        'keep-upload': 'true'
+      },
       env: cloud.env,
       runId: '9200001',
       post: false,

@@ -108,8 +108,11 @@ describe('ARM emulator identity', () => {
     })
     expect(claims.nbf).toBeLessThanOrEqual(Date.now() / 1000)
     expect(claims.exp * 1000).toBeGreaterThan(Date.now())
-    // ARM tokens stay opaque.
-    expect((await secretCredential(emu).getToken(emu.armScope))!.token).toMatch(/^emu\./)
+    // ARM tokens are JWTs too, with Entra's v1.0 app-only claims (README: access token claims).
+    const arm = (await secretCredential(emu).getToken(emu.armScope))!.token
+    const armClaims = JSON.parse(Buffer.from(arm.split('.')[1], 'base64url').toString('utf8'))
+    expect(armClaims.idtyp).toBe('app')
+    expect(armClaims.appid).toBeDefined()
     await expect(secretCredential(emu).getToken('https://storage.azure.com')).rejects.toThrow(
       /AADSTS1002012/
     )

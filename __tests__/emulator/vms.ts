@@ -48,6 +48,11 @@ export interface GuestSeed {
   extensionCgroups?: boolean
   /** Linux: `waagent -deprovision+user` fails (the VM then keeps running). */
   deprovisionFails?: boolean
+  /**
+   * Linux: false for a guest without systemd (no `systemd-run`, no /run/systemd/system): a script's
+   * systemd-run fails with the shell's "not found" (exit 127) and nothing is started. Default true.
+   */
+  systemd?: boolean
   /** false: results never reach Azure (no outbound HTTPS from the VM). Default true. */
   reportsResults?: boolean
   /** Windows: the ImageState Sysprep ends in (default IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE). */
@@ -402,6 +407,11 @@ function linuxGuest(vm: Resource, script: string): GuestRun {
   }
   const systemdRun = /\bsystemd-run\b/.test(script)
   const background = /\bnohup\b|\bsetsid\b|&\s*$/m.test(script)
+  if (systemdRun && g.systemd === false) {
+    // The script is not run here (README: the emulator reads keywords): the guest's shell answers
+    // for the missing command, with whatever the script prints before it.
+    return { stdout: '', stderr: 'sh: 1: systemd-run: not found\n', effects: () => undefined }
+  }
   if (systemdRun) {
     // A transient unit has its own cgroup: it survives the agent's stop. systemd-run reports the
     // unit on stderr (systemd src/run/run.c: "Running as unit: %s").

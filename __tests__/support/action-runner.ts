@@ -222,3 +222,5 @@ export async function runAction(options: RunOptions): Promise<ActionRun> {
 export function errorLines(step: StepResult): string[] {
   return step.stdout.split('\n').filter(l => l.startsWith('::error'))
 }
+
+export { ledgerEntries } from './ledger-state.js'

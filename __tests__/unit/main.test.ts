@@ -10,6 +10,7 @@ import { runPost } from '../../src/post.js'
 import type { AzureClients } from '../../src/azure/clients.js'
 import { fakeRunner, type FakeRunner } from '../support/fake-runner.js'
 import { FakeCompute, RG, SUB, untilAborted, VM_ID } from './fake-compute.js'
+import { ledgerEntries } from '../support/ledger-state.js'
 
 const IMAGE_ID = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Compute/images/img1`
 const CAPTURE = { 'source-vm': VM_ID, 'image-name': 'img1', deprovision: 'false' }
@@ -54,7 +55,10 @@ describe('runMain and runPost', () => {
       'image-id': IMAGE_ID,
       location: 'eastus'
     })
-    expect(runner.state).toMatchObject({ isPost: 'true', succeeded: 'true', ledger: '[]' })
+    // Success is the run's own nonce, which nothing the guest prints can know (issue 14).
+    expect(runner.state.nonce).toMatch(/^[0-9a-f]{32}$/)
+    expect(runner.state).toMatchObject({ isPost: 'true', succeeded: runner.state.nonce })
+    expect(ledgerEntries(runner.state.ledger)).toEqual([])
     expect(runner.summaries).toHaveLength(1)
     expect(runner.summaries[0]).toContain("✅ Capture of VM 'vm1'")
     expect(runner.lines).toContainEqual(
@@ -79,7 +83,10 @@ describe('runMain and runPost', () => {
     expect(calls()).toBe(0)
     expect(runner.outputs).toEqual({})
     expect(runner.summaries).toEqual([])
-    expect(runner.state).toEqual({ isPost: 'true' })
+    // Only what main writes first thing: a nonce, not succeeded, an empty sealed ledger.
+    expect(Object.keys(runner.state).sort()).toEqual(['isPost', 'ledger', 'nonce', 'succeeded'])
+    expect(runner.state.succeeded).toBe('false')
+    expect(ledgerEntries(runner.state.ledger)).toEqual([])
 
     const after = await post(runner, azure)
     expect(after).toEqual({ code: 0, connects: 0 })
@@ -108,8 +115,8 @@ describe('runMain and runPost', () => {
       'put image img1',
       'delete image img1'
     ])
-    expect(runner.state.ledger).toBe('[]')
-    expect(runner.state.succeeded).toBeUndefined()
+    expect(ledgerEntries(runner.state.ledger)).toEqual([])
+    expect(runner.state.succeeded).toBe('false')
     expect(runner.outputs).toEqual({})
     expect(runner.summaries[0]).toContain("❌ Capture of VM 'vm1'")
     expect(runner.summaries[0]).toContain("deleted unfinished managed image 'img1'")
@@ -135,12 +142,12 @@ describe('runMain and runPost', () => {
     )
     // No cleanup in main after a cancellation: the ledger still lists the unfinished image.
     expect(azure.writes).toEqual(['deallocate vm1', 'generalize vm1', 'put image img1'])
-    expect(JSON.parse(runner.state.ledger)).toEqual([{ kind: 'managed-image', id: IMAGE_ID }])
+    expect(ledgerEntries(runner.state.ledger)).toEqual([{ kind: 'managed-image', id: IMAGE_ID }])
 
     const after = await post(runner, azure)
     expect(after).toEqual({ code: 0, connects: 1 })
     expect(azure.writes.at(-1)).toBe('delete image img1')
-    expect(runner.state.ledger).toBe('[]')
+    expect(ledgerEntries(runner.state.ledger)).toEqual([])
     expect(runner.summaries.at(-1)).toBe(
       "## Cleanup after a failed or cancelled run\n\n- deleted unfinished managed image 'img1'\n"
     )

@@ -286,7 +286,14 @@ async function sysprepWindows(ctx: RunContext, vm: VmFacts, pollMs: number): Pro
       `Reading the ImageState of VM '${vm.name}' did not report within 5 minutes: Sysprep cannot be verified, and the VM was not generalized.`
     )
   }
-  const state = check.output.stdout.trim().split(/\r?\n/).at(-1)?.trim() ?? ''
+  // The state is the line that is an ImageState value (IMAGE_STATE_*): whatever else the guest
+  // prints around it (profile scripts, a noisy agent) is not the state.
+  const state =
+    check.output.stdout
+      .split(/\r?\n/)
+      .map(l => l.trim())
+      .filter(l => /^IMAGE_STATE_[A-Z_]+$/.test(l))
+      .at(-1) ?? ''
   if (state !== RESEAL) {
     throw new Error(
       `Sysprep in VM '${vm.name}' did not finish: ImageState is '${state.slice(0, 80)}', not ${RESEAL}. The VM was not generalized by Azure; ` +
