@@ -12,6 +12,9 @@
  * - `build-fail`: the same build with a script that exits non-zero: the error names the script, and
  *   after the post step nothing of the run is left.
  */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { runAction, type ActionRun } from '../__tests__/support/action-runner.js'
 import { startLocalCloud, type LocalCloud } from '../__tests__/support/cloud.js'
 
@@ -22,6 +25,8 @@ interface Scenario {
   seed(cloud: LocalCloud): void
   /** The step's `with:` (connection inputs are added). */
   step: Record<string, string>
+  /** Files in the workspace (`customize-scripts`), workspace-relative path → content. */
+  workspace?: Record<string, string>
   /** Whether the scenario shows a successful run (`true`) or a failing one. */
   succeeds: boolean
 }
@@ -70,7 +75,90 @@ const capture: Scenario = {
   succeeds: true
 }
 
-const SCENARIOS: Record<string, Scenario> = { capture }
+/**
+ * The Marketplace SKU the build starts from, with three versions: `latest` must pick the newest by
+ * number. (Seeded for the demo: the catalogue entry's shape is the emulator's, from Azure's.)
+ */
+function seedBuild({ emu }: LocalCloud): void {
+  emu.addResourceGroup(RESOURCE_GROUP, LOCATION)
+  emu.addMarketplaceImage({
+    publisher: 'Canonical',
+    offer: 'ubuntu-24_04-lts',
+    sku: 'server',
+    versions: ['24.04.202609150', '24.04.202611250', '24.04.202610300'],
+    osType: 'Linux',
+    hyperVGeneration: 'V2',
+    architecture: 'x64',
+    securityType: 'TrustedLaunchSupported'
+  })
+  emu.addGallery(RESOURCE_GROUP, 'golden_gallery', LOCATION)
+  // What the guest prints for each script (the emulator cannot run them): found by a marker in the
+  // script's text.
+  emu.addScriptBehaviour({
+    marker: '# demo: provision',
+    stdout: 'Installing the monitoring agent\nagent 3.2.1 installed\nprovision: done\n',
+    progressive: true,
+    polls: 3
+  })
+  emu.addScriptBehaviour({
+    marker: '# demo: harden',
+    stdout: 'Applying the SSH baseline\nkernel 6.8.0-1017 installed: a reboot is required\n',
+    leavesRebootRequired: true
+  })
+  emu.addScriptBehaviour({
+    marker: 'apt-get -y upgrade',
+    stdout: 'Reading package lists...\n12 upgraded, 0 newly installed, 0 to remove\n'
+  })
+}
+
+const BUILD_WORKSPACE = {
+  'scripts/provision.sh': '#!/bin/bash\n# demo: provision\nset -euo pipefail\n./install-agent.sh\n',
+  'scripts/harden.sh': '#!/bin/bash\n# demo: harden\nset -euo pipefail\n./ssh-baseline.sh\n'
+}
+
+const BUILD_STEP = {
+  'resource-group': RESOURCE_GROUP,
+  'base-image': 'Canonical:ubuntu-24_04-lts:server:latest',
+  'customize-scripts': 'scripts/provision.sh\nscripts/harden.sh',
+  customize: 'apt-get update && DEBIAN_FRONTEND=noninteractive apt-get -y upgrade',
+  'image-name': 'golden-42',
+  gallery: 'golden_gallery',
+  'gallery-image': 'ubuntu-24-04',
+  'create-gallery-image': 'true',
+  'keep-versions': '5',
+  tags: 'team=platform'
+}
+
+const build: Scenario = {
+  title:
+    'build: Ubuntu 24.04 from the Marketplace, two scripts and an inline one (one asks for a ' +
+    'restart), captured into a managed image and a gallery version; temporary resources deleted',
+  seed: seedBuild,
+  step: BUILD_STEP,
+  workspace: BUILD_WORKSPACE,
+  succeeds: true
+}
+
+const buildFail: Scenario = {
+  title:
+    'build-fail: the same build, but scripts/harden.sh exits 2: the error names it, nothing is ' +
+    'published, and after the post step no temporary resource is left',
+  seed(cloud) {
+    seedBuild(cloud)
+    cloud.emu.addScriptBehaviour({
+      marker: '# demo: harden',
+      stdout: 'Applying the SSH baseline\n',
+      stderr:
+        "sshd: /etc/ssh/sshd_config.d/50-baseline.conf line 3: unsupported option 'Protocol'\n",
+      exitCode: 2
+    })
+  },
+  step: BUILD_STEP,
+  workspace: BUILD_WORKSPACE,
+  succeeds: false
+}
+
+const SCENARIOS: Record<string, Scenario> = { capture, build, 'build-fail': buildFail }
 
 /** The log as a person reads it on github.com: groups as headings, debug lines hidden. */
 function readable(log: string): string {
@@ -102,26 +190,37 @@ function printRun(run: ActionRun, cloud: LocalCloud): void {
 }
 
 /**
- * What the run added to the emulator (everything not there before it), printed by type, and
- * whether it is what the scenario promises: no temporary resource after the post step, and no
+ * What the run made and left in the emulator (resources.created(): not the seed), printed by type,
+ * and whether it is what the scenario promises: no temporary resource after the post step, and no
  * image or version from a failed run.
  */
-function checkLeftovers(before: Set<string>, cloud: LocalCloud, scenario: Scenario): boolean {
-  const added = cloud.emu.resources
-    .list()
-    .map(r => String(r.id))
-    .filter(id => !before.has(id.toLowerCase()))
+function checkLeftovers(cloud: LocalCloud, scenario: Scenario): boolean {
+  const left = cloud.emu.resources.created().map(r => String(r.id))
   console.log('──── what the run left in Azure (after the post step) ────')
-  for (const id of added) console.log(`${typeOf(id)}  ${id}`)
-  if (added.length === 0) console.log('(nothing)')
-  const temporary = added.filter(id => TEMPORARY_TYPES.includes(typeOf(id)))
-  const products = added.filter(id => PRODUCT_TYPES.includes(typeOf(id)))
+  for (const id of left) console.log(`${typeOf(id)}  ${id}`)
+  if (left.length === 0) console.log('(nothing)')
   const problems = [
-    ...temporary.map(id => `temporary resource left: ${id}`),
-    ...(scenario.succeeds ? [] : products.map(id => `a failed run published: ${id}`))
+    ...left
+      .filter(id => TEMPORARY_TYPES.includes(typeOf(id)))
+      .map(id => `temporary resource left: ${id}`),
+    ...(scenario.succeeds
+      ? []
+      : left
+          .filter(id => PRODUCT_TYPES.includes(typeOf(id)))
+          .map(id => `a failed run published: ${id}`))
   ]
   for (const p of problems) console.error(p)
   return problems.length === 0
+}
+
+/** A workspace directory holding the scenario's files (the runner's GITHUB_WORKSPACE). */
+function makeWorkspace(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'demo-workspace-'))
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true })
+    writeFileSync(join(dir, path), content)
+  }
+  return dir
 }
 
 async function main(name: string): Promise<number> {
@@ -135,7 +234,6 @@ async function main(name: string): Promise<number> {
   const cloud = await startLocalCloud({ lro: { pollsBeforeDone: 2, retryAfterSeconds: 1 } })
   try {
     scenario.seed(cloud)
-    const before = new Set(cloud.emu.resources.list().map(r => String(r.id).toLowerCase()))
     console.log(`Demo: ${scenario.title}`)
     console.log('Local Azure emulator at', cloud.emu.url, '(an AzureStack-style cloud)')
     console.log(
@@ -147,9 +245,12 @@ async function main(name: string): Promise<number> {
           )
           .join('\n')
     )
-    const run = await runAction({ inputs: { ...cloud.inputs, ...scenario.step }, env: cloud.env })
+    const env = scenario.workspace
+      ? { ...cloud.env, GITHUB_WORKSPACE: makeWorkspace(scenario.workspace) }
+      : cloud.env
+    const run = await runAction({ inputs: { ...cloud.inputs, ...scenario.step }, env })
     printRun(run, cloud)
-    const clean = checkLeftovers(before, cloud, scenario)
+    const clean = checkLeftovers(cloud, scenario)
     const asPromised = scenario.succeeds ? run.main.code === 0 : run.main.code !== 0
     if (!asPromised) {
       console.error(
