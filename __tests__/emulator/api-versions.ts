@@ -102,6 +102,8 @@ const BY_TYPE: Record<string, string[]> = {
   virtualmachines: COMPUTE,
   images: COMPUTE,
   'locations/operations': COMPUTE,
+  // Marketplace image catalogue (VirtualMachineImages_*), a ComputeRP API.
+  'locations/publishers': COMPUTE,
   disks: DISKS,
   snapshots: DISKS,
   'locations/diskoperations': DISKS,

@@ -14,6 +14,7 @@ import {
 } from './identity.js'
 import { pollOperation, tickResource } from './lro.js'
 import { refuseApiVersion } from './api-versions.js'
+import { getAgreement, getImageVersion, listImageVersions } from './marketplace.js'
 import { parseResourceId } from './ids.js'
 import { deleteVm, getVm, vmAction } from './vms.js'
 import {
@@ -76,6 +77,8 @@ export async function route(ctx: Ctx): Promise<Reply> {
 async function armRoute(ctx: Ctx, parts: string[]): Promise<Reply> {
   const { state, method } = ctx
   const lower = parts.map(p => p.toLowerCase())
+  const sub = subscriptionRoute(ctx, parts, lower)
+  if (sub) return sub
   // /subscriptions/{s}/providers/Microsoft.Compute/locations/{loc}/{operations|diskOperations|capsOperations}/{id}
   if (
     lower[2] === 'providers' &&
@@ -179,6 +182,43 @@ async function armRoute(ctx: Ctx, parts: string[]): Promise<Reply> {
     'InvalidResourceType',
     `The resource type '${p.types.join('/')}' could not be found in the namespace '${p.namespace}' for api version '${ctx.query['api-version']}'.`
   )
+}
+
+/**
+ * Subscription-level reads: the Marketplace image catalogue, Marketplace terms, Compute usages and
+ * Resource SKUs. Undefined for any other path.
+ */
+function subscriptionRoute(ctx: Ctx, parts: string[], lower: string[]): Reply | undefined {
+  if (ctx.method !== 'GET' || lower[2] !== 'providers') return undefined
+  const d = (i: number): string => decodeURIComponent(parts[i])
+  const api = ctx.query['api-version']
+  if (
+    lower[3] === 'microsoft.compute' &&
+    lower[4] === 'locations' &&
+    lower[6] === 'publishers' &&
+    lower[8] === 'artifacttypes' &&
+    lower[9] === 'vmimage' &&
+    lower[10] === 'offers' &&
+    lower[12] === 'skus' &&
+    lower[14] === 'versions' &&
+    (parts.length === 15 || parts.length === 16)
+  ) {
+    const refused = refuseApiVersion('locations/publishers', api, d(5).toLowerCase())
+    if (refused) return refused
+    const p = { location: d(5), publisher: d(7), offer: d(11), sku: d(13) }
+    return parts.length === 15 ? listImageVersions(ctx, p) : getImageVersion(ctx, p, d(15))
+  }
+  if (
+    lower[3] === 'microsoft.marketplaceordering' &&
+    lower[4] === 'offertypes' &&
+    lower[6] === 'publishers' &&
+    lower[8] === 'offers' &&
+    lower[10] === 'plans' &&
+    lower[12] === 'agreements' &&
+    parts.length === 14
+  )
+    return getAgreement(ctx, d(7), d(9), d(11))
+  return undefined
 }
 
 function deleteGalleryThing(ctx: Ctx, id: string, type: string): Reply {
