@@ -80,6 +80,11 @@ export interface ArmEmulatorOptions {
     pollsBeforeDone?: number
     /** Retry-After (seconds) on LRO replies; none unless positive (Azure's is unverified) */
     retryAfterSeconds?: number
+    /**
+     * Retry-After (seconds) on Microsoft.Network LRO replies: Azure sends 10 (the default). The
+     * SDK waits that long between polls: tests that create networks pass 0 to run fast.
+     */
+    networkRetryAfterSeconds?: number
     /** per operation ('virtualMachines/deallocate', 'images/PUT', 'galleryImageVersions/PUT', 'disks/beginGetAccess', ...) or '*' */
     styles?: Record<string, LroStyle>
   }
@@ -205,6 +210,7 @@ export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<A
     userAssignedClientIds: opts.userAssignedClientIds ?? ['00000000-0000-0000-0000-0000000000d1'],
     pollsBeforeDone: opts.lro?.pollsBeforeDone ?? 2,
     retryAfterSeconds: opts.lro?.retryAfterSeconds,
+    networkRetryAfterSeconds: opts.lro?.networkRetryAfterSeconds ?? 10,
     sysprepPollsToStop: opts.sysprepPollsToStop ?? 2,
     pageSize: opts.pageSize ?? 2,
     storage: opts.storage,

@@ -82,7 +82,7 @@ export interface Resource {
 /** A long-running operation, advanced by polls (not by wall time) so tests are deterministic. */
 export interface Operation {
   id: string
-  kind: 'operations' | 'diskOperations' | 'capsOperations'
+  kind: 'operations' | 'diskOperations' | 'capsOperations' | 'networkOperations'
   region: string
   apiVersion: string
   pollsLeft: number
@@ -141,6 +141,8 @@ export interface Config {
   pollsBeforeDone: number
   /** Retry-After on LRO replies: none unless positive (Azure's is unverified: the recorder strips it) */
   retryAfterSeconds?: number
+  /** Retry-After on Microsoft.Network LRO replies (Azure sends 10) */
+  networkRetryAfterSeconds: number
   /** instanceView GETs after a Sysprep /shutdown run command before the VM reports stopped */
   sysprepPollsToStop: number
   pageSize: number
