@@ -244,7 +244,9 @@ async function rebootRequired(
   if (run.executionState === 'Succeeded' && run.exitCode === 0) {
     const required = lines.includes(REBOOT_REQUIRED_MARK)
     ctx.log.info(
-      `${REBOOT_REQUIRED_FILE} ${required ? 'is present: the VM restarts' : 'is absent: no restart needed'}`
+      required
+        ? '/var/run/reboot-required is present: the VM restarts'
+        : '/var/run/reboot-required is absent: no restart needed'
     )
     return required
   }
@@ -267,15 +269,15 @@ function printLastLines(
   const out = lastLines(view.output ?? '', LAST_LINES)
   const err = lastLines(view.error ?? '', LAST_LINES)
   if (out === '' && err === '') {
-    log.info(`${header}: (none)`)
+    log.info(oneLine(`${header}: (none)`))
     return
   }
   if (out !== '') {
-    log.info(`${header} (stdout, last ${LAST_LINES} lines at most):`)
+    log.info(oneLine(`${header} (stdout, last ${LAST_LINES} lines at most):`))
     printUntrusted(log, out)
   }
   if (err !== '') {
-    log.info(`${header} (stderr, last ${LAST_LINES} lines at most):`)
+    log.info(oneLine(`${header} (stderr, last ${LAST_LINES} lines at most):`))
     printUntrusted(log, err)
   }
 }
