@@ -15,7 +15,10 @@
  * - Deleted once finished: a VM holds at most 25 managed Run Commands ("The maximum number of
  *   managed Run commands (max=25, current=25) has been exceeded", MicrosoftDocs/azure-docs#117976;
  *   run-command-overview.md), and a long `customize-scripts` list would otherwise reach it. A
- *   failed delete only warns: run commands are child resources of the VM, deleted with it.
+ *   failed delete only warns: the commands are nested resources of the build VM
+ *   (`virtualMachines/{vm}/runCommands`), which the run deletes; that a VM's deletion takes its
+ *   run commands with it is ARM's rule for nested resources, not stated for run commands anywhere
+ *   found, so the action does not rely on it.
  * - Restart: on Windows when the script exits 3010 (customize-outcome.ts). On Linux when the script
  *   leaves /var/run/reboot-required (what apt's update-notifier and unattended-upgrades write): the
  *   guest's file system is not visible from Azure, so a second, one-line Run Command looks for the
