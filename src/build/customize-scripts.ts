@@ -14,12 +14,9 @@
  */
 import { lstat, readFile, realpath } from 'node:fs/promises'
 import { isAbsolute, relative, resolve, sep } from 'node:path'
+import { Inputs } from '../constants.js'
 import { InputError } from '../input-error.js'
 import { oneLine } from '../untrusted.js'
-
-/** The inputs, as action.yml names them (one home: the caller's constants may re-use these). */
-export const CUSTOMIZE_INPUT = 'customize'
-export const CUSTOMIZE_SCRIPTS_INPUT = 'customize-scripts'
 
 /** 256 KiB: the Linux Run Command handler's `maxScriptSize` (see above). */
 export const MAX_SCRIPT_BYTES = 256 * 1024
@@ -32,13 +29,13 @@ export interface CustomizeScript {
 }
 
 export interface CustomizeInputs {
-  /** The raw `customize-scripts` input: one workspace file per line; blank lines are ignored. */
-  scripts: string
-  /** The raw `customize` input: an inline script that runs after the files ('' when not set). */
-  inline: string
+  /** `customize-scripts` as the plan holds it (BuildSource.customizeScripts): paths, in order. */
+  paths: string[]
+  /** `customize` (BuildSource.customize): the inline script that runs after the files. */
+  inline?: string
   /**
-   * Where relative paths start and what every script must stay inside: GITHUB_WORKSPACE (the
-   * caller falls back to the working directory, where a runner starts the step anyway).
+   * Where relative paths start and what every script must stay inside: GITHUB_WORKSPACE (else the
+   * working directory, where a runner starts the step anyway).
    */
   workspace: string
 }
@@ -50,17 +47,15 @@ export interface CustomizeInputs {
  */
 export async function readCustomizeScripts(inputs: CustomizeInputs): Promise<CustomizeScript[]> {
   const scripts: CustomizeScript[] = []
-  const paths = inputs.scripts
-    .split(/\r?\n/)
-    .map(line => line.trim())
-    .filter(line => line !== '')
+  const paths = inputs.paths.map(path => path.trim()).filter(path => path !== '')
   if (paths.length > 0) {
     const workspace = await workspaceRoot(inputs.workspace)
     for (const path of paths) scripts.push(await readWorkspaceScript(workspace, path))
   }
-  if (inputs.inline.trim() !== '') {
-    checkScriptSize(CUSTOMIZE_INPUT, CUSTOMIZE_INPUT, inputs.inline)
-    scripts.push({ name: CUSTOMIZE_INPUT, content: inputs.inline })
+  const inline = inputs.inline ?? ''
+  if (inline.trim() !== '') {
+    checkScriptSize(Inputs.Customize, Inputs.Customize, inline)
+    scripts.push({ name: Inputs.Customize, content: inline })
   }
   return scripts
 }
@@ -93,7 +88,7 @@ async function workspaceRoot(workspace: string): Promise<string> {
     return await realpath(resolve(workspace))
   } catch {
     throw new InputError(
-      CUSTOMIZE_SCRIPTS_INPUT,
+      Inputs.CustomizeScripts,
       `the workspace directory does not exist, so no script can be read from it (GITHUB_WORKSPACE); check out the repository first.`
     )
   }
@@ -101,7 +96,7 @@ async function workspaceRoot(workspace: string): Promise<string> {
 
 async function readWorkspaceScript(workspace: string, path: string): Promise<CustomizeScript> {
   const refuse = (why: string): InputError =>
-    new InputError(CUSTOMIZE_SCRIPTS_INPUT, `'${oneLine(path)}' ${why}`)
+    new InputError(Inputs.CustomizeScripts, `'${oneLine(path)}' ${why}`)
   const absolute = resolve(workspace, path)
   // Outside before it exists or not: a path that leaves the workspace is refused as such.
   if (!isInside(workspace, absolute)) {
@@ -129,6 +124,6 @@ async function readWorkspaceScript(workspace: string, path: string): Promise<Cus
   const content = await readFile(real, 'utf8')
   const name = relative(workspace, absolute).split(sep).join('/')
   if (content.trim() === '') throw refuse('is empty; Azure refuses a Run Command with no script.')
-  checkScriptSize(CUSTOMIZE_SCRIPTS_INPUT, name, content)
+  checkScriptSize(Inputs.CustomizeScripts, name, content)
   return { name, content }
 }

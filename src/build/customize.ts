@@ -15,7 +15,10 @@
  * - Deleted once finished: a VM holds at most 25 managed Run Commands ("The maximum number of
  *   managed Run commands (max=25, current=25) has been exceeded", MicrosoftDocs/azure-docs#117976;
  *   run-command-overview.md), and a long `customize-scripts` list would otherwise reach it. A
- *   failed delete only warns: run commands are child resources of the VM, deleted with it.
+ *   failed delete only warns: the commands are nested resources of the build VM
+ *   (`virtualMachines/{vm}/runCommands`), which the run deletes; that a VM's deletion takes its
+ *   run commands with it is ARM's rule for nested resources, not stated for run commands anywhere
+ *   found, so the action does not rely on it.
  * - Restart: on Windows when the script exits 3010 (customize-outcome.ts). On Linux when the script
  *   leaves /var/run/reboot-required (what apt's update-notifier and unattended-upgrades write): the
  *   guest's file system is not visible from Azure, so a second, one-line Run Command looks for the
@@ -244,7 +247,9 @@ async function rebootRequired(
   if (run.executionState === 'Succeeded' && run.exitCode === 0) {
     const required = lines.includes(REBOOT_REQUIRED_MARK)
     ctx.log.info(
-      `${REBOOT_REQUIRED_FILE} ${required ? 'is present: the VM restarts' : 'is absent: no restart needed'}`
+      required
+        ? '/var/run/reboot-required is present: the VM restarts'
+        : '/var/run/reboot-required is absent: no restart needed'
     )
     return required
   }
@@ -267,15 +272,15 @@ function printLastLines(
   const out = lastLines(view.output ?? '', LAST_LINES)
   const err = lastLines(view.error ?? '', LAST_LINES)
   if (out === '' && err === '') {
-    log.info(`${header}: (none)`)
+    log.info(oneLine(`${header}: (none)`))
     return
   }
   if (out !== '') {
-    log.info(`${header} (stdout, last ${LAST_LINES} lines at most):`)
+    log.info(oneLine(`${header} (stdout, last ${LAST_LINES} lines at most):`))
     printUntrusted(log, out)
   }
   if (err !== '') {
-    log.info(`${header} (stderr, last ${LAST_LINES} lines at most):`)
+    log.info(oneLine(`${header} (stderr, last ${LAST_LINES} lines at most):`))
     printUntrusted(log, err)
   }
 }
