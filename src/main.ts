@@ -165,8 +165,8 @@ async function inspectOrReport(
     if (source.mode === 'build') {
       const scripts = await untilAborted(
         readCustomizeScripts({
-          scripts: source.customizeScripts.join('\n'),
-          inline: source.customize ?? '',
+          paths: source.customizeScripts,
+          inline: source.customize,
           workspace: runner.env.GITHUB_WORKSPACE || process.cwd()
         }),
         tracker.signal
