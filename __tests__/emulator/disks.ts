@@ -458,3 +458,16 @@ export function putSnapshot(ctx: Ctx, id: string): Reply {
     }
   })
 }
+
+/** The properties every disk attached to a VM shares (seeded VMs and VMs created from images). */
+export function attachedDiskProperties(sizeGB: number, creationData: Body): Body {
+  return {
+    creationData,
+    diskSizeGB: sizeGB,
+    diskSizeBytes: sizeGB * 1024 ** 3,
+    uniqueId: newGuid(),
+    provisioningState: 'Succeeded',
+    diskState: 'Attached',
+    timeCreated: new Date().toISOString()
+  }
+}

@@ -31,7 +31,7 @@ import { tokenAudience } from './identity.js'
 import { faultReply, takeFault } from './faults.js'
 import { newGuid, resourceId } from './ids.js'
 import { getResource, putResource } from './store.js'
-import { addVm, type VmSeed } from './vms.js'
+import { addVm, type GuestSeed, type VmSeed } from './vms.js'
 import { addImage } from './images.js'
 import {
   addGallery,
@@ -60,6 +60,7 @@ export type {
   StorageOptions,
   TokenRequest,
   VmSeed,
+  GuestSeed,
   GalleryImageSeed,
   ImageSecurityType,
   MarketplaceImageSeed,
@@ -163,6 +164,8 @@ export interface ArmEmulator {
   addVmSize(seed: VmSizeSeed): void
   /** Compute usage (quota) of a family or of 'cores' in a region; unset ones read 0 of 100. */
   setUsage(seed: UsageSeed): void
+  /** The guest of every VM a request creates from now on (default: a Linux/Windows guest with systemd). */
+  setNewVmGuest(guest: GuestSeed): void
   /**
    * The role grants at a scope: a resource group name, or a full scope ID such as a gallery's or a
    * VM's. Reading permissions at a scope returns the grants at it and above it (Azure's
@@ -328,6 +331,7 @@ export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<A
     addScriptBehaviour: b => addScriptBehaviour(state, b),
     addVmSize: s => addVmSize(state, s),
     setUsage: s => setUsage(state, s),
+    setNewVmGuest: g => void (state.newVmGuest = { ...g }),
     addStorageAccount: (rg, name, location) => {
       const id = resourceId(sub, rg, 'Microsoft.Storage', 'storageAccounts', name)
       const blob = config.storage?.blobEndpoint ?? `https://${name}.blob.core.windows.net/`

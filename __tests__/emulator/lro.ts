@@ -36,6 +36,8 @@ export interface StartLro {
  * test_gallery_e2e and test_image_version_create_os_vhd (fixtures image-put-*, gallery-*-put*).
  */
 const AO_ONLY = new Set([
+  // VM PUT: the same GET-after-AO shape is assumed (unverified: `az vm create` records deployments).
+  'virtualMachines/PUT',
   'images/PUT',
   'galleries/PUT',
   'galleryImages/PUT',

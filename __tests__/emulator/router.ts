@@ -30,6 +30,7 @@ import {
 } from './network.js'
 import { parseResourceId } from './ids.js'
 import { deleteVm, getVm, vmAction } from './vms.js'
+import { putVm } from './vm-create.js'
 import {
   beginGetAccess,
   deleteDisk,
@@ -148,6 +149,7 @@ async function armRoute(ctx: Ctx, parts: string[]): Promise<Reply> {
       if (method === 'GET' && !act) return getVm(ctx, id, false)
       if (method === 'GET' && act === 'instanceview') return getVm(ctx, id, true)
       if (method === 'POST' && act) return vmAction(ctx, id, act)
+      if (method === 'PUT' && !act) return putVm(ctx, id)
       if (method === 'DELETE' && !act) return deleteVm(ctx, id)
       break
     case 'microsoft.compute/disks':

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { MarketplaceSku } from './marketplace.js'
 import type { ScriptBehaviour } from './guest-scripts.js'
 import type { UsageSeed, VmSizeSeed } from './usages.js'
+import type { GuestSeed } from './vms.js'
 
 /** ARM JSON bodies are free-form; this alias keeps the handlers readable. */
 export type Body = Record<string, any>
@@ -176,6 +177,8 @@ export interface State {
   /** VM sizes (Resource SKUs) and usages by `location/name` (usages.ts) */
   vmSizes: VmSizeSeed[]
   usages: Map<string, UsageSeed>
+  /** the guest of VMs created by requests (vm-create.ts) */
+  newVmGuest?: GuestSeed
 }
 
 /** What a route handler gets: the parsed request plus the shared state. */

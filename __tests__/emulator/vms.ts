@@ -7,6 +7,8 @@ import type { Body, Ctx, Reply, Resource, State } from './types.js'
 import { fail } from './errors.js'
 import { newGuid, resourceId } from './ids.js'
 import { startLro } from './lro.js'
+import { releaseVmResources } from './vm-create.js'
+import { attachedDiskProperties } from './disks.js'
 import {
   clone,
   deleteResource,
@@ -104,13 +106,7 @@ export function addVm(state: State, seed: VmSeed): Resource {
           ...(securityProfile && os
             ? { securityProfile: { securityType: seed.securityType } }
             : {}),
-          creationData: { createOption: os ? 'FromImage' : 'Empty' },
-          diskSizeGB: sizeGB,
-          diskSizeBytes: sizeGB * 1024 ** 3,
-          uniqueId: newGuid(),
-          provisioningState: 'Succeeded',
-          diskState: 'Attached',
-          timeCreated: new Date().toISOString()
+          ...attachedDiskProperties(sizeGB, { createOption: os ? 'FromImage' : 'Empty' })
         }
       }
     })
@@ -553,15 +549,8 @@ export function deleteVm(ctx: Ctx, id: string): Reply {
     region: vm.body.location,
     complete: () => {
       deleteResource(ctx.state, id)
-      // deleteOption Detach: the disks stay, now Unattached.
-      const sp = vm.body.properties.storageProfile
-      for (const d of [sp.osDisk, ...sp.dataDisks]) {
-        const disk = getResource(ctx.state, d.managedDisk.id)
-        if (disk) {
-          delete disk.body.managedBy
-          disk.body.properties.diskState = 'Unattached'
-        }
-      }
+      // deleteOption per disk and NIC (Detach by default: they stay, unattached).
+      releaseVmResources(ctx.state, vm)
       return undefined
     },
     fail: () => {

@@ -78,6 +78,18 @@ export function buildDeletionOrder(id: string): number {
   return i < 0 ? ORDER.length : i
 }
 
+/** A temporary build resource as Azure has it now (ID and tags), or undefined when it is gone. */
+export async function readBuildResource(
+  clients: AzureClients,
+  id: string,
+  signal: AbortSignal
+): Promise<{ id?: string; tags?: Record<string, string> } | undefined> {
+  const deleter = deleterFor(clients, typeOf(id))
+  if (deleter === undefined) return undefined
+  const { resourceGroup: rg, name } = parseResourceId(id)
+  return getOrUndefined(deleter.get(rg, name, signal))
+}
+
 export interface BuildCleanupDeps {
   clients: AzureClients
   ownerKey: string
