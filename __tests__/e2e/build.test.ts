@@ -153,14 +153,25 @@ describe('build from a Marketplace image', () => {
   it('deletes every temporary resource in the main step', () => {
     for (const type of BUILD_TYPES)
       expect([type, cloud.emu.resources.created(type)]).toEqual([type, []])
-    // Deleted by the main step: the post step had nothing to do and sent no request.
-    const deletes = cloud.emu
-      .writes()
-      .filter(r => r.method === 'DELETE' && r.time > 0)
-      .map(r => r.path)
-    expect(deletes.some(p => /virtualMachines\//i.test(p))).toBe(true)
+    // Deleted by the main step: the post step found a succeeded run and had nothing to do.
+    expect(run.main.stdout).toMatch(/Build cleanup: deleted temporary VM/)
     expect(run.post?.code).toBe(0)
-    expect(run.post?.stdout ?? '').not.toMatch(/Cleanup/)
+    expect(run.post?.stdout ?? '').toMatch(/main step succeeded; nothing to clean up/)
+    // Started once the managed image existed, while the gallery version (made from the image) was
+    // still being created: the VM's DELETE comes before the version's last poll.
+    const log = cloud.emu.requests.slice(before)
+    const vmDelete = log.findIndex(
+      r => r.method === 'DELETE' && /virtualMachines\/[^/]+$/i.test(r.path)
+    )
+    const imagePut = log.findIndex(
+      r => r.method === 'PUT' && /\/images\/ubuntu-golden$/i.test(r.path)
+    )
+    const lastVersionRead = log.findLastIndex(
+      r => r.method === 'GET' && /versions\/1\.0\.0$/.test(r.path)
+    )
+    expect(imagePut).toBeGreaterThanOrEqual(0)
+    expect(vmDelete).toBeGreaterThan(imagePut)
+    expect(vmDelete).toBeLessThan(lastVersionRead)
     expect(cloud.emu.requests.length).toBeGreaterThan(before)
   })
 })
