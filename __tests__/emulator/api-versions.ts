@@ -118,6 +118,7 @@ const NETWORK = [
 /** Resource type (as ARM names it, without the namespace) → accepted api-versions. */
 const BY_TYPE: Record<string, string[]> = {
   virtualmachines: COMPUTE,
+  'virtualmachines/runcommands': COMPUTE,
   images: COMPUTE,
   'locations/operations': COMPUTE,
   // Marketplace image catalogue (VirtualMachineImages_*), a ComputeRP API.

@@ -31,6 +31,7 @@ import {
 import { parseResourceId } from './ids.js'
 import { deleteVm, getVm, vmAction } from './vms.js'
 import { putVm } from './vm-create.js'
+import { deleteRunCommand, getRunCommand, listRunCommands, putRunCommand } from './run-commands.js'
 import {
   beginGetAccess,
   deleteDisk,
@@ -148,9 +149,16 @@ async function armRoute(ctx: Ctx, parts: string[]): Promise<Reply> {
     case 'microsoft.compute/virtualmachines':
       if (method === 'GET' && !act) return getVm(ctx, id, false)
       if (method === 'GET' && act === 'instanceview') return getVm(ctx, id, true)
+      if (method === 'GET' && act === 'runcommands') return listRunCommands(ctx, id)
       if (method === 'POST' && act) return vmAction(ctx, id, act)
       if (method === 'PUT' && !act) return putVm(ctx, id)
       if (method === 'DELETE' && !act) return deleteVm(ctx, id)
+      break
+    case 'microsoft.compute/virtualmachines/runcommands':
+      if (act) break
+      if (method === 'PUT') return putRunCommand(ctx, id)
+      if (method === 'GET') return getRunCommand(ctx, id)
+      if (method === 'DELETE') return deleteRunCommand(ctx, id)
       break
     case 'microsoft.compute/disks':
     case 'microsoft.compute/snapshots':

@@ -9,6 +9,7 @@ import { newGuid, resourceId } from './ids.js'
 import { startLro } from './lro.js'
 import { releaseVmResources } from './vm-create.js'
 import { attachedDiskProperties } from './disks.js'
+import { tickRunCommands } from './run-commands.js'
 import {
   clone,
   deleteResource,
@@ -238,6 +239,7 @@ function advanceShutdown(vm: Resource): void {
 export function getVm(ctx: Ctx, id: string, viewOnly: boolean): Reply {
   const vm = requireResource(ctx.state, id)
   advanceShutdown(vm)
+  tickRunCommands(ctx.state, vm)
   if (viewOnly) return { status: 200, body: instanceView(vm) }
   const body = clone(vm.body)
   if (vm.state.powerState === 'deallocated') {
@@ -325,6 +327,31 @@ export function vmAction(ctx: Ctx, id: string, action: string): Reply {
     }
     case 'runcommand':
       return runCommand(ctx, vm)
+    case 'restart': {
+      // Restart (VirtualMachines_Restart, 202 + LRO): the guest reboots, which clears
+      // /var/run/reboot-required (a tmpfs: Debian policy for /run) and a pending Windows restart.
+      // Refused when the VM is not running, as start/powerOff are (wording pattern unverified).
+      if (s.generalized) notAllowed('restart', vm, 'is generalized')
+      if (s.powerState !== 'running') notAllowed('restart', vm, `is ${s.powerState}`)
+      s.powerState = 'starting'
+      s.agentRunning = false
+      return startLro(ctx, {
+        name: 'virtualMachines/restart',
+        kind: 'operations',
+        region,
+        complete: () => {
+          s.powerState = 'running'
+          s.agentRunning = true
+          s.rebootRequired = false
+          s.restarts = Number(s.restarts ?? 0) + 1
+          return undefined
+        },
+        fail: () => {
+          s.powerState = 'running'
+          s.agentRunning = true
+        }
+      })
+    }
     default:
       fail(
         400,
