@@ -271,7 +271,7 @@ describe('build mode customization', () => {
     })
     expect(run.main.code).toBe(1)
     expect(errorAnnotations(run.main)).toEqual([
-      "Input 'customize-scripts': 'scripts/huge.sh' is 300,009 bytes, 37,865 bytes over the 262,144-byte (256 KiB) limit of a Run Command script. Split it, or let a smaller script download the rest."
+      "Input 'customize-scripts': 'scripts/huge.sh' is 300,008 bytes, 37,864 bytes over the 262,144-byte (256 KiB) limit of a Run Command script. Split it, or let a smaller script download the rest."
     ])
     expect(cloud.emu.writes().slice(before)).toEqual([])
   })

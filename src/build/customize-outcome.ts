@@ -61,7 +61,7 @@ export function judgeScript(osType: OsType, name: string, run: FinishedScript): 
   return {
     ok: false,
     exitCode: code,
-    message: failureMessage(name, code, run.executionState) + azureSays
+    message: failureMessage(name, code, run.executionState, run.timeoutSeconds) + azureSays
   }
 }
 
@@ -70,13 +70,24 @@ export function judgeScript(osType: OsType, name: string, run: FinishedScript): 
  * lines themselves are the guest's words, so they are printed in the log inside a stop-commands
  * block under `lastLinesHeader(name)`; the annotation refers to them.
  */
-export function failureMessage(name: string, exitCode: number | undefined, state: string): string {
+export function failureMessage(
+  name: string,
+  exitCode: number | undefined,
+  state: string,
+  timeoutSeconds?: number
+): string {
+  // The Linux handler kills a script at `timeoutInSeconds` and reports Failed with exit code -1 (it
+  // never reports TimedOut: Azure/run-command-handler-linux internal/exec/exec.go).
+  const killed =
+    exitCode === -1
+      ? ` (the process was killed${timeoutSeconds ? `, as happens at its time limit of ${timeoutSeconds} s` : ''})`
+      : ''
   const how =
     exitCode === undefined
       ? `ended '${oneLine(state)}' without an exit code`
       : exitCode === 0
         ? `ended '${oneLine(state)}' (exit code 0)`
-        : `failed with exit code ${exitCode}`
+        : `failed with exit code ${exitCode}${killed}`
   return `Customization script '${oneLine(name)}' ${how}; its last lines of output are in the log under "${lastLinesHeader(name)}".`
 }
 

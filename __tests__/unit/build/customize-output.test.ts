@@ -128,6 +128,13 @@ describe('judgeScript', () => {
     expect(odd.ok || odd.message).toMatch(/ended 'Failed' \(exit code 0\).* Azure says: Failed to download script$/)
   })
 
+  it('says a -1 exit is a killed process, as at the time limit (the Linux handler never reports TimedOut)', () => {
+    const killed = judgeScript('Linux', 'slow.sh', run('Failed', -1))
+    expect(killed.ok || killed.message).toMatch(
+      /^Customization script 'slow\.sh' failed with exit code -1 \(the process was killed, as happens at its time limit of 7200 s\); its last lines/
+    )
+  })
+
   it('fails a timed-out or canceled script, saying which', () => {
     const timedOut = judgeScript('Linux', 'long.sh', run('TimedOut', undefined, 'Execution timed out'))
     expect(timedOut.ok || timedOut.message).toBe(
