@@ -61,7 +61,7 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
     const target = plan.managedImage
     const mi = pre.managedImage
     managedImageId = await ctx.step('Managed image', () =>
-      createManagedImage(ctx, target, mi, content, pre.source)
+      createManagedImage(ctx, { target, pre: mi, content, source: pre.source })
     )
     report.outputs[Outputs.ManagedImageId] = managedImageId
     report.outputs[Outputs.ImageId] = managedImageId
@@ -72,14 +72,16 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
     const versionContent: ImageContent | undefined =
       managedImageId !== undefined ? { kind: 'managed-image', imageId: managedImageId } : content
     const version = await ctx.step('Gallery image version', () =>
-      publishGalleryVersion(ctx, target, gp, versionContent, pre.source)
+      publishGalleryVersion(ctx, { target, pre: gp, content: versionContent, source: pre.source })
     )
     report.outputs[Outputs.GalleryImageVersionId] = version.id
     report.outputs[Outputs.GalleryImageVersion] = version.version
     report.outputs[Outputs.ImageId] = version.id
     report.outputs[Outputs.Location] = version.location
     if (target.keepVersions > 0) {
-      await ctx.step('Prune old versions', () => pruneGalleryVersions(ctx, target, version.version))
+      await ctx.step('Prune old versions', () =>
+        pruneGalleryVersions(ctx, { target, keepVersion: version.version })
+      )
     }
   }
   // A gallery version lives in its source's region (the gallery may be elsewhere).
