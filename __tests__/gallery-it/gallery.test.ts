@@ -129,7 +129,7 @@ describe('gallery target against the ARM emulator', () => {
     const ctx = context()
     const result = await publishGalleryVersion(ctx, {
       target: t,
-      pre: pre,
+      pre,
       content: content,
       source: source,
       ...fast
@@ -185,7 +185,7 @@ describe('gallery target against the ARM emulator', () => {
     const ctx = context()
     const again = await publishGalleryVersion(ctx, {
       target: t,
-      pre: pre,
+      pre,
       content: content,
       source: facts(),
       ...fast
@@ -208,7 +208,7 @@ describe('gallery target against the ARM emulator', () => {
     await expect(
       publishGalleryVersion(ctx, {
         target: t,
-        pre: pre,
+        pre,
         content: content,
         source: facts(),
         ...fast
@@ -266,7 +266,7 @@ describe('gallery target against the ARM emulator', () => {
     expect(pre.action).toBe('overwrite')
     await publishGalleryVersion(context(), {
       target: t,
-      pre: pre,
+      pre,
       content: generalizedVm('vm'),
       source: facts(),
       ...fast

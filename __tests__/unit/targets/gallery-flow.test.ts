@@ -209,7 +209,7 @@ describe('publishGalleryVersion', () => {
 
     const result = await publishGalleryVersion(ctx, {
       target: target,
-      pre: pre,
+      pre,
       content: vmContent,
       source: source
     })
@@ -264,7 +264,7 @@ describe('publishGalleryVersion', () => {
     })
     const result = await publishGalleryVersion(ctx, {
       target: galleryTarget(),
-      pre: pre,
+      pre,
       content: vmContent,
       source: sourceFacts()
     })
@@ -285,7 +285,7 @@ describe('publishGalleryVersion', () => {
     })
     await publishGalleryVersion(ctx, {
       target: galleryTarget(),
-      pre: pre,
+      pre,
       content: vmContent,
       source: sourceFacts()
     })
@@ -304,7 +304,7 @@ describe('publishGalleryVersion', () => {
     expect(pre.action).toBe('overwrite')
     await publishGalleryVersion(testContext(fake), {
       target: target,
-      pre: pre,
+      pre,
       content: vmContent,
       source: sourceFacts()
     })
@@ -325,7 +325,7 @@ describe('publishGalleryVersion', () => {
     await expect(
       publishGalleryVersion(ctx, {
         target: galleryTarget(),
-        pre: pre,
+        pre,
         content: vmContent,
         source: sourceFacts()
       })
@@ -344,7 +344,7 @@ describe('publishGalleryVersion', () => {
     })
     await publishGalleryVersion(ctx, {
       target: galleryTarget(),
-      pre: pre,
+      pre,
       content: { kind: 'disks', osDiskId: '/disks/os', dataDiskIds: ['/disks/d0'] },
       source: sourceFacts()
     })
