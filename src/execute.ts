@@ -51,7 +51,11 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
     }
     content = { kind: 'vm', vmId: vm.id }
   } else {
-    const result = await uploadImages(ctx, pre.settings, pre.upload, pre.source.location)
+    const result = await uploadImages(ctx, {
+      source: pre.settings,
+      inspected: pre.upload,
+      location: pre.source.location
+    })
     report.outputs[Outputs.UploadedBytes] = String(result.uploadedBytes)
     content = result.content
   }

@@ -16,11 +16,15 @@ export interface RunContext {
   step<T>(name: string, fn: () => Promise<T>): Promise<T>
 }
 
-/** What every read-only check receives (preflight: nothing here may write). */
-export interface PreflightDeps {
+/** What a helper that works outside the run's steps needs (cleanup, the post step). */
+export interface AzureDeps {
   clients: AzureClients
   log: Logger
   signal: AbortSignal
+}
+
+/** What every read-only check receives (preflight: nothing here may write). */
+export interface PreflightDeps extends AzureDeps {
   run: RunIdentity
   /** Whose versions are reused (an earlier attempt of this job) or refused (another job of the run). */
   owner: Owner

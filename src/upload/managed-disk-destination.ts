@@ -34,11 +34,19 @@ export interface ManagedDiskUpload {
   bytesSent: number
 }
 
+export interface ManagedDiskUploadOptions {
+  disk: UploadDisk
+  location: string
+  diskSku: UploadDiskSku
+  /** This disk's share of the upload concurrency. */
+  concurrency: number
+}
+
 export async function uploadToManagedDisk(
   ctx: RunContext,
-  disk: UploadDisk,
-  options: { location: string; diskSku: UploadDiskSku; concurrency: number }
+  options: ManagedDiskUploadOptions
 ): Promise<ManagedDiskUpload> {
+  const { disk } = options
   const { plan, clients, log, signal } = ctx
   const base = plan.managedImage?.image.name ?? plan.gallery?.imageDefinition ?? 'image'
   const name = uploadDiskName(base, plan.run.runId, disk.lun)
@@ -140,12 +148,11 @@ export async function uploadToManagedDisk(
     // (AzCopy sends none and refuses --put-md5 for md-impexp accounts, which "have special
     // restrictions of which APIs operations they support"; Add-AzVhd computes a chunk MD5 but does
     // not send it), and no source shows Azure accepting it. TLS already protects the bytes.
-    const result = await sendDisk(
-      ctx,
+    const result = await sendDisk(ctx, {
       disk,
-      { sink, alreadyWritten, md5: false },
-      options.concurrency
-    )
+      target: { sink, alreadyWritten, md5: false },
+      concurrency: options.concurrency
+    })
     bytesSent = result.bytesSent
   } catch (e) {
     // Azure refuses to revoke write access to a disk without a VHD footer (InvalidVhd) and the disk
