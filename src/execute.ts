@@ -32,8 +32,13 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
         )
       )
     } else if (s.backupSnapshot) {
-      const ids = await ctx.step('Backup snapshots', () => takeBackupSnapshots(ctx, vm))
-      report.outputs[Outputs.BackupSnapshotIds] = JSON.stringify(ids)
+      const recordIds = (ids: string[]): void => {
+        report.outputs[Outputs.BackupSnapshotIds] = JSON.stringify(ids)
+      }
+      const ids = await ctx.step('Backup snapshots', () =>
+        takeBackupSnapshots(ctx, { vm, onTaken: recordIds })
+      )
+      recordIds(ids)
     }
     if (vm.generalized) {
       ctx.log.info(
