@@ -1,7 +1,7 @@
 # Installs the software updates Windows Update offers, through the Windows Update Agent API
 # (https://learn.microsoft.com/windows/win32/wua_sdk/searching--downloading--and-installing-updates).
 # Exits 3010 when Windows needs a restart to finish: in build mode the action then restarts the VM
-# before the next script. Run it more than once: some updates are offered only after a restart.
+# before the next script. Listing it twice installs what the restart may have made applicable.
 $ErrorActionPreference = 'Stop'
 
 $session = New-Object -ComObject Microsoft.Update.Session
