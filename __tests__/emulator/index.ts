@@ -53,7 +53,12 @@ export type {
   VmSeed,
   GalleryImageSeed
 }
-export { startFaultProxy, type FaultProxy, type ProxyFault } from './fault-proxy.js'
+export {
+  startFaultProxy,
+  type FaultProxy,
+  type ProxyFault,
+  type ProxyRequestRecord
+} from './fault-proxy.js'
 
 export interface ArmEmulatorOptions {
   subscriptionId?: string
