@@ -331,9 +331,9 @@ describe('upload via a storage account', () => {
       env: cloud.env
     })
     expect(errorLines(run.main)).toEqual([])
-    // Azurite here is plain http: the SDK will not send the Entra ID token, the account key is read.
+    // Azurite here is plain http on this machine: no Entra ID token goes there, the account key is read.
     expect(run.main.stdout).toMatch(
-      /refused Microsoft Entra ID \(not https\): falling back to the account key/
+      /using the account key read through ARM \(listKeys\): its blob endpoint on this machine is plain http/
     )
     expect(
       writesSince(before).filter(w => w.method === 'POST' && w.path.endsWith('/listKeys'))

@@ -139,7 +139,7 @@ export async function finishUploads(ctx: RunContext, source: UploadSource): Prom
             ctx.clients,
             entry.url,
             entry.storageAccountId,
-            ctx.plan.run.runId,
+            ctx.plan.owner.key,
             ctx.log,
             ctx.signal
           )
