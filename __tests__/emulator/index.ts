@@ -81,6 +81,12 @@ export interface ArmEmulatorOptions {
   sysprepPollsToStop?: number
   /** page size of GalleryImageVersions_ListByGalleryImage */
   pageSize?: number
+  /**
+   * Test knob (not Azure behaviour): a disk's SAS ends after at most this many seconds, whatever
+   * `durationInSeconds` asked for, so a test can see an upload outlive its write SAS (README
+   * "Test knobs").
+   */
+  diskSasLifetimeSeconds?: number
 }
 
 export interface ArmEmulator {
@@ -170,6 +176,7 @@ export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<A
     // Azure Stack Hub audiences look like https://management.<domain>/<guid>.
     armAudience: 'https://management.emulator.local/7c8f0e0a-0000-0000-0000-00000000e0a1',
     tokenLifetimeSeconds: opts.tokenLifetimeSeconds ?? 3600,
+    diskSasLifetimeSeconds: opts.diskSasLifetimeSeconds,
     idTokenLifetimeSeconds: opts.idTokenLifetimeSeconds ?? 300,
     oidcRequestToken: `oidc-request-${newGuid()}`,
     identityHeader: `identity-header-${newGuid()}`,
