@@ -386,7 +386,9 @@ describe('upload via a storage account', () => {
       'image-name': 'resumed-blob',
       'upload-concurrency': '1',
       'upload-via': 'storage-account',
-      'storage-account': 'devstoreaccount1'
+      'storage-account': 'devstoreaccount1',
+      // A re-run attempt has the same inputs: the blob's owner key is the job's (issue 14).
+      'keep-upload': 'true'
     }
     const proxy = cloud.storageProxy!
     proxy.faults.add({ delayMs: 150, times: 1000 })
@@ -401,7 +403,7 @@ describe('upload via a storage account', () => {
     proxy.faults.clear()
     expect(first.main.signal).toBe('SIGKILL')
     const second = await runAction({
-      inputs: { ...upload, 'keep-upload': 'true' },
+      inputs: upload,
       env: cloud.env,
       runId: '9300001',
       runAttempt: 2
