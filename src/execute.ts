@@ -11,6 +11,7 @@ import { publishGalleryVersion } from './targets/gallery-version.js'
 import { pruneGalleryVersions } from './targets/gallery-retention.js'
 import { finishUploads, uploadImages } from './upload/upload-image.js'
 import { oneLine } from './untrusted.js'
+import { buildAndCapture, removeBuildResources } from './execute-build.js'
 
 export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
   const { plan, report } = ctx
@@ -32,8 +33,13 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
         )
       )
     } else if (s.backupSnapshot) {
-      const ids = await ctx.step('Backup snapshots', () => takeBackupSnapshots(ctx, vm))
-      report.outputs[Outputs.BackupSnapshotIds] = JSON.stringify(ids)
+      const recordIds = (ids: string[]): void => {
+        report.outputs[Outputs.BackupSnapshotIds] = JSON.stringify(ids)
+      }
+      const ids = await ctx.step('Backup snapshots', () =>
+        takeBackupSnapshots(ctx, { vm, onTaken: recordIds })
+      )
+      recordIds(ids)
     }
     if (vm.generalized) {
       ctx.log.info(
@@ -50,8 +56,14 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
       }
     }
     content = { kind: 'vm', vmId: vm.id }
+  } else if (pre.mode === 'build') {
+    content = await buildAndCapture(ctx, pre)
   } else {
-    const result = await uploadImages(ctx, pre.settings, pre.upload, pre.source.location)
+    const result = await uploadImages(ctx, {
+      source: pre.settings,
+      inspected: pre.upload,
+      location: pre.source.location
+    })
     report.outputs[Outputs.UploadedBytes] = String(result.uploadedBytes)
     content = result.content
   }
@@ -61,27 +73,41 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
     const target = plan.managedImage
     const mi = pre.managedImage
     managedImageId = await ctx.step('Managed image', () =>
-      createManagedImage(ctx, target, mi, content, pre.source)
+      createManagedImage(ctx, { target, pre: mi, content, source: pre.source })
     )
     report.outputs[Outputs.ManagedImageId] = managedImageId
     report.outputs[Outputs.ImageId] = managedImageId
   }
-  if (plan.gallery && pre.gallery) {
-    const target = plan.gallery
-    const gp = pre.gallery
-    const versionContent: ImageContent | undefined =
-      managedImageId !== undefined ? { kind: 'managed-image', imageId: managedImageId } : content
-    const version = await ctx.step('Gallery image version', () =>
-      publishGalleryVersion(ctx, target, gp, versionContent, pre.source)
-    )
-    report.outputs[Outputs.GalleryImageVersionId] = version.id
-    report.outputs[Outputs.GalleryImageVersion] = version.version
-    report.outputs[Outputs.ImageId] = version.id
-    report.outputs[Outputs.Location] = version.location
-    if (target.keepVersions > 0) {
-      await ctx.step('Prune old versions', () => pruneGalleryVersions(ctx, target, version.version))
+  // A build's VM is no longer needed once the managed image exists (a gallery version is then made
+  // from the image): its removal runs while the version replicates (not a step of its own: steps
+  // are log groups, which cannot overlap). Made from the VM, the version needs it to the end.
+  const buildRemoval =
+    pre.mode === 'build' && managedImageId !== undefined ? removeBuildResources(ctx) : undefined
+  try {
+    if (plan.gallery && pre.gallery) {
+      const target = plan.gallery
+      const gp = pre.gallery
+      const versionContent: ImageContent | undefined =
+        managedImageId !== undefined ? { kind: 'managed-image', imageId: managedImageId } : content
+      const version = await ctx.step('Gallery image version', () =>
+        publishGalleryVersion(ctx, { target, pre: gp, content: versionContent, source: pre.source })
+      )
+      report.outputs[Outputs.GalleryImageVersionId] = version.id
+      report.outputs[Outputs.GalleryImageVersion] = version.version
+      report.outputs[Outputs.ImageId] = version.id
+      report.outputs[Outputs.Location] = version.location
+      if (target.keepVersions > 0) {
+        await ctx.step('Prune old versions', () =>
+          pruneGalleryVersions(ctx, { target, keepVersion: version.version })
+        )
+      }
     }
+  } finally {
+    // Never left running behind a failure: cleanup after it must not race the same deletions.
+    await buildRemoval
   }
+  if (pre.mode === 'build' && buildRemoval === undefined)
+    await ctx.step('Delete the build VM and network', () => removeBuildResources(ctx))
   // A gallery version lives in its source's region (the gallery may be elsewhere).
   report.outputs[Outputs.Location] ??= pre.source.location
   if (pre.mode === 'upload' && !allReused) {
