@@ -24,7 +24,8 @@ export interface SizeFacts {
   name: string
   family?: string
   vCPUs?: number
-  architecture: Architecture
+  /** Undefined when the Resource SKUs API could not be read (then not checked). */
+  architecture?: Architecture
   hyperVGenerations: HyperVGeneration[]
   trustedLaunchDisabled: boolean
 }
@@ -98,7 +99,7 @@ export function buildProblems(
   managedImageTarget: boolean
 ): string[] {
   const problems: string[] = []
-  if (image.architecture !== size.architecture) {
+  if (size.architecture !== undefined && image.architecture !== size.architecture) {
     problems.push(
       `Input 'vm-size': ${settings.vmSize} is an ${size.architecture} size, but the base image is ${image.architecture}. Choose an ${image.architecture} size${image.architecture === 'Arm64' ? " (such as 'Standard_D2ps_v5')" : " (such as 'Standard_D2s_v5')"}.`
     )
@@ -133,22 +134,39 @@ export function buildProblems(
 const capability = (sku: ResourceSku, name: string): string | undefined =>
   sku.capabilities?.find(c => c.name?.toLowerCase() === name.toLowerCase())?.value
 
-/** The size as the Resource SKUs API lists it in `location`; refuses one not offered there. */
+/**
+ * The size as the Resource SKUs API lists it in `location`; refuses one not offered there. A list
+ * that cannot be read (Azure Stack Hub has no such API) is a warning: Azure decides at creation.
+ */
 async function readSize(
   clients: AzureClients,
   vmSize: string,
   location: string,
+  log: Logger,
   signal: AbortSignal
 ): Promise<SizeFacts> {
   let found: ResourceSku | undefined
-  for await (const sku of clients.compute.resourceSkus.list({
-    filter: `location eq '${location}'`,
-    abortSignal: signal
-  })) {
-    if (sku.resourceType === 'virtualMachines' && sku.name?.toLowerCase() === vmSize.toLowerCase()) {
-      found = sku
-      break
+  try {
+    for await (const sku of clients.compute.resourceSkus.list({
+      filter: `location eq '${location}'`,
+      abortSignal: signal
+    })) {
+      if (
+        sku.resourceType === 'virtualMachines' &&
+        sku.name?.toLowerCase() === vmSize.toLowerCase()
+      ) {
+        found = sku
+        break
+      }
     }
+  } catch (e) {
+    if (signal.aborted) throw e
+    log.warning(
+      oneLine(
+        `Could not read the VM sizes offered in ${location} (${(e as Error).message}); the size '${vmSize}' is not checked against the image, Azure decides when the VM is created.`
+      )
+    )
+    return { name: vmSize, hyperVGenerations: [], trustedLaunchDisabled: false }
   }
   if (found === undefined) {
     throw new StepFailure(
@@ -339,7 +357,7 @@ export async function checkBuild(
   )
   const security = decideSecurity(settings.securityType, image, deps.managedImageTarget)
   if ('refusal' in security) throw new StepFailure(security.refusal)
-  const size = await readSize(clients, settings.vmSize, location, signal)
+  const size = await readSize(clients, settings.vmSize, location, log, signal)
   const problems = buildProblems(settings, image, size, security.vm, deps.managedImageTarget)
   if (problems.length > 0) throw new StepFailure(problems.join('\n'))
   if (image.plan) await checkTerms(clients, image.plan, log, signal)
