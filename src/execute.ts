@@ -33,8 +33,13 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
         )
       )
     } else if (s.backupSnapshot) {
-      const ids = await ctx.step('Backup snapshots', () => takeBackupSnapshots(ctx, vm))
-      report.outputs[Outputs.BackupSnapshotIds] = JSON.stringify(ids)
+      const recordIds = (ids: string[]): void => {
+        report.outputs[Outputs.BackupSnapshotIds] = JSON.stringify(ids)
+      }
+      const ids = await ctx.step('Backup snapshots', () =>
+        takeBackupSnapshots(ctx, { vm, onTaken: recordIds })
+      )
+      recordIds(ids)
     }
     if (vm.generalized) {
       ctx.log.info(
@@ -54,7 +59,11 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
   } else if (pre.mode === 'build') {
     content = await buildAndCapture(ctx, pre)
   } else {
-    const result = await uploadImages(ctx, pre.settings, pre.upload, pre.source.location)
+    const result = await uploadImages(ctx, {
+      source: pre.settings,
+      inspected: pre.upload,
+      location: pre.source.location
+    })
     report.outputs[Outputs.UploadedBytes] = String(result.uploadedBytes)
     content = result.content
   }
@@ -64,7 +73,7 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
     const target = plan.managedImage
     const mi = pre.managedImage
     managedImageId = await ctx.step('Managed image', () =>
-      createManagedImage(ctx, target, mi, content, pre.source)
+      createManagedImage(ctx, { target, pre: mi, content, source: pre.source })
     )
     report.outputs[Outputs.ManagedImageId] = managedImageId
     report.outputs[Outputs.ImageId] = managedImageId
@@ -81,7 +90,7 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
       const versionContent: ImageContent | undefined =
         managedImageId !== undefined ? { kind: 'managed-image', imageId: managedImageId } : content
       const version = await ctx.step('Gallery image version', () =>
-        publishGalleryVersion(ctx, target, gp, versionContent, pre.source)
+        publishGalleryVersion(ctx, { target, pre: gp, content: versionContent, source: pre.source })
       )
       report.outputs[Outputs.GalleryImageVersionId] = version.id
       report.outputs[Outputs.GalleryImageVersion] = version.version
@@ -89,7 +98,7 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
       report.outputs[Outputs.Location] = version.location
       if (target.keepVersions > 0) {
         await ctx.step('Prune old versions', () =>
-          pruneGalleryVersions(ctx, target, version.version)
+          pruneGalleryVersions(ctx, { target, keepVersion: version.version })
         )
       }
     }

@@ -10,7 +10,7 @@ import { resourceId, sameResourceId } from './azure/resource-id.js'
 import type { BuildSource, CaptureSource, Plan, UploadSource } from './plan.js'
 import { buildPlanLines, checkBuild, type BuildPreflight } from './build/build-preflight.js'
 import type { CustomizeScript } from './build/customize.js'
-import { StepFailure, type RunContext } from './run-context.js'
+import { StepFailure, type PreflightDeps, type RunContext } from './run-context.js'
 import type { SourceDisk, SourceFacts } from './source-facts.js'
 import { parseResourceId } from './azure/resource-id.js'
 import { checkManagedImage, type ManagedImagePreflight } from './targets/managed-image.js'
@@ -208,8 +208,9 @@ export async function preflight(ctx: RunContext, inspected: Inspected): Promise<
       }))
     }
   }
+  const deps: PreflightDeps = { clients, log, signal, run: plan.run, owner: plan.owner }
   const managedImage = plan.managedImage
-    ? await checkManagedImage(clients, plan.managedImage, plan.owner, signal)
+    ? await checkManagedImage(deps, plan.managedImage)
     : undefined
   // What the version will be made from: the managed image when there is one, else the VM or the uploads.
   const origin: SourceOrigin =
@@ -226,12 +227,7 @@ export async function preflight(ctx: RunContext, inspected: Inspected): Promise<
             name: plan.source.osDiskPath
           }
   const gallery = plan.gallery
-    ? await checkGalleryTarget(
-        { clients, log, signal, run: plan.run, owner: plan.owner },
-        plan.gallery,
-        source,
-        origin
-      )
+    ? await checkGalleryTarget(deps, { target: plan.gallery, source, origin })
     : undefined
   return { ...read, source, managedImage, gallery }
 }
