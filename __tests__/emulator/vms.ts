@@ -209,7 +209,23 @@ export function instanceView(vm: Resource): Body {
         ? 'Windows Server 2022 Datacenter'
         : 'ubuntu',
     ...(s.instanceViewGeneration === false ? {} : { hyperVGeneration: s.hyperVGeneration }),
-    vmAgent: { vmAgentVersion: s.agentRunning ? '2.12.0.2' : 'Unknown', statuses: [] },
+    // A running agent reports Ready (spec example VirtualMachine_Get_InstanceView: code
+    // "ProvisioningState/succeeded", displayStatus "Ready", message "GuestAgent is running and
+    // accepting new configurations.", time of its last report); a stopped one reports nothing.
+    vmAgent: {
+      vmAgentVersion: s.agentRunning ? '2.12.0.2' : 'Unknown',
+      statuses: s.agentRunning
+        ? [
+            {
+              code: 'ProvisioningState/succeeded',
+              level: 'Info',
+              displayStatus: 'Ready',
+              message: 'GuestAgent is running and accepting new configurations.',
+              time: new Date().toISOString()
+            }
+          ]
+        : []
+    },
     disks: [],
     statuses
   }
