@@ -7,17 +7,15 @@
 import { describe, expect, it } from '@jest/globals'
 import { errorLines } from '../support/action-runner.js'
 import type { Body, VmSeed } from '../emulator/index.js'
+import { short } from '../support/cloud.js'
 import {
   GALLERY,
   LOCATION,
   cloud,
   definitionId,
   versionId,
-  writesSince,
-  short,
   body,
   seedDefinition,
-  seedVm,
   publish,
   expectSuccess,
   useGalleryCloud
@@ -27,7 +25,7 @@ useGalleryCloud()
 
 describe('the image definition', () => {
   it('creates a missing gallery and definition with the properties derived from a Trusted Launch VM', async () => {
-    seedVm('tl-builder', { securityType: 'TrustedLaunch', hyperVGeneration: 'V2' })
+    cloud.seedVm('tl-builder', { securityType: 'TrustedLaunch', hyperVGeneration: 'V2' })
     const before = cloud.emu.requests.length
     const run = await publish(
       'tl-builder',
@@ -41,7 +39,7 @@ describe('the image definition', () => {
       { runId: '7400001' }
     )
     expectSuccess(run)
-    const writes = writesSince(before)
+    const writes = cloud.writesSince(before)
     expect(writes.map(short)).toEqual([
       'POST virtualMachines/tl-builder/deallocate',
       'POST virtualMachines/tl-builder/generalize',
@@ -77,7 +75,7 @@ describe('the image definition', () => {
   // From gallery API 2025-03-03 a definition created without a SecurityType feature becomes
   // TrustedLaunchSupported (and V2), which refuses VM sources: the action names Standard itself.
   it('creates a missing definition in an existing gallery: Standard VM, SecurityType Standard sent explicitly, given identifier', async () => {
-    seedVm('std-builder', { hyperVGeneration: 'V1' })
+    cloud.seedVm('std-builder', { hyperVGeneration: 'V1' })
     const before = cloud.emu.requests.length
     const run = await publish(
       'std-builder',
@@ -92,7 +90,7 @@ describe('the image definition', () => {
       { runId: '7400002' }
     )
     expectSuccess(run)
-    const writes = writesSince(before)
+    const writes = cloud.writesSince(before)
     expect(writes.map(short)).toEqual([
       'POST virtualMachines/std-builder/deallocate',
       'POST virtualMachines/std-builder/generalize',
@@ -117,7 +115,7 @@ describe('the image definition', () => {
   })
 
   it('refuses a missing definition without create-gallery-image before any write', async () => {
-    const vm = seedVm('nodef-builder')
+    const vm = cloud.seedVm('nodef-builder')
     const before = cloud.emu.requests.length
     const run = await publish(
       'nodef-builder',
@@ -131,7 +129,7 @@ describe('the image definition', () => {
         /Gallery image definition 'does-not-exist' does not exist in gallery 'golden_gallery'.*create-gallery-image: true/
       )
     ])
-    expect(writesSince(before)).toEqual([])
+    expect(cloud.writesSince(before)).toEqual([])
     expect(cloud.emu.resources.state(vm.id as string)).toMatchObject({ powerState: 'running' })
   })
 
@@ -186,7 +184,7 @@ describe('the image definition', () => {
     'refuses a definition of another $what before the VM is touched',
     async ({ name, def, vm, inputs, error }) => {
       seedDefinition(name, def)
-      const seeded = seedVm(`${name}-vm`, vm)
+      const seeded = cloud.seedVm(`${name}-vm`, vm)
       const before = cloud.emu.requests.length
       const run = await publish(
         `${name}-vm`,
@@ -198,7 +196,7 @@ describe('the image definition', () => {
       const errors = errorLines(run.main)
       expect(errors).toHaveLength(1)
       expect(errors[0]).toMatch(error)
-      expect(writesSince(before)).toEqual([])
+      expect(cloud.writesSince(before)).toEqual([])
       expect(cloud.emu.resources.state(seeded.id as string)).toMatchObject({
         powerState: 'running',
         generalized: false

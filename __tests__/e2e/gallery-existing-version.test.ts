@@ -8,16 +8,13 @@
 import { describe, expect, it } from '@jest/globals'
 import { errorLines } from '../support/action-runner.js'
 import type { Body } from '../emulator/index.js'
+import { short } from '../support/cloud.js'
 import {
   GALLERY,
   cloud,
   versionId,
-  requestsSince,
-  writesSince,
-  short,
   body,
   seedDefinition,
-  seedVm,
   seedVersion,
   publish,
   earlierAttemptTags,
@@ -30,7 +27,7 @@ useGalleryCloud()
 describe('an existing version under the same number', () => {
   it("replaces this run's own Failed version: DELETE, then PUT", async () => {
     seedDefinition('ubuntu-failed')
-    seedVm('failed-builder')
+    cloud.seedVm('failed-builder')
     seedVersion('ubuntu-failed', '2.0.0', {
       provisioningState: 'Failed',
       tags: earlierAttemptTags(
@@ -48,7 +45,7 @@ describe('an existing version under the same number', () => {
       { runId: '7200001', runAttempt: 2 }
     )
     expectSuccess(run)
-    expect(writesSince(before).map(short)).toEqual([
+    expect(cloud.writesSince(before).map(short)).toEqual([
       'POST virtualMachines/failed-builder/deallocate',
       'POST virtualMachines/failed-builder/generalize',
       `DELETE galleries/${GALLERY}/images/ubuntu-failed/versions/2.0.0`,
@@ -64,7 +61,7 @@ describe('an existing version under the same number', () => {
 
   it('after an attempt whose version failed in Azure, the next attempt publishes it again', async () => {
     seedDefinition('ubuntu-retry')
-    seedVm('retry-builder')
+    cloud.seedVm('retry-builder')
     cloud.emu.faults.add({
       method: 'PUT',
       path: /\/images\/ubuntu-retry\/versions\/3\.0\.0/,
@@ -83,7 +80,7 @@ describe('an existing version under the same number', () => {
     expect(errors[0]).toMatch(/gallery image version 3\.0\.0 of 'ubuntu-retry' failed/)
     expect(errors[0]).toContain('Replication to westeurope failed.')
     expect(first.outputs['gallery-image-version-id']).toBeUndefined()
-    const firstWrites = writesSince(before1).map(short)
+    const firstWrites = cloud.writesSince(before1).map(short)
     // The version was this run's own and unfinished: the failing step's cleanup deleted it at once.
     expect(firstWrites).toEqual([
       'POST virtualMachines/retry-builder/deallocate',
@@ -104,7 +101,7 @@ describe('an existing version under the same number', () => {
     expectSuccess(second)
     // The VM is generalized already (the log says so); only the version is made again.
     expect(second.main.stdout).toContain("VM 'retry-builder' is already generalized")
-    expect(writesSince(before2).map(short)).toEqual([
+    expect(cloud.writesSince(before2).map(short)).toEqual([
       `PUT galleries/${GALLERY}/images/ubuntu-retry/versions/3.0.0`
     ])
     expect(second.outputs['gallery-image-version-id']).toBe(versionId('ubuntu-retry', '3.0.0'))
@@ -117,7 +114,7 @@ describe('an existing version under the same number', () => {
   // no Failed version behind.
   it('says which property mismatched when Azure fails the version late, and deletes the Failed version', async () => {
     seedDefinition('ubuntu-late', { hyperVGeneration: 'V1' })
-    const vm = seedVm('late-builder', { hyperVGeneration: 'V1' })
+    const vm = cloud.seedVm('late-builder', { hyperVGeneration: 'V1' })
     cloud.emu.faults.add({
       method: 'PUT',
       path: /\/images\/ubuntu-late\/versions\/1\.0\.0/,
@@ -139,7 +136,7 @@ describe('an existing version under the same number', () => {
     expect(errors[0]).toContain(
       "gallery image definition 'ubuntu-late' has Hyper-V generation V1 but the source has V2; publish into a V2 definition."
     )
-    expect(writesSince(before).map(short).slice(-2)).toEqual([
+    expect(cloud.writesSince(before).map(short).slice(-2)).toEqual([
       `PUT galleries/${GALLERY}/images/ubuntu-late/versions/1.0.0`,
       `DELETE galleries/${GALLERY}/images/ubuntu-late/versions/1.0.0`
     ])
@@ -149,7 +146,7 @@ describe('an existing version under the same number', () => {
 
   it("replaces this run's own version that was still being created and then failed, from the VM", async () => {
     seedDefinition('ubuntu-inflight')
-    const vm = seedVm('inflight-builder', { powerState: 'deallocated', generalized: true })
+    const vm = cloud.seedVm('inflight-builder', { powerState: 'deallocated', generalized: true })
     const seeded = seedVersion('ubuntu-inflight', '2.1.0', {
       tags: earlierAttemptTags(
         'inflight-builder',
@@ -162,7 +159,7 @@ describe('an existing version under the same number', () => {
     const path = new URL(`https://x${seeded.id as string}`).pathname
     const before = cloud.emu.requests.length
     const versionGets = (): number =>
-      requestsSince(before).filter(r => r.method === 'GET' && r.path === path).length
+      cloud.requestsSince(before).filter(r => r.method === 'GET' && r.path === path).length
     Object.defineProperty(seeded.properties, 'provisioningState', {
       enumerable: true,
       configurable: true,
@@ -184,7 +181,7 @@ describe('an existing version under the same number', () => {
       { runId: '7200003', runAttempt: 2 }
     )
     expectSuccess(run)
-    const writes = writesSince(before)
+    const writes = cloud.writesSince(before)
     expect(writes.map(short)).toEqual([
       `DELETE galleries/${GALLERY}/images/ubuntu-inflight/versions/2.1.0`,
       `PUT galleries/${GALLERY}/images/ubuntu-inflight/versions/2.1.0`
@@ -197,7 +194,7 @@ describe('an existing version under the same number', () => {
 
   it("waits for this run's own version that was still being created and reuses it when it succeeds", async () => {
     seedDefinition('ubuntu-inflight-ok')
-    seedVm('inflight-ok-builder', { powerState: 'deallocated', generalized: true })
+    cloud.seedVm('inflight-ok-builder', { powerState: 'deallocated', generalized: true })
     const seeded = seedVersion('ubuntu-inflight-ok', '2.2.0', {
       tags: earlierAttemptTags(
         'inflight-ok-builder',
@@ -209,7 +206,7 @@ describe('an existing version under the same number', () => {
     const path = new URL(`https://x${seeded.id as string}`).pathname
     const before = cloud.emu.requests.length
     const versionGets = (): number =>
-      requestsSince(before).filter(r => r.method === 'GET' && r.path === path).length
+      cloud.requestsSince(before).filter(r => r.method === 'GET' && r.path === path).length
     Object.defineProperty(seeded.properties, 'provisioningState', {
       enumerable: true,
       configurable: true,
@@ -222,7 +219,7 @@ describe('an existing version under the same number', () => {
       { runId: '7200004', runAttempt: 2 }
     )
     expectSuccess(run)
-    expect(writesSince(before)).toEqual([])
+    expect(cloud.writesSince(before)).toEqual([])
     expect(run.main.stdout).toContain(
       'Reusing gallery image version 2.2.0, created by an earlier attempt of this run.'
     )
@@ -232,7 +229,7 @@ describe('an existing version under the same number', () => {
 
   it("refuses another run's version without overwrite, before any write", async () => {
     seedDefinition('ubuntu-taken')
-    const vm = seedVm('taken-builder')
+    const vm = cloud.seedVm('taken-builder')
     seedVersion('ubuntu-taken', '4.0.0', { tags: { 'github-run-id': '1234' } })
     const before = cloud.emu.requests.length
     const run = await publish(
@@ -248,7 +245,7 @@ describe('an existing version under the same number', () => {
       /Gallery image version '4\.0\.0' of 'ubuntu-taken' already exists \(Succeeded, made by run 1234\)/
     )
     expect(errors[0]).toContain('overwrite: true')
-    expect(writesSince(before)).toEqual([])
+    expect(cloud.writesSince(before)).toEqual([])
     expect(cloud.emu.resources.state(vm.id as string)).toMatchObject({ powerState: 'running' })
     expect(run.outputs).toEqual({})
   })
@@ -262,7 +259,7 @@ describe('an existing version under the same number', () => {
       { runId: '7300002' }
     )
     expectSuccess(run)
-    expect(writesSince(before).map(short)).toEqual([
+    expect(cloud.writesSince(before).map(short)).toEqual([
       'POST virtualMachines/taken-builder/deallocate',
       'POST virtualMachines/taken-builder/generalize',
       `DELETE galleries/${GALLERY}/images/ubuntu-taken/versions/4.0.0`,

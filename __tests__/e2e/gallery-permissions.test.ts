@@ -9,8 +9,6 @@ import { errorLines } from '../support/action-runner.js'
 import {
   LOCATION,
   cloud,
-  requestsSince,
-  writesSince,
   publish,
   expectSuccess,
   versionPuts,
@@ -74,13 +72,15 @@ describe('permissions preflight', () => {
     expectSuccess(run)
     // Read where the role is: at the gallery itself.
     expect(
-      requestsSince(before).some(
-        q =>
-          q.path.replace(/\/+/g, '/').toLowerCase() ===
-          `${SCOPE('galleries', 'role_on_gallery')}/providers/Microsoft.Authorization/permissions`.toLowerCase()
-      )
+      cloud
+        .requestsSince(before)
+        .some(
+          q =>
+            q.path.replace(/\/+/g, '/').toLowerCase() ===
+            `${SCOPE('galleries', 'role_on_gallery')}/providers/Microsoft.Authorization/permissions`.toLowerCase()
+        )
     ).toBe(true)
-    expect(versionPuts(writesSince(before))).toHaveLength(1)
+    expect(versionPuts(cloud.writesSince(before))).toHaveLength(1)
   })
 
   it('refuses before any write when the identity may not write the VM a version is made from', async () => {
@@ -97,7 +97,7 @@ describe('permissions preflight', () => {
     const errors = errorLines(run.main)
     expect(errors).toHaveLength(1)
     expect(errors[0]).toContain('Microsoft.Compute/virtualMachines/write')
-    expect(writesSince(before)).toEqual([])
+    expect(cloud.writesSince(before)).toEqual([])
   })
 
   it('warns, and goes on, when a permission seems missing only at the resource group because the gallery could not be read', async () => {

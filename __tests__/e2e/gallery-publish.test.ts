@@ -7,6 +7,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { type ActionRun } from '../support/action-runner.js'
 import type { Body } from '../emulator/index.js'
+import { short } from '../support/cloud.js'
 import {
   RG,
   GALLERY,
@@ -14,12 +15,8 @@ import {
   cloud,
   autoVersion,
   versionId,
-  requestsSince,
-  writesSince,
-  short,
   body,
   seedDefinition,
-  seedVm,
   seedVersion,
   publish,
   earlierAttemptTags,
@@ -39,7 +36,7 @@ describe('capture into a gallery image version', () => {
 
   it("publishes an 'auto' version straight from the VM (no managed image)", async () => {
     seedDefinition('ubuntu-vm')
-    vm = seedVm('gal-builder', { dataDisks: 1 })
+    vm = cloud.seedVm('gal-builder', { dataDisks: 1 })
     const before = cloud.emu.requests.length
     const versionBefore = autoVersion(RUN_NUMBER)
     firstRun = await publish(
@@ -57,7 +54,7 @@ describe('capture into a gallery image version', () => {
     expect(expectedVersion).toMatch(new RegExp(`^\\d{4}\\.\\d{3,4}\\.${RUN_NUMBER}$`))
     const id = versionId('ubuntu-vm', expectedVersion)
 
-    const writes = writesSince(before)
+    const writes = cloud.writesSince(before)
     expect(writes.map(short)).toEqual([
       'POST virtualMachines/gal-builder/deallocate',
       'POST virtualMachines/gal-builder/generalize',
@@ -83,7 +80,9 @@ describe('capture into a gallery image version', () => {
     })
     // No managed image is made on the way.
     expect(
-      requestsSince(before).some(r => /\/images\//i.test(r.path) && !/galleries/i.test(r.path))
+      cloud
+        .requestsSince(before)
+        .some(r => /\/images\//i.test(r.path) && !/galleries/i.test(r.path))
     ).toBe(false)
 
     expect(firstRun.outputs['gallery-image-version-id']).toBe(id)
@@ -116,7 +115,7 @@ describe('capture into a gallery image version', () => {
       { runId: RUN_ID, runAttempt: 2, runNumber: RUN_NUMBER }
     )
     expectSuccess(run)
-    expect(writesSince(before)).toEqual([])
+    expect(cloud.writesSince(before)).toEqual([])
     const id = versionId('ubuntu-vm', expectedVersion)
     expect(run.outputs['gallery-image-version']).toBe(expectedVersion)
     expect(run.outputs['gallery-image-version-id']).toBe(id)
@@ -131,7 +130,7 @@ describe('capture into a gallery image version', () => {
 
   it("reuses the first attempt's 'auto' version when a re-run attempt comes on a later day", async () => {
     seedDefinition('ubuntu-nextday')
-    const vm = seedVm('nextday-builder', { powerState: 'deallocated', generalized: true })
+    const vm = cloud.seedVm('nextday-builder', { powerState: 'deallocated', generalized: true })
     // Made by attempt 1 of run 7100003 (run number 88) on an earlier date.
     const earlier = `${new Date().getUTCFullYear() - 1}.1231.88`
     seedVersion('ubuntu-nextday', earlier, {
@@ -154,7 +153,7 @@ describe('capture into a gallery image version', () => {
       { runId: '7100003', runAttempt: 2, runNumber: 88 }
     )
     expectSuccess(run)
-    expect(writesSince(before)).toEqual([])
+    expect(cloud.writesSince(before)).toEqual([])
     expect(run.outputs['gallery-image-version']).toBe(earlier)
     expect(run.outputs['image-id']).toBe(versionId('ubuntu-nextday', earlier))
     expect(run.main.stdout).toContain(
@@ -165,7 +164,7 @@ describe('capture into a gallery image version', () => {
 
   it('publishes from the managed image when image-name is also set', async () => {
     seedDefinition('ubuntu-mi')
-    seedVm('mi-builder')
+    cloud.seedVm('mi-builder')
     const before = cloud.emu.requests.length
     const run = await publish(
       'mi-builder',
@@ -175,7 +174,7 @@ describe('capture into a gallery image version', () => {
     )
     expectSuccess(run)
     const imageId = `/subscriptions/${cloud.emu.subscriptionId}/resourceGroups/${RG}/providers/Microsoft.Compute/images/mi-golden`
-    const writes = writesSince(before)
+    const writes = cloud.writesSince(before)
     expect(writes.map(short)).toEqual([
       'POST virtualMachines/mi-builder/deallocate',
       'POST virtualMachines/mi-builder/generalize',

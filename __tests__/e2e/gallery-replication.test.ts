@@ -14,10 +14,8 @@ import {
   LOCATION,
   cloud,
   versionId,
-  writesSince,
   body,
   seedDefinition,
-  seedVm,
   publish,
   expectSuccess,
   versionPuts,
@@ -29,7 +27,7 @@ useGalleryCloud()
 describe('replication settings', () => {
   it('parses target-regions and sends Azure the normalised regions, source region first', async () => {
     seedDefinition('ubuntu-regions')
-    seedVm('regions-builder')
+    cloud.seedVm('regions-builder')
     const before = cloud.emu.requests.length
     const run = await publish(
       'regions-builder',
@@ -45,7 +43,7 @@ describe('replication settings', () => {
       { runId: '7600001' }
     )
     expectSuccess(run)
-    const put = body(versionPuts(writesSince(before))[0])
+    const put = body(versionPuts(cloud.writesSince(before))[0])
     expect(put.location).toBe(LOCATION)
     expect(put.properties.publishingProfile).toEqual({
       targetRegions: [
@@ -69,7 +67,7 @@ describe('replication settings', () => {
 
   it('adds the source region when target-regions leaves it out', async () => {
     seedDefinition('ubuntu-regions2')
-    seedVm('regions2-builder')
+    cloud.seedVm('regions2-builder')
     const before = cloud.emu.requests.length
     const run = await publish(
       'regions2-builder',
@@ -78,7 +76,7 @@ describe('replication settings', () => {
       { runId: '7600002' }
     )
     expectSuccess(run)
-    const put = body(versionPuts(writesSince(before))[0])
+    const put = body(versionPuts(cloud.writesSince(before))[0])
     expect(put.properties.publishingProfile.targetRegions).toEqual([
       { name: 'westeurope', regionalReplicaCount: 1, storageAccountType: 'Standard_LRS' },
       { name: 'northeurope', regionalReplicaCount: 1, storageAccountType: 'Standard_LRS' }
@@ -96,7 +94,7 @@ describe('replication settings', () => {
       osType: 'Linux',
       hyperVGeneration: 'V2'
     })
-    seedVm('cross-builder')
+    cloud.seedVm('cross-builder')
     const before = cloud.emu.requests.length
     const run = await publish(
       'cross-builder',
@@ -105,7 +103,7 @@ describe('replication settings', () => {
       { runId: '7600004' }
     )
     expectSuccess(run)
-    const put = body(versionPuts(writesSince(before))[0])
+    const put = body(versionPuts(cloud.writesSince(before))[0])
     // The version lives in the source's region, which is a target region; the gallery's is not added.
     expect(put.location).toBe('westeurope')
     expect(put.properties.publishingProfile.targetRegions.map((r: Body) => r.name)).toEqual([
@@ -129,7 +127,7 @@ describe('replication settings', () => {
 
   it('refuses Shallow replication to a region other than the source, before any write', async () => {
     seedDefinition('ubuntu-shallow-far')
-    const vm = seedVm('shallow-far-builder')
+    const vm = cloud.seedVm('shallow-far-builder')
     const before = cloud.emu.requests.length
     const run = await publish(
       'shallow-far-builder',
@@ -147,7 +145,7 @@ describe('replication settings', () => {
         /replication-mode 'Shallow' publishes to one region only, but this version needs westeurope, eastus/
       )
     ])
-    expect(writesSince(before)).toEqual([])
+    expect(cloud.writesSince(before)).toEqual([])
     expect(cloud.emu.resources.state(vm.id as string)).toMatchObject({
       powerState: 'running',
       generalized: false
@@ -156,7 +154,7 @@ describe('replication settings', () => {
 
   it('accepts Shallow replication for one region and one replica', async () => {
     seedDefinition('ubuntu-shallow')
-    seedVm('shallow-builder')
+    cloud.seedVm('shallow-builder')
     const before = cloud.emu.requests.length
     const run = await publish(
       'shallow-builder',
@@ -169,7 +167,7 @@ describe('replication settings', () => {
       { runId: '7600003' }
     )
     expectSuccess(run)
-    const put = body(versionPuts(writesSince(before))[0])
+    const put = body(versionPuts(cloud.writesSince(before))[0])
     expect(put.properties.publishingProfile).toMatchObject({
       targetRegions: [
         { name: 'westeurope', regionalReplicaCount: 1, storageAccountType: 'Standard_LRS' }
@@ -250,7 +248,7 @@ describe('replication progress while Azure replicates', () => {
 describe('source size and replication mode', () => {
   it('refuses a disk over 2048 GiB with Full replication before any write, naming replication-mode', async () => {
     seedDefinition('ubuntu-big')
-    const vm = seedVm('big-builder', { diskSizeGB: 2100 })
+    const vm = cloud.seedVm('big-builder', { diskSizeGB: 2100 })
     const before = cloud.emu.requests.length
     const run = await publish(
       'big-builder',
@@ -264,13 +262,13 @@ describe('source size and replication mode', () => {
     expect(errors[0]).toMatch(
       /replication-mode 'Full' copies disks of at most 2048 GiB, but '[^']+' is 2100 GiB: set replication-mode: Shallow/
     )
-    expect(writesSince(before)).toEqual([])
+    expect(cloud.writesSince(before)).toEqual([])
     expect(cloud.emu.resources.state(vm.id as string)).toMatchObject({ powerState: 'running' })
   })
 
   it('publishes the same disk with replication-mode: Shallow', async () => {
     seedDefinition('ubuntu-big-shallow')
-    seedVm('big-shallow-builder', { diskSizeGB: 2100 })
+    cloud.seedVm('big-shallow-builder', { diskSizeGB: 2100 })
     const run = await publish(
       'big-shallow-builder',
       'ubuntu-big-shallow',

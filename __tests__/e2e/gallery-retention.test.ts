@@ -10,10 +10,7 @@ import {
   autoVersion,
   definitionId,
   versionId,
-  requestsSince,
-  writesSince,
   seedDefinition,
-  seedVm,
   seedVersion,
   publish,
   expectSuccess,
@@ -34,7 +31,7 @@ describe('keep-versions', () => {
 
   it('keeps exactly N versions, reading every list page, and deletes the older ones', async () => {
     seedDefinition('ubuntu-prune')
-    seedVm('prune-builder')
+    cloud.seedVm('prune-builder')
     // Seven older versions: with the new one, eight, over four list pages of two.
     const older = ['1.0.0', '1.0.1', '1.0.2', '1.1.0', '1.2.0', '1.10.0', '2.0.0']
     for (const name of older) seedVersion('ubuntu-prune', name)
@@ -50,13 +47,13 @@ describe('keep-versions', () => {
     const version = run.outputs['gallery-image-version']
     expect([versionBefore, autoVersion(5)]).toContain(version)
 
-    const lists = requestsSince(before).filter(
-      r => r.method === 'GET' && /\/images\/ubuntu-prune\/versions$/.test(r.path)
-    )
+    const lists = cloud
+      .requestsSince(before)
+      .filter(r => r.method === 'GET' && /\/images\/ubuntu-prune\/versions$/.test(r.path))
     expect(lists).toHaveLength(4)
     expect(lists.slice(1).map(r => r.query.$skiptoken)).toEqual(['2', '4', '6'])
 
-    const writes = writesSince(before)
+    const writes = cloud.writesSince(before)
     const putIndex = writes.findIndex(
       w => w.method === 'PUT' && w.path.endsWith(`/versions/${version}`)
     )
@@ -75,7 +72,7 @@ describe('keep-versions', () => {
 
   it('never deletes the new version or one still replicating', async () => {
     seedDefinition('ubuntu-prune2')
-    seedVm('prune2-builder')
+    cloud.seedVm('prune2-builder')
     seedVersion('ubuntu-prune2', '0.9.0', { provisioningState: 'Creating' })
     seedVersion('ubuntu-prune2', '1.0.0')
     seedVersion('ubuntu-prune2', '1.0.1', { provisioningState: 'Updating' })
@@ -91,7 +88,8 @@ describe('keep-versions', () => {
       { runId: '7700002' }
     )
     expectSuccess(run)
-    const deletes = writesSince(before)
+    const deletes = cloud
+      .writesSince(before)
       .filter(w => w.method === 'DELETE')
       .map(w => w.path.split('/').pop())
     expect(deletes.sort()).toEqual(['1.0.0', '1.0.2'])

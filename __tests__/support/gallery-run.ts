@@ -12,7 +12,7 @@ import {
   type RunOptions
 } from './action-runner.js'
 import { startLocalCloud, type LocalCloud } from './cloud.js'
-import type { Body, RecordedRequest, VmSeed } from '../emulator/index.js'
+import type { Body, RecordedRequest } from '../emulator/index.js'
 
 export const RG = 'build-rg'
 export const GALLERY = 'golden_gallery'
@@ -25,7 +25,8 @@ export function useGalleryCloud(): void {
   beforeAll(async () => {
     cloud = await startLocalCloud({
       lro: { pollsBeforeDone: 1, retryAfterSeconds: 0 },
-      pageSize: 2
+      pageSize: 2,
+      home: { resourceGroup: RG, location: LOCATION }
     })
     cloud.emu.addResourceGroup(RG, LOCATION)
     cloud.emu.addGallery(RG, GALLERY, LOCATION)
@@ -44,19 +45,6 @@ export function definitionId(definition: string, gallery = GALLERY): string {
 
 export function versionId(definition: string, version: string, gallery = GALLERY): string {
   return `${definitionId(definition, gallery)}/versions/${version}`
-}
-
-export function requestsSince(before: number): RecordedRequest[] {
-  return cloud.emu.requests.slice(before)
-}
-
-export function writesSince(before: number): RecordedRequest[] {
-  return cloud.emu.writes().filter(w => cloud.emu.requests.indexOf(w) >= before)
-}
-
-/** 'PUT galleries/g/images/d/versions/1.0.0', 'POST virtualMachines/vm/deallocate', ... */
-export function short(r: RecordedRequest): string {
-  return `${r.method} ${r.path.replace(/^.*\/providers\/Microsoft\.Compute\//i, '')}`
 }
 
 export function body(r: RecordedRequest | undefined): Body {
@@ -78,17 +66,6 @@ export function seedDefinition(
     osState: 'Generalized',
     hyperVGeneration: 'V2',
     ...props
-  })
-}
-
-export function seedVm(name: string, seed: Partial<VmSeed> = {}): Body {
-  return cloud.emu.addVm({
-    resourceGroup: RG,
-    name,
-    location: LOCATION,
-    osType: 'Linux',
-    hyperVGeneration: 'V2',
-    ...seed
   })
 }
 
