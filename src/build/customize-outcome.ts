@@ -58,10 +58,15 @@ export function judgeScript(osType: OsType, name: string, run: FinishedScript): 
     return { ok: true, restart: 'exit-3010' }
   }
   if (code === 0 && run.executionState === 'Succeeded') return { ok: true, restart: undefined }
+  // A script's own exit code says it all ("Execution failed: … exit status=N" repeats it); Azure's
+  // message matters when there is no such code (the handler could not run the script, or killed it).
+  const plainExit = code !== undefined && code !== 0 && code !== -1
   return {
     ok: false,
     exitCode: code,
-    message: failureMessage(name, code, run.executionState, run.timeoutSeconds) + azureSays
+    message:
+      failureMessage(name, code, run.executionState, run.timeoutSeconds) +
+      (plainExit ? '' : azureSays)
   }
 }
 

@@ -104,7 +104,7 @@ export async function runCustomization(
           : osType === 'Linux' && (await rebootRequired(ctx, { ...command, index }))
             ? `'${script.name}' left ${REBOOT_REQUIRED_FILE}`
             : undefined
-      if (why) await restartVm(ctx, vm, { pollMs, why })
+      if (why) await restartVm(ctx, { vm, pollMs, why })
     })
   }
 }
@@ -201,11 +201,14 @@ async function runCommand(
     }
   } finally {
     // Cancelled or timed out: stop at once; the VM's deletion removes the command.
-    if (!signal.aborted) await deleteRunCommand(ctx, vm, name)
+    if (!signal.aborted) await deleteRunCommand(ctx, { vm, name })
   }
 }
 
-async function deleteRunCommand(ctx: RunContext, vm: ResourceRef, name: string): Promise<void> {
+async function deleteRunCommand(
+  ctx: RunContext,
+  { vm, name }: { vm: ResourceRef; name: string }
+): Promise<void> {
   const { clients, log, signal } = ctx
   try {
     await waitFor(

@@ -113,7 +113,11 @@ describe('judgeScript', () => {
   it('fails a Linux 3010 and any other non-zero exit, naming the script and the code', () => {
     const linux = judgeScript('Linux', 'a.sh', run('Failed', 3010))
     expect(linux).toMatchObject({ ok: false, exitCode: 3010 })
-    const failed = judgeScript('Windows', 'b.ps1', run('Failed', 1))
+    const failed = judgeScript(
+      'Windows',
+      'b.ps1',
+      run('Failed', 1, 'Execution failed: command terminated with exit status=1')
+    )
     expect(failed).toEqual({
       ok: false,
       exitCode: 1,
