@@ -39,6 +39,7 @@ import {
   endGetAccess,
   getDiskLike,
   putDisk,
+  patchDisk,
   putSnapshot
 } from './disks.js'
 import { deleteGeneric, putImage } from './images.js'
@@ -170,6 +171,7 @@ async function armRoute(ctx: Ctx, parts: string[]): Promise<Reply> {
       if (method === 'PUT' && !act)
         return type.endsWith('disks') ? putDisk(ctx, id) : putSnapshot(ctx, id)
       if (method === 'DELETE' && !act) return deleteDisk(ctx, id)
+      if (method === 'PATCH' && !act && type.endsWith('disks')) return patchDisk(ctx, id)
       if (method === 'POST' && act === 'begingetaccess') return beginGetAccess(ctx, id)
       if (method === 'POST' && act === 'endgetaccess') return endGetAccess(ctx, id)
       break
