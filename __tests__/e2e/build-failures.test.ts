@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { errorLines, runAction, type ActionRun, type RunOptions } from '../support/action-runner.js'
-import { startLocalCloud, type LocalCloud } from '../support/cloud.js'
+import { startBuildCloud } from '../support/build-cloud.js'
+import type { LocalCloud } from '../support/cloud.js'
 
 const RG = 'fail-rg'
 const LOCATION = 'westeurope'
@@ -17,17 +18,8 @@ let cloud: LocalCloud
 let workspace: string
 
 beforeAll(async () => {
-  cloud = await startLocalCloud({ lro: { pollsBeforeDone: 1, retryAfterSeconds: 0 } })
-  cloud.emu.addResourceGroup(RG, LOCATION)
+  cloud = await startBuildCloud(RG, LOCATION)
   cloud.emu.addGallery(RG, 'golden', LOCATION)
-  cloud.emu.addMarketplaceImage({
-    publisher: 'Canonical',
-    offer: 'ubuntu-24_04-lts',
-    sku: 'server',
-    versions: ['24.04.202611250'],
-    osType: 'Linux',
-    hyperVGeneration: 'V2'
-  })
   cloud.emu.addScriptBehaviour({
     marker: 'breaks',
     exitCode: 7,

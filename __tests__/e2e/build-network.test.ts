@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runAction, type ActionRun } from '../support/action-runner.js'
-import { startLocalCloud, type LocalCloud } from '../support/cloud.js'
+import { startBuildCloud } from '../support/build-cloud.js'
+import type { LocalCloud } from '../support/cloud.js'
 
 const RG = 'net-build-rg'
 const NET_RG = 'shared-net'
@@ -17,22 +18,13 @@ const DEBUG = { ACTIONS_STEP_DEBUG: 'true', RUNNER_DEBUG: '1' }
 let cloud: LocalCloud
 
 beforeAll(async () => {
-  cloud = await startLocalCloud({ lro: { pollsBeforeDone: 1, retryAfterSeconds: 0 } })
-  cloud.emu.addResourceGroup(RG, LOCATION)
+  cloud = await startBuildCloud(RG, LOCATION)
   cloud.emu.addResourceGroup(NET_RG, LOCATION)
   cloud.emu.addVirtualNetwork({
     resourceGroup: NET_RG,
     name: 'hub',
     location: LOCATION,
     subnets: [{ name: 'builders', addressPrefix: '10.0.1.0/24' }]
-  })
-  cloud.emu.addMarketplaceImage({
-    publisher: 'Canonical',
-    offer: 'ubuntu-24_04-lts',
-    sku: 'server',
-    versions: ['24.04.202611250'],
-    osType: 'Linux',
-    hyperVGeneration: 'V2'
   })
   cloud.emu.addMarketplaceImage({
     publisher: 'MicrosoftWindowsServer',

@@ -238,6 +238,19 @@ describe('ARM emulator managed run commands', () => {
     )
   })
 
+  it('deletes a VM with a script still running and leaves none of its run commands behind', async () => {
+    emu.addVm({ resourceGroup: rg, name: 'gone', location: 'westus', osType: 'Linux' })
+    emu.addScriptBehaviour({ marker: '# forever', polls: Infinity })
+    expect((await put('gone', 'busy', { source: { script: '# forever' } })).status).toBe(201)
+    expect((await view('gone', 'busy')).properties.instanceView.executionState).toBe('Running')
+    await client.virtualMachines.delete(rg, 'gone', poll)
+    expect(
+      emu.resources
+        .list('Microsoft.Compute/virtualMachines/runCommands')
+        .filter(rc => String(rc.id).includes('/virtualMachines/gone/'))
+    ).toEqual([])
+  })
+
   it('refuses a run command on a stopped VM', async () => {
     emu.addVm({
       resourceGroup: rg,

@@ -678,6 +678,8 @@ function updateVmTags(ctx: Ctx, vm: Resource, body: Body): Reply {
  * `deleteOption`; Learn "Delete a VM and attached resources").
  */
 export function releaseVmResources(state: State, vm: Resource): void {
+  // Child resources (managed run commands) go with their VM, as ARM deletes nested resources.
+  for (const rc of children(state, vm.id, 'runCommands')) deleteResource(state, rc.id)
   const sp = vm.body.properties.storageProfile
   for (const d of [sp.osDisk, ...(sp.dataDisks ?? [])]) {
     const disk = d?.managedDisk?.id ? getResource(state, d.managedDisk.id) : undefined
