@@ -202,7 +202,22 @@ export function instanceView(vm: Resource): Body {
         ? 'Windows Server 2022 Datacenter'
         : 'ubuntu',
     hyperVGeneration: s.hyperVGeneration,
-    vmAgent: { vmAgentVersion: s.agentRunning ? '2.12.0.2' : 'Unknown', statuses: [] },
+    // A running agent reports Ready (spec example VirtualMachine_Get_InstanceView), timed from its
+    // last start; a stopped one reports nothing here (Azure's "Not Ready" wording is unverified).
+    vmAgent: {
+      vmAgentVersion: s.agentRunning ? '2.12.0.2' : 'Unknown',
+      statuses: s.agentRunning
+        ? [
+            {
+              code: 'ProvisioningState/succeeded',
+              level: 'Info',
+              displayStatus: 'Ready',
+              message: 'GuestAgent is running and accepting new configurations.',
+              time: String(s.agentReadyAt ?? vm.body.properties.timeCreated)
+            }
+          ]
+        : []
+    },
     disks: [],
     statuses
   }
@@ -312,6 +327,7 @@ export function vmAction(ctx: Ctx, id: string, action: string): Reply {
         complete: () => {
           s.powerState = 'running'
           s.agentRunning = true
+          s.agentReadyAt = new Date().toISOString()
           return undefined
         }
       })
@@ -342,6 +358,7 @@ export function vmAction(ctx: Ctx, id: string, action: string): Reply {
         complete: () => {
           s.powerState = 'running'
           s.agentRunning = true
+          s.agentReadyAt = new Date().toISOString()
           s.rebootRequired = false
           s.restarts = Number(s.restarts ?? 0) + 1
           return undefined
