@@ -623,7 +623,6 @@ export function putVm(ctx: Ctx, id: string): Reply {
       vm.body.properties.provisioningState = 'Succeeded'
       vm.state.powerState = 'running'
       vm.state.agentRunning = true
-      vm.state.agentReadyAt = new Date().toISOString()
       return clone(vm.body)
     },
     fail: () => {
