@@ -186,7 +186,11 @@ describe('ARM emulator managed run commands', () => {
     expect(await check('check1')).toBe(0)
     const vmId = `${vmPath}/lin`
     expect(emu.resources.state(vmId)).toMatchObject({ rebootRequired: true })
+    const before = new Date()
     await client.virtualMachines.restart(rg, 'lin', poll)
+    const agent = (await client.virtualMachines.instanceView(rg, 'lin')).vmAgent?.statuses?.[0]
+    expect(agent).toMatchObject({ code: 'ProvisioningState/succeeded', displayStatus: 'Ready' })
+    expect(new Date(agent!.time!).getTime()).toBeGreaterThanOrEqual(before.getTime() - 1000)
     expect(emu.resources.state(vmId)).toMatchObject({
       rebootRequired: false,
       restarts: 1,
