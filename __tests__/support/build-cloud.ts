@@ -11,7 +11,9 @@ export const UBUNTU_URN = 'Canonical:ubuntu-24_04-lts:server:latest'
 export async function startBuildCloud(
   resourceGroup: string,
   location: string,
-  ubuntu: Pick<MarketplaceImageSeed, 'versions' | 'securityType'> = { versions: ['24.04.202611250'] }
+  ubuntu: Pick<MarketplaceImageSeed, 'versions' | 'securityType'> = {
+    versions: ['24.04.202611250']
+  }
 ): Promise<LocalCloud> {
   const cloud = await startLocalCloud({ lro: { pollsBeforeDone: 1, retryAfterSeconds: 0 } })
   cloud.emu.addResourceGroup(resourceGroup, location)
