@@ -123,6 +123,15 @@ describe('build from a Marketplace image', () => {
     ).toEqual([])
   })
 
+  it('gives the temporary subnet a way out: not a private subnet, which new networks default to', () => {
+    // learn.microsoft.com default-outbound-access: from API 2025-07-01 new subnets are private;
+    // Run Command needs outbound 443 to report (linux/run-command.md "Restrictions").
+    const vnets = puts(/\/virtualNetworks\/[^/]+$/i)
+    expect(vnets).toHaveLength(1)
+    const subnets = (vnets[0].body.properties as any).subnets as Array<{ properties: any }>
+    expect(subnets.map(s => s.properties.defaultOutboundAccess)).toEqual([true])
+  })
+
   it('runs the scripts in order, each output in the log', () => {
     const sent = puts(/\/runCommands\/[^/]+$/i).map(
       p => ((p.body.properties as any).source.script as string).split('\n')[0]

@@ -119,7 +119,20 @@ export async function createBuildNetwork(
           location,
           tags,
           addressSpace: { addressPrefixes: [TEMPORARY_ADDRESS_SPACE] },
-          subnets: [{ name: names.subnet, addressPrefix: TEMPORARY_ADDRESS_SPACE }]
+          // Explicitly not private: from Microsoft.Network API 2025-07-01 (the SDK sends 2026-01-01)
+          // a new subnet defaults to defaultOutboundAccess false, and a VM there has no way out
+          // (learn.microsoft.com default-outbound-access; Azure Networking blog "Private subnets by
+          // default"). The VM agent needs port 443 to Azure to report Run Command results ("the
+          // scripts might run successfully but not return the results", linux/run-command.md), and
+          // scripts need their package mirrors. Inbound stays closed by the NSG; a NAT gateway or
+          // firewall route is the user's choice through `subnet-id`.
+          subnets: [
+            {
+              name: names.subnet,
+              addressPrefix: TEMPORARY_ADDRESS_SPACE,
+              defaultOutboundAccess: true
+            }
+          ]
         },
         { abortSignal: signal }
       ),
