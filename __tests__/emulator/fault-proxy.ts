@@ -23,6 +23,33 @@ export interface ProxyFault {
    * do not forward the request: the client believes a write landed that the target never saw.
    */
   lose?: boolean
+  /** Placement by count: the first `after` matching requests pass untouched. */
+  after?: number
+  /**
+   * Forward the request, then close the client's connection without the answer: the write landed
+   * but the client cannot know it.
+   */
+  dropResponse?: boolean
+  /** With `status` 500: the error code (`InternalError` by default, or `OperationTimedOut`). */
+  code?: 'InternalError' | 'OperationTimedOut'
+}
+
+/**
+ * Azure Storage's error bodies (Common REST API error codes, Microsoft Learn
+ * rest/api/storageservices/common-rest-api-error-codes): `ServerBusy` 503 "The server is busy."
+ * (the message with its RequestId/Time lines as microsoft/vscode-azurestorage#502 quotes it),
+ * `InternalError` 500 "The server encountered an internal error. Please retry the request.",
+ * `OperationTimedOut` 500 "The operation could not be completed within the permitted time."
+ */
+const STORAGE_ERRORS: Record<string, string> = {
+  ServerBusy: 'The server is busy.',
+  InternalError: 'The server encountered an internal error. Please retry the request.',
+  OperationTimedOut: 'The operation could not be completed within the permitted time.'
+}
+
+function storageErrorBody(code: string): string {
+  const message = `${STORAGE_ERRORS[code]}\nRequestId:${randomUUID()}\nTime:${new Date().toISOString().replace('Z', '0000Z')}`
+  return `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`
 }
 
 /** One Put Page as the proxy saw it. */
@@ -40,7 +67,7 @@ export interface PageWriteRecord {
   bodyMD5: string
   bodySize: number
   /** What the proxy did: forward to the target, or the fault it injected. */
-  handling: 'forwarded' | 'dropped' | 'status' | 'lost'
+  handling: 'forwarded' | 'dropped' | 'status' | 'lost' | 'unanswered'
   /** The status the client got (undefined when the connection was dropped). */
   status?: number
 }
@@ -104,7 +131,17 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
   }
   const server = http.createServer((req, res) => {
     proxy.requests++
-    const i = faults.findIndex(f => (f.match ?? isPutPage)(req))
+    let i = -1
+    for (let j = 0; j < faults.length; j++) {
+      const candidate = faults[j]
+      if (!(candidate.match ?? isPutPage)(req)) continue
+      if (candidate.after && candidate.after > 0) {
+        candidate.after--
+        continue
+      }
+      i = j
+      break
+    }
     const f = i >= 0 ? faults[i] : undefined
     if (f) {
       const left = (f.times ?? 1) - 1
@@ -126,7 +163,15 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
         contentMD5: header(req, 'content-md5'),
         bodyMD5: '',
         bodySize: 0,
-        handling: f?.drop ? 'dropped' : f?.lose ? 'lost' : f?.status ? 'status' : 'forwarded'
+        handling: f?.drop
+          ? 'dropped'
+          : f?.lose
+            ? 'lost'
+            : f?.status
+              ? 'status'
+              : f?.dropResponse
+                ? 'unanswered'
+                : 'forwarded'
       }
       record = r
       proxy.pageWrites.push(r)
@@ -162,13 +207,13 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
       }
       if (f?.status) {
         body.resume()
+        const code = f.status === 503 ? 'ServerBusy' : (f.code ?? 'InternalError')
         res.writeHead(f.status, {
-          'x-ms-error-code': f.status === 503 ? 'ServerBusy' : 'InternalError',
+          'x-ms-error-code': code,
+          'x-ms-request-id': randomUUID(),
           'content-type': 'application/xml'
         })
-        res.end(
-          `<?xml version="1.0" encoding="utf-8"?><Error><Code>${f.status === 503 ? 'ServerBusy' : 'InternalError'}</Code><Message>Injected fault.</Message></Error>`
-        )
+        res.end(storageErrorBody(code))
         return
       }
       const up = http.request(
@@ -180,6 +225,12 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
           headers: { ...req.headers, host: target.host }
         },
         upRes => {
+          if (f?.dropResponse) {
+            // The target carried the request out; the client never hears so.
+            upRes.resume()
+            upRes.on('end', () => req.socket.destroy())
+            return
+          }
           res.writeHead(upRes.statusCode ?? 502, upRes.headers)
           upRes.pipe(res)
         }

@@ -310,9 +310,7 @@ export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<A
       if (!vm) throw new Error(`setGuestOutput: no VM ${vmId}`)
       vm.state.guestOutput = output
     },
-    expireTokens: () => {
-      for (const t of state.tokens.values()) t.expiresAt = Math.min(t.expiresAt, Date.now() - 1000)
-    },
+    expireTokens: () => expireAllTokens(state),
     expireIdTokens: () => {
       for (const t of state.idTokens.values()) t.expiresAt = Math.min(t.expiresAt, Date.now())
     },
@@ -381,14 +379,17 @@ async function handle(state: State, req: IncomingMessage, res: ServerResponse): 
   const ctx: Ctx = { state, req, res, method, path: url.pathname, query, body, rawBody }
 
   const fault = takeFault(state, method, url.pathname + url.search)
+  if (fault?.expireTokens) expireAllTokens(state)
+  if (fault?.onMatch) await fault.onMatch(record)
   if (fault?.delayMs) await new Promise(r => setTimeout(r, fault.delayMs))
   if (fault?.drop) {
     record.status = -1
     req.socket.destroy()
     return
   }
-  let reply = fault ? faultReply(fault) : undefined
+  let reply = fault ? faultReply(state, fault) : undefined
   if (fault?.failOperation) ctx.failOperation = fault.failOperation
+  if (fault?.extraPolls) ctx.extraPolls = fault.extraPolls
   if (!reply) {
     try {
       reply = await route(ctx)
@@ -398,5 +399,15 @@ async function handle(state: State, req: IncomingMessage, res: ServerResponse): 
     }
   }
   record.status = reply.status
+  if (fault?.dropResponse) {
+    // Carried out, never answered: the client sees a reset connection.
+    record.responseDropped = true
+    req.socket.destroy()
+    return
+  }
   send(res, reply)
+}
+
+function expireAllTokens(state: State): void {
+  for (const t of state.tokens.values()) t.expiresAt = Math.min(t.expiresAt, Date.now() - 1000)
 }
