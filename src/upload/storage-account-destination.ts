@@ -140,7 +140,8 @@ export async function uploadToPageBlob(
   const blob = account.container.getPageBlobClient(uploadBlobName(base, plan.run.runId, disk.lun))
   const url = blob.url
   const client = createPageBlobClient(url, account.credential)
-  const state = await readPageBlobState(client, signal)
+  const control = createPageBlobClient(url, account.credential, { sdkRetries: true })
+  const state = await readPageBlobState(control, signal)
   const resumable =
     state.exists &&
     state.size === disk.uploadSize &&
@@ -157,7 +158,7 @@ export async function uploadToPageBlob(
   if (resumable) {
     log.info(oneLine(`Resuming the upload into ${url} left by an earlier attempt of this run`))
   } else {
-    await createPageBlob(client, disk.uploadSize, {
+    await createPageBlob(control, disk.uploadSize, {
       metadata: { ...sourceIdentityToMetadata(disk.identity), [RUN_ID_METADATA]: plan.run.runId },
       signal
     })
@@ -191,7 +192,10 @@ export async function deleteUploadBlob(
   const blob = account.container.getPageBlobClient(
     decodeURIComponent(new URL(url).pathname.split('/').pop() as string)
   )
-  const state = await readPageBlobState(createPageBlobClient(blob.url, account.credential), signal)
+  const state = await readPageBlobState(
+    createPageBlobClient(blob.url, account.credential, { sdkRetries: true }),
+    signal
+  )
   if (!state.exists) return `blob ${url} is already gone`
   if (state.metadata?.[RUN_ID_METADATA] !== runId)
     return `blob ${url} was not written by this run: left alone`
