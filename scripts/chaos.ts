@@ -6,7 +6,7 @@
  * one run again; `--concurrency` adds the overlapping-runs cases. Test support, not product: it
  * imports the emulator and __tests__/support, never src/.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startAzurite } from '../__tests__/support/azurite.js'
@@ -28,6 +28,8 @@ const parallel = Math.max(1, Number(arg('parallel') ?? 1))
 const out = arg('out') ?? 'chaos-report.md'
 const withConcurrency = process.argv.includes('--concurrency')
 const verbose = process.argv.includes('--verbose')
+/** Logs of the runs that broke an invariant (git-ignored). */
+const logDir = arg('logs') ?? 'chaos-logs'
 if (!Number.isInteger(seed) || !Number.isInteger(runs) || runs < 1)
   throw new Error('usage: npm run chaos -- [--runs N] [--seed S] [--replay RUNSEED] [--parallel P]')
 
@@ -54,6 +56,11 @@ try {
         failed++
         for (const v of record.violations) console.log(`    ✗ ${v.split('\n')[0]}`)
         console.log(`    replay: npm run chaos -- --replay ${scenario.seed}`)
+        if (record.logs) {
+          await mkdir(logDir, { recursive: true })
+          await writeFile(join(logDir, `${scenario.seed}.log`), record.logs)
+          console.log(`    log: ${join(logDir, `${scenario.seed}.log`)}`)
+        }
       }
     }
   }

@@ -21,7 +21,7 @@ import { runAction, type ActionRun, type RunOptions } from '../support/action-ru
 import type { AzuriteInstance } from '../support/azurite.js'
 import { writeDiskFile } from './disk-files.js'
 import { checkInvariants, type Evidence, type SourceCheck } from './invariants.js'
-import type { FaultPlan, Scenario } from './scenario.js'
+import { PAGE_FAULTS, type FaultPlan, type Scenario } from './scenario.js'
 
 export const RG = 'chaos-rg'
 export const LOCATION = 'westeurope'
@@ -39,6 +39,8 @@ export interface Shared {
 
 export interface RunRecord {
   scenario: Scenario
+  /** every step's stdout and stderr, for the log of a run that broke an invariant */
+  logs?: string
   /** 'success' | 'expected-failure' when no invariant broke */
   outcome: 'success' | 'expected-failure' | 'violation'
   violations: string[]
@@ -243,6 +245,12 @@ function pageFault(f: FaultPlan): ProxyFault {
       return { ...at, dropResponse: true }
     case 'page-lost':
       return { ...at, lose: true }
+    case 'blob-drop':
+      return {
+        ...at,
+        drop: true,
+        match: req => req.method !== 'PUT' || !/[?&]comp=page/.test(req.url ?? '')
+      }
     default:
       throw new Error(`not a page fault: ${f.kind}`)
   }
@@ -332,7 +340,7 @@ export async function runScenario(s: Scenario, shared: Shared): Promise<RunRecor
     const seededBlobs = isUpload(s) ? await listBlobs(cloud) : []
 
     for (const f of s.faults) {
-      if (f.kind.startsWith('page-')) cloud.proxy?.faults.add(pageFault(f))
+      if (PAGE_FAULTS.includes(f.kind)) cloud.proxy?.faults.add(pageFault(f))
       else cloud.emu.faults.add(armFault(f))
     }
     let fired = false
@@ -380,7 +388,30 @@ export async function runScenario(s: Scenario, shared: Shared): Promise<RunRecor
       secrets: [cloud.emu.clientSecret, shared.azurite.accountKey]
     }
     const verdict = checkInvariants(evidence)
-    return { scenario: s, ...verdict, attempts: attempts.length, ms: Date.now() - t0 }
+    const logs = attempts
+      .map((a, i) =>
+        [
+          `===== attempt ${i + 1} main (exit ${a.main.code ?? a.main.signal})`,
+          a.main.stdout,
+          a.main.stderr,
+          `===== attempt ${i + 1} post (exit ${a.post?.code ?? 'not run'})`,
+          a.post?.stdout ?? '',
+          a.post?.stderr ?? ''
+        ].join('\n')
+      )
+      .join('\n')
+    const requests = cloud.emu.requests
+      .map(
+        r => `${r.method} ${r.path} → ${r.status}${r.responseDropped ? ' (answer dropped)' : ''}`
+      )
+      .join('\n')
+    return {
+      scenario: s,
+      ...verdict,
+      attempts: attempts.length,
+      ms: Date.now() - t0,
+      logs: `${logs}\n===== ARM requests\n${requests}\n`
+    }
   } catch (e) {
     return {
       scenario: s,

@@ -19,7 +19,10 @@ export const FLOWS = [
 ] as const
 export type Flow = (typeof FLOWS)[number]
 
-/** ARM faults (the emulator) and page-write faults (the proxy in front of Azurite). */
+/**
+ * ARM faults (the emulator) and blob faults (the proxy in front of Azurite): page writes, and
+ * `blob-drop`, a connection dropped on any other blob request (properties, create, page ranges).
+ */
 export const FAULT_KINDS = [
   'throttle-429',
   'error-500',
@@ -34,7 +37,8 @@ export const FAULT_KINDS = [
   'page-500',
   'page-drop',
   'page-drop-after',
-  'page-lost'
+  'page-lost',
+  'blob-drop'
 ] as const
 export type FaultKind = (typeof FAULT_KINDS)[number]
 
@@ -44,7 +48,8 @@ export const PAGE_FAULTS: readonly FaultKind[] = [
   'page-500',
   'page-drop',
   'page-drop-after',
-  'page-lost'
+  'page-lost',
+  'blob-drop'
 ]
 
 /** Faults after which the run may rightly fail (Azure said no for good, or data went missing). */
@@ -100,7 +105,9 @@ function drawFault(r: Rng, flow: Flow): FaultPlan {
     return { kind, after: r.int(0, 10), times: kind === 'page-lost' ? 1 : r.int(1, 3) }
   if (kind === 'operation-failed' || kind === 'slow-operation')
     return { kind, after: r.int(0, 3), times: 1, method: r.pick(['PUT', 'POST'] as const) }
-  return { kind, after: r.int(0, 30), times: kind.startsWith('drop') ? 1 : r.int(1, 2) }
+  // A drop or a 401 hits one request: the retry after a fresh token is not refused again.
+  const once = kind.startsWith('drop') || kind === 'expired-401' || kind === 'token-expiry'
+  return { kind, after: r.int(0, 30), times: once ? 1 : r.int(1, 2) }
 }
 
 export function scenarioFor(seed: number): Scenario {
