@@ -14,7 +14,7 @@ import { runSeed } from '../__tests__/chaos/prng.js'
 import { describeScenario, scenarioFor } from '../__tests__/chaos/scenario.js'
 import { runScenario, type RunRecord } from '../__tests__/chaos/chaos-run.js'
 import { campaignReport } from '../__tests__/chaos/report.js'
-import { runConcurrencyCases } from '../__tests__/chaos/concurrency.js'
+import { runConcurrencyCases, type CaseResult } from '../__tests__/chaos/concurrency.js'
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`)
@@ -38,6 +38,7 @@ const t0 = Date.now()
 const azurite = await startAzurite()
 const dir = await mkdtemp(join(tmpdir(), 'chaos-'))
 const records: RunRecord[] = []
+const cases: CaseResult[] = []
 let failed = 0
 try {
   let next = 0
@@ -66,9 +67,10 @@ try {
   }
   await Promise.all(Array.from({ length: parallel }, worker))
   if (withConcurrency) {
-    const cases = await runConcurrencyCases({ azurite, dir })
+    cases.push(...(await runConcurrencyCases({ azurite, dir })))
     for (const c of cases) {
       console.log(`concurrency: ${c.name}: ${c.violations.length ? 'VIOLATION' : 'ok'}`)
+      for (const r of c.runs) console.log(`    ${r}`)
       for (const v of c.violations) console.log(`    ✗ ${v}`)
       if (c.violations.length) failed++
     }
@@ -80,7 +82,7 @@ try {
 const command = replay
   ? `npm run chaos -- --replay ${replay}`
   : `npm run chaos -- --runs ${runs} --seed ${seed}`
-const report = campaignReport(records, {
+const report = campaignReport(records, cases, {
   seed,
   runs: records.length,
   seconds: (Date.now() - t0) / 1000,

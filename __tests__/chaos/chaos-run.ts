@@ -72,7 +72,7 @@ export async function startRunCloud(shared: Shared, withStorage: boolean): Promi
           accountKey: azurite.accountKey
         }
       : undefined,
-    lro: { pollsBeforeDone: 1, retryAfterSeconds: 0 }
+    lro: { pollsBeforeDone: 1, retryAfterSeconds: 1 }
   })
   return {
     emu,

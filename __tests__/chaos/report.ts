@@ -1,6 +1,7 @@
 /** The campaign's table: per flow and per fault kind, runs, successes, expected failures, violations. */
 import { FAULT_KINDS, FLOWS, INTERRUPTIONS } from './scenario.js'
 import type { RunRecord } from './chaos-run.js'
+import type { CaseResult } from './concurrency.js'
 
 interface Row {
   runs: number
@@ -30,6 +31,7 @@ function table(title: string, rows: Array<[string, Row]>): string[] {
 
 export function campaignReport(
   records: RunRecord[],
+  cases: CaseResult[],
   meta: { seed: number; runs: number; seconds: number; command: string }
 ): string {
   const perFlow = FLOWS.map(
@@ -56,6 +58,17 @@ export function campaignReport(
     '',
     ...table('interruption', perStop),
     '',
+    ...(cases.length
+      ? [
+          '| overlapping runs | result |',
+          '| --- | --- |',
+          ...cases.map(
+            c =>
+              `| ${c.name} | ${c.violations.length ? `✗ ${c.violations.join('; ')}` : `ok: ${c.runs.join('; ')}`} |`
+          ),
+          ''
+        ]
+      : []),
     ...(failing.length
       ? [
           '## Runs that broke an invariant',
