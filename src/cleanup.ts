@@ -76,7 +76,11 @@ async function cleanEntry(deps: CleanupDeps, entry: LedgerEntry): Promise<string
       return `deleted temporary disk '${name}'`
     }
     case 'upload-blob': {
-      return deleteUploadBlob(clients, entry.url, entry.storageAccountId, runId, log, signal)
+      return deleteUploadBlob(deps, {
+        url: entry.url,
+        storageAccountId: entry.storageAccountId,
+        runId
+      })
     }
     case 'managed-image': {
       const { resourceGroup: rg, name } = parseResourceId(entry.id)

@@ -32,8 +32,13 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
         )
       )
     } else if (s.backupSnapshot) {
-      const ids = await ctx.step('Backup snapshots', () => takeBackupSnapshots(ctx, vm))
-      report.outputs[Outputs.BackupSnapshotIds] = JSON.stringify(ids)
+      const recordIds = (ids: string[]): void => {
+        report.outputs[Outputs.BackupSnapshotIds] = JSON.stringify(ids)
+      }
+      const ids = await ctx.step('Backup snapshots', () =>
+        takeBackupSnapshots(ctx, { vm, onTaken: recordIds })
+      )
+      recordIds(ids)
     }
     if (vm.generalized) {
       ctx.log.info(
@@ -51,7 +56,11 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
     }
     content = { kind: 'vm', vmId: vm.id }
   } else {
-    const result = await uploadImages(ctx, pre.settings, pre.upload, pre.source.location)
+    const result = await uploadImages(ctx, {
+      source: pre.settings,
+      inspected: pre.upload,
+      location: pre.source.location
+    })
     report.outputs[Outputs.UploadedBytes] = String(result.uploadedBytes)
     content = result.content
   }
@@ -61,7 +70,7 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
     const target = plan.managedImage
     const mi = pre.managedImage
     managedImageId = await ctx.step('Managed image', () =>
-      createManagedImage(ctx, target, mi, content, pre.source)
+      createManagedImage(ctx, { target, pre: mi, content, source: pre.source })
     )
     report.outputs[Outputs.ManagedImageId] = managedImageId
     report.outputs[Outputs.ImageId] = managedImageId
@@ -72,14 +81,16 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
     const versionContent: ImageContent | undefined =
       managedImageId !== undefined ? { kind: 'managed-image', imageId: managedImageId } : content
     const version = await ctx.step('Gallery image version', () =>
-      publishGalleryVersion(ctx, target, gp, versionContent, pre.source)
+      publishGalleryVersion(ctx, { target, pre: gp, content: versionContent, source: pre.source })
     )
     report.outputs[Outputs.GalleryImageVersionId] = version.id
     report.outputs[Outputs.GalleryImageVersion] = version.version
     report.outputs[Outputs.ImageId] = version.id
     report.outputs[Outputs.Location] = version.location
     if (target.keepVersions > 0) {
-      await ctx.step('Prune old versions', () => pruneGalleryVersions(ctx, target, version.version))
+      await ctx.step('Prune old versions', () =>
+        pruneGalleryVersions(ctx, { target, keepVersion: version.version })
+      )
     }
   }
   // A gallery version lives in its source's region (the gallery may be elsewhere).

@@ -8,7 +8,7 @@ import { captureProblems, decideDeprovision } from './capture/capture-checks.js'
 import { readVm, type VmFacts } from './capture/vm-facts.js'
 import { resourceId, sameResourceId } from './azure/resource-id.js'
 import type { CaptureSource, Plan, UploadSource } from './plan.js'
-import { StepFailure, type RunContext } from './run-context.js'
+import { StepFailure, type PreflightDeps, type RunContext } from './run-context.js'
 import type { SourceDisk, SourceFacts } from './source-facts.js'
 import { parseResourceId } from './azure/resource-id.js'
 import { checkManagedImage, type ManagedImagePreflight } from './targets/managed-image.js'
@@ -164,8 +164,9 @@ export async function preflight(
       }))
     }
   }
+  const deps: PreflightDeps = { clients, log, signal, run: plan.run, owner: plan.owner }
   const managedImage = plan.managedImage
-    ? await checkManagedImage(clients, plan.managedImage, plan.owner, signal)
+    ? await checkManagedImage(deps, plan.managedImage)
     : undefined
   // What the version will be made from: the managed image when there is one, else the VM or the uploads.
   const origin: SourceOrigin =
@@ -180,12 +181,7 @@ export async function preflight(
           name: plan.source.osDiskPath
         }
   const gallery = plan.gallery
-    ? await checkGalleryTarget(
-        { clients, log, signal, run: plan.run, owner: plan.owner },
-        plan.gallery,
-        source,
-        origin
-      )
+    ? await checkGalleryTarget(deps, { target: plan.gallery, source, origin })
     : undefined
   return { ...read, source, managedImage, gallery }
 }

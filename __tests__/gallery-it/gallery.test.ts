@@ -118,12 +118,22 @@ describe('gallery target against the ARM emulator', () => {
     const content = generalizedVm('tl-vm', { securityType: 'TrustedLaunch' })
     const source = facts({ securityType: 'TrustedLaunch' })
     const t = target({ createIfMissing: true })
-    const pre = await checkGalleryTarget(deps(), t, source, { kind: 'vm', name: 'tl-vm' })
+    const pre = await checkGalleryTarget(deps(), {
+      target: t,
+      source: source,
+      origin: { kind: 'vm', name: 'tl-vm' }
+    })
     expect(pre).toMatchObject({ galleryExists: false, definitionExists: false, action: 'create' })
     expect(writesIn(rg)).toEqual([])
 
     const ctx = context()
-    const result = await publishGalleryVersion(ctx, t, pre, content, source, fast)
+    const result = await publishGalleryVersion(ctx, {
+      target: t,
+      pre,
+      content: content,
+      source: source,
+      ...fast
+    })
 
     expect(result).toEqual({ id: pre.versionId, version: '1.0.0', location: 'westus' })
     const gallery = emu.resources.get(pre.galleryId)
@@ -155,29 +165,34 @@ describe('gallery target against the ARM emulator', () => {
       '| westus | Completed | 100% | 1 | Standard_LRS |',
       '| eastus | Completed | 100% | 2 | Standard_LRS |'
     ])
-    expect(ctx.report.outputs['gallery-image-version-id']).toBe(result.id)
+    expect(ctx.report.outputs).toEqual({}) // outputs are execute.ts's
   })
 
   it('a re-run attempt reuses the version it made, writing nothing', async () => {
     const content = generalizedVm('vm')
     const t = target({ createIfMissing: true })
-    const first = await publishGalleryVersion(
-      context(),
-      t,
-      await checkGalleryTarget(deps(), t, facts()),
-      content,
-      facts(),
-      fast
-    )
+    const first = await publishGalleryVersion(context(), {
+      target: t,
+      pre: await checkGalleryTarget(deps(), { target: t, source: facts() }),
+      content: content,
+      source: facts(),
+      ...fast
+    })
     const writes = writesIn(rg).length
 
-    const pre = await checkGalleryTarget(deps(), t, facts())
+    const pre = await checkGalleryTarget(deps(), { target: t, source: facts() })
     expect(pre.action).toBe('reuse')
     const ctx = context()
-    const again = await publishGalleryVersion(ctx, t, pre, content, facts(), fast)
+    const again = await publishGalleryVersion(ctx, {
+      target: t,
+      pre,
+      content: content,
+      source: facts(),
+      ...fast
+    })
     expect(again.id).toBe(first.id)
     expect(writesIn(rg)).toHaveLength(writes)
-    expect(ctx.report.outputs['gallery-image-version']).toBe('1.0.0')
+    expect(again.version).toBe('1.0.0')
   })
 
   it('a failed PUT stays in the ledger; the next attempt deletes and recreates it', async () => {
@@ -189,21 +204,35 @@ describe('gallery target against the ARM emulator', () => {
       failOperation: { code: 'ReplicationFailed', message: 'storage unavailable in eastus' }
     })
     const ctx = context()
-    const pre = await checkGalleryTarget(deps(), t, facts())
-    await expect(publishGalleryVersion(ctx, t, pre, content, facts(), fast)).rejects.toThrow(
+    const pre = await checkGalleryTarget(deps(), { target: t, source: facts() })
+    await expect(
+      publishGalleryVersion(ctx, {
+        target: t,
+        pre,
+        content: content,
+        source: facts(),
+        ...fast
+      })
+    ).rejects.toThrow(
       /Creating gallery image version 1\.0\.0 of 'def' failed: .*storage unavailable in eastus/
     )
     expect(ctx.ledger.entries()).toEqual([{ kind: 'gallery-image-version', id: pre.versionId }])
     expect(emu.resources.get(pre.versionId)?.properties.provisioningState).toBe('Failed')
 
-    const retry = await checkGalleryTarget(deps(), t, facts())
+    const retry = await checkGalleryTarget(deps(), { target: t, source: facts() })
     expect(retry).toMatchObject({
       galleryExists: true,
       definitionExists: true,
       action: 'replace-failed'
     })
     const before = writesIn(rg).length
-    await publishGalleryVersion(context(), t, retry, content, facts(), fast)
+    await publishGalleryVersion(context(), {
+      target: t,
+      pre: retry,
+      content: content,
+      source: facts(),
+      ...fast
+    })
     expect(
       writesIn(rg)
         .slice(before)
@@ -229,13 +258,19 @@ describe('gallery target against the ARM emulator', () => {
       name: '1.0.0',
       tags: { 'github-run-id': '1' }
     })
-    await expect(checkGalleryTarget(deps(), target(), facts())).rejects.toThrow(
+    await expect(checkGalleryTarget(deps(), { target: target(), source: facts() })).rejects.toThrow(
       "Gallery image version '1.0.0' of 'def' already exists (Succeeded, made by run 1)"
     )
     const t = target({ overwrite: true })
-    const pre = await checkGalleryTarget(deps(), t, facts())
+    const pre = await checkGalleryTarget(deps(), { target: t, source: facts() })
     expect(pre.action).toBe('overwrite')
-    await publishGalleryVersion(context(), t, pre, generalizedVm('vm'), facts(), fast)
+    await publishGalleryVersion(context(), {
+      target: t,
+      pre,
+      content: generalizedVm('vm'),
+      source: facts(),
+      ...fast
+    })
     expect(emu.resources.get(pre.versionId)?.tags).toEqual(planTags)
   })
 
@@ -249,20 +284,23 @@ describe('gallery target against the ARM emulator', () => {
       hyperVGeneration: 'V1'
     })
     await expect(
-      checkGalleryTarget(deps(), target(), facts(), { kind: 'vm', name: 'build-vm' })
+      checkGalleryTarget(deps(), {
+        target: target(),
+        source: facts(),
+        origin: { kind: 'vm', name: 'build-vm' }
+      })
     ).rejects.toThrow(
       "Gallery image definition 'def' is Hyper-V generation V1 but the source VM 'build-vm' is V2"
     )
     await expect(
-      checkGalleryTarget(
-        deps(),
-        target(),
-        facts({ hyperVGeneration: 'V1', securityType: 'TrustedLaunch' }),
-        {
+      checkGalleryTarget(deps(), {
+        target: target(),
+        source: facts({ hyperVGeneration: 'V1', securityType: 'TrustedLaunch' }),
+        origin: {
           kind: 'vm',
           name: 'build-vm'
         }
-      )
+      })
     ).rejects.toThrow(
       "has no SecurityType feature (Standard) but the source VM 'build-vm' is TrustedLaunch"
     )
@@ -270,11 +308,11 @@ describe('gallery target against the ARM emulator', () => {
   })
 
   it('names the missing gallery and definition when it may not create them', async () => {
-    await expect(checkGalleryTarget(deps(), target(), facts())).rejects.toThrow(
+    await expect(checkGalleryTarget(deps(), { target: target(), source: facts() })).rejects.toThrow(
       `Azure Compute Gallery 'gal' does not exist in resource group '${rg}'`
     )
     emu.addGallery(rg, 'gal', 'westus')
-    await expect(checkGalleryTarget(deps(), target(), facts())).rejects.toThrow(
+    await expect(checkGalleryTarget(deps(), { target: target(), source: facts() })).rejects.toThrow(
       "Gallery image definition 'def' does not exist in gallery 'gal'"
     )
   })
@@ -300,14 +338,13 @@ describe('gallery target against the ARM emulator', () => {
     })
     const spec = facts({ osState: 'Specialized' })
     const t = target({ imageDefinition: 'spec', targetRegions: [] })
-    const captured = await publishGalleryVersion(
-      context(),
-      t,
-      await checkGalleryTarget(deps(), t, spec),
-      { kind: 'vm', vmId: vm.id as string },
-      spec,
-      fast
-    )
+    const captured = await publishGalleryVersion(context(), {
+      target: t,
+      pre: await checkGalleryTarget(deps(), { target: t, source: spec }),
+      content: { kind: 'vm', vmId: vm.id as string },
+      source: spec,
+      ...fast
+    })
     expect(emu.resources.get(captured.id)?.properties.provisioningState).toBe('Succeeded')
 
     const disks = vm.properties.storageProfile
@@ -321,14 +358,17 @@ describe('gallery target against the ARM emulator', () => {
       version: { kind: 'explicit', value: '1.0.1' },
       targetRegions: []
     })
-    const uploaded = await publishGalleryVersion(
-      context(),
-      t2,
-      await checkGalleryTarget(deps(), t2, spec, { kind: 'disks', name: 'os.vhd' }),
-      content,
-      spec,
-      fast
-    )
+    const uploaded = await publishGalleryVersion(context(), {
+      target: t2,
+      pre: await checkGalleryTarget(deps(), {
+        target: t2,
+        source: spec,
+        origin: { kind: 'disks', name: 'os.vhd' }
+      }),
+      content: content,
+      source: spec,
+      ...fast
+    })
     const body = emu.resources.get(uploaded.id)?.properties.storageProfile
     expect(body.osDiskImage.source).toEqual({ id: content.osDiskId })
     expect(body.dataDiskImages.map((d: { lun: number }) => d.lun)).toEqual([0, 1])
@@ -357,17 +397,20 @@ describe('gallery target against the ARM emulator', () => {
       keepVersions: 3,
       targetRegions: []
     })
-    await publishGalleryVersion(
-      context(),
-      t,
-      await checkGalleryTarget(deps(), t, facts()),
-      generalizedVm('vm'),
-      facts(),
-      fast
-    )
+    await publishGalleryVersion(context(), {
+      target: t,
+      pre: await checkGalleryTarget(deps(), { target: t, source: facts() }),
+      content: generalizedVm('vm'),
+      source: facts(),
+      ...fast
+    })
 
     const ctx = context()
-    const deleted = await pruneGalleryVersions(ctx, t, '2.0.0', { pollIntervalMs: 5 })
+    const deleted = await pruneGalleryVersions(ctx, {
+      target: t,
+      keepVersion: '2.0.0',
+      ...{ pollIntervalMs: 5 }
+    })
     expect(deleted.map(id => id.split('/').pop()).sort()).toEqual(['0.9.0', '1.0.0', '1.0.2'])
     const left: string[] = []
     for await (const v of clients.compute.galleryImageVersions.listByGalleryImage(rg, 'gal', 'def'))

@@ -416,8 +416,6 @@ const groupScope = (s: Scope): string =>
 const armScope = (s: Scope): string =>
   `${groupScope(s)}${s.resource ? `/providers/${s.resource.provider}/${s.resource.type}/${s.resource.name}` : ''}`
 
-export type RoleMode = 'capture' | 'upload-managed-disk' | 'upload-storage-account'
-
 export interface CustomRoleDefinition {
   Name: string
   IsCustom: true
@@ -429,84 +427,17 @@ export interface CustomRoleDefinition {
   AssignableScopes: string[]
 }
 
-const PLACEHOLDER = { subscriptionId: '<subscription-id>', resourceGroup: '<resource-group>' }
-
-/** A plan with every option of the mode switched on: the union of what any workflow of that mode needs. */
-function maximalPlan(mode: RoleMode): Plan {
-  const ref = (name: string) => ({ ...PLACEHOLDER, name })
-  const source: Plan['source'] =
-    mode === 'capture'
-      ? {
-          mode: 'capture',
-          vm: ref('vm'),
-          generalize: true,
-          deprovision: true,
-          backupSnapshot: true,
-          deleteSourceVm: true
-        }
-      : {
-          mode: 'upload',
-          osDiskPath: 'os.vhd',
-          dataDiskPaths: [],
-          osType: 'Linux',
-          osState: 'Generalized',
-          hyperVGeneration: 'V2',
-          architecture: 'x64',
-          securityType: 'Standard',
-          destination:
-            mode === 'upload-managed-disk'
-              ? { kind: 'managed-disk', diskSku: 'Standard_LRS' }
-              : { kind: 'storage-account', account: ref('account'), container: 'vhds' },
-          concurrency: 8,
-          keepUpload: false
-        }
-  return {
-    connection: { authType: 'auto', environment: 'AzureCloud' },
-    subscriptionId: PLACEHOLDER.subscriptionId,
-    resourceGroup: PLACEHOLDER.resourceGroup,
-    source,
-    managedImage: { image: ref('image'), overwrite: true },
-    gallery: {
-      gallery: ref('gallery'),
-      imageDefinition: 'definition',
-      version: { kind: 'auto', value: '1.0.0' },
-      overwrite: true,
-      createIfMissing: true,
-      publisher: 'p',
-      offer: 'o',
-      sku: 's',
-      targetRegions: [],
-      replicaCount: 1,
-      storageAccountType: 'Standard_LRS',
-      replicationMode: 'Full',
-      excludeFromLatest: false,
-      keepVersions: 1
-    },
-    tags: {},
-    run: { repository: '', sha: '', ref: '', workflow: '', runId: '', runAttempt: 1, runNumber: 1 },
-    owner: { runId: '', key: '', attempt: 1 },
-    timeoutMinutes: 120,
-    dryRun: false
-  }
-}
-
 /**
  * A least-privilege custom role (the JSON `az role definition create --role-definition` takes):
- * exactly the plan's actions, or for a mode every action any option of that mode may need.
+ * exactly the plan's actions (role-files.ts builds the per-mode roles of docs/roles from it).
  * Blob data actions are included for upload-via storage-account; with them the account keys
  * (listKeys) are not needed, so the fallback is left out.
  */
 export function customRoleDefinition(
-  planOrMode: Plan | RoleMode,
+  plan: Plan,
   assignableScopes?: string[]
 ): CustomRoleDefinition {
-  const plan = typeof planOrMode === 'string' ? maximalPlan(planOrMode) : planOrMode
-  // For a mode: also the gallery version made straight from the source (no managed image), which
-  // needs write on the VM or the storage account's keys.
-  const required =
-    typeof planOrMode === 'string'
-      ? [...requiredActions(plan), ...requiredActions({ ...plan, managedImage: undefined })]
-      : requiredActions(plan)
+  const required = requiredActions(plan)
   // Reading its own permissions lets the preflight run instead of warning and going on.
   const actions = required.reduce<string[]>(
     (all, r) => union(all, r.actions),
@@ -518,7 +449,7 @@ export function customRoleDefinition(
       ? 'capture a VM'
       : `upload a disk image via ${plan.source.destination.kind === 'managed-disk' ? 'a managed disk' : 'a storage account'}`
   return {
-    Name: typeof planOrMode === 'string' ? `VM image builder (${planOrMode})` : 'VM image builder',
+    Name: 'VM image builder',
     IsCustom: true,
     Description: `What azure-vm-image-action needs to ${what} into a managed image and/or a gallery image version.`,
     Actions: actions,

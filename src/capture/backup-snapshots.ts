@@ -1,6 +1,5 @@
 /** Backup snapshots of the VM's OS and data disks, taken in parallel before anything changes the VM. */
 import { waitFor } from '../azure/operation.js'
-import { Outputs } from '../constants.js'
 import { allOrAbort } from '../parallel.js'
 import type { RunContext } from '../run-context.js'
 import type { VmDisk, VmFacts } from './vm-facts.js'
@@ -30,11 +29,21 @@ export function pendingCopy(
   )
 }
 
-/**
- * Every finished snapshot goes into the `backup-snapshot-ids` output at once, so a run that fails
- * later (or on a sibling snapshot) still reports the backups it made.
- */
-export async function takeBackupSnapshots(ctx: RunContext, vm: VmFacts): Promise<string[]> {
+export interface BackupOptions {
+  vm: VmFacts
+  /**
+   * Told the IDs finished so far after each snapshot: execute.ts puts them in the
+   * `backup-snapshot-ids` output at once, so a run that fails later (or on a sibling snapshot)
+   * still reports the backups it made.
+   */
+  onTaken(ids: string[]): void
+}
+
+export async function takeBackupSnapshots(
+  ctx: RunContext,
+  options: BackupOptions
+): Promise<string[]> {
+  const { vm } = options
   const { plan, clients, log } = ctx
   const done: string[] = []
   return allOrAbort(ctx.signal, vm.disks, async (disk, signal) => {
@@ -70,7 +79,7 @@ export async function takeBackupSnapshots(ctx: RunContext, vm: VmFacts): Promise
       ctx.report.notes.push(`Backup snapshot '${name}': ${pending}`)
     }
     done.push(id)
-    ctx.report.outputs[Outputs.BackupSnapshotIds] = JSON.stringify(done)
+    options.onTaken([...done])
     return id
   })
 }

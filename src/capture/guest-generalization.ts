@@ -307,7 +307,10 @@ async function sysprepWindows(ctx: RunContext, vm: VmFacts, pollMs: number): Pro
   )
 }
 
-export async function generalizeGuest(ctx: RunContext, vm: VmFacts, pollMs = 5000): Promise<void> {
-  if (vm.osType === 'Linux') await deprovisionLinux(ctx, vm, pollMs)
-  else await sysprepWindows(ctx, vm, pollMs)
+/** How often a Run Command's instance view is read while it runs. */
+const GUEST_POLL_MS = 5000
+
+export async function generalizeGuest(ctx: RunContext, vm: VmFacts): Promise<void> {
+  if (vm.osType === 'Linux') await deprovisionLinux(ctx, vm, GUEST_POLL_MS)
+  else await sysprepWindows(ctx, vm, GUEST_POLL_MS)
 }

@@ -3,11 +3,10 @@
  * definition fit the source, and what happens to the version number. Runs before anything changes
  * the VM or uploads a byte, so every conflict fails the run while it is still free to fail.
  */
-import type { AzureClients } from '../azure/clients.js'
 import { getOrUndefined } from '../azure/not-found.js'
 import { normaliseRegion } from '../azure/region.js'
-import type { Logger } from '../log.js'
-import type { GalleryTarget, Owner, RunIdentity, TargetRegion } from '../plan.js'
+import type { GalleryTarget, TargetRegion } from '../plan.js'
+import type { PreflightDeps } from '../run-context.js'
 import type { SourceFacts } from '../source-facts.js'
 import { madeBy } from '../tags.js'
 import { withSourceRegion } from './target-regions.js'
@@ -47,25 +46,22 @@ export interface GalleryPreflight {
   warnings: string[]
 }
 
-export interface PreflightDeps {
-  clients: AzureClients
-  log: Logger
-  signal: AbortSignal
-  run: RunIdentity
-  /** Whose versions are reused (an earlier attempt of this job) or refused (another job of the run). */
-  owner: Owner
-}
-
 /**
  * `origin` (the content's kind and the name the user knows it by) sharpens the checks and messages;
  * without it the source is treated as a VM capture.
  */
+export interface GalleryCheckOptions {
+  target: GalleryTarget
+  source: SourceFacts
+  /** What the version will be made from (see above); without it, messages say 'the source'. */
+  origin?: SourceOrigin
+}
+
 export async function checkGalleryTarget(
   deps: PreflightDeps,
-  target: GalleryTarget,
-  source: SourceFacts,
-  origin?: SourceOrigin
+  options: GalleryCheckOptions
 ): Promise<GalleryPreflight> {
+  const { target, source, origin } = options
   const { compute } = deps.clients
   const rg = target.gallery.resourceGroup
   const galleryName = target.gallery.name

@@ -12,12 +12,18 @@ import { oneLine } from '../untrusted.js'
 /** Deleting a replicated version takes minutes; a few at once, without provoking throttling. */
 const PARALLEL_DELETES = 3
 
+export interface PruneOptions {
+  target: GalleryTarget
+  /** The version this run published: never pruned, whatever its number. */
+  keepVersion: string
+  pollIntervalMs?: number
+}
+
 export async function pruneGalleryVersions(
   ctx: RunContext,
-  target: GalleryTarget,
-  keepVersion: string,
-  options: { pollIntervalMs?: number } = {}
+  options: PruneOptions
 ): Promise<string[]> {
+  const { target, keepVersion } = options
   if (target.keepVersions <= 0) return []
   const { compute } = ctx.clients
   const rg = target.gallery.resourceGroup

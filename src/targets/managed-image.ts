@@ -1,11 +1,10 @@
 /** The managed image target: a read-only preflight, then the image from a VM, disks or blobs. */
 import type { Image, ImageDataDisk } from '@azure/arm-compute'
 import { waitFor } from '../azure/operation.js'
-import type { AzureClients } from '../azure/clients.js'
 import { getOrUndefined } from '../azure/not-found.js'
 import { resourceId } from '../azure/resource-id.js'
-import type { ManagedImageTarget, Owner } from '../plan.js'
-import { StepFailure, type RunContext } from '../run-context.js'
+import type { ManagedImageTarget } from '../plan.js'
+import { StepFailure, type PreflightDeps, type RunContext } from '../run-context.js'
 import type { ImageContent, SourceFacts } from '../source-facts.js'
 import { isOwnedBy, madeBy } from '../tags.js'
 import { oneLine } from '../untrusted.js'
@@ -17,11 +16,10 @@ export interface ManagedImagePreflight {
 }
 
 export async function checkManagedImage(
-  clients: AzureClients,
-  target: ManagedImageTarget,
-  owner: Owner,
-  signal: AbortSignal
+  deps: PreflightDeps,
+  target: ManagedImageTarget
 ): Promise<ManagedImagePreflight> {
+  const { clients, owner, signal } = deps
   const id = resourceId(target.image, 'Microsoft.Compute', 'images')
   const existing = await getOrUndefined(
     clients.compute.images.get(target.image.resourceGroup, target.image.name, {
@@ -86,14 +84,19 @@ export function imageBody(
   }
 }
 
+export interface ManagedImageOptions {
+  target: ManagedImageTarget
+  pre: ManagedImagePreflight
+  /** Undefined only when every target was reused, so this image is too. */
+  content: ImageContent | undefined
+  source: SourceFacts
+}
+
 export async function createManagedImage(
   ctx: RunContext,
-  target: ManagedImageTarget,
-  pre: ManagedImagePreflight,
-  /** Undefined only when every target was reused, so this image is too. */
-  content: ImageContent | undefined,
-  source: SourceFacts
+  options: ManagedImageOptions
 ): Promise<string> {
+  const { target, pre, content, source } = options
   const { clients, log, signal, plan } = ctx
   const { resourceGroup, name } = target.image
   if (pre.action === 'reuse') {

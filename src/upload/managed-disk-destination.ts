@@ -34,102 +34,31 @@ export interface ManagedDiskUpload {
   bytesSent: number
 }
 
+export interface ManagedDiskUploadOptions {
+  disk: UploadDisk
+  location: string
+  diskSku: UploadDiskSku
+  /** This disk's share of the upload concurrency. */
+  concurrency: number
+}
+
 export async function uploadToManagedDisk(
   ctx: RunContext,
-  disk: UploadDisk,
-  options: { location: string; diskSku: UploadDiskSku; concurrency: number }
+  options: ManagedDiskUploadOptions
 ): Promise<ManagedDiskUpload> {
   const { plan, clients, log, signal } = ctx
   const base = plan.managedImage?.image.name ?? plan.gallery?.imageDefinition ?? 'image'
-  const name = uploadDiskName(base, plan.run.runId, disk.lun)
-  const rg = plan.resourceGroup
-  const identityTags = sourceIdentityToMetadata(disk.identity)
-
-  const existing: Disk | undefined = await getOrUndefined(
-    clients.compute.disks.get(rg, name, { abortSignal: signal })
-  )
-  const resumable =
-    existing !== undefined &&
-    madeBy(existing.tags, plan.owner) === 'earlier-attempt' &&
-    (existing.diskState === 'ReadyToUpload' || existing.diskState === 'ActiveUpload') &&
-    existing.creationData?.uploadSizeBytes === disk.uploadSize &&
-    sameSourceIdentity(sourceIdentityFromMetadata(existing.tags), disk.identity)
-  let diskId: string
-  if (existing !== undefined && !resumable) {
-    throw new Error(
-      `Disk '${name}' already exists in resource group '${rg}' and is not an unfinished upload of this file by this run. Delete it and run again.`
-    )
+  const disk: UploadTarget = {
+    name: uploadDiskName(base, plan.run.runId, options.disk.lun),
+    rg: plan.resourceGroup
   }
-  if (existing !== undefined) {
-    diskId = existing.id as string
-    ctx.ledger.add({
-      kind: 'upload-disk',
-      id: diskId,
-      writeAccess: existing.diskState === 'ActiveUpload'
-    })
-    log.info(
-      oneLine(
-        `Resuming the upload into disk '${name}' left by an earlier attempt of this run (${existing.diskState})`
-      )
-    )
-  } else {
-    diskId = resourceId(
-      { subscriptionId: plan.subscriptionId, resourceGroup: rg, name },
-      'Microsoft.Compute',
-      'disks'
-    )
-    ctx.ledger.add({ kind: 'upload-disk', id: diskId, writeAccess: false })
-    const created = await waitFor(
-      `Create upload disk '${name}'`,
-      clients.compute.disks.createOrUpdate(
-        rg,
-        name,
-        {
-          location: options.location,
-          sku: { name: options.diskSku },
-          // Temporary disks always carry the run id: cleanup and resume recognise them by it.
-          tags: { ...plan.tags, [ProvenanceTag.RunId]: plan.run.runId, ...identityTags },
-          // The OS disk says what it boots: DiskProperties.supportedCapabilities.architecture in
-          // the Disks API spec (New-AzDiskConfig -Architecture). Without it Azure takes the disk
-          // as x64, and an image or gallery version made from it inherits that.
-          ...(disk.lun === 'os' && plan.source.mode === 'upload'
-            ? {
-                osType: plan.source.osType,
-                hyperVGeneration: plan.source.hyperVGeneration,
-                supportedCapabilities: { architecture: plan.source.architecture }
-              }
-            : {}),
-          creationData: { createOption: 'Upload', uploadSizeBytes: disk.uploadSize }
-        },
-        { abortSignal: signal }
-      ),
-      { log, signal }
-    )
-    diskId = created.id ?? diskId
-  }
-
-  const grantWrite = async (): Promise<string> => {
-    const access = await waitFor(
-      `Grant write access to disk '${name}'`,
-      clients.compute.disks.grantAccess(
-        rg,
-        name,
-        { access: 'Write', durationInSeconds: WRITE_ACCESS_SECONDS },
-        { abortSignal: signal }
-      ),
-      { log, signal }
-    )
-    ctx.ledger.update(diskId, { writeAccess: true })
-    const sas = access.accessSAS
-    if (!sas) throw new Error(`Granting write access to disk '${name}' returned no SAS URL.`)
-    maskUrlSecrets(sas, log.secret)
-    return sas
-  }
+  const { diskId, resumable } = await findOrCreateUploadDisk(ctx, options, disk)
   // Short grants, renewed while the upload runs (write-access.ts), so a SAS left open by a killed
   // runner expires within the hour rather than after the whole time limit.
+  const grant = (): Promise<string> => grantWrite(ctx, disk, diskId)
   const sink = createRenewingSink({
-    firstSas: await grantWrite(),
-    grant: grantWrite,
+    firstSas: await grant(),
+    grant,
     sinkFor: sas => createPageBlobSink(createPageBlobClient(sas))
   })
 
@@ -140,12 +69,11 @@ export async function uploadToManagedDisk(
     // (AzCopy sends none and refuses --put-md5 for md-impexp accounts, which "have special
     // restrictions of which APIs operations they support"; Add-AzVhd computes a chunk MD5 but does
     // not send it), and no source shows Azure accepting it. TLS already protects the bytes.
-    const result = await sendDisk(
-      ctx,
-      disk,
-      { sink, alreadyWritten, md5: false },
-      options.concurrency
-    )
+    const result = await sendDisk(ctx, {
+      disk: options.disk,
+      target: { sink, alreadyWritten, md5: false },
+      concurrency: options.concurrency
+    })
     bytesSent = result.bytesSent
   } catch (e) {
     // Azure refuses to revoke write access to a disk without a VHD footer (InvalidVhd) and the disk
@@ -153,11 +81,11 @@ export async function uploadToManagedDisk(
     // (this step's, or the post step's after a cancellation) can revoke access and delete the disk.
     // The upload's error is the one reported; a failed seal is only a warning (the cleanup retries).
     try {
-      await sealUploadDisk(sink.currentSas(), disk.uploadSize, disk.footer)
+      await sealUploadDisk(sink.currentSas(), options.disk.uploadSize, options.disk.footer)
     } catch (sealError) {
       log.warning(
         oneLine(
-          `Could not write the VHD footer of disk '${name}' after the upload stopped: ${(sealError as Error).message}`
+          `Could not write the VHD footer of disk '${disk.name}' after the upload stopped: ${sealError instanceof Error ? sealError.message : String(sealError)}`
         )
       )
     }
@@ -165,12 +93,116 @@ export async function uploadToManagedDisk(
   }
   // The SAS is a live write credential and the disk is unusable until it is revoked.
   await waitFor(
-    `Revoke write access to disk '${name}'`,
-    clients.compute.disks.revokeAccess(rg, name, { abortSignal: signal }),
+    `Revoke write access to disk '${disk.name}'`,
+    clients.compute.disks.revokeAccess(disk.rg, disk.name, { abortSignal: signal }),
     { log, signal }
   )
   ctx.ledger.update(diskId, { writeAccess: false })
   return { diskId, bytesSent }
+}
+
+/** The temporary disk's name and resource group. */
+interface UploadTarget {
+  name: string
+  rg: string
+}
+
+/**
+ * The disk an earlier attempt of this run left for this same file (resumed), or a new one; either
+ * is in the ledger before anything is written to it. Any other disk of that name is refused.
+ */
+async function findOrCreateUploadDisk(
+  ctx: RunContext,
+  options: ManagedDiskUploadOptions,
+  target: UploadTarget
+): Promise<{ diskId: string; resumable: boolean }> {
+  const { plan, clients, log, signal } = ctx
+  const { disk } = options
+  const { name, rg } = target
+  const named = resourceId(
+    { subscriptionId: plan.subscriptionId, resourceGroup: rg, name },
+    'Microsoft.Compute',
+    'disks'
+  )
+  const existing: Disk | undefined = await getOrUndefined(
+    clients.compute.disks.get(rg, name, { abortSignal: signal })
+  )
+  if (existing !== undefined) {
+    const resumable =
+      madeBy(existing.tags, plan.owner) === 'earlier-attempt' &&
+      (existing.diskState === 'ReadyToUpload' || existing.diskState === 'ActiveUpload') &&
+      existing.creationData?.uploadSizeBytes === disk.uploadSize &&
+      sameSourceIdentity(sourceIdentityFromMetadata(existing.tags), disk.identity)
+    if (!resumable) {
+      throw new Error(
+        `Disk '${name}' already exists in resource group '${rg}' and is not an unfinished upload of this file by this run. Delete it and run again.`
+      )
+    }
+    const diskId = existing.id ?? named
+    ctx.ledger.add({
+      kind: 'upload-disk',
+      id: diskId,
+      writeAccess: existing.diskState === 'ActiveUpload'
+    })
+    log.info(
+      oneLine(
+        `Resuming the upload into disk '${name}' left by an earlier attempt of this run (${existing.diskState})`
+      )
+    )
+    return { diskId, resumable: true }
+  }
+  ctx.ledger.add({ kind: 'upload-disk', id: named, writeAccess: false })
+  const created = await waitFor(
+    `Create upload disk '${name}'`,
+    clients.compute.disks.createOrUpdate(
+      rg,
+      name,
+      {
+        location: options.location,
+        sku: { name: options.diskSku },
+        // Temporary disks always carry the run id: cleanup and resume recognise them by it.
+        tags: {
+          ...plan.tags,
+          [ProvenanceTag.RunId]: plan.run.runId,
+          ...sourceIdentityToMetadata(disk.identity)
+        },
+        // The OS disk says what it boots: DiskProperties.supportedCapabilities.architecture in
+        // the Disks API spec (New-AzDiskConfig -Architecture). Without it Azure takes the disk
+        // as x64, and an image or gallery version made from it inherits that.
+        ...(disk.lun === 'os' && plan.source.mode === 'upload'
+          ? {
+              osType: plan.source.osType,
+              hyperVGeneration: plan.source.hyperVGeneration,
+              supportedCapabilities: { architecture: plan.source.architecture }
+            }
+          : {}),
+        creationData: { createOption: 'Upload', uploadSizeBytes: disk.uploadSize }
+      },
+      { abortSignal: signal }
+    ),
+    { log, signal }
+  )
+  return { diskId: created.id ?? named, resumable: false }
+}
+
+/** A write SAS on the disk (masked at once); the ledger notes the open access for the cleanup. */
+async function grantWrite(ctx: RunContext, target: UploadTarget, diskId: string): Promise<string> {
+  const { clients, log, signal } = ctx
+  const access = await waitFor(
+    `Grant write access to disk '${target.name}'`,
+    clients.compute.disks.grantAccess(
+      target.rg,
+      target.name,
+      { access: 'Write', durationInSeconds: WRITE_ACCESS_SECONDS },
+      { abortSignal: signal }
+    ),
+    { log, signal }
+  )
+  ctx.ledger.update(diskId, { writeAccess: true })
+  const sas = access.accessSAS
+  if (!sas) throw new Error(`Granting write access to disk '${target.name}' returned no SAS URL.`)
+  maskUrlSecrets(sas, log.secret)
+  return sas
 }
 
 export async function deleteUploadDisk(ctx: RunContext, diskId: string): Promise<void> {

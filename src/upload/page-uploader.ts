@@ -9,9 +9,10 @@
  */
 import { createHash } from 'node:crypto'
 import { formatDuration, type Logger } from '../log.js'
-import { abortReason, sleep } from '../sleep.js'
+import { abortReason } from '../sleep.js'
+import { ConcurrencyLimiter } from './concurrency-limiter.js'
 import type { DiskImage } from './disk-format.js'
-import { openDiskReader } from './disk-reader.js'
+import { openDiskReader, type DiskChunk, type DiskReader } from './disk-reader.js'
 import {
   appendRange,
   firstUncovered,
@@ -25,6 +26,7 @@ import {
 } from './page-ranges.js'
 import { createResumeFilter, rangesToClear } from './resume.js'
 import { oneLine } from '../untrusted.js'
+import { retryWrite, UploadError, type RetryPolicy } from './write-retry.js'
 
 /** The uploader only reports progress and retries: the three plain methods of the run's Logger. */
 export type UploadLogger = Pick<Logger, 'info' | 'warning' | 'debug'>
@@ -110,153 +112,6 @@ export interface UploadResult {
   lowestConcurrency: number
 }
 
-export type WriteErrorKind = 'throttle' | 'transient' | 'fatal'
-
-const NETWORK_ERROR_CODES = new Set([
-  'ECONNRESET',
-  'ECONNABORTED',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-  'ENETUNREACH',
-  'EHOSTUNREACH',
-  'REQUEST_SEND_ERROR',
-  'UND_ERR_SOCKET'
-])
-
-/**
- * What to do about a failed write. Throttling and dropped connections mean the target is
- * overloaded: retry with a lower concurrency. Other 5xx: retry. Anything else (403 expired SAS,
- * 404, 412…) will not get better by retrying.
- */
-export function classifyWriteError(error: unknown): WriteErrorKind {
-  const e = error as {
-    statusCode?: number
-    code?: string
-    name?: string
-    cause?: { code?: string }
-  }
-  const status = e?.statusCode
-  if (status === 429 || status === 503 || status === 408) return 'throttle'
-  if (status === 500 && e.code === 'OperationTimedOut') return 'throttle'
-  if (status !== undefined && status >= 500) return 'transient'
-  if (status === 400 && e.code === 'Md5Mismatch') return 'transient' // corrupted in transit
-  if (status !== undefined && status > 0) return 'fatal'
-  if (e?.name === 'TryTimeoutError') return 'throttle'
-  if (NETWORK_ERROR_CODES.has(e?.code ?? '') || NETWORK_ERROR_CODES.has(e?.cause?.code ?? ''))
-    return 'throttle'
-  return 'fatal'
-}
-
-export class UploadError extends Error {
-  constructor(message: string, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause })
-    this.name = 'UploadError'
-  }
-}
-
-/** Retry-After (seconds) sent with 503/429, if any. */
-function retryAfterMs(error: unknown): number | undefined {
-  const headers = (error as { response?: { headers?: { get?(name: string): string | undefined } } })
-    ?.response?.headers
-  const value = headers?.get?.('retry-after')
-  const seconds = value === undefined ? NaN : Number(value)
-  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined
-}
-
-/** Exponential backoff with "equal jitter": half fixed, half random, so retries spread out. */
-export function backoffDelayMs(
-  attempt: number,
-  baseDelayMs: number,
-  maxDelayMs: number,
-  random = Math.random
-): number {
-  const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1))
-  return ceiling / 2 + random() * (ceiling / 2)
-}
-
-/**
- * Limits writes in flight to `limit`, which AIMD moves between 1 and `max`: halved on throttling
- * (once per window: failures of requests started before the last cut don't cut again), +1 after
- * `limit` successes in a row.
- */
-export class ConcurrencyLimiter {
-  limit: number
-  lowest: number
-  private active = 0
-  private epoch = 0
-  private successes = 0
-  private readonly waiters: Array<{
-    resolve: () => void
-    reject: (e: unknown) => void
-    signal: AbortSignal
-    onAbort: () => void
-  }> = []
-
-  constructor(readonly max: number) {
-    this.limit = max
-    this.lowest = max
-  }
-
-  /** Waits for a slot; returns the epoch to pass to throttled(). */
-  async enter(signal: AbortSignal, priority = false): Promise<number> {
-    if (signal.aborted) throw abortReason(signal)
-    if (this.active < this.limit && this.waiters.length === 0) {
-      this.active++
-      return this.epoch
-    }
-    await new Promise<void>((resolve, reject) => {
-      const waiter = {
-        resolve,
-        reject,
-        signal,
-        onAbort: () => {
-          const i = this.waiters.indexOf(waiter)
-          if (i >= 0) this.waiters.splice(i, 1)
-          reject(abortReason(signal))
-        }
-      }
-      signal.addEventListener('abort', waiter.onAbort, { once: true })
-      if (priority) this.waiters.unshift(waiter)
-      else this.waiters.push(waiter)
-    })
-    return this.epoch
-  }
-
-  leave(): void {
-    this.active--
-    this.wake()
-  }
-
-  succeeded(): void {
-    if (++this.successes >= this.limit && this.limit < this.max) {
-      this.limit++
-      this.successes = 0
-      this.wake()
-    }
-  }
-
-  /** Returns the new limit if this failure cut it, else undefined. */
-  throttled(startedInEpoch: number): number | undefined {
-    this.successes = 0
-    if (startedInEpoch !== this.epoch || this.limit === 1) return undefined
-    this.epoch++
-    this.limit = Math.max(1, Math.floor(this.limit / 2))
-    this.lowest = Math.min(this.lowest, this.limit)
-    return this.limit
-  }
-
-  private wake(): void {
-    while (this.active < this.limit && this.waiters.length > 0) {
-      const waiter = this.waiters.shift()!
-      waiter.signal.removeEventListener('abort', waiter.onAbort)
-      this.active++
-      waiter.resolve()
-    }
-  }
-}
-
 function formatMiB(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`
 }
@@ -287,294 +142,360 @@ interface WriteJob {
   md5?: Buffer
 }
 
+/** One upload in progress: what its parts (send, check, drain) share, and what they count. */
+interface UploadRun {
+  image: DiskImage
+  sink: PageSink
+  log: UploadLogger
+  /** The caller's signal joined with `internal`: a write that fails for good stops the others. */
+  signal: AbortSignal
+  outer: AbortSignal | undefined
+  internal: AbortController
+  limiter: ConcurrencyLimiter
+  retry: Omit<RetryPolicy, 'onRetry'>
+  useMd5: boolean
+  segmentSize: number
+  /** The image's non-zero runs, merged: what the target must hold. */
+  expected: PageRange[]
+  count: {
+    bytesSent: number
+    bytesSkippedAsWritten: number
+    bytesRewritten: number
+    bytesProcessed: number
+    scannedUpTo: number
+    expectedBytes: number
+    requests: number
+    retries: number
+  }
+  inFlight: Set<Promise<void>>
+  fatal: unknown
+  readRefusedLogged: boolean
+}
+
 export async function uploadDiskImage(options: UploadOptions): Promise<UploadResult> {
-  const { image, sink, log } = options
   const concurrency = options.concurrency ?? 8
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
     throw new RangeError(`upload concurrency must be an integer from 1 to 64, got ${concurrency}`)
   }
-  const maxTries = Math.max(1, options.retry?.maxTries ?? 8)
-  const baseDelayMs = options.retry?.baseDelayMs ?? 1000
-  const maxDelayMs = options.retry?.maxDelayMs ?? 60_000
-  const segmentSize = options.segmentSize ?? DEFAULT_SEGMENT_SIZE
-  const useMd5 = options.md5 ?? true
+  const { image, log } = options
   const started = Date.now()
-
-  const internal = new AbortController()
-  const signal = options.signal
-    ? AbortSignal.any([options.signal, internal.signal])
-    : internal.signal
-  if (signal.aborted) throw abortReason(signal)
-
-  const limiter = new ConcurrencyLimiter(concurrency)
-  // Resume trusts the target's page ranges only for where data is, never for what it is: every
-  // range it would skip is read back and compared, and sent again if it differs. A target that
-  // cannot be read back gets everything again.
-  const canVerify = sink.readPages !== undefined
-  if (options.alreadyWritten && options.alreadyWritten.length > 0 && !canVerify)
-    log.info(
-      'The target cannot be read back to check what an earlier attempt wrote: sending everything again'
-    )
-  const skipWritten = createResumeFilter(canVerify ? options.alreadyWritten : undefined)
+  const run = startRun(options, concurrency)
+  const skipWritten = resumeFilter(run, options.alreadyWritten)
   // Two buffers per writer: one being sent, one read ahead (≈ 2·N·4 MiB in total).
   const reader = await openDiskReader(image, { buffers: 2 * concurrency, direct: options.directIo })
   log.debug(oneLine(`Reading ${image.path} with ${reader.direct ? 'O_DIRECT' : 'buffered'} reads`))
 
-  const expected: PageRange[] = [] // the image's non-zero runs, merged: what the target must hold
-  let bytesSent = 0
-  let bytesSkippedAsWritten = 0
-  let bytesRewritten = 0
-  let bytesProcessed = 0
-  let scannedUpTo = 0
-  let requests = 0
-  let retries = 0
-  let fatal: unknown
-
   const progress = (): UploadProgress => ({
-    bytesProcessed,
+    bytesProcessed: run.count.bytesProcessed,
     bytesToRead: image.bytesToRead,
-    bytesSent,
-    bytesSkippedAsZero: scannedUpTo - totalBytesCached(),
-    bytesSkippedAsWritten,
-    requests,
+    bytesSent: run.count.bytesSent,
+    bytesSkippedAsZero: run.count.scannedUpTo - run.count.expectedBytes,
+    bytesSkippedAsWritten: run.count.bytesSkippedAsWritten,
+    requests: run.count.requests,
     elapsedMs: Date.now() - started,
-    concurrency: limiter.limit
+    concurrency: run.limiter.limit
   })
-  let expectedBytes = 0
-  const totalBytesCached = (): number => expectedBytes
-
-  let lastProgressCall = 0
-  const reportProgress = (force = false): void => {
-    if (!options.onProgress) return
-    const now = Date.now()
-    if (!force && now - lastProgressCall < 250) return
-    lastProgressCall = now
-    options.onProgress(progress())
-  }
+  const reportProgress = progressReporter(options.onProgress, progress)
   const timer = setInterval(
     () => log.info(oneLine(describeProgress(progress()))),
     options.progressIntervalMs ?? 10_000
   )
   timer.unref?.()
 
-  /** One request with retries; holds a concurrency slot only while the request is in flight. */
-  const send = async (job: WriteJob): Promise<void> => {
-    for (let attempt = 1; ; attempt++) {
-      const epoch = await limiter.enter(signal, attempt > 1)
-      try {
-        if (job.kind === 'write') await sink.writePages(job.body!, job.offset, job.md5, signal)
-        else await sink.clearPages!(job.offset, job.count, signal)
-      } catch (e) {
-        limiter.leave()
-        if (signal.aborted) throw abortReason(signal)
-        const kind = classifyWriteError(e)
-        const what = `${job.kind === 'write' ? 'Put Page' : 'Clear Pages'} at offset ${job.offset} (${job.count} bytes)`
-        const message = (e as Error)?.message ?? String(e)
-        if (kind === 'fatal' || attempt >= maxTries) {
-          const status = (e as { statusCode?: number }).statusCode
-          const hint =
-            status === 403 ? ' (the SAS may have expired or may not grant write access)' : ''
-          throw new UploadError(
-            `${what} failed${attempt > 1 ? ` after ${attempt} tries` : ''}: ${message}${hint}`,
-            e
-          )
-        }
-        retries++
-        if (kind === 'throttle') {
-          const cut = limiter.throttled(epoch)
-          if (cut !== undefined)
-            log.warning(
-              oneLine(`${what}: ${message}; the target is busy, reducing concurrency to ${cut}`)
-            )
-          else log.debug(oneLine(`${what}: ${message}; retrying`))
-        } else {
-          log.debug(oneLine(`${what}: ${message}; retrying`))
-        }
-        const delay = Math.min(
-          maxDelayMs,
-          Math.max(backoffDelayMs(attempt, baseDelayMs, maxDelayMs), retryAfterMs(e) ?? 0)
-        )
-        await sleep(delay, signal)
-        continue
-      }
-      limiter.leave()
-      limiter.succeeded()
-      requests++
-      if (job.kind === 'write') bytesSent += job.count
-      return
-    }
-  }
-
-  /**
-   * Whether the target holds `body` at `range` (Get Blob of the range, in one request slot). A
-   * read the target refuses counts as "different": the range is sent again.
-   */
-  let readRefusedLogged = false
-  const sameOnTarget = async (range: PageRange, body: Buffer): Promise<boolean> => {
-    await limiter.enter(signal) // throws when aborted, before taking a slot
-    try {
-      const there = await withRetries(
-        'Get Blob',
-        () => sink.readPages!(range.offset, range.count, signal),
-        { maxTries, baseDelayMs, maxDelayMs, signal, log }
-      )
-      return there.equals(body)
-    } catch (e) {
-      if (signal.aborted) throw abortReason(signal)
-      if (!readRefusedLogged) {
-        readRefusedLogged = true
-        log.warning(
-          oneLine(
-            `Could not read back what an earlier attempt wrote (${(e as Error).message}): sending those ranges again`
-          )
-        )
-      }
-      return false
-    } finally {
-      limiter.leave()
-    }
-  }
-
-  const inFlight = new Set<Promise<void>>()
-  const track = (p: Promise<void>): void => {
-    const tracked = p.catch(e => {
-      if (fatal === undefined) fatal = e
-      internal.abort(e)
-    })
-    inFlight.add(tracked)
-    void tracked.finally(() => inFlight.delete(tracked))
-  }
-
   try {
-    try {
-      for await (const chunk of reader.chunks(signal)) {
-        const chunkEnd = chunk.virtualOffset + chunk.data.length
-        const readBytes = bytesInExtents(image, chunk.virtualOffset, chunkEnd)
-        const pieces: PageRange[] = []
-        const checks: PageRange[] = []
-        for (const run of nonZeroRuns(chunk.data, segmentSize)) {
-          const absolute = { offset: chunk.virtualOffset + run.offset, count: run.count }
-          appendRange(expected, absolute)
-          expectedBytes += run.count
-          const remaining = skipWritten(absolute)
-          pieces.push(...remaining)
-          checks.push(...subtractRanges([absolute], remaining))
-        }
-        scannedUpTo = chunkEnd
-        if (pieces.length === 0 && checks.length === 0) {
-          chunk.release()
-          bytesProcessed += readBytes
-          reportProgress()
-          continue
-        }
-        let pending = pieces.length + checks.length
-        const done = (): void => {
-          if (--pending === 0) {
-            chunk.release()
-            bytesProcessed += readBytes
-            reportProgress()
-          }
-        }
-        const bodyOf = (r: PageRange): Buffer =>
-          chunk.data.subarray(
-            r.offset - chunk.virtualOffset,
-            r.offset - chunk.virtualOffset + r.count
-          )
-        const write = (r: PageRange): Promise<void> => {
-          const body = bodyOf(r)
-          const md5 = useMd5 ? createHash('md5').update(body).digest() : undefined
-          return send({ kind: 'write', offset: r.offset, count: r.count, body, md5 })
-        }
-        for (const piece of pieces) track(write(piece).then(done))
-        for (const check of checks) {
-          track(
-            (async () => {
-              if (await sameOnTarget(check, bodyOf(check))) bytesSkippedAsWritten += check.count
-              else {
-                bytesRewritten += check.count
-                await write(check)
-              }
-            })().then(done)
-          )
-        }
-      }
-      scannedUpTo = image.virtualSize
-    } catch (e) {
-      if (fatal === undefined) fatal = e
-      internal.abort(e)
-    }
-    while (inFlight.size > 0) await Promise.all([...inFlight])
-    if (fatal !== undefined) throw options.signal?.aborted ? abortReason(options.signal) : fatal
-
-    // Resuming onto a target that has data where this image is zero: clear it, or it shows through.
-    let bytesCleared = 0
-    if (options.alreadyWritten && options.alreadyWritten.length > 0) {
-      const clears = rangesToClear(expected, options.alreadyWritten, image.virtualSize)
-      if (clears.length > 0) {
-        if (!sink.clearPages)
-          throw new UploadError(
-            `the target holds data in ${clears.length} ranges where the image is empty, and this sink cannot clear pages`
-          )
-        log.info(
-          oneLine(
-            `Clearing ${formatMiB(totalBytes(clears))} on the target where the image is empty`
-          )
-        )
-        for (const clear of clears.flatMap(r => splitRange(r, 1024 * 1024 * 1024))) {
-          track(send({ kind: 'clear', offset: clear.offset, count: clear.count }))
-          bytesCleared += clear.count
-        }
-        while (inFlight.size > 0) await Promise.all([...inFlight])
-        if (fatal !== undefined) throw fatal
-      }
-    }
-
+    await sendImage(run, reader, skipWritten, reportProgress)
+    const bytesCleared = await clearWhereImageIsEmpty(run, options.alreadyWritten)
     // The footer last: only a complete upload carries it.
-    await send({
-      kind: 'write',
-      offset: image.virtualSize,
-      count: image.footer.length,
-      body: image.footer,
-      md5: useMd5 ? createHash('md5').update(image.footer).digest() : undefined
-    })
+    await send(run, writeJob(run, image.virtualSize, image.footer))
+    if (options.verify ?? true) await verifyTarget(run)
 
-    if (options.verify ?? true) {
-      const required = [...expected, { offset: image.virtualSize, count: image.footer.length }]
-      const written = await withRetries('Get Page Ranges', () => sink.listWrittenRanges(signal), {
-        maxTries,
-        baseDelayMs,
-        maxDelayMs,
-        signal,
-        log
-      })
-      const missing = firstUncovered(required, mergeRanges(written))
-      if (missing) {
-        throw new UploadError(
-          `verification failed: the target's page ranges do not cover ${missing.count} bytes at offset ${missing.offset} that were uploaded`
-        )
-      }
-    }
-
+    const { count } = run
     const result: UploadResult = {
-      bytesSent,
-      dataBytes: expectedBytes,
-      bytesSkippedAsZero: image.virtualSize - expectedBytes,
-      bytesSkippedAsWritten,
-      bytesRewritten,
+      bytesSent: count.bytesSent,
+      dataBytes: count.expectedBytes,
+      bytesSkippedAsZero: image.virtualSize - count.expectedBytes,
+      bytesSkippedAsWritten: count.bytesSkippedAsWritten,
+      bytesRewritten: count.bytesRewritten,
       bytesCleared,
-      requests,
-      retries,
+      requests: count.requests,
+      retries: count.retries,
       durationMs: Date.now() - started,
       directIo: reader.direct,
-      lowestConcurrency: limiter.lowest
+      lowestConcurrency: run.limiter.lowest
     }
-    bytesProcessed = image.bytesToRead
+    count.bytesProcessed = image.bytesToRead
     reportProgress(true)
-    // The per-disk result line is the caller's (upload-image.ts sendDisk): one line per disk.
+    // The per-disk result line is the caller's (send-disk.ts sendDisk): one line per disk.
     return result
   } finally {
     clearInterval(timer)
     await reader.close()
+  }
+}
+
+function startRun(options: UploadOptions, concurrency: number): UploadRun {
+  const internal = new AbortController()
+  const signal = options.signal
+    ? AbortSignal.any([options.signal, internal.signal])
+    : internal.signal
+  if (signal.aborted) throw abortReason(signal)
+  return {
+    image: options.image,
+    sink: options.sink,
+    log: options.log,
+    signal,
+    outer: options.signal,
+    internal,
+    limiter: new ConcurrencyLimiter(concurrency),
+    retry: {
+      maxTries: Math.max(1, options.retry?.maxTries ?? 8),
+      baseDelayMs: options.retry?.baseDelayMs ?? 1000,
+      maxDelayMs: options.retry?.maxDelayMs ?? 60_000,
+      signal
+    },
+    useMd5: options.md5 ?? true,
+    segmentSize: options.segmentSize ?? DEFAULT_SEGMENT_SIZE,
+    expected: [],
+    count: {
+      bytesSent: 0,
+      bytesSkippedAsWritten: 0,
+      bytesRewritten: 0,
+      bytesProcessed: 0,
+      scannedUpTo: 0,
+      expectedBytes: 0,
+      requests: 0,
+      retries: 0
+    },
+    inFlight: new Set(),
+    fatal: undefined,
+    readRefusedLogged: false
+  }
+}
+
+/**
+ * Resume trusts the target's page ranges only for where data is, never for what it is: every
+ * range it would skip is read back and compared, and sent again if it differs. A target that
+ * cannot be read back gets everything again.
+ */
+function resumeFilter(
+  run: UploadRun,
+  alreadyWritten: readonly PageRange[] | undefined
+): (range: PageRange) => PageRange[] {
+  const canVerify = run.sink.readPages !== undefined
+  if (alreadyWritten && alreadyWritten.length > 0 && !canVerify)
+    run.log.info(
+      'The target cannot be read back to check what an earlier attempt wrote: sending everything again'
+    )
+  return createResumeFilter(canVerify ? alreadyWritten : undefined)
+}
+
+/** Calls `onProgress` at most every 250 ms, or now when forced. */
+function progressReporter(
+  onProgress: ((progress: UploadProgress) => void) | undefined,
+  progress: () => UploadProgress
+): (force?: boolean) => void {
+  let lastCall = 0
+  return (force = false) => {
+    if (!onProgress) return
+    const now = Date.now()
+    if (!force && now - lastCall < 250) return
+    lastCall = now
+    onProgress(progress())
+  }
+}
+
+/** Reads the whole image and sends its non-zero runs; returns when every write has settled. */
+async function sendImage(
+  run: UploadRun,
+  reader: DiskReader,
+  skipWritten: (range: PageRange) => PageRange[],
+  reportProgress: () => void
+): Promise<void> {
+  try {
+    for await (const chunk of reader.chunks(run.signal)) {
+      sendChunk(run, chunk, skipWritten, reportProgress)
+    }
+    run.count.scannedUpTo = run.image.virtualSize
+  } catch (e) {
+    fail(run, e)
+  }
+  await drain(run)
+  if (run.fatal !== undefined) throw run.outer?.aborted ? abortReason(run.outer) : run.fatal
+}
+
+/**
+ * Starts the writes (and, when resuming, the read-back checks) of one chunk's non-zero runs;
+ * the chunk's buffer goes back to the reader once all of them have settled.
+ */
+function sendChunk(
+  run: UploadRun,
+  chunk: DiskChunk,
+  skipWritten: (range: PageRange) => PageRange[],
+  reportProgress: () => void
+): void {
+  const chunkEnd = chunk.virtualOffset + chunk.data.length
+  const readBytes = bytesInExtents(run.image, chunk.virtualOffset, chunkEnd)
+  const pieces: PageRange[] = []
+  const checks: PageRange[] = []
+  for (const nonZero of nonZeroRuns(chunk.data, run.segmentSize)) {
+    const absolute = { offset: chunk.virtualOffset + nonZero.offset, count: nonZero.count }
+    appendRange(run.expected, absolute)
+    run.count.expectedBytes += nonZero.count
+    const remaining = skipWritten(absolute)
+    pieces.push(...remaining)
+    checks.push(...subtractRanges([absolute], remaining))
+  }
+  run.count.scannedUpTo = chunkEnd
+  let pending = pieces.length + checks.length
+  const done = (): void => {
+    if (--pending > 0) return
+    chunk.release()
+    run.count.bytesProcessed += readBytes
+    reportProgress()
+  }
+  if (pending === 0) return done()
+  const bodyOf = (r: PageRange): Buffer =>
+    chunk.data.subarray(r.offset - chunk.virtualOffset, r.offset - chunk.virtualOffset + r.count)
+  const write = (r: PageRange): Promise<void> => send(run, writeJob(run, r.offset, bodyOf(r)))
+  for (const piece of pieces) track(run, write(piece).then(done))
+  for (const check of checks) {
+    const checked = async (): Promise<void> => {
+      if (await sameOnTarget(run, check, bodyOf(check)))
+        run.count.bytesSkippedAsWritten += check.count
+      else {
+        run.count.bytesRewritten += check.count
+        await write(check)
+      }
+    }
+    track(run, checked().then(done))
+  }
+}
+
+function writeJob(run: UploadRun, offset: number, body: Buffer): WriteJob {
+  const md5 = run.useMd5 ? createHash('md5').update(body).digest() : undefined
+  return { kind: 'write', offset, count: body.length, body, md5 }
+}
+
+/** One request with retries; holds a concurrency slot only while the request is in flight. */
+async function send(run: UploadRun, job: WriteJob): Promise<void> {
+  const { sink, limiter, signal, log } = run
+  const what = `${job.kind === 'write' ? 'Put Page' : 'Clear Pages'} at offset ${job.offset} (${job.count} bytes)`
+  let epoch = 0
+  const onRetry: RetryPolicy['onRetry'] = (kind, message) => {
+    run.count.retries++
+    const cut = kind === 'throttle' ? limiter.throttled(epoch) : undefined
+    if (cut !== undefined)
+      log.warning(
+        oneLine(`${what}: ${message}; the target is busy, reducing concurrency to ${cut}`)
+      )
+    else log.debug(oneLine(`${what}: ${message}; retrying`))
+  }
+  await retryWrite(what, { ...run.retry, onRetry }, async attempt => {
+    epoch = await limiter.enter(signal, attempt > 1)
+    try {
+      if (job.body) await sink.writePages(job.body, job.offset, job.md5, signal)
+      else if (sink.clearPages) await sink.clearPages(job.offset, job.count, signal)
+      else throw new UploadError('this target cannot clear pages')
+    } finally {
+      limiter.leave()
+    }
+  })
+  limiter.succeeded()
+  run.count.requests++
+  if (job.kind === 'write') run.count.bytesSent += job.count
+}
+
+/** Retries that only log (reads: they neither count as write retries nor cut concurrency). */
+function readPolicy(run: UploadRun, what: string): RetryPolicy {
+  return {
+    ...run.retry,
+    onRetry: (_kind, message) => run.log.debug(oneLine(`${what}: ${message}; retrying`))
+  }
+}
+
+/**
+ * Whether the target holds `body` at `range` (Get Blob of the range, in one request slot). A
+ * read the target refuses counts as "different": the range is sent again.
+ */
+async function sameOnTarget(run: UploadRun, range: PageRange, body: Buffer): Promise<boolean> {
+  const { sink, limiter, signal } = run
+  const readPages = sink.readPages
+  if (!readPages) return false
+  await limiter.enter(signal) // throws when aborted, before taking a slot
+  try {
+    const there = await retryWrite('Get Blob', readPolicy(run, 'Get Blob'), () =>
+      readPages.call(sink, range.offset, range.count, signal)
+    )
+    return there.equals(body)
+  } catch (e) {
+    if (signal.aborted) throw abortReason(signal)
+    if (!run.readRefusedLogged) {
+      run.readRefusedLogged = true
+      run.log.warning(
+        oneLine(
+          `Could not read back what an earlier attempt wrote (${e instanceof Error ? e.message : String(e)}): sending those ranges again`
+        )
+      )
+    }
+    return false
+  } finally {
+    limiter.leave()
+  }
+}
+
+/** The first failure wins and stops the rest. */
+function fail(run: UploadRun, error: unknown): void {
+  if (run.fatal === undefined) run.fatal = error
+  run.internal.abort(error)
+}
+
+function track(run: UploadRun, p: Promise<void>): void {
+  const tracked = p.catch(e => fail(run, e))
+  run.inFlight.add(tracked)
+  void tracked.finally(() => run.inFlight.delete(tracked))
+}
+
+async function drain(run: UploadRun): Promise<void> {
+  while (run.inFlight.size > 0) await Promise.all([...run.inFlight])
+}
+
+/** Resuming onto a target that has data where this image is zero: clear it, or it shows through. */
+async function clearWhereImageIsEmpty(
+  run: UploadRun,
+  alreadyWritten: readonly PageRange[] | undefined
+): Promise<number> {
+  if (!alreadyWritten || alreadyWritten.length === 0) return 0
+  const clears = rangesToClear(run.expected, alreadyWritten, run.image.virtualSize)
+  if (clears.length === 0) return 0
+  if (!run.sink.clearPages)
+    throw new UploadError(
+      `the target holds data in ${clears.length} ranges where the image is empty, and this sink cannot clear pages`
+    )
+  run.log.info(
+    oneLine(`Clearing ${formatMiB(totalBytes(clears))} on the target where the image is empty`)
+  )
+  let bytesCleared = 0
+  for (const clear of clears.flatMap(r => splitRange(r, 1024 * 1024 * 1024))) {
+    track(run, send(run, { kind: 'clear', offset: clear.offset, count: clear.count }))
+    bytesCleared += clear.count
+  }
+  await drain(run)
+  if (run.fatal !== undefined) throw run.fatal
+  return bytesCleared
+}
+
+/** The target's page ranges must cover everything sent, the footer included. */
+async function verifyTarget(run: UploadRun): Promise<void> {
+  const { image, sink, signal } = run
+  const required = [...run.expected, { offset: image.virtualSize, count: image.footer.length }]
+  const written = await retryWrite('Get Page Ranges', readPolicy(run, 'Get Page Ranges'), () =>
+    sink.listWrittenRanges(signal)
+  )
+  const missing = firstUncovered(required, mergeRanges(written))
+  if (missing) {
+    throw new UploadError(
+      `verification failed: the target's page ranges do not cover ${missing.count} bytes at offset ${missing.offset} that were uploaded`
+    )
   }
 }
 
@@ -603,28 +524,4 @@ function* extentsNear(image: DiskImage, start: number): Generator<DiskImage['ext
     else hi = mid
   }
   for (let i = lo; i < list.length; i++) yield list[i]
-}
-
-async function withRetries<T>(
-  what: string,
-  run: () => Promise<T>,
-  o: {
-    maxTries: number
-    baseDelayMs: number
-    maxDelayMs: number
-    signal: AbortSignal
-    log: UploadLogger
-  }
-): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await run()
-    } catch (e) {
-      if (o.signal.aborted) throw abortReason(o.signal)
-      if (classifyWriteError(e) === 'fatal' || attempt >= o.maxTries)
-        throw new UploadError(`${what} failed: ${(e as Error)?.message ?? e}`, e)
-      o.log.debug(oneLine(`${what}: ${(e as Error)?.message}; retrying`))
-      await sleep(backoffDelayMs(attempt, o.baseDelayMs, o.maxDelayMs), o.signal)
-    }
-  }
 }

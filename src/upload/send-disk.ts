@@ -57,12 +57,15 @@ export interface PreparedTarget {
   md5: boolean
 }
 
-export async function sendDisk(
-  ctx: RunContext,
-  disk: UploadDisk,
-  target: PreparedTarget,
+export interface SendDiskOptions {
+  disk: UploadDisk
+  target: PreparedTarget
+  /** This disk's share of the upload concurrency. */
   concurrency: number
-): Promise<UploadResult> {
+}
+
+export async function sendDisk(ctx: RunContext, options: SendDiskOptions): Promise<UploadResult> {
+  const { disk, target, concurrency } = options
   const label = disk.lun === 'os' ? 'OS disk' : `data disk LUN ${disk.lun}`
   const result = await uploadDiskImage({
     image: disk,

@@ -9,11 +9,9 @@ import {
   type ContainerClient
 } from '@azure/storage-blob'
 import type { TokenCredential } from '@azure/identity'
-import type { AzureClients } from '../azure/clients.js'
 import { parseResourceId } from '../azure/resource-id.js'
-import type { Logger } from '../log.js'
 import type { UploadDestination } from '../plan.js'
-import type { RunContext } from '../run-context.js'
+import type { AzureDeps, RunContext } from '../run-context.js'
 import {
   createPageBlob,
   createPageBlobClient,
@@ -54,12 +52,11 @@ function refused(e: unknown): boolean {
 }
 
 export async function connectStorageAccount(
-  clients: AzureClients,
-  account: { resourceGroup: string; name: string },
-  container: string,
-  log: Logger,
-  signal: AbortSignal
+  deps: AzureDeps,
+  target: { account: { resourceGroup: string; name: string }; container: string }
 ): Promise<PreparedAccount> {
+  const { clients, log, signal } = deps
+  const { account, container } = target
   const props = await clients.storage.storageAccounts.getProperties(
     account.resourceGroup,
     account.name,
@@ -116,25 +113,25 @@ export async function prepareStorageAccount(
   ctx: RunContext,
   destination: StorageAccountDestination
 ): Promise<PreparedAccount> {
-  return connectStorageAccount(
-    ctx.clients,
-    destination.account,
-    destination.container,
-    ctx.log,
-    ctx.signal
-  )
+  return connectStorageAccount(ctx, destination)
 }
 
 export function uploadBlobName(base: string, runId: string, lun: 'os' | number): string {
   return `${base}-${runId}-${lun === 'os' ? 'os' : `lun${lun}`}.vhd`
 }
 
+export interface PageBlobUploadOptions {
+  account: PreparedAccount
+  disk: UploadDisk
+  /** This disk's share of the upload concurrency. */
+  concurrency: number
+}
+
 export async function uploadToPageBlob(
   ctx: RunContext,
-  account: PreparedAccount,
-  disk: UploadDisk,
-  concurrency: number
+  options: PageBlobUploadOptions
 ): Promise<{ url: string; bytesSent: number }> {
+  const { account, disk, concurrency } = options
   const { plan, log, signal } = ctx
   const base = plan.managedImage?.image.name ?? plan.gallery?.imageDefinition ?? 'image'
   const blob = account.container.getPageBlobClient(uploadBlobName(base, plan.run.runId, disk.lun))
@@ -167,28 +164,27 @@ export async function uploadToPageBlob(
   const alreadyWritten = resumable ? await sink.listWrittenRanges(signal) : undefined
   // Put Page takes a transactional Content-MD5 on a storage account's page blob (Put Page REST
   // reference); the service checks the body against it.
-  const result = await sendDisk(ctx, disk, { sink, alreadyWritten, md5: true }, concurrency)
+  const result = await sendDisk(ctx, {
+    disk,
+    target: { sink, alreadyWritten, md5: true },
+    concurrency
+  })
   return { url, bytesSent: result.bytesSent }
 }
 
 /** Deletes a temporary blob this run wrote (checked by its metadata), for cleanup and the post step. */
 export async function deleteUploadBlob(
-  clients: AzureClients,
-  url: string,
-  storageAccountId: string,
-  runId: string,
-  log: Logger,
-  signal: AbortSignal
+  deps: AzureDeps,
+  upload: { url: string; storageAccountId: string; runId: string }
 ): Promise<string> {
+  const { signal } = deps
+  const { url, storageAccountId, runId } = upload
   const { resourceGroup: rg, name } = parseResourceId(storageAccountId)
   const containerName = new URL(url).pathname.split('/').filter(Boolean).slice(-2)[0]
-  const account = await connectStorageAccount(
-    clients,
-    { resourceGroup: rg, name },
-    containerName,
-    log,
-    signal
-  )
+  const account = await connectStorageAccount(deps, {
+    account: { resourceGroup: rg, name },
+    container: containerName
+  })
   const blob = account.container.getPageBlobClient(
     decodeURIComponent(new URL(url).pathname.split('/').pop() as string)
   )

@@ -76,12 +76,18 @@ export function shareConcurrency(total: number, weights: number[]): number[] {
   return shares
 }
 
+export interface UploadImagesOptions {
+  source: UploadSource
+  inspected: InspectedUpload
+  /** Where managed disks are created: the image's region. */
+  location: string
+}
+
 export async function uploadImages(
   ctx: RunContext,
-  source: UploadSource,
-  inspected: InspectedUpload,
-  location: string
+  options: UploadImagesOptions
 ): Promise<{ content: ImageContent; uploadedBytes: number }> {
+  const { source, inspected, location } = options
   const shares = shareConcurrency(
     source.concurrency,
     inspected.disks.map(d => d.bytesToRead)
@@ -90,7 +96,7 @@ export async function uploadImages(
     const diskSku = source.destination.diskSku
     const results = await ctx.step('Upload disk images (managed disks)', () =>
       allOrAbort(ctx.signal, inspected.disks, (disk, signal, i) =>
-        uploadToManagedDisk({ ...ctx, signal }, disk, { location, diskSku, concurrency: shares[i] })
+        uploadToManagedDisk({ ...ctx, signal }, { disk, location, diskSku, concurrency: shares[i] })
       )
     )
     return {
@@ -106,7 +112,7 @@ export async function uploadImages(
   const account = await ctx.step('Storage account', () => prepareStorageAccount(ctx, destination))
   const results = await ctx.step('Upload disk images (page blobs)', () =>
     allOrAbort(ctx.signal, inspected.disks, (disk, signal, i) =>
-      uploadToPageBlob({ ...ctx, signal }, account, disk, shares[i])
+      uploadToPageBlob({ ...ctx, signal }, { account, disk, concurrency: shares[i] })
     )
   )
   return {
@@ -135,14 +141,11 @@ export async function finishUploads(ctx: RunContext, source: UploadSource): Prom
     } else {
       ctx.log.info(
         oneLine(
-          await deleteUploadBlob(
-            ctx.clients,
-            entry.url,
-            entry.storageAccountId,
-            ctx.plan.run.runId,
-            ctx.log,
-            ctx.signal
-          )
+          await deleteUploadBlob(ctx, {
+            url: entry.url,
+            storageAccountId: entry.storageAccountId,
+            runId: ctx.plan.run.runId
+          })
         )
       )
       ctx.ledger.remove(entry.url)

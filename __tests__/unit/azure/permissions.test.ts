@@ -470,39 +470,6 @@ describe('missingActions', () => {
   })
 })
 
-describe('customRoleDefinition per mode', () => {
-  it.each(['capture', 'upload-managed-disk', 'upload-storage-account'] as const)('%s', mode => {
-    const role = customRoleDefinition(mode)
-    expect(role.IsCustom).toBe(true)
-    expect(role.Actions).toContain('Microsoft.Compute/galleries/images/versions/write')
-    expect(role.Actions).toContain('Microsoft.Compute/images/write')
-    expect(role.Actions).toContain('Microsoft.Compute/locations/capsOperations/read')
-    expect(role.Actions).not.toContain('*')
-    // A version straight from a VHD needs the account's keys (shared-image-galleries.md).
-    expect(role.Actions.includes('Microsoft.Storage/storageAccounts/listKeys/action')).toBe(
-      mode === 'upload-storage-account'
-    )
-    // … and one straight from a VM, write on the VM.
-    expect(role.Actions.includes('Microsoft.Compute/virtualMachines/write')).toBe(
-      mode === 'capture'
-    )
-    expect(role.AssignableScopes).toEqual([
-      '/subscriptions/<subscription-id>/resourceGroups/<resource-group>'
-    ])
-    if (mode === 'capture')
-      expect(role.Actions).toContain('Microsoft.Compute/virtualMachines/runCommand/action')
-    if (mode === 'upload-managed-disk')
-      expect(role.Actions).toContain('Microsoft.Compute/disks/beginGetAccess/action')
-    expect(role.DataActions.length > 0).toBe(mode === 'upload-storage-account')
-  })
-
-  it('takes explicit assignable scopes', () => {
-    expect(customRoleDefinition('capture', ['/subscriptions/x']).AssignableScopes).toEqual([
-      '/subscriptions/x'
-    ])
-  })
-})
-
 describe('roleForAction', () => {
   it.each([
     ['Microsoft.Compute/virtualMachines/generalize/action', 'Virtual Machine Contributor'],

@@ -40,16 +40,15 @@ function existingSetup(): FakeGalleries {
 describe('checkGalleryTarget', () => {
   it('plans a new version in an existing definition, source region first', async () => {
     const fake = existingSetup()
-    const pre = await checkGalleryTarget(
-      deps(fake),
-      galleryTarget({
+    const pre = await checkGalleryTarget(deps(fake), {
+      target: galleryTarget({
         targetRegions: [
           { name: 'westus', replicas: 2 },
           { name: 'eastus', replicas: 3 }
         ]
       }),
-      sourceFacts()
-    )
+      source: sourceFacts()
+    })
     expect(pre).toMatchObject({
       galleryExists: true,
       definitionExists: true,
@@ -68,20 +67,21 @@ describe('checkGalleryTarget', () => {
 
   it('only reads', async () => {
     const fake = existingSetup()
-    await checkGalleryTarget(deps(fake), galleryTarget(), sourceFacts())
+    await checkGalleryTarget(deps(fake), { target: galleryTarget(), source: sourceFacts() })
     expect(fake.calls.every(c => c.startsWith('GET'))).toBe(true)
   })
 
   it('fails on a missing gallery unless it may create it', async () => {
     const fake = new FakeGalleries()
-    await expect(checkGalleryTarget(deps(fake), galleryTarget(), sourceFacts())).rejects.toThrow(
+    await expect(
+      checkGalleryTarget(deps(fake), { target: galleryTarget(), source: sourceFacts() })
+    ).rejects.toThrow(
       "Azure Compute Gallery 'gal' does not exist in resource group 'gal-rg': create it first, or set create-gallery-image: true"
     )
-    const pre = await checkGalleryTarget(
-      deps(fake),
-      galleryTarget({ createIfMissing: true }),
-      sourceFacts({ securityType: 'TrustedLaunch' })
-    )
+    const pre = await checkGalleryTarget(deps(fake), {
+      target: galleryTarget({ createIfMissing: true }),
+      source: sourceFacts({ securityType: 'TrustedLaunch' })
+    })
     expect(pre).toMatchObject({
       galleryExists: false,
       definitionExists: false,
@@ -94,24 +94,27 @@ describe('checkGalleryTarget', () => {
   it('fails on a missing definition unless it may create it', async () => {
     const fake = new FakeGalleries()
     fake.addGallery('gal')
-    await expect(checkGalleryTarget(deps(fake), galleryTarget(), sourceFacts())).rejects.toThrow(
-      "Gallery image definition 'def' does not exist in gallery 'gal'"
-    )
     await expect(
-      checkGalleryTarget(
-        deps(fake),
-        galleryTarget({ createIfMissing: true, sku: '' }),
-        sourceFacts()
-      )
+      checkGalleryTarget(deps(fake), { target: galleryTarget(), source: sourceFacts() })
+    ).rejects.toThrow("Gallery image definition 'def' does not exist in gallery 'gal'")
+    await expect(
+      checkGalleryTarget(deps(fake), {
+        target: galleryTarget({ createIfMissing: true, sku: '' }),
+        source: sourceFacts()
+      })
     ).rejects.toThrow('needs publisher, offer and sku')
   })
 
   it('fails on a definition that does not fit the source, before anything is written', async () => {
     const fake = existingSetup()
     await expect(
-      checkGalleryTarget(deps(fake), galleryTarget(), sourceFacts({ hyperVGeneration: 'V1' }), {
-        kind: 'vm',
-        name: 'build-vm'
+      checkGalleryTarget(deps(fake), {
+        target: galleryTarget(),
+        source: sourceFacts({ hyperVGeneration: 'V1' }),
+        origin: {
+          kind: 'vm',
+          name: 'build-vm'
+        }
       })
     ).rejects.toThrow(
       "Gallery image definition 'def' is Hyper-V generation V2 but the source VM 'build-vm' is V1"
@@ -122,7 +125,10 @@ describe('checkGalleryTarget', () => {
   it('reuses the version an earlier attempt of this run made', async () => {
     const fake = existingSetup()
     fake.addVersion('1.0.0', { provisioningState: 'Succeeded', tags: ownTags })
-    const pre = await checkGalleryTarget(deps(fake), galleryTarget(), sourceFacts())
+    const pre = await checkGalleryTarget(deps(fake), {
+      target: galleryTarget(),
+      source: sourceFacts()
+    })
     expect(pre.action).toBe('reuse')
     expect(pre.versionId).toBe(
       '/subscriptions/sub/resourceGroups/gal-rg/providers/Microsoft.Compute/galleries/gal/images/def/versions/1.0.0'
@@ -132,20 +138,19 @@ describe('checkGalleryTarget', () => {
   it('fails on a version another run made', async () => {
     const fake = existingSetup()
     fake.addVersion('1.0.0', { provisioningState: 'Succeeded', tags: { 'github-run-id': '9' } })
-    await expect(checkGalleryTarget(deps(fake), galleryTarget(), sourceFacts())).rejects.toThrow(
-      'made by run 9'
-    )
+    await expect(
+      checkGalleryTarget(deps(fake), { target: galleryTarget(), source: sourceFacts() })
+    ).rejects.toThrow('made by run 9')
   })
 
   // Azure makes a version only in its source's region; the gallery may be elsewhere.
   it('puts the version in the source region when the gallery is in another one', async () => {
     const fake = existingSetup()
     const d = deps(fake)
-    const pre = await checkGalleryTarget(
-      d,
-      galleryTarget(),
-      sourceFacts({ location: 'West Europe' })
-    )
+    const pre = await checkGalleryTarget(d, {
+      target: galleryTarget(),
+      source: sourceFacts({ location: 'West Europe' })
+    })
     expect(pre.location).toBe('westeurope')
     expect(pre.galleryLocation).toBe('eastus')
     expect(pre.regions.map(r => r.name)).toEqual(['westeurope'])
@@ -162,7 +167,7 @@ describe('describeGalleryPlan', () => {
       keepVersions: 3,
       excludeFromLatest: true
     })
-    const pre = await checkGalleryTarget(deps(fake), target, sourceFacts())
+    const pre = await checkGalleryTarget(deps(fake), { target: target, source: sourceFacts() })
     expect(describeGalleryPlan(target, pre)).toEqual([
       "Gallery 'gal' (resource group gal-rg, eastus) exists.",
       "Image definition 'def' exists and fits the source (security type Standard).",
@@ -177,7 +182,10 @@ describe('describeGalleryPlan', () => {
       createIfMissing: true,
       version: { kind: 'auto', value: '2026.1126.7' }
     })
-    const pre = await checkGalleryTarget(deps(new FakeGalleries()), target, sourceFacts())
+    const pre = await checkGalleryTarget(deps(new FakeGalleries()), {
+      target: target,
+      source: sourceFacts()
+    })
     const lines = describeGalleryPlan(target, pre)
     expect(lines[0]).toBe("Gallery 'gal' will be created in resource group gal-rg (eastus).")
     expect(lines[1]).toBe(
@@ -193,13 +201,18 @@ describe('publishGalleryVersion', () => {
     const ctx = testContext(fake)
     const target = galleryTarget({ createIfMissing: true, targetRegions: [{ name: 'westus' }] })
     const source = sourceFacts({ securityType: 'TrustedLaunch' })
-    const pre = await checkGalleryTarget(deps(fake), target, source)
+    const pre = await checkGalleryTarget(deps(fake), { target: target, source: source })
     let ledgerAtPut: unknown[] = []
     fake.onCall = call => {
       if (call === 'PUT version 1.0.0') ledgerAtPut = ctx.ledger.entries()
     }
 
-    const result = await publishGalleryVersion(ctx, target, pre, vmContent, source)
+    const result = await publishGalleryVersion(ctx, {
+      target: target,
+      pre,
+      content: vmContent,
+      source: source
+    })
 
     expect(result).toEqual({
       id: '/galleries/gal/images/def/versions/1.0.0',
@@ -226,11 +239,8 @@ describe('publishGalleryVersion', () => {
     ])
     expect(ledgerAtPut).toEqual([{ kind: 'gallery-image-version', id: pre.versionId }])
     expect(ctx.ledger.entries()).toEqual([])
-    expect(ctx.report.outputs).toEqual({
-      'gallery-image-version-id': result.id,
-      'gallery-image-version': '1.0.0',
-      'image-id': result.id
-    })
+    // The step returns what it made; execute.ts alone turns that into outputs.
+    expect(ctx.report.outputs).toEqual({})
     expect(ctx.report.created.map(c => c.kind)).toEqual([
       'Gallery',
       'Gallery image definition',
@@ -248,12 +258,20 @@ describe('publishGalleryVersion', () => {
     const fake = existingSetup()
     fake.addVersion('1.0.0', { provisioningState: 'Succeeded', tags: ownTags })
     const ctx = testContext(fake)
-    const pre = await checkGalleryTarget(deps(fake), galleryTarget(), sourceFacts())
-    const result = await publishGalleryVersion(ctx, galleryTarget(), pre, vmContent, sourceFacts())
+    const pre = await checkGalleryTarget(deps(fake), {
+      target: galleryTarget(),
+      source: sourceFacts()
+    })
+    const result = await publishGalleryVersion(ctx, {
+      target: galleryTarget(),
+      pre,
+      content: vmContent,
+      source: sourceFacts()
+    })
     expect(result.id).toBe('/galleries/gal/images/def/versions/1.0.0')
     expect(fake.calls.every(c => c.startsWith('GET'))).toBe(true)
     expect(ctx.ledgerLog).toEqual([])
-    expect(ctx.report.outputs['gallery-image-version-id']).toBe(result.id)
+    expect(result.version).toBe('1.0.0')
     expect(ctx.report.created).toEqual([])
   })
 
@@ -261,8 +279,16 @@ describe('publishGalleryVersion', () => {
     const fake = existingSetup()
     fake.addVersion('1.0.0', { provisioningState: 'Failed', tags: ownTags })
     const ctx = testContext(fake)
-    const pre = await checkGalleryTarget(deps(fake), galleryTarget(), sourceFacts())
-    await publishGalleryVersion(ctx, galleryTarget(), pre, vmContent, sourceFacts())
+    const pre = await checkGalleryTarget(deps(fake), {
+      target: galleryTarget(),
+      source: sourceFacts()
+    })
+    await publishGalleryVersion(ctx, {
+      target: galleryTarget(),
+      pre,
+      content: vmContent,
+      source: sourceFacts()
+    })
     expect(fake.calls.filter(c => !c.startsWith('GET'))).toEqual([
       'DELETE version 1.0.0',
       'PUT version 1.0.0'
@@ -274,9 +300,14 @@ describe('publishGalleryVersion', () => {
     const fake = existingSetup()
     fake.addVersion('1.0.0', { provisioningState: 'Succeeded' })
     const target = galleryTarget({ overwrite: true })
-    const pre = await checkGalleryTarget(deps(fake), target, sourceFacts())
+    const pre = await checkGalleryTarget(deps(fake), { target: target, source: sourceFacts() })
     expect(pre.action).toBe('overwrite')
-    await publishGalleryVersion(testContext(fake), target, pre, vmContent, sourceFacts())
+    await publishGalleryVersion(testContext(fake), {
+      target: target,
+      pre,
+      content: vmContent,
+      source: sourceFacts()
+    })
     expect(fake.calls.filter(c => !c.startsWith('GET'))).toEqual([
       'DELETE version 1.0.0',
       'PUT version 1.0.0'
@@ -287,9 +318,17 @@ describe('publishGalleryVersion', () => {
     const fake = existingSetup()
     fake.versionOutcome = () => 'Failed'
     const ctx = testContext(fake)
-    const pre = await checkGalleryTarget(deps(fake), galleryTarget(), sourceFacts())
+    const pre = await checkGalleryTarget(deps(fake), {
+      target: galleryTarget(),
+      source: sourceFacts()
+    })
     await expect(
-      publishGalleryVersion(ctx, galleryTarget(), pre, vmContent, sourceFacts())
+      publishGalleryVersion(ctx, {
+        target: galleryTarget(),
+        pre,
+        content: vmContent,
+        source: sourceFacts()
+      })
     ).rejects.toThrow(
       "Creating gallery image version 1.0.0 of 'def' failed: Replication failed (replication: eastus Failed 10%)"
     )
@@ -299,14 +338,16 @@ describe('publishGalleryVersion', () => {
   it('publishes uploaded disks with their LUNs', async () => {
     const fake = existingSetup()
     const ctx = testContext(fake)
-    const pre = await checkGalleryTarget(deps(fake), galleryTarget(), sourceFacts())
-    await publishGalleryVersion(
-      ctx,
-      galleryTarget(),
+    const pre = await checkGalleryTarget(deps(fake), {
+      target: galleryTarget(),
+      source: sourceFacts()
+    })
+    await publishGalleryVersion(ctx, {
+      target: galleryTarget(),
       pre,
-      { kind: 'disks', osDiskId: '/disks/os', dataDiskIds: ['/disks/d0'] },
-      sourceFacts()
-    )
+      content: { kind: 'disks', osDiskId: '/disks/os', dataDiskIds: ['/disks/d0'] },
+      source: sourceFacts()
+    })
     expect(fake.versions.get('1.0.0')?.storageProfile).toEqual({
       osDiskImage: { source: { id: '/disks/os' } },
       dataDiskImages: [{ lun: 0, source: { id: '/disks/d0' } }]
@@ -323,14 +364,22 @@ describe('pruneGalleryVersions', () => {
 
   it('does nothing with keep-versions 0', async () => {
     const fake = withVersions('1.0.0', '2.0.0')
-    expect(await pruneGalleryVersions(testContext(fake), galleryTarget(), '2.0.0')).toEqual([])
+    expect(
+      await pruneGalleryVersions(testContext(fake), {
+        target: galleryTarget(),
+        keepVersion: '2.0.0'
+      })
+    ).toEqual([])
     expect(fake.calls).toEqual([])
   })
 
   it('deletes all but the N newest and logs each deletion', async () => {
     const fake = withVersions('1.0.0', '1.0.10', '1.0.9', '2.0.0')
     const ctx = testContext(fake)
-    const deleted = await pruneGalleryVersions(ctx, galleryTarget({ keepVersions: 2 }), '2.0.0')
+    const deleted = await pruneGalleryVersions(ctx, {
+      target: galleryTarget({ keepVersions: 2 }),
+      keepVersion: '2.0.0'
+    })
     expect(deleted.sort()).toEqual([
       '/galleries/gal/images/def/versions/1.0.0',
       '/galleries/gal/images/def/versions/1.0.9'
@@ -345,7 +394,10 @@ describe('pruneGalleryVersions', () => {
     const fake = withVersions('1.0.0', '2.0.0', '3.0.0')
     fake.failDelete.add('2.0.0')
     const ctx = testContext(fake)
-    const deleted = await pruneGalleryVersions(ctx, galleryTarget({ keepVersions: 1 }), '3.0.0')
+    const deleted = await pruneGalleryVersions(ctx, {
+      target: galleryTarget({ keepVersions: 1 }),
+      keepVersion: '3.0.0'
+    })
     expect(deleted).toEqual(['/galleries/gal/images/def/versions/1.0.0'])
     expect(ctx.log.lines).toContainEqual({
       level: 'warning',
@@ -362,7 +414,12 @@ describe('pruneGalleryVersions', () => {
     compute.galleryImageVersions.listByGalleryImage = () => ({
       [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new Error('403 Forbidden')) })
     })
-    expect(await pruneGalleryVersions(ctx, galleryTarget({ keepVersions: 1 }), '1.0.0')).toEqual([])
+    expect(
+      await pruneGalleryVersions(ctx, {
+        target: galleryTarget({ keepVersions: 1 }),
+        keepVersion: '1.0.0'
+      })
+    ).toEqual([])
     expect(ctx.log.lines).toContainEqual({
       level: 'warning',
       message: "Could not list the versions of 'def' to apply keep-versions: 403 Forbidden"

@@ -4,14 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { inspectDiskImage, type DiskImage } from '../../../src/upload/disk-format.js'
-import {
-  backoffDelayMs,
-  classifyWriteError,
-  ConcurrencyLimiter,
-  uploadDiskImage,
-  UploadError,
-  type PageSink
-} from '../../../src/upload/page-uploader.js'
+import { ConcurrencyLimiter } from '../../../src/upload/concurrency-limiter.js'
+import { uploadDiskImage, type PageSink } from '../../../src/upload/page-uploader.js'
+import { backoffDelayMs, classifyWriteError, UploadError } from '../../../src/upload/write-retry.js'
 import { mergeRanges, type PageRange } from '../../../src/upload/page-ranges.js'
 import {
   MiB,
