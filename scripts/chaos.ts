@@ -42,8 +42,14 @@ const cases: CaseResult[] = []
 let failed = 0
 try {
   let next = 0
+  // Ctrl-C (SIGINT) ends the campaign early: runs in flight finish, the table covers those done.
+  let stopping = false
+  process.once('SIGINT', () => {
+    stopping = true
+    console.log('Stopping: waiting for the runs in flight, then the report of the runs done.')
+  })
   const worker = async (): Promise<void> => {
-    for (let i = next++; i < seeds.length; i = next++) {
+    for (let i = next++; i < seeds.length && !stopping; i = next++) {
       const scenario = scenarioFor(seeds[i])
       const record = await runScenario(scenario, { azurite, dir })
       records[i] = record
@@ -66,7 +72,7 @@ try {
     }
   }
   await Promise.all(Array.from({ length: parallel }, worker))
-  if (withConcurrency) {
+  if (withConcurrency && !stopping) {
     cases.push(...(await runConcurrencyCases({ azurite, dir })))
     for (const c of cases) {
       console.log(`concurrency: ${c.name}: ${c.violations.length ? 'VIOLATION' : 'ok'}`)
@@ -82,9 +88,10 @@ try {
 const command = replay
   ? `npm run chaos -- --replay ${replay}`
   : `npm run chaos -- --runs ${runs} --seed ${seed}`
-const report = campaignReport(records, cases, {
+const done = records.filter(Boolean)
+const report = campaignReport(done, cases, {
   seed,
-  runs: records.length,
+  runs: done.length,
   seconds: (Date.now() - t0) / 1000,
   command
 })
