@@ -279,7 +279,7 @@ function watchUploadSources(
   return {
     method: 'PUT',
     path: /\/(images|versions)\/[^/?]+\?/,
-    times: 1_000_000,
+    observe: true,
     onMatch: async (request: RecordedRequest) => {
       const { diskId, uri } = uploadSourceOf(request.body as Body)
       let content: Buffer

@@ -226,8 +226,7 @@ async function rerunDuringPost(shared: Shared): Promise<CaseResult> {
     cloud.emu.faults.add({
       method: 'GET',
       path: /\/operations\//,
-      after: 0,
-      times: 1_000_000,
+      observe: true,
       onMatch: () =>
         void (sawImagePut ||= cloud.emu.requests.some(
           r => r.method === 'PUT' && /\/images\/rerun-image$/.test(r.path)

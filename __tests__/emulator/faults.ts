@@ -50,10 +50,16 @@ export const INTERNAL_EXECUTION_ERROR = {
   message: 'An internal execution error occurred. Please retry later.'
 }
 
+const matches = (f: Fault, method: string, pathAndQuery: string): boolean =>
+  (!f.method || f.method.toUpperCase() === method) && (!f.path || f.path.test(pathAndQuery))
+
+/** The observers (`observe: true`) that match a request: each sees it, none is a fault. */
+export function observersOf(state: State, method: string, pathAndQuery: string): Fault[] {
+  return state.faults.filter(f => f.observe && matches(f, method, pathAndQuery))
+}
+
 export function takeFault(state: State, method: string, pathAndQuery: string): Fault | undefined {
-  const i = state.faults.findIndex(
-    f => (!f.method || f.method.toUpperCase() === method) && (!f.path || f.path.test(pathAndQuery))
-  )
+  const i = state.faults.findIndex(f => !f.observe && matches(f, method, pathAndQuery))
   if (i < 0) return undefined
   const f = state.faults[i]
   if (f.after && f.after > 0) {

@@ -28,7 +28,7 @@ import { makeCertificate } from './tls.js'
 import { ArmFailure, armError } from './errors.js'
 import { isArmPath, route } from './router.js'
 import { tokenAudience } from './identity.js'
-import { faultReply, takeFault } from './faults.js'
+import { faultReply, observersOf, takeFault } from './faults.js'
 import { newGuid, resourceId } from './ids.js'
 import { getResource, putResource } from './store.js'
 import { addVm, type VmSeed } from './vms.js'
@@ -378,6 +378,7 @@ async function handle(state: State, req: IncomingMessage, res: ServerResponse): 
   state.requests.push(record)
   const ctx: Ctx = { state, req, res, method, path: url.pathname, query, body, rawBody }
 
+  for (const o of observersOf(state, method, url.pathname + url.search)) await o.onMatch?.(record)
   const fault = takeFault(state, method, url.pathname + url.search)
   if (fault?.expireTokens) expireAllTokens(state)
   if (fault?.onMatch) await fault.onMatch(record)

@@ -63,6 +63,11 @@ export interface Fault {
   /** Test hook run when the fault is taken, before the request is handled (observe, or interrupt the client). */
   onMatch?: (request: RecordedRequest) => void | Promise<void>
   /**
+   * An observer, not a fault: its `onMatch` runs on every matching request, before the faults are
+   * looked at, and it never takes the place of one.
+   */
+  observe?: boolean
+  /**
    * Answer with exactly this instead of the route's reply: a hostile or misconfigured server (a
    * tampered cloud metadata document, a redirect), which no Azure source describes: test-only.
    */
