@@ -8,6 +8,7 @@
  * Each failure is a warning.
  */
 import type { AzureClients } from './azure/clients.js'
+import { buildDeletionOrder, deleteBuildResource } from './build/build-cleanup.js'
 import { getOrUndefined } from './azure/not-found.js'
 import { parseResourceId, sameResourceId } from './azure/resource-id.js'
 import { waitFor } from './azure/operation.js'
@@ -120,15 +121,22 @@ async function cleanEntry(deps: CleanupDeps, entry: LedgerEntry): Promise<string
       )
       return `deleted unfinished gallery image version ${version}`
     }
+    case 'build-resource':
+      return deleteBuildResource(deps, entry.id)
   }
 }
 
 export async function cleanUp(deps: CleanupDeps): Promise<{ done: string[]; failed: string[] }> {
   const done: string[] = []
   const failed: string[] = []
-  // Versions and images first: they may reference the temporary disks.
+  // Versions and images first: they may reference the temporary disks. A build's resources last,
+  // the VM before the network it uses.
   const order = (e: LedgerEntry): number =>
-    e.kind === 'gallery-image-version' || e.kind === 'managed-image' ? 0 : 1
+    e.kind === 'gallery-image-version' || e.kind === 'managed-image'
+      ? 0
+      : e.kind === 'build-resource'
+        ? 2 + buildDeletionOrder(e.id)
+        : 1
   for (const entry of deps.ledger.entries().sort((a, b) => order(a) - order(b))) {
     try {
       const what = await cleanEntry(deps, entry)

@@ -17,6 +17,13 @@ export const Inputs = {
   Deprovision: 'deprovision',
   BackupSnapshot: 'backup-snapshot',
   DeleteSourceVm: 'delete-source-vm',
+  BaseImage: 'base-image',
+  VmSize: 'vm-size',
+  Customize: 'customize',
+  CustomizeScripts: 'customize-scripts',
+  SubnetId: 'subnet-id',
+  OsDiskSizeGb: 'os-disk-size-gb',
+  KeepBuildVm: 'keep-build-vm',
   Vhd: 'vhd',
   DataVhds: 'data-vhds',
   OsType: 'os-type',
@@ -60,7 +67,8 @@ export const Outputs = {
   GalleryImageVersion: 'gallery-image-version',
   Location: 'location',
   BackupSnapshotIds: 'backup-snapshot-ids',
-  UploadedBytes: 'uploaded-bytes'
+  UploadedBytes: 'uploaded-bytes',
+  BaseImageVersion: 'base-image-version'
 } as const
 
 export const State = {
@@ -94,5 +102,7 @@ export const ProvenanceTag = {
    * The owner key (see ownerKey): which job of which run made a resource, with which inputs. What
    * cleanup and re-run reuse act on; always set, like github-run-id.
    */
-  OwnerKey: 'github-owner-key'
+  OwnerKey: 'github-owner-key',
+  /** Build mode: the base image with its resolved version (`publisher:offer:sku:version` or an ID). */
+  BaseImage: 'base-image'
 } as const

@@ -11,6 +11,7 @@ import { publishGalleryVersion } from './targets/gallery-version.js'
 import { pruneGalleryVersions } from './targets/gallery-retention.js'
 import { finishUploads, uploadImages } from './upload/upload-image.js'
 import { oneLine } from './untrusted.js'
+import { buildAndCapture, removeBuildResources } from './execute-build.js'
 
 export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
   const { plan, report } = ctx
@@ -55,6 +56,8 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
       }
     }
     content = { kind: 'vm', vmId: vm.id }
+  } else if (pre.mode === 'build') {
+    content = await buildAndCapture(ctx, pre)
   } else {
     const result = await uploadImages(ctx, {
       source: pre.settings,
@@ -75,24 +78,36 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
     report.outputs[Outputs.ManagedImageId] = managedImageId
     report.outputs[Outputs.ImageId] = managedImageId
   }
-  if (plan.gallery && pre.gallery) {
-    const target = plan.gallery
-    const gp = pre.gallery
-    const versionContent: ImageContent | undefined =
-      managedImageId !== undefined ? { kind: 'managed-image', imageId: managedImageId } : content
-    const version = await ctx.step('Gallery image version', () =>
-      publishGalleryVersion(ctx, { target, pre: gp, content: versionContent, source: pre.source })
-    )
-    report.outputs[Outputs.GalleryImageVersionId] = version.id
-    report.outputs[Outputs.GalleryImageVersion] = version.version
-    report.outputs[Outputs.ImageId] = version.id
-    report.outputs[Outputs.Location] = version.location
-    if (target.keepVersions > 0) {
-      await ctx.step('Prune old versions', () =>
-        pruneGalleryVersions(ctx, { target, keepVersion: version.version })
+  // A build's VM is no longer needed once the managed image exists (a gallery version is then made
+  // from the image): its removal runs while the version replicates (not a step of its own: steps
+  // are log groups, which cannot overlap). Made from the VM, the version needs it to the end.
+  const buildRemoval =
+    pre.mode === 'build' && managedImageId !== undefined ? removeBuildResources(ctx) : undefined
+  try {
+    if (plan.gallery && pre.gallery) {
+      const target = plan.gallery
+      const gp = pre.gallery
+      const versionContent: ImageContent | undefined =
+        managedImageId !== undefined ? { kind: 'managed-image', imageId: managedImageId } : content
+      const version = await ctx.step('Gallery image version', () =>
+        publishGalleryVersion(ctx, { target, pre: gp, content: versionContent, source: pre.source })
       )
+      report.outputs[Outputs.GalleryImageVersionId] = version.id
+      report.outputs[Outputs.GalleryImageVersion] = version.version
+      report.outputs[Outputs.ImageId] = version.id
+      report.outputs[Outputs.Location] = version.location
+      if (target.keepVersions > 0) {
+        await ctx.step('Prune old versions', () =>
+          pruneGalleryVersions(ctx, { target, keepVersion: version.version })
+        )
+      }
     }
+  } finally {
+    // Never left running behind a failure: cleanup after it must not race the same deletions.
+    await buildRemoval
   }
+  if (pre.mode === 'build' && buildRemoval === undefined)
+    await ctx.step('Delete the build VM and network', () => removeBuildResources(ctx))
   // A gallery version lives in its source's region (the gallery may be elsewhere).
   report.outputs[Outputs.Location] ??= pre.source.location
   if (pre.mode === 'upload' && !allReused) {

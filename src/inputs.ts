@@ -58,9 +58,11 @@ import {
   type Owner,
   type Plan,
   type RunIdentity,
+  type Source,
   type UploadDestination,
   type UploadSource
 } from './plan.js'
+import { buildSubscription, readBuild } from './inputs-build.js'
 
 export { InputError, type InputReader }
 
@@ -217,41 +219,53 @@ function readScope(read: InputReader, defaults: InputDefaults | undefined): Scop
     guid(read, Inputs.SubscriptionId) ??
     subscriptionOf(text(read, Inputs.SourceVm)) ??
     subscriptionOf(text(read, Inputs.StorageAccount)) ??
+    buildSubscription(read) ??
     guidWithDefault(read, Inputs.SubscriptionId, defaults) ??
     defaults?.cliSubscription?.()
   return { subscriptionId, resourceGroup }
 }
 
-/** `mode`, or the mode `source-vm` / `vhd` imply, then that mode's inputs. */
-function readSource(read: InputReader, scope: Scope): CaptureSource | UploadSource {
+/** The inputs that name a source, by the mode each implies. */
+const SOURCE_INPUTS = [
+  [Inputs.SourceVm, 'capture'],
+  [Inputs.Vhd, 'upload'],
+  [Inputs.BaseImage, 'build']
+] as const
+
+/** `mode`, or the mode `source-vm` / `vhd` / `base-image` imply, then that mode's inputs. */
+function readSource(read: InputReader, scope: Scope, owner: Owner): Source {
   const modeInput = oneOf(read, Inputs.Mode, MODES, 'capture')
-  const sourceVm = text(read, Inputs.SourceVm)
-  const vhd = text(read, Inputs.Vhd)
   const modeGiven = text(read, Inputs.Mode) !== undefined
-  if (!modeGiven && sourceVm !== undefined && vhd !== undefined) {
+  const given = SOURCE_INPUTS.filter(([name]) => text(read, name) !== undefined)
+  if (!modeGiven && given.length > 1) {
+    const [[first], ...others] = given
     throw new InputError(
-      Inputs.SourceVm,
-      `and 'vhd' are both set: set one (capture a VM, or upload a disk image).`
+      first,
+      `and ${others.map(([n]) => `'${n}'`).join(' and ')} are both set: set one ('source-vm' to capture a VM, 'vhd' to upload a disk image, 'base-image' to build from an image).`
     )
   }
-  if (!modeGiven && sourceVm === undefined && vhd === undefined) {
+  if (!modeGiven && given.length === 0) {
     throw new InputError(
       Inputs.SourceVm,
-      `or 'vhd' is required: 'source-vm' to capture a VM, 'vhd' to upload a disk image.`
+      `or 'vhd' or 'base-image' is required: 'source-vm' to capture a VM, 'vhd' to upload a disk image, 'base-image' to build from an image.`
     )
   }
-  const mode = modeGiven ? modeInput : sourceVm ? 'capture' : 'upload'
-  if (mode === 'capture') {
-    if (sourceVm === undefined)
-      throw new InputError(Inputs.SourceVm, `is required in capture mode.`)
-    if (vhd !== undefined)
-      throw new InputError(Inputs.Vhd, `is only used in upload mode (mode is 'capture').`)
-    return readCapture(read, scope, sourceVm)
+  const mode = modeGiven ? modeInput : given[0][1]
+  const [own] = SOURCE_INPUTS.filter(([, m]) => m === mode).map(([name]) => name)
+  const value = text(read, own)
+  if (value === undefined) throw new InputError(own, `is required in ${mode} mode.`)
+  for (const [name, other] of SOURCE_INPUTS) {
+    if (other !== mode && text(read, name) !== undefined)
+      throw new InputError(name, `is only used in ${other} mode (mode is '${mode}').`)
   }
-  if (vhd === undefined) throw new InputError(Inputs.Vhd, `is required in upload mode.`)
-  if (sourceVm !== undefined)
-    throw new InputError(Inputs.SourceVm, `is only used in capture mode (mode is 'upload').`)
-  return readUpload(read, scope, vhd)
+  switch (mode) {
+    case 'capture':
+      return readCapture(read, scope, value)
+    case 'upload':
+      return readUpload(read, scope, value)
+    case 'build':
+      return readBuild(read, scope, value, owner)
+  }
 }
 
 function readCapture(read: InputReader, scope: Scope, sourceVm: string): CaptureSource {
@@ -356,7 +370,7 @@ function readUploadDestination(read: InputReader, scope: Scope): UploadDestinati
 function readTargets(
   read: InputReader,
   context: PlanContext,
-  source: CaptureSource | UploadSource,
+  source: Source,
   scope: Scope
 ): Pick<Plan, 'subscriptionId' | 'resourceGroup' | 'managedImage' | 'gallery'> {
   const { subscriptionId } = scope
@@ -530,13 +544,19 @@ function readLocation(read: InputReader): string | undefined {
 function readTags(
   read: InputReader,
   context: PlanContext,
-  source: CaptureSource | UploadSource,
+  source: Source,
   owner: Owner
 ): Record<string, string> {
   const userTags = parsed(Inputs.Tags, () => parseTags(text(read, Inputs.Tags) ?? ''))
   const provenance = bool(read, Inputs.ProvenanceTags, true)
-  // Upload disks carry the 4 tags of their source file's identity besides these (resume).
-  const reserved = source.mode === 'upload' && source.destination.kind === 'managed-disk' ? 4 : 0
+  // Upload disks carry the 4 tags of their source file's identity besides these (resume); a
+  // build's resources the resolved `base-image` tag.
+  const reserved =
+    source.mode === 'upload' && source.destination.kind === 'managed-disk'
+      ? 4
+      : source.mode === 'build'
+        ? 1
+        : 0
   return parsed(Inputs.Tags, () =>
     buildTags(userTags, context.run, { provenance, reserved, ownerKey: owner.key })
   )
@@ -558,11 +578,11 @@ function readOwner(read: InputReader, context: PlanContext): Owner {
 export function readPlan(read: InputReader, context: PlanContext): Plan {
   const connection = readConnection(read, context.defaults)
   const scope = readScope(read, context.defaults)
-  const source = readSource(read, scope)
+  const owner = readOwner(read, context)
+  const source = readSource(read, scope, owner)
   const targets = readTargets(read, context, source, scope)
   const broken = brokenRule({ source, ...targets })
   if (broken !== undefined) throw new InputError(broken.input, broken.message)
-  const owner = readOwner(read, context)
   return {
     connection,
     ...targets,

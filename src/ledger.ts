@@ -3,7 +3,26 @@
  * state the moment it exists, so the post step can finish the job after a failure or cancellation.
  */
 import { resourceId } from './azure/resource-id.js'
-import type { Plan } from './plan.js'
+import type { BuildNames, Plan, ResourceRef } from './plan.js'
+
+/**
+ * The IDs a build's temporary resources get in `resource-group` (names from the owner key, see
+ * inputs-build.ts buildNames): the only ones a build's ledger may list.
+ */
+export function buildResourceIds(
+  scope: Omit<ResourceRef, 'name'>,
+  names: BuildNames
+): { vm: string; osDisk: string; nic: string; nsg: string; vnet: string } {
+  const at = (name: string, provider: string, type: string): string =>
+    resourceId({ ...scope, name }, provider, type)
+  return {
+    vm: at(names.vm, 'Microsoft.Compute', 'virtualMachines'),
+    osDisk: at(names.osDisk, 'Microsoft.Compute', 'disks'),
+    nic: at(names.nic, 'Microsoft.Network', 'networkInterfaces'),
+    nsg: at(names.nsg, 'Microsoft.Network', 'networkSecurityGroups'),
+    vnet: at(names.vnet, 'Microsoft.Network', 'virtualNetworks')
+  }
+}
 
 export type LedgerEntry =
   /** A temporary upload disk; `writeAccess` while a write SAS is open on it. */
@@ -13,6 +32,11 @@ export type LedgerEntry =
   /** A managed image or gallery image version being created: removed if it never succeeded. */
   | { kind: 'managed-image'; id: string }
   | { kind: 'gallery-image-version'; id: string }
+  /**
+   * A temporary resource of a build (VM, its OS disk, NIC, NSG, virtual network): deleted after
+   * the capture, or by cleanup after a failure unless `keep-build-vm` keeps it.
+   */
+  | { kind: 'build-resource'; id: string }
 
 export interface Ledger {
   add(entry: LedgerEntry): void
@@ -64,6 +88,8 @@ export interface LedgerScope {
   uploadDisks: boolean
   /** The storage account and container of a storage-account upload. */
   storage?: { accountId: string; container: string }
+  /** The IDs of a build's temporary resources (lower case): derived from the owner key. */
+  buildResourceIds?: string[]
 }
 
 /** The state's ledger: the entries' JSON (as createLedger persists it), bound to the run's nonce. */
@@ -91,7 +117,16 @@ export function ledgerScope(plan: Plan): LedgerScope {
             accountId: resourceId(upload.account, 'Microsoft.Storage', 'storageAccounts'),
             container: upload.container
           }
-        : undefined
+        : undefined,
+    buildResourceIds:
+      plan.source.mode === 'build'
+        ? Object.values(
+            buildResourceIds(
+              { subscriptionId: plan.subscriptionId, resourceGroup: plan.resourceGroup },
+              plan.source.names
+            )
+          ).map(id => id.toLowerCase())
+        : []
   }
 }
 
@@ -118,6 +153,10 @@ function inScope(entry: LedgerEntry, scope: LedgerScope): boolean {
     )
   }
   const raw = String((entry as { id?: unknown }).id)
+  if (entry.kind === 'build-resource') {
+    // Exactly one of the names this job's build derives; nothing else.
+    return (scope.buildResourceIds ?? []).includes(raw.toLowerCase())
+  }
   const m = ID.exec(raw)
   // '.' or '..' as a name would address another resource once it is in a URL path.
   if (!m || raw.split('/').some(part => part === '.' || part === '..')) return false
@@ -172,7 +211,13 @@ export function openLedger(
   const refused: string[] = []
   if (sealed.entries.length === 0) return { entries, refused }
   const scope = scopeOf()
-  const kinds = new Set(['upload-disk', 'upload-blob', 'managed-image', 'gallery-image-version'])
+  const kinds = new Set([
+    'upload-disk',
+    'upload-blob',
+    'managed-image',
+    'gallery-image-version',
+    'build-resource'
+  ])
   for (const raw of sealed.entries as unknown[]) {
     const entry = raw as LedgerEntry
     const kind =

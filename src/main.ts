@@ -22,13 +22,15 @@ import { InputError, readPlan } from './inputs.js'
 import { createLedger, sealLedger, type Ledger } from './ledger.js'
 import { formatDuration } from './log.js'
 import { describePlan, type Plan } from './plan.js'
-import { decidedPlan, planLines, preflight } from './preflight.js'
+import { decidedPlan, planLines, preflight, type Inspected } from './preflight.js'
+import { readCustomizeScripts } from './build/customize-scripts.js'
+import { withBaseImageTag } from './execute-build.js'
 import { emptyReport, type Report } from './report.js'
 import { StepFailure, type RunContext } from './run-context.js'
 import { trackRun, type RunTracker } from './run-tracker.js'
 import type { Runner } from './runner.js'
 import { renderSummary } from './summary.js'
-import { inspectUploadSource, type InspectedUpload } from './upload/upload-image.js'
+import { inspectUploadSource } from './upload/upload-image.js'
 import { outputProblems } from './output-checks.js'
 import { oneLine, printUntrusted } from './untrusted.js'
 
@@ -52,9 +54,9 @@ export async function runMain(runner: Runner, deps: MainDeps = { connect }): Pro
   // The time limit and cancellation start before the first read of a file: reading an input
   // must not outlast timeout-minutes, whatever the path names.
   const tracker = trackRun(runner, plan, report)
-  // Upload files are checked before any call to Azure: a bad file costs nothing.
-  const upload = await inspectOrReport(runner, plan, tracker)
-  if (upload === false) {
+  // Upload files and customization scripts are checked before any call to Azure: a bad file costs nothing.
+  const inspected = await inspectOrReport(runner, plan, tracker)
+  if (inspected === false) {
     tracker.dispose()
     return 1
   }
@@ -69,8 +71,17 @@ export async function runMain(runner: Runner, deps: MainDeps = { connect }): Pro
       State.Connection,
       JSON.stringify({ runId: plan.run.runId, ownerKey: plan.owner.key })
     )
-    const ctx = runContext(plan, clients, tracker, ledger, report)
-    const pre = await ctx.step('Check source and targets (read-only)', () => preflight(ctx, upload))
+    let ctx = runContext(plan, clients, tracker, ledger, report)
+    const checked = ctx
+    const pre = await ctx.step('Check source and targets (read-only)', () =>
+      preflight(checked, inspected)
+    )
+    // What a build creates carries the base image it was made from, resolved (`base-image` tag).
+    if (pre.mode === 'build') {
+      ctx = { ...ctx, plan: withBaseImageTag(plan, pre.build.image.provenance) }
+      report.outputs[Outputs.BaseImageVersion] =
+        pre.build.image.version || pre.build.image.provenance
+    }
     tracker.enter('Check permissions')
     const decided = decidedPlan(plan, pre.mode === 'capture' && pre.deprovision)
     const permissions = await checkPermissions(clients, decided, tracker.log, tracker.signal)
@@ -137,23 +148,37 @@ function readPlanOrReport(runner: Runner): Plan | undefined {
 }
 
 /**
- * The inspected upload files (undefined in capture mode), or false after reporting a bad file, or
- * a timeout or cancellation while reading them.
+ * The inspected upload files or customization scripts (nothing in capture mode), or false after
+ * reporting a bad file, or a timeout or cancellation while reading them.
  */
 async function inspectOrReport(
   runner: Runner,
   plan: Plan,
   tracker: RunTracker
-): Promise<InspectedUpload | undefined | false> {
-  if (plan.source.mode !== 'upload') return undefined
-  tracker.enter('Inspect the disk image files')
+): Promise<Inspected | false> {
+  const source = plan.source
+  if (source.mode === 'capture') return {}
+  tracker.enter(
+    source.mode === 'upload' ? 'Inspect the disk image files' : 'Read the customization scripts'
+  )
   try {
-    return await untilAborted(inspectUploadSource(plan.source), tracker.signal)
+    if (source.mode === 'build') {
+      const scripts = await untilAborted(
+        readCustomizeScripts({
+          paths: source.customizeScripts,
+          inline: source.customize,
+          workspace: runner.env.GITHUB_WORKSPACE || process.cwd()
+        }),
+        tracker.signal
+      )
+      return { scripts }
+    }
+    return { upload: await untilAborted(inspectUploadSource(source), tracker.signal) }
   } catch (e) {
     const why = tracker.stopReason()
     runner.error(
       why !== undefined
-        ? `${why === 'timeout' ? `Timed out after ${plan.timeoutMinutes} minute(s)` : 'Cancelled'} while reading the disk image files.`
+        ? `${why === 'timeout' ? `Timed out after ${plan.timeoutMinutes} minute(s)` : 'Cancelled'} while reading the ${source.mode === 'upload' ? 'disk image files' : 'customization scripts'}.`
         : e instanceof Error
           ? e.message
           : String(e)
@@ -201,7 +226,14 @@ function runContext(
 
 function title(plan: Plan): string {
   if (plan.dryRun) return 'Dry run'
-  return plan.source.mode === 'capture' ? `Capture of VM '${plan.source.vm.name}'` : 'Upload'
+  switch (plan.source.mode) {
+    case 'capture':
+      return `Capture of VM '${plan.source.vm.name}'`
+    case 'build':
+      return 'Build'
+    case 'upload':
+      return 'Upload'
+  }
 }
 
 /**

@@ -4,11 +4,18 @@
  * on its own (inputs.ts), so the first broken rule is the one reported.
  */
 import { Inputs } from './constants.js'
-import type { CaptureSource, GalleryTarget, ManagedImageTarget, UploadSource } from './plan.js'
+import type {
+  BuildSource,
+  CaptureSource,
+  GalleryTarget,
+  ManagedImageTarget,
+  Source,
+  UploadSource
+} from './plan.js'
 
 /** The part of the plan the rules look at. */
 export interface RuledPlan {
-  source: CaptureSource | UploadSource
+  source: Source
   managedImage?: ManagedImageTarget
   gallery?: GalleryTarget
 }
@@ -26,6 +33,8 @@ const specializedCapture = (p: RuledPlan): CaptureSource | undefined =>
   p.source.mode === 'capture' && !p.source.generalize ? p.source : undefined
 const upload = (p: RuledPlan): UploadSource | undefined =>
   p.source.mode === 'upload' ? p.source : undefined
+const build = (p: RuledPlan): BuildSource | undefined =>
+  p.source.mode === 'build' ? p.source : undefined
 
 export const PLAN_RULES: readonly PlanRule[] = [
   {
@@ -74,7 +83,8 @@ export const PLAN_RULES: readonly PlanRule[] = [
   },
   {
     inputs: [Inputs.SecurityType, Inputs.ImageName],
-    holds: p => upload(p)?.securityType !== 'TrustedLaunch' || p.managedImage === undefined,
+    holds: p =>
+      (upload(p) ?? build(p))?.securityType !== 'TrustedLaunch' || p.managedImage === undefined,
     message: () =>
       `'TrustedLaunch' images can only be gallery image versions, not managed images. Remove 'image-name' or use a gallery target.`
   },

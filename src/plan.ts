@@ -9,7 +9,7 @@ export type { ResourceRef }
 
 // Each list of allowed values is declared once: the inputs accept exactly these (ignoring case), and
 // the types derive from them.
-export const MODES = ['capture', 'upload'] as const
+export const MODES = ['capture', 'upload', 'build'] as const
 export type Mode = (typeof MODES)[number]
 export const AUTH_TYPES = [
   'auto',
@@ -54,6 +54,8 @@ export const UPLOAD_VIAS = ['managed-disk', 'storage-account'] as const
 export type UploadVia = (typeof UPLOAD_VIAS)[number]
 export const REPLICATION_MODES = ['Full', 'Shallow'] as const
 export type ReplicationMode = (typeof REPLICATION_MODES)[number]
+export const KEEP_BUILD_VM = ['false', 'on-failure', 'true'] as const
+export type KeepBuildVm = (typeof KEEP_BUILD_VM)[number]
 
 /**
  * How to sign in, by `auth-type`: 'oidc' and 'client-secret' cannot be planned without the ids (and
@@ -115,6 +117,61 @@ export interface UploadSource {
   keepUpload: boolean
 }
 
+/**
+ * The image a build starts from, by the form `base-image` takes: a Marketplace URN
+ * (`publisher:offer:sku:version`, version `latest` resolved in the preflight), or the ID of a managed
+ * image, a gallery image definition (its latest version) or a gallery image version.
+ */
+export type BaseImage =
+  | { kind: 'marketplace'; publisher: string; offer: string; sku: string; version: string }
+  | { kind: 'managed-image'; image: ResourceRef }
+  | { kind: 'gallery-definition'; gallery: ResourceRef; definition: string }
+  | { kind: 'gallery-version'; gallery: ResourceRef; definition: string; version: string }
+
+/** An existing subnet (`subnet-id`): the virtual network and the subnet's name in it. */
+export interface SubnetRef {
+  vnet: ResourceRef
+  subnet: string
+}
+
+/**
+ * Names of the build's temporary resources, derived from the owner key (the same in every attempt
+ * of this job with these inputs): a re-run attempt finds what its earlier attempt left, and
+ * cleanup acts on nothing else.
+ */
+export interface BuildNames {
+  vm: string
+  /** The guest's host name: 15 characters at most (Windows' NetBIOS limit). */
+  computerName: string
+  osDisk: string
+  nic: string
+  nsg: string
+  /** Only made when no `subnet-id` is given. */
+  vnet: string
+  subnet: string
+}
+
+export interface BuildSource {
+  mode: 'build'
+  baseImage: BaseImage
+  vmSize: string
+  /** `customize-scripts`: workspace paths, run in this order, before `customize`. */
+  customizeScripts: string[]
+  /** `customize`: an inline script, run last. */
+  customize?: string
+  /** Undefined: a temporary virtual network and subnet are made for the run. */
+  subnet?: SubnetRef
+  /** Undefined: the base image's size. */
+  osDiskSizeGb?: number
+  keepBuildVm: KeepBuildVm
+  /** `security-type` when given; else decided in the preflight from the image and the targets. */
+  securityType?: SecurityType
+  names: BuildNames
+}
+
+/** What the image is made from, by `mode`. */
+export type Source = CaptureSource | UploadSource | BuildSource
+
 export interface ManagedImageTarget {
   image: ResourceRef
   overwrite: boolean
@@ -175,7 +232,7 @@ export interface Plan {
   resourceGroup: string
   /** Explicit `location` input, normalised; otherwise resolved from the source. */
   location?: string
-  source: CaptureSource | UploadSource
+  source: Source
   managedImage?: ManagedImageTarget
   gallery?: GalleryTarget
   /** User tags plus provenance tags: applied to everything created. */

@@ -7,7 +7,9 @@ import { normaliseRegion } from './azure/region.js'
 import { captureProblems, decideDeprovision } from './capture/capture-checks.js'
 import { readVm, type VmFacts } from './capture/vm-facts.js'
 import { resourceId, sameResourceId } from './azure/resource-id.js'
-import type { CaptureSource, Plan, UploadSource } from './plan.js'
+import type { BuildSource, CaptureSource, Plan, UploadSource } from './plan.js'
+import { buildPlanLines, checkBuild, type BuildPreflight } from './build/build-preflight.js'
+import type { CustomizeScript } from './build/customize.js'
 import { StepFailure, type PreflightDeps, type RunContext } from './run-context.js'
 import type { SourceDisk, SourceFacts } from './source-facts.js'
 import { parseResourceId } from './azure/resource-id.js'
@@ -31,6 +33,13 @@ export type SourcePreflight =
       deprovision: boolean
     }
   | { mode: 'upload'; settings: UploadSource; upload: InspectedUpload }
+  | {
+      mode: 'build'
+      settings: BuildSource
+      build: BuildPreflight
+      /** The customization scripts, read from the workspace before Azure was reached. */
+      scripts: CustomizeScript[]
+    }
 
 export type Preflight = SourcePreflight & {
   source: SourceFacts
@@ -92,10 +101,14 @@ async function checkStorageAccountRegion(
   )
 }
 
-export async function preflight(
-  ctx: RunContext,
-  upload: InspectedUpload | undefined
-): Promise<Preflight> {
+/** What main read from the workspace before connecting: upload files or customization scripts. */
+export interface Inspected {
+  upload?: InspectedUpload
+  scripts?: CustomizeScript[]
+}
+
+export async function preflight(ctx: RunContext, inspected: Inspected): Promise<Preflight> {
+  const { upload } = inspected
   const { plan, clients, signal, log } = ctx
   // A missing group would read as "no image there yet" and fail only at the image, after the VM
   // was generalized: check each group the run writes to first.
@@ -143,6 +156,37 @@ export async function preflight(
           }
         : {})
     }
+  } else if (plan.source.mode === 'build') {
+    const settings = plan.source
+    const build = await checkBuild(
+      {
+        clients,
+        log,
+        signal,
+        subscriptionId: plan.subscriptionId,
+        resourceGroup: plan.resourceGroup,
+        owner: plan.owner,
+        location: plan.location,
+        groupLocation,
+        managedImageTarget: plan.managedImage !== undefined
+      },
+      settings
+    )
+    read = { mode: 'build', settings, build, scripts: inspected.scripts ?? [] }
+    const { image } = build
+    const osDiskGiB = settings.osDiskSizeGb ?? image.osDiskSizeGb
+    source = {
+      osType: image.osType,
+      osState: 'Generalized',
+      hyperVGeneration: image.hyperVGeneration,
+      architecture: image.architecture,
+      securityType: build.imageSecurityType,
+      location: build.location,
+      ...(image.plan ? { purchasePlan: image.plan } : {}),
+      ...(plan.gallery?.replicationMode === 'Full' && osDiskGiB !== undefined
+        ? { disks: [{ name: `${settings.names.vm} OS disk`, sizeGiB: osDiskGiB }] }
+        : {})
+    }
   } else {
     const u = plan.source
     // main inspects the files before connecting; their absence here is a bug, not a user error.
@@ -172,14 +216,16 @@ export async function preflight(
   const origin: SourceOrigin =
     plan.source.mode === 'capture'
       ? { kind: plan.managedImage ? 'managed-image' : 'vm', name: plan.source.vm.name }
-      : {
-          kind: plan.managedImage
-            ? 'managed-image'
-            : plan.source.destination.kind === 'managed-disk'
-              ? 'disks'
-              : 'blobs',
-          name: plan.source.osDiskPath
-        }
+      : plan.source.mode === 'build'
+        ? { kind: plan.managedImage ? 'managed-image' : 'vm', name: plan.source.names.vm }
+        : {
+            kind: plan.managedImage
+              ? 'managed-image'
+              : plan.source.destination.kind === 'managed-disk'
+                ? 'disks'
+                : 'blobs',
+            name: plan.source.osDiskPath
+          }
   const gallery = plan.gallery
     ? await checkGalleryTarget(deps, { target: plan.gallery, source, origin })
     : undefined
@@ -200,6 +246,8 @@ export function planLines(plan: Plan, pre: Preflight): string[] {
       )
     if (s.generalize && !vm.generalized)
       lines.push(`Deallocate VM '${s.vm.name}' and mark it generalized`)
+  } else if (pre.mode === 'build') {
+    lines.push(...buildPlanLines(pre.settings, pre.build, pre.scripts))
   } else {
     for (const d of pre.upload.disks) {
       lines.push(
@@ -220,6 +268,12 @@ export function planLines(plan: Plan, pre: Preflight): string[] {
     lines.push(`Delete VM '${pre.settings.vm.name}'`)
   if (pre.mode === 'upload' && !pre.settings.keepUpload)
     lines.push('Delete the temporary upload disk(s)/blob(s)')
+  if (pre.mode === 'build')
+    lines.push(
+      pre.settings.keepBuildVm === 'true'
+        ? `Keep build VM '${pre.settings.names.vm}' and its network (keep-build-vm: true)`
+        : `Delete the build VM, its OS disk, NIC, NSG${pre.settings.subnet ? '' : ' and virtual network'}`
+    )
   return lines
 }
 

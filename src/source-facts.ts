@@ -10,6 +10,11 @@ export interface SourceFacts {
   securityType: SecurityType | 'ConfidentialVM'
   /** Normalised region of the source. */
   location: string
+  /**
+   * A Marketplace purchase plan the image carries (build mode): a gallery definition the action
+   * creates must name it, or VMs made from the image cannot be created.
+   */
+  purchasePlan?: { name: string; publisher: string; product: string }
   /** The source's disks (OS first) with their sizes, when read: Full gallery replication limits them. */
   disks?: SourceDisk[]
 }

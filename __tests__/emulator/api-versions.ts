@@ -19,6 +19,7 @@
  *    spec folders GalleryRP/stable/2018-06-01 … 2019-12-01, Learn allversions (2021-07-01 …
  *    2023-07-03), recordings and the spec example (2024-03-03, 2025-03-03), @azure/arm-compute
  *    25.1.1 (2025-12-03). Not established, so refused: 2020-09-30.
+ * Microsoft.Network types are keyed with their namespace (`Microsoft.Network/virtualNetworks`).
  * Other namespaces (Microsoft.Storage, Microsoft.Authorization, Microsoft.Resources) are not checked.
  */
 import type { Reply } from './types.js'
@@ -97,18 +98,44 @@ const GALLERIES = [
   '2025-12-03'
 ]
 
+/**
+ * Microsoft.Network: what @azure/arm-network 39.0.0 sends (2026-01-01 for every operation the
+ * action uses; 2018-10-01 only for scale-set public IPs), the versions seen in recordings
+ * (2014-12-01-preview: Azure/azure-xplat-cli nock recordings; 2015-06-15 and 2018-01-01: REC
+ * test_vm_create_ubuntu) and spec folders checked to exist (stable/2022-01-01, stable/2025-05-01).
+ * Other real versions are refused here although Azure has them (listed in the README as unverified).
+ */
+const NETWORK = [
+  '2014-12-01-preview',
+  '2015-06-15',
+  '2018-01-01',
+  '2018-10-01',
+  '2022-01-01',
+  '2025-05-01',
+  '2026-01-01'
+]
+
 /** Resource type (as ARM names it, without the namespace) → accepted api-versions. */
 const BY_TYPE: Record<string, string[]> = {
   virtualmachines: COMPUTE,
+  'virtualmachines/runcommands': COMPUTE,
   images: COMPUTE,
   'locations/operations': COMPUTE,
+  // Marketplace image catalogue (VirtualMachineImages_*), a ComputeRP API.
+  'locations/publishers': COMPUTE,
   disks: DISKS,
   snapshots: DISKS,
   'locations/diskoperations': DISKS,
   galleries: GALLERIES,
   'galleries/images': GALLERIES,
   'galleries/images/versions': GALLERIES,
-  'locations/capsoperations': GALLERIES
+  'locations/capsoperations': GALLERIES,
+  'microsoft.network/virtualnetworks': NETWORK,
+  'microsoft.network/virtualnetworks/subnets': NETWORK,
+  'microsoft.network/networksecuritygroups': NETWORK,
+  'microsoft.network/networkinterfaces': NETWORK,
+  'microsoft.network/publicipaddresses': NETWORK,
+  'microsoft.network/locations/operations': NETWORK
 }
 
 /** The accepted versions for a Microsoft.Compute type, or undefined when the emulator does not check it. */
@@ -130,6 +157,6 @@ export function refuseApiVersion(
   return armError(
     400,
     'NoRegisteredProviderFound',
-    `No registered resource provider found for location '${location}' and API version '${apiVersion}' for type '${type}'. The supported api-versions are '${supported.join(', ')}'. The supported locations are '${location}'.`
+    `No registered resource provider found for location '${location}' and API version '${apiVersion}' for type '${type.replace(/^Microsoft\.Network\//i, '')}'. The supported api-versions are '${supported.join(', ')}'. The supported locations are '${location}'.`
   )
 }

@@ -216,6 +216,26 @@ export function putDisk(ctx: Ctx, id: string): Reply {
   })
 }
 
+/**
+ * Disks_Update (PATCH `…/disks/{name}` with a DiskUpdate): only `tags` is handled, replaced as a
+ * whole as a PATCH of `tags` does in ARM. The spec lists 200 and 202 (long-running); this answers
+ * 200 with the updated disk, which the SDK takes as done. Other DiskUpdate properties: unverified,
+ * not emulated (refused with 400 so a test notices).
+ */
+export function patchDisk(ctx: Ctx, id: string): Reply {
+  const r = requireResource(ctx.state, id)
+  const body = (ctx.body ?? {}) as Body
+  const other = Object.keys(body).filter(k => k !== 'tags')
+  if (other.length > 0)
+    fail(
+      400,
+      'InvalidParameter',
+      `The emulator's disk PATCH handles 'tags' only, not ${other.join(', ')}.`
+    )
+  if (body.tags !== undefined) r.body.tags = clone(body.tags)
+  return { status: 200, body: clone(r.body) }
+}
+
 export function getDiskLike(ctx: Ctx, id: string): Reply {
   const r = requireResource(ctx.state, id)
   // A Premium SSD v2 / Ultra snapshot copies in the background after it is created; each GET
@@ -457,4 +477,17 @@ export function putSnapshot(ctx: Ctx, id: string): Reply {
       snap.body.properties.provisioningState = 'Failed'
     }
   })
+}
+
+/** The properties every disk attached to a VM shares (seeded VMs and VMs created from images). */
+export function attachedDiskProperties(sizeGB: number, creationData: Body): Body {
+  return {
+    creationData,
+    diskSizeGB: sizeGB,
+    diskSizeBytes: sizeGB * 1024 ** 3,
+    uniqueId: newGuid(),
+    provisioningState: 'Succeeded',
+    diskState: 'Attached',
+    timeCreated: new Date().toISOString()
+  }
 }

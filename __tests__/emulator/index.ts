@@ -31,7 +31,7 @@ import { tokenAudience } from './identity.js'
 import { faultReply, observersOf, takeFault } from './faults.js'
 import { newGuid, resourceId } from './ids.js'
 import { getResource, putResource } from './store.js'
-import { addVm, type VmSeed } from './vms.js'
+import { addVm, type GuestSeed, type VmSeed } from './vms.js'
 import { addImage } from './images.js'
 import {
   addGallery,
@@ -40,6 +40,15 @@ import {
   type GalleryImageSeed
 } from './galleries.js'
 import { diskBlobClient } from './disks.js'
+import {
+  addMarketplaceImage,
+  type ImageSecurityType,
+  type MarketplaceImageSeed
+} from './marketplace.js'
+import { addVirtualNetwork, type VirtualNetworkSeed } from './network.js'
+import { addScriptBehaviour, type ScriptBehaviour } from './guest-scripts.js'
+import { addVmSize, setUsage, type UsageSeed, type VmSizeSeed } from './usages.js'
+import { DEFAULT_SIZES } from './sizes.js'
 
 export type {
   ArmErrorDetail,
@@ -51,7 +60,14 @@ export type {
   StorageOptions,
   TokenRequest,
   VmSeed,
-  GalleryImageSeed
+  GuestSeed,
+  GalleryImageSeed,
+  ImageSecurityType,
+  MarketplaceImageSeed,
+  VirtualNetworkSeed,
+  ScriptBehaviour,
+  UsageSeed,
+  VmSizeSeed
 }
 export { startFaultProxy, type FaultProxy, type ProxyFault } from './fault-proxy.js'
 
@@ -65,6 +81,11 @@ export interface ArmEmulatorOptions {
     pollsBeforeDone?: number
     /** Retry-After (seconds) on LRO replies; none unless positive (Azure's is unverified) */
     retryAfterSeconds?: number
+    /**
+     * Retry-After (seconds) on Microsoft.Network LRO replies: Azure sends 10 (the default). The
+     * SDK waits that long between polls: tests that create networks pass 0 to run fast.
+     */
+    networkRetryAfterSeconds?: number
     /** per operation ('virtualMachines/deallocate', 'images/PUT', 'galleryImageVersions/PUT', 'disks/beginGetAccess', ...) or '*' */
     styles?: Record<string, LroStyle>
   }
@@ -112,6 +133,11 @@ export interface ArmEmulator {
     /** hidden emulator state (powerState, generalized, guestDeprovisioned, runCommands, ...) */
     state(id: string): Body | undefined
     list(type?: string): Body[]
+    /**
+     * Resources that requests made (not a test's seed calls) and that still exist, of one type
+     * (e.g. 'Microsoft.Network/networkInterfaces') or all: "what the run left behind".
+     */
+    created(type?: string): Body[]
   }
   addResourceGroup(name: string, location: string, tags?: Record<string, string>): Body
   addVm(seed: VmSeed): Body
@@ -125,6 +151,21 @@ export interface ArmEmulator {
   addGalleryImage(seed: GalleryImageSeed): Body
   addGalleryImageVersion(seed: Parameters<typeof addGalleryImageVersion>[1]): Body
   addStorageAccount(resourceGroup: string, name: string, location?: string): Body
+  /** A Marketplace SKU with its versions (README "Marketplace image catalogue"). */
+  addMarketplaceImage(seed: MarketplaceImageSeed): void
+  /** An existing virtual network with its subnets (for `subnet-id`). */
+  addVirtualNetwork(seed: VirtualNetworkSeed): Body
+  /**
+   * What the guest does with a customization script whose text contains `marker` (README "Guest
+   * script behaviours"); the last registered match wins; no match: exit 0, no output.
+   */
+  addScriptBehaviour(behaviour: ScriptBehaviour): void
+  /** A VM size (Resource SKU) beside the defaults, or a replacement of a default one. */
+  addVmSize(seed: VmSizeSeed): void
+  /** Compute usage (quota) of a family or of 'cores' in a region; unset ones read 0 of 100. */
+  setUsage(seed: UsageSeed): void
+  /** The guest of every VM a request creates from now on (default: a Linux/Windows guest with systemd). */
+  setNewVmGuest(guest: GuestSeed): void
   /**
    * The role grants at a scope: a resource group name, or a full scope ID such as a gallery's or a
    * VM's. Reading permissions at a scope returns the grants at it and above it (Azure's
@@ -172,6 +213,7 @@ export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<A
     userAssignedClientIds: opts.userAssignedClientIds ?? ['00000000-0000-0000-0000-0000000000d1'],
     pollsBeforeDone: opts.lro?.pollsBeforeDone ?? 2,
     retryAfterSeconds: opts.lro?.retryAfterSeconds,
+    networkRetryAfterSeconds: opts.lro?.networkRetryAfterSeconds ?? 10,
     sysprepPollsToStop: opts.sysprepPollsToStop ?? 2,
     pageSize: opts.pageSize ?? 2,
     storage: opts.storage,
@@ -189,7 +231,22 @@ export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<A
     requests: [],
     tokenRequests: [],
     faults: [],
-    counters: { idTokenRequests: 0 }
+    counters: { idTokenRequests: 0 },
+    seeding: false,
+    marketplace: [],
+    acceptedTerms: new Set(),
+    scriptBehaviours: [],
+    vmSizes: DEFAULT_SIZES.map(s => ({ ...s })),
+    usages: new Map()
+  }
+  /** Runs a test's seed call: what it stores is marked `seeded` (see `resources.created`). */
+  const seed = <T>(f: () => T): T => {
+    state.seeding = true
+    try {
+      return f()
+    } finally {
+      state.seeding = false
+    }
   }
 
   const server = https.createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
@@ -245,6 +302,10 @@ export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<A
       list: type =>
         [...state.resources.values()]
           .filter(r => !type || r.type.toLowerCase() === type.toLowerCase())
+          .map(r => r.body),
+      created: type =>
+        [...state.resources.values()]
+          .filter(r => !r.seeded && (!type || r.type.toLowerCase() === type.toLowerCase()))
           .map(r => r.body)
     },
     addResourceGroup: (name, location, tags) => {
@@ -259,33 +320,42 @@ export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<A
       state.resourceGroups.set(name.toLowerCase(), rg)
       return rg
     },
-    addVm: seed => addVm(state, seed).body,
-    addImage: seed => addImage(state, seed).body,
-    addGallery: (rg, name, location, tags) => addGallery(state, rg, name, location, tags).body,
-    addGalleryImage: seed => addGalleryImage(state, seed).body,
-    addGalleryImageVersion: seed => addGalleryImageVersion(state, seed).body,
+    addVm: s => seed(() => addVm(state, s).body),
+    addImage: s => seed(() => addImage(state, s).body),
+    addGallery: (rg, name, location, tags) =>
+      seed(() => addGallery(state, rg, name, location, tags).body),
+    addGalleryImage: s => seed(() => addGalleryImage(state, s).body),
+    addGalleryImageVersion: s => seed(() => addGalleryImageVersion(state, s).body),
+    addMarketplaceImage: s => void addMarketplaceImage(state, s),
+    addVirtualNetwork: s => seed(() => addVirtualNetwork(state, s).body),
+    addScriptBehaviour: b => addScriptBehaviour(state, b),
+    addVmSize: s => addVmSize(state, s),
+    setUsage: s => setUsage(state, s),
+    setNewVmGuest: g => void (state.newVmGuest = { ...g }),
     addStorageAccount: (rg, name, location) => {
       const id = resourceId(sub, rg, 'Microsoft.Storage', 'storageAccounts', name)
       const blob = config.storage?.blobEndpoint ?? `https://${name}.blob.core.windows.net/`
-      return putResource(state, {
-        id,
-        type: 'Microsoft.Storage/storageAccounts',
-        state: {},
-        body: {
+      return seed(() =>
+        putResource(state, {
           id,
-          name,
           type: 'Microsoft.Storage/storageAccounts',
-          location: location ?? state.resourceGroups.get(rg.toLowerCase())?.location ?? 'westus',
-          kind: 'StorageV2',
-          sku: { name: 'Standard_LRS', tier: 'Standard' },
-          properties: {
-            primaryEndpoints: { blob: blob.endsWith('/') ? blob : `${blob}/` },
-            provisioningState: 'Succeeded',
-            allowSharedKeyAccess: true,
-            creationTime: new Date().toISOString()
+          state: {},
+          body: {
+            id,
+            name,
+            type: 'Microsoft.Storage/storageAccounts',
+            location: location ?? state.resourceGroups.get(rg.toLowerCase())?.location ?? 'westus',
+            kind: 'StorageV2',
+            sku: { name: 'Standard_LRS', tier: 'Standard' },
+            properties: {
+              primaryEndpoints: { blob: blob.endsWith('/') ? blob : `${blob}/` },
+              provisioningState: 'Succeeded',
+              allowSharedKeyAccess: true,
+              creationTime: new Date().toISOString()
+            }
           }
-        }
-      }).body
+        })
+      ).body
     },
     setPermissions: (scope, actions, notActions = [], dataActions = []) => {
       const full = scope.startsWith('/') ? scope : `/subscriptions/${sub}/resourceGroups/${scope}`

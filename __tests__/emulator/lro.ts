@@ -36,6 +36,8 @@ export interface StartLro {
  * test_gallery_e2e and test_image_version_create_os_vhd (fixtures image-put-*, gallery-*-put*).
  */
 const AO_ONLY = new Set([
+  // VM PUT: the same GET-after-AO shape is assumed (unverified: `az vm create` records deployments).
+  'virtualMachines/PUT',
   'images/PUT',
   'galleries/PUT',
   'galleryImages/PUT',
@@ -113,7 +115,7 @@ export function startLro(ctx: Ctx, spec: StartLro): Reply {
     resourceId: style === 'body' ? spec.resourceId : undefined
   }
   state.operations.set(op.id, op)
-  const retry = retryAfter(state)
+  const retry = retryAfter(state, op)
   const isPut = ctx.method === 'PUT'
 
   if (style === 'body') {
@@ -131,7 +133,9 @@ export function startLro(ctx: Ctx, spec: StartLro): Reply {
       return armError(409, op.error!.code, op.error!.message, { details: op.error!.details })
     return op.result === undefined ? { status: 200 } : { status: 200, body: op.result }
   }
-  const reply = asyncReply(state, op, style, retry, isPut && AO_ONLY.has(spec.name))
+  // Network RP PUTs: Azure-AsyncOperation only (Azure/azure-xplat-cli virtual network PUT).
+  const aoOnly = isPut && (AO_ONLY.has(spec.name) || op.kind === 'networkOperations')
+  const reply = asyncReply(state, op, style, retry, aoOnly)
   if (isPut) {
     reply.status = spec.initialStatus ?? 201
     reply.body = spec.initialBody?.()
@@ -141,10 +145,15 @@ export function startLro(ctx: Ctx, spec: StartLro): Reply {
 
 /**
  * Retry-After on Compute LROs is unverified: the recorder strips it (azure-cli-testsdk
- * `FILTER_HEADERS`), so the emulator sends none unless a test asks for a positive value.
+ * `FILTER_HEADERS`), so the emulator sends none unless a test asks for a positive value. The
+ * network RP sends `Retry-After: 10` (Azure/azure-xplat-cli nock recordings of virtual network,
+ * subnet and public IP PUT/DELETE, which kept the header): `networkRetryAfterSeconds`.
  */
-function retryAfter(state: State): Record<string, string> {
-  const s = state.config.retryAfterSeconds
+function retryAfter(state: State, op?: Operation): Record<string, string> {
+  const s =
+    op?.kind === 'networkOperations'
+      ? state.config.networkRetryAfterSeconds
+      : state.config.retryAfterSeconds
   return s !== undefined && s > 0 ? { 'Retry-After': String(s) } : {}
 }
 
@@ -158,6 +167,8 @@ function asyncReply(
   const headers: Record<string, string> = { ...retry }
   if (style === 'async') headers['Azure-AsyncOperation'] = operationUrl(state, op)
   if (style === 'location' || !aoOnly) headers.Location = operationUrl(state, op, true)
+  // The network RP names the operation by the request id (xplat recordings: x-ms-request-id = op id).
+  if (op.kind === 'networkOperations') headers['x-ms-request-id'] = op.id
   return { status: 202, headers }
 }
 
@@ -168,6 +179,10 @@ function asyncReply(
  * (`&t=&c=&s=&h=`), which the emulator leaves out (nothing may depend on it).
  */
 export function operationUrl(state: State, op: Operation, monitor = false): string {
+  if (op.kind === 'networkOperations')
+    // Network RP: …/Microsoft.Network/locations/{loc}/operations/{id} (Azure-AsyncOperation) and
+    // …/operationResults/{id} (Location), no p= (Azure/azure-xplat-cli nock recordings).
+    return `${state.url}/subscriptions/${state.config.subscriptionId}/providers/Microsoft.Network/locations/${op.region}/${monitor ? 'operationResults' : 'operations'}/${op.id}?api-version=${op.apiVersion}`
   const segment = op.kind === 'diskOperations' ? 'DiskOperations' : op.kind
   const query = [
     ...(STATUS_URL_P[op.kind] ? [`p=${STATUS_URL_P[op.kind]}`] : []),
@@ -178,13 +193,20 @@ export function operationUrl(state: State, op: Operation, monitor = false): stri
 }
 
 /** GET of a status document or a Location monitor URL. */
-export function pollOperation(ctx: Ctx, opId: string): Reply {
+export function pollOperation(ctx: Ctx, opId: string, networkMonitor = false): Reply {
   const { state } = ctx
   const op = state.operations.get(opId)
   if (!op) return armError(404, 'NotFound', `The operation '${opId}' was not found.`)
   tick(op)
-  const retry = retryAfter(state)
-  if (ctx.query.monitor === 'true') {
+  const retry = retryAfter(state, op)
+  if (op.kind === 'networkOperations' && !networkMonitor) {
+    // Network RP status documents carry only `status` (+ `error`): `{ "status": "Succeeded" }`
+    // (Azure/azure-xplat-cli nock recordings).
+    const doc: Body = { status: op.status }
+    if (op.status === 'Failed') doc.error = { ...op.error, details: op.error?.details ?? [] }
+    return { status: 200, body: doc, headers: op.status === 'InProgress' ? retry : {} }
+  }
+  if (ctx.query.monitor === 'true' || networkMonitor) {
     if (op.status === 'InProgress')
       return {
         status: 202,

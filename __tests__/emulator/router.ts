@@ -14,14 +14,31 @@ import {
 } from './identity.js'
 import { pollOperation, tickResource } from './lro.js'
 import { refuseApiVersion } from './api-versions.js'
+import { getAgreement, getImageVersion, listImageVersions } from './marketplace.js'
+import {
+  deleteNetworkInterface,
+  deleteNetworkSecurityGroup,
+  deletePublicIp,
+  deleteSubnet,
+  deleteVirtualNetwork,
+  getNetworkThing,
+  putNetworkInterface,
+  putNetworkSecurityGroup,
+  putPublicIp,
+  putSubnet,
+  putVirtualNetwork
+} from './network.js'
 import { parseResourceId } from './ids.js'
 import { deleteVm, getVm, vmAction } from './vms.js'
+import { putVm } from './vm-create.js'
+import { deleteRunCommand, getRunCommand, listRunCommands, putRunCommand } from './run-commands.js'
 import {
   beginGetAccess,
   deleteDisk,
   endGetAccess,
   getDiskLike,
   putDisk,
+  patchDisk,
   putSnapshot
 } from './disks.js'
 import { deleteGeneric, putImage } from './images.js'
@@ -76,20 +93,25 @@ export async function route(ctx: Ctx): Promise<Reply> {
 async function armRoute(ctx: Ctx, parts: string[]): Promise<Reply> {
   const { state, method } = ctx
   const lower = parts.map(p => p.toLowerCase())
+  const sub = subscriptionRoute(ctx, parts, lower)
+  if (sub) return sub
   // /subscriptions/{s}/providers/Microsoft.Compute/locations/{loc}/{operations|diskOperations|capsOperations}/{id}
+  // /subscriptions/{s}/providers/Microsoft.Network/locations/{loc}/{operations|operationResults}/{id}
   if (
     lower[2] === 'providers' &&
     lower[4] === 'locations' &&
     parts.length === 8 &&
     method === 'GET'
-  )
+  ) {
+    const network = lower[3] === 'microsoft.network'
     return (
       refuseApiVersion(
-        `locations/${parts[6]}`,
+        network ? 'Microsoft.Network/locations/operations' : `locations/${parts[6]}`,
         ctx.query['api-version'],
         decodeURIComponent(parts[5]).toLowerCase()
-      ) ?? pollOperation(ctx, parts[7])
+      ) ?? pollOperation(ctx, parts[7], network && lower[6] === 'operationresults')
     )
+  }
   if (lower[2] !== 'resourcegroups' || parts.length < 4)
     return armError(404, 'NotFound', `No route for ${method} ${ctx.path}.`)
   const rgName = decodeURIComponent(parts[3])
@@ -112,9 +134,10 @@ async function armRoute(ctx: Ctx, parts: string[]): Promise<Reply> {
   if (!p) return armError(400, 'InvalidResourceId', `Invalid resource id '${id}'.`)
   const type = p.type.toLowerCase()
   const act = action?.toLowerCase()
-  if (p.namespace.toLowerCase() === 'microsoft.compute') {
+  const ns = p.namespace.toLowerCase()
+  if (ns === 'microsoft.compute' || ns === 'microsoft.network') {
     const refused = refuseApiVersion(
-      p.types.join('/'),
+      (ns === 'microsoft.network' ? 'Microsoft.Network/' : '') + p.types.join('/'),
       ctx.query['api-version'],
       String(getResourceGroup(state, rgName)?.location ?? '')
         .replace(/\s+/g, '')
@@ -127,8 +150,16 @@ async function armRoute(ctx: Ctx, parts: string[]): Promise<Reply> {
     case 'microsoft.compute/virtualmachines':
       if (method === 'GET' && !act) return getVm(ctx, id, false)
       if (method === 'GET' && act === 'instanceview') return getVm(ctx, id, true)
+      if (method === 'GET' && act === 'runcommands') return listRunCommands(ctx, id)
       if (method === 'POST' && act) return vmAction(ctx, id, act)
+      if (method === 'PUT' && !act) return putVm(ctx, id)
       if (method === 'DELETE' && !act) return deleteVm(ctx, id)
+      break
+    case 'microsoft.compute/virtualmachines/runcommands':
+      if (act) break
+      if (method === 'PUT') return putRunCommand(ctx, id)
+      if (method === 'GET') return getRunCommand(ctx, id)
+      if (method === 'DELETE') return deleteRunCommand(ctx, id)
       break
     case 'microsoft.compute/disks':
     case 'microsoft.compute/snapshots':
@@ -139,6 +170,7 @@ async function armRoute(ctx: Ctx, parts: string[]): Promise<Reply> {
       if (method === 'PUT' && !act)
         return type.endsWith('disks') ? putDisk(ctx, id) : putSnapshot(ctx, id)
       if (method === 'DELETE' && !act) return deleteDisk(ctx, id)
+      if (method === 'PATCH' && !act && type.endsWith('disks')) return patchDisk(ctx, id)
       if (method === 'POST' && act === 'begingetaccess') return beginGetAccess(ctx, id)
       if (method === 'POST' && act === 'endgetaccess') return endGetAccess(ctx, id)
       break
@@ -168,6 +200,19 @@ async function armRoute(ctx: Ctx, parts: string[]): Promise<Reply> {
             : putGallery(ctx, id)
       if (method === 'DELETE') return deleteGalleryThing(ctx, id, type)
       break
+    case 'microsoft.network/virtualnetworks':
+    case 'microsoft.network/virtualnetworks/subnets':
+    case 'microsoft.network/networksecuritygroups':
+    case 'microsoft.network/networkinterfaces':
+    case 'microsoft.network/publicipaddresses':
+      if (act) break
+      if (method === 'GET') {
+        tickResource(state, id)
+        return getNetworkThing(ctx, id)
+      }
+      if (method === 'PUT') return NETWORK_PUT[type](ctx, id)
+      if (method === 'DELETE') return NETWORK_DELETE[type](ctx, id)
+      break
     case 'microsoft.storage/storageaccounts':
       if (method === 'GET' && !act)
         return { status: 200, body: clone(requireResource(state, id).body) }
@@ -179,6 +224,58 @@ async function armRoute(ctx: Ctx, parts: string[]): Promise<Reply> {
     'InvalidResourceType',
     `The resource type '${p.types.join('/')}' could not be found in the namespace '${p.namespace}' for api version '${ctx.query['api-version']}'.`
   )
+}
+
+const NETWORK_PUT: Record<string, (ctx: Ctx, id: string) => Reply> = {
+  'microsoft.network/virtualnetworks': putVirtualNetwork,
+  'microsoft.network/virtualnetworks/subnets': putSubnet,
+  'microsoft.network/networksecuritygroups': putNetworkSecurityGroup,
+  'microsoft.network/networkinterfaces': putNetworkInterface,
+  'microsoft.network/publicipaddresses': putPublicIp
+}
+const NETWORK_DELETE: Record<string, (ctx: Ctx, id: string) => Reply> = {
+  'microsoft.network/virtualnetworks': deleteVirtualNetwork,
+  'microsoft.network/virtualnetworks/subnets': deleteSubnet,
+  'microsoft.network/networksecuritygroups': deleteNetworkSecurityGroup,
+  'microsoft.network/networkinterfaces': deleteNetworkInterface,
+  'microsoft.network/publicipaddresses': deletePublicIp
+}
+
+/**
+ * Subscription-level reads: the Marketplace image catalogue, Marketplace terms, Compute usages and
+ * Resource SKUs. Undefined for any other path.
+ */
+function subscriptionRoute(ctx: Ctx, parts: string[], lower: string[]): Reply | undefined {
+  if (ctx.method !== 'GET' || lower[2] !== 'providers') return undefined
+  const d = (i: number): string => decodeURIComponent(parts[i])
+  const api = ctx.query['api-version']
+  if (
+    lower[3] === 'microsoft.compute' &&
+    lower[4] === 'locations' &&
+    lower[6] === 'publishers' &&
+    lower[8] === 'artifacttypes' &&
+    lower[9] === 'vmimage' &&
+    lower[10] === 'offers' &&
+    lower[12] === 'skus' &&
+    lower[14] === 'versions' &&
+    (parts.length === 15 || parts.length === 16)
+  ) {
+    const refused = refuseApiVersion('locations/publishers', api, d(5).toLowerCase())
+    if (refused) return refused
+    const p = { location: d(5), publisher: d(7), offer: d(11), sku: d(13) }
+    return parts.length === 15 ? listImageVersions(ctx, p) : getImageVersion(ctx, p, d(15))
+  }
+  if (
+    lower[3] === 'microsoft.marketplaceordering' &&
+    lower[4] === 'offertypes' &&
+    lower[6] === 'publishers' &&
+    lower[8] === 'offers' &&
+    lower[10] === 'plans' &&
+    lower[12] === 'agreements' &&
+    parts.length === 14
+  )
+    return getAgreement(ctx, d(7), d(9), d(11))
+  return undefined
 }
 
 function deleteGalleryThing(ctx: Ctx, id: string, type: string): Reply {

@@ -1,5 +1,9 @@
 /** Shared data shapes of the ARM emulator. Plain data: every module works on one `State`. */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { MarketplaceSku } from './marketplace.js'
+import type { ScriptBehaviour } from './guest-scripts.js'
+import type { UsageSeed, VmSizeSeed } from './usages.js'
+import type { GuestSeed } from './vms.js'
 
 /** ARM JSON bodies are free-form; this alias keeps the handlers readable. */
 export type Body = Record<string, any>
@@ -95,12 +99,14 @@ export interface Resource {
   type: string
   body: Body
   state: Body
+  /** put there by a test's seed call, not by a request */
+  seeded?: boolean
 }
 
 /** A long-running operation, advanced by polls (not by wall time) so tests are deterministic. */
 export interface Operation {
   id: string
-  kind: 'operations' | 'diskOperations' | 'capsOperations'
+  kind: 'operations' | 'diskOperations' | 'capsOperations' | 'networkOperations'
   region: string
   apiVersion: string
   pollsLeft: number
@@ -159,6 +165,8 @@ export interface Config {
   pollsBeforeDone: number
   /** Retry-After on LRO replies: none unless positive (Azure's is unverified: the recorder strips it) */
   retryAfterSeconds?: number
+  /** Retry-After on Microsoft.Network LRO replies (Azure sends 10) */
+  networkRetryAfterSeconds: number
   /** instanceView GETs after a Sysprep /shutdown run command before the VM reports stopped */
   sysprepPollsToStop: number
   pageSize: number
@@ -181,6 +189,19 @@ export interface State {
   tokenRequests: TokenRequest[]
   faults: Fault[]
   counters: { idTokenRequests: number }
+  /** true while a test's seed call runs (resources it stores are marked `seeded`) */
+  seeding: boolean
+  /** Marketplace catalogue, one entry per SKU (marketplace.ts) */
+  marketplace: MarketplaceSku[]
+  /** accepted Marketplace terms, `publisher/product/plan` lower-cased */
+  acceptedTerms: Set<string>
+  /** what guests do with customization scripts (guest-scripts.ts) */
+  scriptBehaviours: ScriptBehaviour[]
+  /** VM sizes (Resource SKUs) and usages by `location/name` (usages.ts) */
+  vmSizes: VmSizeSeed[]
+  usages: Map<string, UsageSeed>
+  /** the guest of VMs created by requests (vm-create.ts) */
+  newVmGuest?: GuestSeed
 }
 
 /** What a route handler gets: the parsed request plus the shared state. */

@@ -7,6 +7,9 @@ import type { Body, Ctx, Reply, Resource, State } from './types.js'
 import { fail } from './errors.js'
 import { newGuid, resourceId } from './ids.js'
 import { startLro } from './lro.js'
+import { releaseVmResources } from './vm-create.js'
+import { attachedDiskProperties } from './disks.js'
+import { tickRunCommands } from './run-commands.js'
 import {
   clone,
   deleteResource,
@@ -104,13 +107,7 @@ export function addVm(state: State, seed: VmSeed): Resource {
           ...(securityProfile && os
             ? { securityProfile: { securityType: seed.securityType } }
             : {}),
-          creationData: { createOption: os ? 'FromImage' : 'Empty' },
-          diskSizeGB: sizeGB,
-          diskSizeBytes: sizeGB * 1024 ** 3,
-          uniqueId: newGuid(),
-          provisioningState: 'Succeeded',
-          diskState: 'Attached',
-          timeCreated: new Date().toISOString()
+          ...attachedDiskProperties(sizeGB, { createOption: os ? 'FromImage' : 'Empty' })
         }
       }
     })
@@ -242,6 +239,7 @@ function advanceShutdown(vm: Resource): void {
 export function getVm(ctx: Ctx, id: string, viewOnly: boolean): Reply {
   const vm = requireResource(ctx.state, id)
   advanceShutdown(vm)
+  tickRunCommands(ctx.state, vm)
   if (viewOnly) return { status: 200, body: instanceView(vm) }
   const body = clone(vm.body)
   if (vm.state.powerState === 'deallocated') {
@@ -329,6 +327,31 @@ export function vmAction(ctx: Ctx, id: string, action: string): Reply {
     }
     case 'runcommand':
       return runCommand(ctx, vm)
+    case 'restart': {
+      // Restart (VirtualMachines_Restart, 202 + LRO): the guest reboots, which clears
+      // /var/run/reboot-required (a tmpfs: Debian policy for /run) and a pending Windows restart.
+      // Refused when the VM is not running, as start/powerOff are (wording pattern unverified).
+      if (s.generalized) notAllowed('restart', vm, 'is generalized')
+      if (s.powerState !== 'running') notAllowed('restart', vm, `is ${s.powerState}`)
+      s.powerState = 'starting'
+      s.agentRunning = false
+      return startLro(ctx, {
+        name: 'virtualMachines/restart',
+        kind: 'operations',
+        region,
+        complete: () => {
+          s.powerState = 'running'
+          s.agentRunning = true
+          s.rebootRequired = false
+          s.restarts = Number(s.restarts ?? 0) + 1
+          return undefined
+        },
+        fail: () => {
+          s.powerState = 'running'
+          s.agentRunning = true
+        }
+      })
+    }
     default:
       fail(
         400,
@@ -553,15 +576,8 @@ export function deleteVm(ctx: Ctx, id: string): Reply {
     region: vm.body.location,
     complete: () => {
       deleteResource(ctx.state, id)
-      // deleteOption Detach: the disks stay, now Unattached.
-      const sp = vm.body.properties.storageProfile
-      for (const d of [sp.osDisk, ...sp.dataDisks]) {
-        const disk = getResource(ctx.state, d.managedDisk.id)
-        if (disk) {
-          delete disk.body.managedBy
-          disk.body.properties.diskState = 'Unattached'
-        }
-      }
+      // deleteOption per disk and NIC (Detach by default: they stay, unattached).
+      releaseVmResources(ctx.state, vm)
       return undefined
     },
     fail: () => {

@@ -231,3 +231,50 @@ export function badInputCases(
     ['dry-run', { ...capture, 'dry-run': 'please' }, 'dry-run']
   ]
 }
+
+/** Every bad build-mode input (`build` is a working build step's inputs, without a target). */
+export function badBuildInputCases(SUB: string, build: Record<string, string>): BadInputCase[] {
+  const OTHER = '99999999-9999-9999-9999-999999999999'
+  const gallery = `/subscriptions/${SUB}/resourceGroups/images-rg/providers/Microsoft.Compute/galleries/g`
+  return [
+    ['base-image not a URN', { ...build, 'base-image': 'Canonical:ubuntu' }, 'base-image'],
+    [
+      'base-image bad version',
+      { ...build, 'base-image': 'Canonical:ubuntu-24_04-lts:server:newest' },
+      'base-image'
+    ],
+    [
+      'base-image wrong resource type',
+      {
+        ...build,
+        'base-image': `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/disks/d`
+      },
+      'base-image'
+    ],
+    [
+      'base-image in another subscription',
+      { ...build, 'base-image': `${gallery.replace(SUB, OTHER)}/images/def` },
+      'base-image'
+    ],
+    ['base-image with source-vm', { ...build, 'source-vm': 'golden' }, 'source-vm'],
+    ['vm-size', { ...build, 'vm-size': 'D2s v5' }, 'vm-size'],
+    [
+      'subnet-id not a subnet',
+      {
+        ...build,
+        'subnet-id': `/subscriptions/${SUB}/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/v`
+      },
+      'subnet-id'
+    ],
+    ['os-disk-size-gb', { ...build, 'os-disk-size-gb': '5000' }, 'os-disk-size-gb'],
+    ['keep-build-vm', { ...build, 'keep-build-vm': 'always' }, 'keep-build-vm'],
+    ['os-type in build mode', { ...build, 'os-type': 'Linux' }, 'os-type'],
+    ['generalize false in build mode', { ...build, generalize: 'false' }, 'generalize'],
+    [
+      'TrustedLaunch into a managed image',
+      { ...build, 'security-type': 'TrustedLaunch', 'image-name': 'img' },
+      'security-type'
+    ],
+    ['build without a target', { ...build, 'image-name': '', gallery: '' }, 'image-name']
+  ]
+}

@@ -25,7 +25,7 @@ const BASE = new Set([
   'tags.ts',
   'untrusted.ts'
 ])
-const FEATURES = ['capture', 'targets', 'upload']
+const FEATURES = ['build', 'capture', 'targets', 'upload']
 
 type Layer = 'orchestration' | 'feature' | 'azure' | 'base'
 

@@ -3,6 +3,7 @@
  * the same retry and policy settings, and the credential. Steps receive these clients.
  */
 import { ComputeManagementClient } from '@azure/arm-compute'
+import { NetworkManagementClient } from '@azure/arm-network'
 import { StorageManagementClient } from '@azure/arm-storage'
 import { ResourceManagementClient } from '@azure/arm-resources'
 import { AuthorizationManagementClient } from '@azure/arm-authorization'
@@ -15,6 +16,8 @@ export interface AzureClients {
   credential: TokenCredential
   subscriptionId: string
   compute: ComputeManagementClient
+  /** Build mode's temporary network and a given subnet. */
+  network: NetworkManagementClient
   storage: StorageManagementClient
   resources: ResourceManagementClient
   authorization: AuthorizationManagementClient
@@ -47,6 +50,7 @@ export function createClients(
     credential,
     subscriptionId,
     compute: new ComputeManagementClient(credential, subscriptionId, modular),
+    network: new NetworkManagementClient(credential, subscriptionId, modular),
     storage: new StorageManagementClient(credential, subscriptionId, modular),
     resources: new ResourceManagementClient(credential, subscriptionId, modular),
     authorization: new AuthorizationManagementClient(credential, subscriptionId, {

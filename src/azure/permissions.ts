@@ -15,7 +15,7 @@
  */
 import type { AzureClients } from './clients.js'
 import type { Logger } from '../log.js'
-import type { Plan } from '../plan.js'
+import type { BuildSource, Plan } from '../plan.js'
 import { roleForAction } from './roles.js'
 import { oneLine } from '../untrusted.js'
 
@@ -158,6 +158,8 @@ export function requiredActions(plan: Plan): RequiredPermissions[] {
       ])
     }
     scopes.add(resourceScope(vm, 'virtualMachines'), vmActions)
+  } else if (source.mode === 'build') {
+    addBuildActions(scopes, main, source)
   } else {
     const destination = source.destination
     if (destination.kind === 'managed-disk') {
@@ -225,6 +227,75 @@ export function requiredActions(plan: Plan): RequiredPermissions[] {
   }
 
   return scopes.list()
+}
+
+const NETWORK = 'Microsoft.Network'
+
+/**
+ * Build mode: the temporary VM, its NIC and NSG (and virtual network when no `subnet-id`) in
+ * `resource-group`; reading the base image where it lives; joining the given subnet. Action names
+ * from "Azure permissions for Compute" and "for Networking"; a VM's NIC, a NIC's subnet and NSG are
+ * checked as linked actions (`…/join/action`) on the resource joined. The managed run commands
+ * (customization) are the `runCommands` resource; the deprovision uses the action form.
+ * Subscription-level reads (the Marketplace catalogue, usages, plan agreements) have no resource
+ * group to check at: they are not in this table, and the preflight says when one is refused.
+ */
+function addBuildActions(scopes: ScopeSet, main: Scope, source: BuildSource): void {
+  const vm = `${COMPUTE}/virtualMachines`
+  const nic = `${NETWORK}/networkInterfaces`
+  const nsg = `${NETWORK}/networkSecurityGroups`
+  const vnet = `${NETWORK}/virtualNetworks`
+  const actions = [
+    `${vm}/read`,
+    `${vm}/write`,
+    `${vm}/delete`,
+    `${vm}/deallocate/action`,
+    `${vm}/generalize/action`,
+    `${vm}/runCommand/action`,
+    `${vm}/runCommands/read`,
+    `${vm}/runCommands/write`,
+    `${vm}/runCommands/delete`,
+    `${vm}/restart/action`,
+    VM_OPERATION_STATUS,
+    `${COMPUTE}/disks/read`,
+    `${COMPUTE}/disks/delete`,
+    DISK_OPERATION_STATUS,
+    `${nic}/read`,
+    `${nic}/write`,
+    `${nic}/delete`,
+    `${nic}/join/action`,
+    `${nsg}/read`,
+    `${nsg}/write`,
+    `${nsg}/delete`,
+    `${nsg}/join/action`,
+    `${NETWORK}/locations/operations/read`
+  ]
+  if (source.subnet === undefined) {
+    actions.push(
+      `${vnet}/read`,
+      `${vnet}/write`,
+      `${vnet}/delete`,
+      `${vnet}/subnets/read`,
+      `${vnet}/subnets/join/action`
+    )
+  } else {
+    scopes.add(resourceScope(source.subnet.vnet, 'virtualNetworks', NETWORK), [
+      `${vnet}/read`,
+      `${vnet}/subnets/read`,
+      `${vnet}/subnets/join/action`
+    ])
+  }
+  scopes.add(main, actions)
+  const base = source.baseImage
+  if (base.kind === 'managed-image') {
+    scopes.add(resourceScope(base.image, 'images'), [`${COMPUTE}/images/read`])
+  } else if (base.kind !== 'marketplace') {
+    scopes.add(resourceScope(base.gallery, 'galleries'), [
+      `${COMPUTE}/galleries/read`,
+      `${COMPUTE}/galleries/images/read`,
+      `${COMPUTE}/galleries/images/versions/read`
+    ])
+  }
 }
 
 /** The scope of one named resource: its permissions include roles assigned on it alone. */
@@ -447,7 +518,9 @@ export function customRoleDefinition(
   const what =
     plan.source.mode === 'capture'
       ? 'capture a VM'
-      : `upload a disk image via ${plan.source.destination.kind === 'managed-disk' ? 'a managed disk' : 'a storage account'}`
+      : plan.source.mode === 'build'
+        ? 'build from a base image'
+        : `upload a disk image via ${plan.source.destination.kind === 'managed-disk' ? 'a managed disk' : 'a storage account'}`
   return {
     Name: 'VM image builder',
     IsCustom: true,

@@ -4,9 +4,10 @@ import type { AzureClients } from '../azure/clients.js'
 import type { Architecture, HyperVGeneration, OsType, ResourceRef, SecurityType } from '../plan.js'
 import { normaliseRegion } from '../azure/region.js'
 import { parseResourceId } from '../azure/resource-id.js'
+import { powerStateOf, type PowerState } from '../azure/power-state.js'
 
-export type PowerState =
-  'running' | 'starting' | 'stopping' | 'stopped' | 'deallocating' | 'deallocated' | 'unknown'
+// The power state is read in one place (azure/power-state.ts), for capture and build alike.
+export { powerStateOf, type PowerState } from '../azure/power-state.js'
 
 export interface VmDisk {
   /** 'os' or the data disk's LUN. */
@@ -31,20 +32,6 @@ export interface VmFacts {
   generalized: boolean
   disks: VmDisk[]
   tags: Record<string, string>
-}
-
-export function powerStateOf(statuses: Array<{ code?: string }> | undefined): PowerState {
-  const code = statuses?.find(s => s.code?.toLowerCase().startsWith('powerstate/'))?.code
-  const state = code?.split('/')[1]?.toLowerCase()
-  const known: PowerState[] = [
-    'running',
-    'starting',
-    'stopping',
-    'stopped',
-    'deallocating',
-    'deallocated'
-  ]
-  return (known as string[]).includes(state ?? '') ? (state as PowerState) : 'unknown'
 }
 
 export function isGeneralized(statuses: Array<{ code?: string }> | undefined): boolean {

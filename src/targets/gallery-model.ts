@@ -104,6 +104,8 @@ export function definitionBody(
     hyperVGeneration: source.hyperVGeneration,
     architecture: source.architecture,
     identifier: { publisher: target.publisher, offer: target.offer, sku: target.sku },
+    // A build from a Marketplace image with a plan: VMs from this image must name the plan too.
+    ...(source.purchasePlan ? { purchasePlan: { ...source.purchasePlan } } : {}),
     // Always explicit, Standard included: left out, Azure (API ≥ 2025-03-03) makes the definition
     // TrustedLaunchSupported, which refuses versions from a VM or a managed disk.
     features: [{ name: 'SecurityType', value: security }]
