@@ -3,8 +3,11 @@
  * disks and blobs, delete an image or gallery version this run started that never succeeded. Only what
  * the ledger lists, re-read right before it is deleted, when the ID Azure answers with is the one
  * listed and the resource carries this job's owner key (a bare run-id match is another matrix leg's:
- * issue 14). Azure Compute's DELETE of disks, images and gallery versions is not made conditional
- * (If-Match) here: whether those APIs honour an ETag is unverified, so the re-read is the guard.
+ * issue 14). A temporary blob is deleted only if it is still the blob read (If-Match on its ETag).
+ * Compute offers no such condition for what cleanup deletes: Disks, Images and GalleryImageVersions
+ * carry no `etag` and their DELETE takes no If-Match (Azure REST API specs as generated into
+ * @azure/arm-compute 25.1.1: `*DeleteOptionalParams`; only VirtualMachine/VMSS PUT and PATCH take
+ * If-Match), so for those the re-read right before the DELETE is the guard.
  * Each failure is a warning.
  */
 import type { AzureClients } from './azure/clients.js'
@@ -22,15 +25,14 @@ import { oneLine } from './untrusted.js'
 export interface CleanupDeps {
   clients: AzureClients
   ledger: Ledger
-  /** The run id (blob metadata) and owner key (tags) of this job. */
-  runId: string
+  /** This job's owner key (tags, blob metadata). */
   ownerKey: string
   log: Logger
   signal: AbortSignal
 }
 
 async function cleanEntry(deps: CleanupDeps, entry: LedgerEntry): Promise<string> {
-  const { clients, log, signal, runId, ownerKey } = deps
+  const { clients, log, signal, ownerKey } = deps
   const opts = { log, signal }
   switch (entry.kind) {
     case 'upload-disk': {
@@ -80,7 +82,7 @@ async function cleanEntry(deps: CleanupDeps, entry: LedgerEntry): Promise<string
       return deleteUploadBlob(deps, {
         url: entry.url,
         storageAccountId: entry.storageAccountId,
-        runId
+        ownerKey
       })
     }
     case 'managed-image': {

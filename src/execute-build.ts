@@ -109,9 +109,8 @@ export async function buildAndCapture(ctx: RunContext, pre: BuildPreflight): Pro
     name: ref.name
   }
   try {
-    await ctx.step('Customize (Run Command)', () =>
-      runCustomization(ctx, { vm: vmRef, osType: build.image.osType, scripts: pre.scripts })
-    )
+    // Each script opens its own log group and step (groups do not nest).
+    await runCustomization(ctx, { vm: vmRef, osType: build.image.osType, scripts: pre.scripts })
   } catch (e) {
     // A failed script (not a cancellation or time-out): the VM is what there is to debug.
     if (settings.keepBuildVm !== 'false' && !ctx.signal.aborted)

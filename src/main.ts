@@ -297,7 +297,6 @@ async function finishFailure(runner: Runner, run: FailedRun, error: unknown): Pr
       cleanUp({
         clients,
         ledger,
-        runId: plan.run.runId,
         ownerKey: plan.owner.key,
         log,
         signal: AbortSignal.timeout(10 * 60_000)

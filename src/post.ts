@@ -63,7 +63,6 @@ export async function runPost(
       cleanUp({
         clients,
         ledger,
-        runId: run.run.runId,
         ownerKey: run.owner.key,
         log,
         signal: AbortSignal.timeout(15 * 60_000)

@@ -216,7 +216,7 @@ describe('build mode customization', () => {
       exitCode: 3010,
       stdout: 'Installed 4 updates; a restart is required\r\n'
     })
-    cloud.emu.addScriptBehaviour({ marker: 'win-after', stdout: 'after the restart\r\n' })
+    cloud.emu.addScriptBehaviour({ marker: 'win-after', stdout: 'second script: configured\r\n' })
     writeFileSync(join(workspace, 'scripts', 'updates.ps1'), '# win-updates\r\nInstall-Updates\r\n')
     writeFileSync(join(workspace, 'scripts', 'after.ps1'), '# win-after\r\nWrite-Output ok\r\n')
     const from = cloud.emu.requests.length
@@ -236,7 +236,7 @@ describe('build mode customization', () => {
     expect(first!.index).toBeLessThan(restart[0])
     expect(restart[0]).toBeLessThan(second!.index)
     expect(run.main.stdout).toContain('exited 3010 (success, restart required)')
-    expect(onlyInsideStopCommands(run.main.stdout, 'after the restart')).toBe(true)
+    expect(onlyInsideStopCommands(run.main.stdout, 'second script: configured')).toBe(true)
   })
 
   it('Linux: a script that leaves /var/run/reboot-required gets the VM restarted before the next one', async () => {
@@ -271,7 +271,7 @@ describe('build mode customization', () => {
     })
     expect(run.main.code).toBe(1)
     expect(errorAnnotations(run.main)).toEqual([
-      "Input 'customize-scripts': 'scripts/huge.sh' is 300,009 bytes, 37,865 bytes over the 262,144-byte (256 KiB) limit of a Run Command script. Split it, or let a smaller script download the rest."
+      "Input 'customize-scripts': 'scripts/huge.sh' is 300,008 bytes, 37,864 bytes over the 262,144-byte (256 KiB) limit of a Run Command script. Split it, or let a smaller script download the rest."
     ])
     expect(cloud.emu.writes().slice(before)).toEqual([])
   })

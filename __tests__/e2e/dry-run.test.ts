@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { errorLines, runAction, type ActionRun, type RunOptions } from '../support/action-runner.js'
 import { startLocalCloud, type LocalCloud } from '../support/cloud.js'
-import type { Body, RecordedRequest } from '../emulator/index.js'
+import type { RecordedRequest } from '../emulator/index.js'
 
 const RG = 'build-rg'
 const LOCATION = 'westeurope'
@@ -20,7 +20,10 @@ let cloud: LocalCloud
 let temp: string
 
 beforeAll(async () => {
-  cloud = await startLocalCloud({ lro: { pollsBeforeDone: 1, retryAfterSeconds: 0 } })
+  cloud = await startLocalCloud({
+    lro: { pollsBeforeDone: 1, retryAfterSeconds: 0 },
+    home: { resourceGroup: RG, location: LOCATION }
+  })
   cloud.emu.addResourceGroup(RG, LOCATION)
   cloud.emu.addGallery(RG, GALLERY, LOCATION)
   temp = mkdtempSync(join(tmpdir(), 'dry-run-'))
@@ -39,17 +42,6 @@ const versionId = (definition: string, version: string): string =>
 /** `auto`: <UTC yyyy>.<UTC month*100+day>.<run number>, computed here independently of the product. */
 function autoVersion(now = new Date()): string {
   return `${now.getUTCFullYear()}.${(now.getUTCMonth() + 1) * 100 + now.getUTCDate()}.${RUN_NUMBER}`
-}
-
-function seedVm(name: string, seed: Partial<Parameters<LocalCloud['emu']['addVm']>[0]> = {}): Body {
-  return cloud.emu.addVm({
-    resourceGroup: RG,
-    name,
-    location: LOCATION,
-    osType: 'Linux',
-    hyperVGeneration: 'V2',
-    ...seed
-  })
 }
 
 interface DryRun {
@@ -100,7 +92,7 @@ function planLines(run: ActionRun): string[] {
 
 describe('dry run of a capture', () => {
   it('prints every step, resource and the version number, writes nothing, exits 0', async () => {
-    const vm = seedVm('dry-vm', { dataDisks: 1 })
+    const vm = cloud.seedVm('dry-vm', { dataDisks: 1 })
     const { run, requests } = await dryRun({
       'source-vm': 'dry-vm',
       deprovision: 'true',
@@ -156,7 +148,7 @@ describe('dry run of a capture', () => {
   })
 
   it('plans a replacement with overwrite: true and an existing definition, without writing', async () => {
-    seedVm('dry-vm2')
+    cloud.seedVm('dry-vm2')
     cloud.emu.addImage({ resourceGroup: RG, name: 'dry-existing', location: LOCATION })
     cloud.emu.addGalleryImage({
       resourceGroup: RG,
@@ -191,7 +183,7 @@ describe('dry run of a capture', () => {
   })
 
   it('exits 1 for an existing image without overwrite, saying how to fix it', async () => {
-    seedVm('dry-vm3')
+    cloud.seedVm('dry-vm3')
     cloud.emu.addImage({ resourceGroup: RG, name: 'dry-taken', location: LOCATION })
     const { run } = await dryRun({ 'source-vm': 'dry-vm3', 'image-name': 'dry-taken' })
     expect(run.main.code).toBe(1)
@@ -207,7 +199,7 @@ describe('dry run of a capture', () => {
   })
 
   it('exits 1 for a Trusted Launch VM into a managed image, pointing to a gallery', async () => {
-    seedVm('dry-tl', { securityType: 'TrustedLaunch' })
+    cloud.seedVm('dry-tl', { securityType: 'TrustedLaunch' })
     const { run } = await dryRun({ 'source-vm': 'dry-tl', 'image-name': 'dry-tl-img' })
     expect(run.main.code).toBe(1)
     const errors = errorLines(run.main)
@@ -218,7 +210,7 @@ describe('dry run of a capture', () => {
   })
 
   it('exits 1 when the gallery definition does not fit the VM, naming each mismatch', async () => {
-    seedVm('dry-vm4')
+    cloud.seedVm('dry-vm4')
     cloud.emu.addGalleryImage({
       resourceGroup: RG,
       gallery: GALLERY,

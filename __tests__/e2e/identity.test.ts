@@ -30,8 +30,6 @@ afterAll(async () => cloud.close())
 
 const isArm = (r: RecordedRequest): boolean => /^\/subscriptions\//i.test(r.path)
 const since = (before: number): RecordedRequest[] => cloud.emu.requests.slice(before)
-const writesSince = (before: number): RecordedRequest[] =>
-  cloud.emu.writes().filter(w => cloud.emu.requests.indexOf(w) >= before)
 
 function vmId(name: string, subscription = cloud.emu.subscriptionId): string {
   return `/subscriptions/${subscription}/resourceGroups/${RG}/providers/Microsoft.Compute/virtualMachines/${name}`
@@ -67,7 +65,7 @@ describe('the resource is the one named', () => {
     expect(errors[0]).toContain(OTHER_SUBSCRIPTION)
     // Refused from the inputs alone: not one request reached the emulator, let alone the twin VM.
     expect(since(before).filter(q => /\/virtualMachines\/twin/i.test(q.path))).toEqual([])
-    expect(writesSince(before)).toEqual([])
+    expect(cloud.writesSince(before)).toEqual([])
     expect(cloud.emu.resources.state(vmId('twin'))).toMatchObject({ generalized: false })
   })
 
@@ -358,7 +356,7 @@ describe('ownership a matrix cannot share', () => {
     expect(b.outputs['image-id']).toBeUndefined()
     expect(b.outputs['gallery-image-version']).toBeUndefined()
     // Refused in the preflight: leg B's VM was never touched, nothing was written.
-    expect(writesSince(beforeB)).toEqual([])
+    expect(cloud.writesSince(beforeB)).toEqual([])
     expect(cloud.emu.resources.state(vmId('leg-b'))).toMatchObject({ generalized: false })
 
     // A re-run attempt of leg A reuses its own version without a single write.
@@ -366,7 +364,7 @@ describe('ownership a matrix cannot share', () => {
     const again = await leg('leg-a', target, { runId, runAttempt: 2 })
     expect(errorLines(again.main)).toEqual([])
     expect(again.main.code).toBe(0)
-    expect(writesSince(beforeRerun)).toEqual([])
+    expect(cloud.writesSince(beforeRerun)).toEqual([])
     expect(again.outputs['gallery-image-version']).toBe(version)
     expect(again.outputs['image-id']).toBe(versionIdOf('legs', version))
 
@@ -375,7 +373,7 @@ describe('ownership a matrix cannot share', () => {
     const againB = await leg('leg-b', target, { runId, runAttempt: 2 })
     expect(againB.main.code).toBe(1)
     expect(errorLines(againB.main).join('\n')).toContain("Input 'gallery-image-version'")
-    expect(writesSince(beforeRerunB)).toEqual([])
+    expect(cloud.writesSince(beforeRerunB)).toEqual([])
   }, 600_000)
 
   it('a version carrying only the run id (a tag anyone can set) is not reused by a re-run attempt', async () => {
@@ -397,7 +395,7 @@ describe('ownership a matrix cannot share', () => {
     expect(r.main.code).toBe(1)
     expect(errorLines(r.main).join('\n')).toContain("Input 'gallery-image-version'")
     expect(r.outputs['image-id']).toBeUndefined()
-    expect(writesSince(before)).toEqual([])
+    expect(cloud.writesSince(before)).toEqual([])
   })
 
   it('a second leg with the same image-name fails up front naming image-name, also with overwrite', async () => {
@@ -415,7 +413,7 @@ describe('ownership a matrix cannot share', () => {
       expect(errors).toHaveLength(1)
       expect(errors[0]).toContain("Input 'image-name'")
       expect(errors[0]).toContain('strategy.job-index')
-      expect(writesSince(before)).toEqual([])
+      expect(cloud.writesSince(before)).toEqual([])
     }
     expect(cloud.emu.resources.state(vmId('img-leg-b'))).toMatchObject({ generalized: false })
   }, 600_000)

@@ -29,8 +29,6 @@ afterAll(async () => {
 })
 
 const base = () => ({ ...cloud.inputs, 'resource-group': 'build-rg', 'os-type': 'Linux' })
-const writesSince = (n: number) =>
-  cloud.emu.writes().filter(w => cloud.emu.requests.indexOf(w) >= n)
 
 describe('Arm64 uploads', () => {
   it('the upload disk carries supportedCapabilities.architecture and the version keeps Arm64', async () => {
@@ -52,7 +50,7 @@ describe('Arm64 uploads', () => {
       env: cloud.env
     })
     expect(errorLines(run.main)).toEqual([])
-    const writes = writesSince(before)
+    const writes = cloud.writesSince(before)
     const diskPut = writes.find(
       w => w.method === 'PUT' && /\/disks\/arm-image-upload-/.test(w.path)
     )
@@ -90,7 +88,7 @@ describe('storage-account uploads are made in the account region', () => {
     expect(errors).toEqual([
       "::error::Storage account 'devstoreaccount1' is in northeurope, but 'location' is not set, so it is the resource group's region, westeurope: Azure makes an image or gallery version from a page blob only in the blob's region. Set 'location: northeurope', or use a storage account in westeurope."
     ])
-    expect(writesSince(before)).toEqual([])
+    expect(cloud.writesSince(before)).toEqual([])
 
     // Following the advice works: the image is made in the account's region.
     const again = await runAction({

@@ -275,7 +275,8 @@ export async function beginGetAccess(ctx: Ctx, id: string): Promise<Reply> {
   const disk = requireResource(state, id)
   const props = disk.body.properties
   const access = String(ctx.body?.access ?? 'Read')
-  const seconds = Number(ctx.body?.durationInSeconds ?? 3600)
+  const asked = Number(ctx.body?.durationInSeconds ?? 3600)
+  const seconds = Math.min(asked, state.config.diskSasLifetimeSeconds ?? asked)
   let sas: string
   if (access.toLowerCase() === 'write') {
     if (props.diskState !== 'ReadyToUpload' && props.diskState !== 'ActiveUpload')

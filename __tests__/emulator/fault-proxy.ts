@@ -1,12 +1,16 @@
 /**
- * A small HTTP proxy in front of Azurite (or any HTTP target) that injects faults into Put Page
+ * A small HTTP(S) proxy in front of Azurite (or any HTTP target) that injects faults into Put Page
  * requests (`PUT ...?comp=page`): drop the connection, answer 503 ServerBusy like Azure Storage,
- * or acknowledge a write with 201 Created without forwarding it (a lost write).
+ * or acknowledge a write with 201 Created without forwarding it (a lost write). Faults may match any
+ * request and answer a Storage error (`status` with `code` and `message`, Azure Storage's XML error
+ * body: README "Storage replies"), or run an action before forwarding (`before`).
  *
  * It also records every Put Page it sees (`pageWrites`): the headers that matter for integrity and
  * the MD5 and size of the body as it arrived. Only hashes and sizes are kept, never the bodies.
  */
 import http from 'node:http'
+import https from 'node:https'
+import { readFileSync } from 'node:fs'
 import { createHash, randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { Transform, type Readable } from 'node:stream'
@@ -30,8 +34,24 @@ export interface ProxyFault {
    * but the client cannot know it.
    */
   dropResponse?: boolean
-  /** With `status` 500: the error code (`InternalError` by default, or `OperationTimedOut`). */
-  code?: 'InternalError' | 'OperationTimedOut'
+  /** With `status`: the Storage error code (`x-ms-error-code` and `<Code>`) and message. */
+  code?: string
+  message?: string
+  /** Run this (e.g. change the blob behind the proxy) before the request is forwarded. */
+  before?: () => Promise<void>
+}
+
+/** One request as the proxy saw it (every method, not only Put Page). */
+export interface ProxyRequestRecord {
+  method: string
+  /** Path and query, with any `sig=` value replaced. */
+  url: string
+  /** 'Bearer', 'SharedKey', or undefined (a SAS or anonymous). */
+  auth?: string
+  /** `If-Match` / `If-None-Match` request headers, as sent. */
+  ifMatch?: string
+  ifNoneMatch?: string
+  status?: number
 }
 
 /**
@@ -47,8 +67,8 @@ const STORAGE_ERRORS: Record<string, string> = {
   OperationTimedOut: 'The operation could not be completed within the permitted time.'
 }
 
-function storageErrorBody(code: string): string {
-  const message = `${STORAGE_ERRORS[code]}\nRequestId:${randomUUID()}\nTime:${new Date().toISOString().replace('Z', '0000Z')}`
+function storageErrorBody(code: string, requestId: string, text?: string): string {
+  const message = `${text ?? STORAGE_ERRORS[code] ?? 'Injected fault.'}\nRequestId:${requestId}\nTime:${new Date().toISOString().replace('Z', '0000Z')}`
   return `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`
 }
 
@@ -80,6 +100,8 @@ export interface FaultProxy {
   requests: number
   /** Every Put Page (`PUT ...comp=page`) in arrival order; records complete once the body is read. */
   pageWrites: PageWriteRecord[]
+  /** Every request in arrival order. */
+  log: ProxyRequestRecord[]
   close(): Promise<void>
 }
 
@@ -118,19 +140,40 @@ function putPageCreatedHeaders(
   }
 }
 
-export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
+export interface FaultProxyOptions {
+  /** Serve https with this PEM certificate and key (paths); the target is then reached over https too. */
+  tls?: { cert: string; key: string }
+}
+
+export async function startFaultProxy(
+  targetUrl: string,
+  options: FaultProxyOptions = {}
+): Promise<FaultProxy> {
   const target = new URL(targetUrl)
+  const tlsOptions = options.tls
+    ? { cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) }
+    : undefined
   const faults: ProxyFault[] = []
   const proxy: FaultProxy = {
     url: '',
     injected: 0,
     requests: 0,
     pageWrites: [],
+    log: [],
     faults: { add: f => void faults.push(f), clear: () => void faults.splice(0) },
     close: () => new Promise(resolve => server.close(() => resolve()))
   }
-  const server = http.createServer((req, res) => {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     proxy.requests++
+    const entry: ProxyRequestRecord = {
+      method: req.method ?? '',
+      url: (req.url ?? '').replace(/([?&]sig=)[^&]*/i, '$1REDACTED'),
+      auth: /^(Bearer|SharedKey)\b/i.exec(header(req, 'authorization') ?? '')?.[1],
+      ifMatch: header(req, 'if-match'),
+      ifNoneMatch: header(req, 'if-none-match')
+    }
+    proxy.log.push(entry)
+    res.on('finish', () => (entry.status = res.statusCode))
     let i = -1
     for (let j = 0; j < faults.length; j++) {
       const candidate = faults[j]
@@ -207,16 +250,18 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
       }
       if (f?.status) {
         body.resume()
-        const code = f.status === 503 ? 'ServerBusy' : (f.code ?? 'InternalError')
+        const code = f.code ?? (f.status === 503 ? 'ServerBusy' : 'InternalError')
+        const requestId = randomUUID()
         res.writeHead(f.status, {
           'x-ms-error-code': code,
-          'x-ms-request-id': randomUUID(),
-          'content-type': 'application/xml'
+          'x-ms-request-id': requestId,
+          'content-type': 'application/xml',
+          server: 'Windows-Azure-Blob/1.0 Microsoft-HTTPAPI/2.0'
         })
-        res.end(storageErrorBody(code))
+        res.end(storageErrorBody(code, requestId, f.message))
         return
       }
-      const up = http.request(
+      const up = (tlsOptions ? https : http).request(
         {
           host: target.hostname,
           port: target.port,
@@ -238,11 +283,19 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
       up.on('error', () => res.destroy())
       body.pipe(up)
     }
-    if (f?.delayMs) setTimeout(forward, f.delayMs)
-    else forward()
-  })
+    const go = (): void => {
+      if (f?.delayMs) setTimeout(forward, f.delayMs)
+      else forward()
+    }
+    if (f?.before) {
+      // Hold the body until the action is done; then forward as usual.
+      req.pause()
+      f.before().then(go, () => res.destroy())
+    } else go()
+  }
+  const server = tlsOptions ? https.createServer(tlsOptions, handler) : http.createServer(handler)
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const port = (server.address() as AddressInfo).port
-  proxy.url = `http://127.0.0.1:${port}${target.pathname.replace(/\/$/, '')}`
+  proxy.url = `${tlsOptions ? 'https' : 'http'}://127.0.0.1:${port}${target.pathname.replace(/\/$/, '')}`
   return proxy
 }

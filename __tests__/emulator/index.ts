@@ -69,7 +69,12 @@ export type {
   UsageSeed,
   VmSizeSeed
 }
-export { startFaultProxy, type FaultProxy, type ProxyFault } from './fault-proxy.js'
+export {
+  startFaultProxy,
+  type FaultProxy,
+  type ProxyFault,
+  type ProxyRequestRecord
+} from './fault-proxy.js'
 
 export interface ArmEmulatorOptions {
   subscriptionId?: string
@@ -97,6 +102,12 @@ export interface ArmEmulatorOptions {
   sysprepPollsToStop?: number
   /** page size of GalleryImageVersions_ListByGalleryImage */
   pageSize?: number
+  /**
+   * Test knob (not Azure behaviour): a disk's SAS ends after at most this many seconds, whatever
+   * `durationInSeconds` asked for, so a test can see an upload outlive its write SAS (README
+   * "Test knobs").
+   */
+  diskSasLifetimeSeconds?: number
 }
 
 export interface ArmEmulator {
@@ -206,6 +217,7 @@ export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<A
     // Azure Stack Hub audiences look like https://management.<domain>/<guid>.
     armAudience: 'https://management.emulator.local/7c8f0e0a-0000-0000-0000-00000000e0a1',
     tokenLifetimeSeconds: opts.tokenLifetimeSeconds ?? 3600,
+    diskSasLifetimeSeconds: opts.diskSasLifetimeSeconds,
     idTokenLifetimeSeconds: opts.idTokenLifetimeSeconds ?? 300,
     oidcRequestToken: `oidc-request-${newGuid()}`,
     identityHeader: `identity-header-${newGuid()}`,

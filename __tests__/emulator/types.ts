@@ -156,6 +156,8 @@ export interface Config {
   clientSecret: string
   armAudience: string
   tokenLifetimeSeconds: number
+  /** Test knob: a disk SAS ends after at most this many seconds (index.ts ArmEmulatorOptions). */
+  diskSasLifetimeSeconds?: number
   idTokenLifetimeSeconds: number
   oidcRequestToken: string
   /** App Service managed identity: the IDENTITY_HEADER secret and the identities assigned to the "app" */

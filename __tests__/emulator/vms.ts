@@ -29,6 +29,12 @@ export interface VmSeed {
   osType: 'Linux' | 'Windows'
   securityType?: 'TrustedLaunch' | 'ConfidentialVM'
   hyperVGeneration?: 'V1' | 'V2'
+  /**
+   * false: the instance view carries no `hyperVGeneration` (optional in the API spec's
+   * VirtualMachineInstanceView; whether Azure drops it, e.g. after deallocation, is unverified:
+   * README). The OS disk keeps its generation. Default true.
+   */
+  instanceViewGeneration?: boolean
   dataDisks?: number
   powerState?: 'running' | 'stopped' | 'deallocated'
   generalized?: boolean
@@ -167,6 +173,7 @@ export function addVm(state: State, seed: VmSeed): Resource {
       powerState: seed.powerState ?? 'running',
       generalized: seed.generalized ?? false,
       hyperVGeneration: hyperV,
+      instanceViewGeneration: seed.instanceViewGeneration ?? true,
       architecture: seed.architecture ?? 'x64',
       guestDeprovisioned: false,
       agentRunning: true,
@@ -201,8 +208,24 @@ export function instanceView(vm: Resource): Body {
       vm.body.properties.storageProfile.osDisk.osType === 'Windows'
         ? 'Windows Server 2022 Datacenter'
         : 'ubuntu',
-    hyperVGeneration: s.hyperVGeneration,
-    vmAgent: { vmAgentVersion: s.agentRunning ? '2.12.0.2' : 'Unknown', statuses: [] },
+    ...(s.instanceViewGeneration === false ? {} : { hyperVGeneration: s.hyperVGeneration }),
+    // A running agent reports Ready (spec example VirtualMachine_Get_InstanceView: code
+    // "ProvisioningState/succeeded", displayStatus "Ready", message "GuestAgent is running and
+    // accepting new configurations.", time of its last report); a stopped one reports nothing.
+    vmAgent: {
+      vmAgentVersion: s.agentRunning ? '2.12.0.2' : 'Unknown',
+      statuses: s.agentRunning
+        ? [
+            {
+              code: 'ProvisioningState/succeeded',
+              level: 'Info',
+              displayStatus: 'Ready',
+              message: 'GuestAgent is running and accepting new configurations.',
+              time: new Date().toISOString()
+            }
+          ]
+        : []
+    },
     disks: [],
     statuses
   }

@@ -1,4 +1,7 @@
-/** Per-cloud endpoints: login authority, ARM endpoint and token scope, storage suffix, OIDC audience. */
+/**
+ * Per-cloud endpoints: login authority, ARM endpoint and token scope, storage suffix and token
+ * scope, OIDC audience.
+ */
 import type { CloudName, ConnectionPlan } from '../plan.js'
 
 export interface Cloud {
@@ -8,7 +11,20 @@ export interface Cloud {
   resourceManagerEndpoint: string
   /** The ARM token scope, passed explicitly to every client (arm-compute defaults to the public cloud's). */
   armScope: string
+  /**
+   * The DNS suffix of the cloud's storage endpoints: a blob endpoint is
+   * `https://<account>.blob.<storageSuffix>/` (Azure CLI `az cloud show` `suffixes.storage`;
+   * hashicorp/go-azure-sdk `sdk/environments` StorageAPI per cloud).
+   */
   storageSuffix: string
+  /**
+   * The Microsoft Entra ID scope of a blob-service token, or undefined where the blob service is
+   * never sent one (see cloudFromMetadata). The public and sovereign clouds share one storage
+   * resource, https://storage.azure.com (Microsoft Learn "Authorize access to blobs using Microsoft
+   * Entra ID"; go-azure-sdk StorageAPI: "the same for all public and sovereign clouds"; Azurite's
+   * VALID_BLOB_AUDIENCES and its Fairfax/Mooncake issuers).
+   */
+  storageScope?: string
   /**
    * The GitHub ID token's audience. Undefined for an Azure Stack Hub whose login endpoint is not
    * Microsoft Entra ID (AD FS, an emulator): there the `audience` input must name one (issue 14),
@@ -20,6 +36,9 @@ export interface Cloud {
   disableInstanceDiscovery: boolean
 }
 
+/** Azure Storage's resource for Microsoft Entra ID tokens, in every Microsoft-run cloud. */
+const STORAGE_SCOPE = 'https://storage.azure.com/.default'
+
 const KNOWN: Record<Exclude<CloudName, 'AzureStack'>, Cloud> = {
   AzureCloud: {
     name: 'AzureCloud',
@@ -27,6 +46,7 @@ const KNOWN: Record<Exclude<CloudName, 'AzureStack'>, Cloud> = {
     resourceManagerEndpoint: 'https://management.azure.com',
     armScope: 'https://management.azure.com/.default',
     storageSuffix: 'core.windows.net',
+    storageScope: STORAGE_SCOPE,
     oidcAudience: 'api://AzureADTokenExchange',
     portalUrl: 'https://portal.azure.com',
     disableInstanceDiscovery: false
@@ -37,6 +57,7 @@ const KNOWN: Record<Exclude<CloudName, 'AzureStack'>, Cloud> = {
     resourceManagerEndpoint: 'https://management.usgovcloudapi.net',
     armScope: 'https://management.usgovcloudapi.net/.default',
     storageSuffix: 'core.usgovcloudapi.net',
+    storageScope: STORAGE_SCOPE,
     oidcAudience: 'api://AzureADTokenExchangeUSGov',
     portalUrl: 'https://portal.azure.us',
     disableInstanceDiscovery: false
@@ -47,6 +68,7 @@ const KNOWN: Record<Exclude<CloudName, 'AzureStack'>, Cloud> = {
     resourceManagerEndpoint: 'https://management.chinacloudapi.cn',
     armScope: 'https://management.chinacloudapi.cn/.default',
     storageSuffix: 'core.chinacloudapi.cn',
+    storageScope: STORAGE_SCOPE,
     oidcAudience: 'api://AzureADTokenExchangeChina',
     portalUrl: 'https://portal.azure.cn',
     disableInstanceDiscovery: false
@@ -61,6 +83,8 @@ export function knownCloud(name: Exclude<CloudName, 'AzureStack'>): Cloud {
 export interface CloudMetadata {
   portalEndpoint?: string
   authentication?: { loginEndpoint?: string; audiences?: string[] }
+  /** Newer metadata documents (Azure CLI `az cloud register`'s shape) name the storage suffix. */
+  suffixes?: { storage?: string }
 }
 
 const trimSlash = (s: string): string => s.replace(/\/+$/, '')
@@ -160,21 +184,74 @@ export function cloudFromMetadata(armEndpoint: string, metadata: CloudMetadata):
     metadata.portalEndpoint !== undefined && /^https:\/\//i.test(metadata.portalEndpoint)
       ? metadata.portalEndpoint
       : armEndpoint.replace('//management.', '//portal.')
+  const entraLogin = ENTRA_HOSTS.has(loginUrl.hostname.toLowerCase())
   return {
     name: 'AzureStack',
     // The tenant is appended by the credential; an AD FS login endpoint keeps its /adfs path.
     authorityHost: trimSlash(login),
     resourceManagerEndpoint: trimSlash(armEndpoint),
     armScope: `${trimSlash(audience)}/.default`,
-    // Azure Stack Hub's storage endpoints sit beside ARM: management.<region>.<fqdn> → <region>.<fqdn>.
-    storageSuffix: host.replace(/^management\./, ''),
+    storageSuffix: storageSuffixOf(metadata, host),
+    // A token Microsoft Entra ID issues for https://storage.azure.com opens every public-cloud
+    // storage account the identity may use: it is never sent to a Stack's own blob endpoint
+    // (security review finding 6), which then gets the account key (Azure Stack Hub storage does
+    // not take Entra ID tokens anyway: "Azure Stack Hub storage: Differences and considerations").
+    // A Stack signing in with its own login service (AD FS, an air-gapped cloud's) issues tokens
+    // only it accepts: there the storage token is asked of that service.
+    storageScope: entraLogin ? undefined : STORAGE_SCOPE,
     // The contract's default for AzureStack, kept where the assertion goes to Microsoft Entra ID.
-    oidcAudience: ENTRA_HOSTS.has(loginUrl.hostname.toLowerCase())
-      ? 'api://AzureADTokenExchange'
-      : undefined,
+    oidcAudience: entraLogin ? 'api://AzureADTokenExchange' : undefined,
     portalUrl: trimSlash(portal),
     disableInstanceDiscovery: true
   }
+}
+
+/**
+ * The storage suffix of an Azure Stack Hub: the metadata document's `suffixes.storage` where it has
+ * one; otherwise beside ARM, as Azure Stack Hub places it (management.<region>.<fqdn> → blob
+ * endpoints <account>.blob.<region>.<fqdn>).
+ */
+function storageSuffixOf(metadata: CloudMetadata, armHost: string): string {
+  const named = metadata.suffixes?.storage?.trim().replace(/^\.+/, '').toLowerCase()
+  if (named && /^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(named)) return named
+  return armHost.replace(/^management\./, '')
+}
+
+/**
+ * Why a blob endpoint ARM returned for a storage account is not one the action sends a credential
+ * to, or undefined when it is: `https://<account>.blob.<cloud's storage suffix>/` (security review
+ * finding 6). The one exception is a cloud whose ARM endpoint is on this machine (an emulator, as in
+ * the tests): its blob service may be on this machine too, path-style as Azurite serves it, and
+ * plain http there never leaves the machine.
+ */
+export function blobEndpointProblem(
+  cloud: Cloud,
+  accountName: string,
+  endpoint: string
+): string | undefined {
+  let url: URL
+  try {
+    url = new URL(endpoint)
+  } catch {
+    return `'${endpoint}' is not a URL`
+  }
+  const host = url.hostname.toLowerCase()
+  if (cloud.name === 'AzureStack' && isLoopback(new URL(cloud.resourceManagerEndpoint).hostname)) {
+    if (isLoopback(host)) return undefined
+  }
+  if (url.protocol !== 'https:') return `${url.protocol}//${url.host} is not https`
+  const account = accountName.toLowerCase()
+  const expected = `${account}.blob.${cloud.storageSuffix}`
+  // Public-cloud accounts made with dnsEndpointType AzureDnsZone answer at
+  // <account>.z<00-99>.blob.storage.azure.net (Microsoft Learn "Storage account overview",
+  // "Azure DNS zone endpoints").
+  const dnsZone =
+    cloud.name === 'AzureCloud' &&
+    host.startsWith(`${account}.z`) &&
+    /^\.z\d{2}\.blob\.storage\.azure\.net$/.test(host.slice(account.length))
+  if (host !== expected && !dnsZone)
+    return `${url.host} is not ${expected}, the blob endpoint of '${accountName}' in ${cloud.name}`
+  return undefined
 }
 
 export type FetchJson = (url: string) => Promise<unknown>

@@ -58,10 +58,15 @@ export function judgeScript(osType: OsType, name: string, run: FinishedScript): 
     return { ok: true, restart: 'exit-3010' }
   }
   if (code === 0 && run.executionState === 'Succeeded') return { ok: true, restart: undefined }
+  // A script's own exit code says it all ("Execution failed: … exit status=N" repeats it); Azure's
+  // message matters when there is no such code (the handler could not run the script, or killed it).
+  const plainExit = code !== undefined && code !== 0 && code !== -1
   return {
     ok: false,
     exitCode: code,
-    message: failureMessage(name, code, run.executionState) + azureSays
+    message:
+      failureMessage(name, code, run.executionState, run.timeoutSeconds) +
+      (plainExit ? '' : azureSays)
   }
 }
 
@@ -70,13 +75,24 @@ export function judgeScript(osType: OsType, name: string, run: FinishedScript): 
  * lines themselves are the guest's words, so they are printed in the log inside a stop-commands
  * block under `lastLinesHeader(name)`; the annotation refers to them.
  */
-export function failureMessage(name: string, exitCode: number | undefined, state: string): string {
+export function failureMessage(
+  name: string,
+  exitCode: number | undefined,
+  state: string,
+  timeoutSeconds?: number
+): string {
+  // The Linux handler kills a script at `timeoutInSeconds` and reports Failed with exit code -1 (it
+  // never reports TimedOut: Azure/run-command-handler-linux internal/exec/exec.go).
+  const killed =
+    exitCode === -1
+      ? ` (the process was killed${timeoutSeconds ? `, as happens at its time limit of ${timeoutSeconds} s` : ''})`
+      : ''
   const how =
     exitCode === undefined
       ? `ended '${oneLine(state)}' without an exit code`
       : exitCode === 0
         ? `ended '${oneLine(state)}' (exit code 0)`
-        : `failed with exit code ${exitCode}`
+        : `failed with exit code ${exitCode}${killed}`
   return `Customization script '${oneLine(name)}' ${how}; its last lines of output are in the log under "${lastLinesHeader(name)}".`
 }
 

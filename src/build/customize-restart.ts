@@ -41,13 +41,18 @@ export function runningWithReadyAgent(
   }
 }
 
+export interface RestartVmOptions {
+  vm: ResourceRef
+  /** Interval of the instance view reads after the restart. */
+  pollMs: number
+  /** Why, for the log: which script asked for it. */
+  why: string
+}
+
 /** Restarts the VM and waits until it runs with a ready agent (bounded, and by the run's signal). */
-export async function restartVm(
-  ctx: RunContext,
-  vm: ResourceRef,
-  options: { pollMs: number; why: string }
-): Promise<void> {
+export async function restartVm(ctx: RunContext, options: RestartVmOptions): Promise<void> {
   const { clients, log, signal } = ctx
+  const { vm } = options
   log.info(oneLine(`Restarting VM '${vm.name}': ${options.why}`))
   const since = new Date()
   await waitFor(

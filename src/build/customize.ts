@@ -21,8 +21,9 @@
  *   found, so the action does not rely on it.
  * - Restart: on Windows when the script exits 3010 (customize-outcome.ts). On Linux when the script
  *   leaves /var/run/reboot-required (what apt's update-notifier and unattended-upgrades write): the
- *   guest's file system is not visible from Azure, so a second, one-line Run Command looks for the
- *   file after each script that succeeded. A check appended to the user's script would miss it
+ *   guest's file system is not visible from Azure, so a second, one-line Run Command
+ *   (`test -f /var/run/reboot-required`: exit 0 or 1) looks for the file after each script that
+ *   succeeded. A check appended to the user's script would miss it
  *   whenever the script ends with `exit`, replaces itself with `exec`, or is not a shell script
  *   (the handler runs the file by its shebang line: `/bin/sh -c script.sh`,
  *   Azure/run-command-handler-linux internal/exec/exec.go). The check costs one more command per
@@ -52,9 +53,8 @@ export type { CustomizeScript } from './customize-scripts.js'
 export const POLL_MS = 5000
 /** The file Ubuntu/Debian packages leave when an update needs a reboot. */
 export const REBOOT_REQUIRED_FILE = '/var/run/reboot-required'
-/** The one line the check prints when the file is there. */
-export const REBOOT_REQUIRED_MARK = 'azure-vm-image: reboot-required'
-export const LINUX_REBOOT_CHECK = `if [ -e ${REBOOT_REQUIRED_FILE} ]; then echo '${REBOOT_REQUIRED_MARK}'; else echo 'azure-vm-image: no reboot required'; fi`
+/** `test -f`: exit 0 when the file is there, 1 when it is not, anything else when it could not run. */
+export const LINUX_REBOOT_CHECK = `test -f ${REBOOT_REQUIRED_FILE}`
 
 export interface CustomizationOptions {
   /** The build VM (running, its agent ready). */
@@ -104,7 +104,7 @@ export async function runCustomization(
           : osType === 'Linux' && (await rebootRequired(ctx, { ...command, index }))
             ? `'${script.name}' left ${REBOOT_REQUIRED_FILE}`
             : undefined
-      if (why) await restartVm(ctx, vm, { pollMs, why })
+      if (why) await restartVm(ctx, { vm, pollMs, why })
     })
   }
 }
@@ -201,11 +201,14 @@ async function runCommand(
     }
   } finally {
     // Cancelled or timed out: stop at once; the VM's deletion removes the command.
-    if (!signal.aborted) await deleteRunCommand(ctx, vm, name)
+    if (!signal.aborted) await deleteRunCommand(ctx, { vm, name })
   }
 }
 
-async function deleteRunCommand(ctx: RunContext, vm: ResourceRef, name: string): Promise<void> {
+async function deleteRunCommand(
+  ctx: RunContext,
+  { vm, name }: { vm: ResourceRef; name: string }
+): Promise<void> {
   const { clients, log, signal } = ctx
   try {
     await waitFor(
@@ -243,19 +246,19 @@ async function rebootRequired(
     script: LINUX_REBOOT_CHECK,
     follow: false
   })
-  const lines = (run.view.output ?? '').split(/\r?\n/).map(l => l.trim())
-  if (run.executionState === 'Succeeded' && run.exitCode === 0) {
-    const required = lines.includes(REBOOT_REQUIRED_MARK)
+  // `test` exits 0 or 1; anything else (a handler error, a killed process) says nothing about the file.
+  const code = run.exitCode
+  if (code === 0 || code === 1) {
     ctx.log.info(
-      required
+      code === 0
         ? '/var/run/reboot-required is present: the VM restarts'
         : '/var/run/reboot-required is absent: no restart needed'
     )
-    return required
+    return code === 0
   }
   ctx.log.warning(
     oneLine(
-      `Could not check ${REBOOT_REQUIRED_FILE} in VM '${command.vm.name}' (the check ended ${run.executionState}, exit code ${run.exitCode ?? 'none'}); going on without a restart.`
+      `Could not check ${REBOOT_REQUIRED_FILE} in VM '${command.vm.name}' (the check ended ${run.executionState}, exit code ${code ?? 'none'}); going on without a restart.`
     )
   )
   return false

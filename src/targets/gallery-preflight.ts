@@ -42,8 +42,6 @@ export interface GalleryPreflight {
   existingState?: string
   /** The definition's security type as it is, or as it will be created. */
   securityType: string
-  /** Things worth saying that do not stop the run. */
-  warnings: string[]
 }
 
 /**
@@ -66,9 +64,7 @@ export async function checkGalleryTarget(
   const rg = target.gallery.resourceGroup
   const galleryName = target.gallery.name
   const def = target.imageDefinition
-  let version = target.version.value
   const opts = { abortSignal: deps.signal }
-  const warnings: string[] = []
   const missingHint = `create it first, or set create-gallery-image: true (with publisher, offer and sku) to let the action create it`
 
   const gallery = await getOrUndefined(compute.galleries.get(rg, galleryName, opts))
@@ -77,23 +73,8 @@ export async function checkGalleryTarget(
       `Azure Compute Gallery '${galleryName}' does not exist in resource group '${rg}': ${missingHint}.`
     )
   }
-  // The version is made in its source's region, wherever the gallery is ("Source … is not found.
-  // Please check source exists, and is in the same region as gallery image version being created",
-  // troubleshooting-shared-images.md), and Azure wants that region among the target regions.
-  const location = normaliseRegion(source.location)
   const galleryLocation = normaliseRegion(gallery?.location ?? source.location)
-  const regions = withSourceRegion(target.targetRegions, location)
-  if (target.replicationMode === 'Shallow' && regions.length > 1) {
-    throw new Error(
-      `replication-mode 'Shallow' publishes to one region only, but this version needs ${regions
-        .map(r => r.name)
-        .join(
-          ', '
-        )} (the source's region is always included): use replication-mode 'Full', or leave out the other target-regions.`
-    )
-  }
-  const tooBig = fullReplicationProblem(source.disks ?? [], target.replicationMode)
-  if (tooBig !== undefined) throw new Error(tooBig)
+  const { location, regions } = versionRegions(target, source)
 
   const image =
     gallery === undefined
@@ -117,27 +98,7 @@ export async function checkGalleryTarget(
   const mismatches = definitionMismatches(def, facts, source, origin)
   if (mismatches.length > 0) throw new Error(mismatches.join('\n'))
 
-  // An `auto` number comes from today's date: a re-run attempt on a later day would compute another
-  // one and publish the image twice. The version an earlier attempt of this run made is the one.
-  if (target.version.kind === 'auto' && deps.run.runAttempt > 1 && image !== undefined) {
-    const own = await earlierAttemptVersion(deps, target).catch((error: unknown) => {
-      if (deps.signal.aborted) throw error
-      deps.log.warning(
-        oneLine(
-          `Could not list the versions of '${def}' to find this run's earlier version: ${error instanceof Error ? error.message : String(error)}`
-        )
-      )
-      return undefined
-    })
-    if (own !== undefined && own !== version) {
-      deps.log.info(
-        oneLine(
-          `gallery-image-version auto: an earlier attempt of this run made version ${own}; using it instead of ${version}.`
-        )
-      )
-      version = own
-    }
-  }
+  const version = image === undefined ? target.version.value : await versionNumber(deps, target)
   const ids = galleryIds(target, version)
 
   // The version only matters when the definition exists; otherwise it cannot exist either.
@@ -150,7 +111,6 @@ export async function checkGalleryTarget(
     definition: def
   })
 
-  for (const w of warnings) deps.log.warning(oneLine(w))
   return {
     galleryExists: gallery !== undefined,
     definitionExists: image !== undefined,
@@ -165,9 +125,59 @@ export async function checkGalleryTarget(
     galleryId: ids.galleryId,
     definitionId: ids.definitionId,
     existingState: existing?.provisioningState,
-    securityType,
-    warnings
+    securityType
   }
+}
+
+/**
+ * The version is made in its source's region, wherever the gallery is ("Source … is not found.
+ * Please check source exists, and is in the same region as gallery image version being created",
+ * troubleshooting-shared-images.md), and Azure wants that region among the target regions.
+ */
+function versionRegions(
+  target: GalleryTarget,
+  source: SourceFacts
+): { location: string; regions: TargetRegion[] } {
+  const location = normaliseRegion(source.location)
+  const regions = withSourceRegion(target.targetRegions, location)
+  if (target.replicationMode === 'Shallow' && regions.length > 1) {
+    throw new Error(
+      `replication-mode 'Shallow' publishes to one region only, but this version needs ${regions
+        .map(r => r.name)
+        .join(
+          ', '
+        )} (the source's region is always included): use replication-mode 'Full', or leave out the other target-regions.`
+    )
+  }
+  const tooBig = fullReplicationProblem(source.disks ?? [], target.replicationMode)
+  if (tooBig !== undefined) throw new Error(tooBig)
+  return { location, regions }
+}
+
+/**
+ * The version number, for a definition that exists. An `auto` number comes from today's date: a
+ * re-run attempt on a later day would compute another one and publish the image twice. The version
+ * an earlier attempt of this run made is the one.
+ */
+async function versionNumber(deps: PreflightDeps, target: GalleryTarget): Promise<string> {
+  const computed = target.version.value
+  if (target.version.kind !== 'auto' || deps.run.runAttempt <= 1) return computed
+  const own = await earlierAttemptVersion(deps, target).catch((error: unknown) => {
+    if (deps.signal.aborted) throw error
+    deps.log.warning(
+      oneLine(
+        `Could not list the versions of '${target.imageDefinition}' to find this run's earlier version: ${error instanceof Error ? error.message : String(error)}`
+      )
+    )
+    return undefined
+  })
+  if (own === undefined || own === computed) return computed
+  deps.log.info(
+    oneLine(
+      `gallery-image-version auto: an earlier attempt of this run made version ${own}; using it instead of ${computed}.`
+    )
+  )
+  return own
 }
 
 /** The newest version of the definition an earlier attempt of this job made (its owner key), if any. */
@@ -246,6 +256,5 @@ export function describeGalleryPlan(target: GalleryTarget, pre: GalleryPreflight
       `After success, all but the ${target.keepVersions} newest versions of the definition are deleted.`
     )
   }
-  for (const w of pre.warnings) lines.push(`Warning: ${w}`)
   return lines
 }

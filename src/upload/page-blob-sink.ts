@@ -110,6 +110,8 @@ export interface PageBlobState {
   size?: number
   metadata?: Record<string, string>
   contentMD5?: Uint8Array
+  /** The blob's ETag as read: a later delete or overwrite can be made conditional on it. */
+  etag?: string
 }
 
 export async function readPageBlobState(
@@ -122,7 +124,8 @@ export async function readPageBlobState(
       exists: true,
       size: props.contentLength,
       metadata: props.metadata,
-      contentMD5: props.contentMD5
+      contentMD5: props.contentMD5,
+      etag: props.etag
     }
   } catch (e) {
     if (isNotFound(e)) return { exists: false }
@@ -131,7 +134,10 @@ export async function readPageBlobState(
 }
 
 /**
- * Creates (or replaces) the page blob of `size` bytes for the storage-account destination.
+ * Creates the page blob of `size` bytes for the storage-account destination. `ifMatch` (an ETag
+ * read before) replaces only that blob; without it, only where no blob is: a blob that appeared
+ * since it was read is never overwritten (Put Blob answers 412 ConditionNotMet or 409
+ * BlobAlreadyExists: "Specifying Conditional Headers for Blob Service Operations").
  * Not for managed disks: their blob already exists at exactly `uploadSizeBytes`.
  */
 export async function createPageBlob(
@@ -141,11 +147,13 @@ export async function createPageBlob(
     metadata?: Record<string, string>
     blobHTTPHeaders?: BlobHTTPHeaders
     signal?: AbortSignal
+    ifMatch?: string
   } = {}
 ): Promise<void> {
   await client.create(size, {
     metadata: options.metadata,
     blobHTTPHeaders: options.blobHTTPHeaders,
-    abortSignal: options.signal
+    abortSignal: options.signal,
+    conditions: options.ifMatch ? { ifMatch: options.ifMatch } : { ifNoneMatch: '*' }
   })
 }

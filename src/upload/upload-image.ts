@@ -144,7 +144,7 @@ export async function finishUploads(ctx: RunContext, source: UploadSource): Prom
           await deleteUploadBlob(ctx, {
             url: entry.url,
             storageAccountId: entry.storageAccountId,
-            runId: ctx.plan.run.runId
+            ownerKey: ctx.plan.owner.key
           })
         )
       )

@@ -42,9 +42,9 @@ export function createRenewingSink(options: RenewingSinkOptions): RenewingSink {
   let renewing: Promise<void> | undefined
   let count = 0
 
-  const fresh = async (): Promise<PageSink> => {
-    if (now() < grantedAt + lifetimeMs - renewBeforeMs) return sink
-    renewing ??= (async () => {
+  /** Grants write access again; concurrent callers share one grant. */
+  const renew = (): Promise<void> =>
+    (renewing ??= (async () => {
       const started = now()
       try {
         sas = await options.grant()
@@ -54,14 +54,19 @@ export function createRenewingSink(options: RenewingSinkOptions): RenewingSink {
       } finally {
         renewing = undefined
       }
-    })()
-    await renewing
+    })())
+
+  const fresh = async (): Promise<PageSink> => {
+    if (now() >= grantedAt + lifetimeMs - renewBeforeMs) await renew()
     return sink
   }
 
   /**
-   * A grant may end the previous SAS (the emulator's stored policy does; Azure's behaviour is not
-   * known): a request refused with 403 while a renewal happened is sent once more with the new SAS.
+   * A request refused with 403 is sent once more with a new SAS: one a renewal in the meantime
+   * made (a grant may end the previous SAS: the emulator's stored policy does, Azure's behaviour is
+   * not known), or else one granted now, since the SAS in use may have ended sooner than asked (a
+   * disk SAS names no expiry to check: `si=`, no `se=`). A disk whose write access was revoked is
+   * no longer ActiveUpload, so that grant is refused and the upload stops there.
    */
   const withRenewal = async <T>(run: (s: PageSink) => Promise<T>): Promise<T> => {
     const used = await fresh()
@@ -70,6 +75,7 @@ export function createRenewingSink(options: RenewingSinkOptions): RenewingSink {
     } catch (e) {
       if ((e as { statusCode?: number }).statusCode !== 403) throw e
       if (renewing) await renewing
+      if (sink === used) await renew()
       if (sink === used) throw e
       return run(sink)
     }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import {
+  blobEndpointProblem,
   cloudFromMetadata,
   knownCloud,
   loginHostAllowed,
@@ -21,6 +22,7 @@ describe('knownCloud', () => {
       resourceManagerEndpoint: 'https://management.azure.com',
       armScope: 'https://management.azure.com/.default',
       storageSuffix: 'core.windows.net',
+      storageScope: 'https://storage.azure.com/.default',
       oidcAudience: 'api://AzureADTokenExchange',
       portalUrl: 'https://portal.azure.com',
       disableInstanceDiscovery: false
@@ -34,6 +36,7 @@ describe('knownCloud', () => {
       resourceManagerEndpoint: 'https://management.usgovcloudapi.net',
       armScope: 'https://management.usgovcloudapi.net/.default',
       storageSuffix: 'core.usgovcloudapi.net',
+      storageScope: 'https://storage.azure.com/.default',
       oidcAudience: 'api://AzureADTokenExchangeUSGov',
       portalUrl: 'https://portal.azure.us',
       disableInstanceDiscovery: false
@@ -47,6 +50,7 @@ describe('knownCloud', () => {
       resourceManagerEndpoint: 'https://management.chinacloudapi.cn',
       armScope: 'https://management.chinacloudapi.cn/.default',
       storageSuffix: 'core.chinacloudapi.cn',
+      storageScope: 'https://storage.azure.com/.default',
       oidcAudience: 'api://AzureADTokenExchangeChina',
       portalUrl: 'https://portal.azure.cn',
       disableInstanceDiscovery: false
@@ -93,6 +97,8 @@ describe('cloudFromMetadata', () => {
       armScope:
         'https://management.contoso.onmicrosoft.com/3e1f0c8a-5f2b-4c07-9a6e-0d2b7a1c4f11/.default',
       storageSuffix: 'local.azurestack.external',
+      // Signed in at Microsoft Entra ID: no public storage token goes to the Stack's blob service.
+      storageScope: undefined,
       oidcAudience: 'api://AzureADTokenExchange',
       portalUrl: 'https://portal.local.azurestack.external',
       disableInstanceDiscovery: true
@@ -306,5 +312,103 @@ describe('cloudFromMetadata: endpoints checked before a credential goes there (i
       portalEndpoint: 'javascript:alert(1)'
     })
     expect(cloud.portalUrl).toBe('https://portal.local.azurestack.external')
+  })
+})
+
+/**
+ * Storage per cloud: the blob endpoint suffix (`az cloud show` suffixes.storage; go-azure-sdk
+ * sdk/environments) and the Entra ID storage scope, one resource in every Microsoft-run cloud
+ * (go-azure-sdk StorageAPI; Azurite's VALID_BLOB_AUDIENCES).
+ */
+describe('storage per cloud', () => {
+  it.each([
+    ['AzureCloud', 'core.windows.net'],
+    ['AzureUSGovernment', 'core.usgovcloudapi.net'],
+    ['AzureChinaCloud', 'core.chinacloudapi.cn']
+  ] as const)(
+    '%s: blob endpoints under %s, tokens for https://storage.azure.com',
+    (name, suffix) => {
+      const cloud = knownCloud(name)
+      expect(cloud.storageSuffix).toBe(suffix)
+      expect(cloud.storageScope).toBe('https://storage.azure.com/.default')
+      expect(blobEndpointProblem(cloud, 'acct', `https://acct.blob.${suffix}/`)).toBeUndefined()
+      expect(blobEndpointProblem(cloud, 'ACCT', `https://acct.blob.${suffix.toUpperCase()}`)).toBe(
+        undefined
+      )
+    }
+  )
+
+  it("refuses another account's, another cloud's or a plain-http endpoint", () => {
+    const cloud = knownCloud('AzureUSGovernment')
+    expect(
+      blobEndpointProblem(cloud, 'acct', 'https://other.blob.core.usgovcloudapi.net/')
+    ).toMatch(/is not acct\.blob\.core\.usgovcloudapi\.net/)
+    expect(blobEndpointProblem(cloud, 'acct', 'https://acct.blob.core.windows.net/')).toMatch(
+      /is not acct\.blob\.core\.usgovcloudapi\.net/
+    )
+    expect(blobEndpointProblem(cloud, 'acct', 'http://acct.blob.core.usgovcloudapi.net/')).toMatch(
+      /is not https/
+    )
+    expect(
+      blobEndpointProblem(cloud, 'acct', 'https://acct.blob.core.usgovcloudapi.net.evil.example/')
+    ).toBeDefined()
+    expect(blobEndpointProblem(cloud, 'acct', 'not a url')).toMatch(/is not a URL/)
+  })
+
+  it('takes Azure DNS zone endpoints in the public cloud only', () => {
+    const zone = 'https://acct.z17.blob.storage.azure.net/'
+    expect(blobEndpointProblem(knownCloud('AzureCloud'), 'acct', zone)).toBeUndefined()
+    expect(blobEndpointProblem(knownCloud('AzureChinaCloud'), 'acct', zone)).toBeDefined()
+    expect(
+      blobEndpointProblem(
+        knownCloud('AzureCloud'),
+        'acct',
+        'https://other.z17.blob.storage.azure.net/'
+      )
+    ).toBeDefined()
+  })
+
+  it('AzureStack: the suffix from the metadata document, else beside ARM', () => {
+    expect(cloudFromMetadata(ASDK_ARM, adfsMetadata).storageSuffix).toBe(
+      'local.azurestack.external'
+    )
+    const named = cloudFromMetadata(ASDK_ARM, {
+      ...adfsMetadata,
+      suffixes: { storage: '.Storage.Contoso.Example' }
+    })
+    expect(named.storageSuffix).toBe('storage.contoso.example')
+    expect(
+      blobEndpointProblem(named, 'acct', 'https://acct.blob.storage.contoso.example/')
+    ).toBeUndefined()
+    // Not a DNS suffix: the derived one stands.
+    expect(
+      cloudFromMetadata(ASDK_ARM, { ...adfsMetadata, suffixes: { storage: 'x/y' } }).storageSuffix
+    ).toBe('local.azurestack.external')
+  })
+
+  it("AzureStack: a storage token only from the Stack's own login service, never from Entra ID", () => {
+    expect(cloudFromMetadata(ASDK_ARM, entraMetadata).storageScope).toBeUndefined()
+    expect(cloudFromMetadata(ASDK_ARM, adfsMetadata).storageScope).toBe(
+      'https://storage.azure.com/.default'
+    )
+  })
+
+  it('a cloud on this machine (an emulator) may have its blob service on this machine, http too', () => {
+    const local = cloudFromMetadata('https://127.0.0.1:8443', {
+      authentication: { loginEndpoint: 'https://127.0.0.1:8443/', audiences: ['https://emu/x'] }
+    })
+    expect(blobEndpointProblem(local, 'acct', 'http://127.0.0.1:10000/acct/')).toBeUndefined()
+    expect(blobEndpointProblem(local, 'acct', 'https://localhost:10000/acct')).toBeUndefined()
+    expect(blobEndpointProblem(local, 'acct', 'http://acct.blob.example.com/')).toMatch(
+      /is not https/
+    )
+    // A Stack elsewhere gets no such exception.
+    expect(
+      blobEndpointProblem(
+        cloudFromMetadata(ASDK_ARM, adfsMetadata),
+        'acct',
+        'https://127.0.0.1/acct'
+      )
+    ).toBeDefined()
   })
 })

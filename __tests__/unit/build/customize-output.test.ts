@@ -113,7 +113,11 @@ describe('judgeScript', () => {
   it('fails a Linux 3010 and any other non-zero exit, naming the script and the code', () => {
     const linux = judgeScript('Linux', 'a.sh', run('Failed', 3010))
     expect(linux).toMatchObject({ ok: false, exitCode: 3010 })
-    const failed = judgeScript('Windows', 'b.ps1', run('Failed', 1))
+    const failed = judgeScript(
+      'Windows',
+      'b.ps1',
+      run('Failed', 1, 'Execution failed: command terminated with exit status=1')
+    )
     expect(failed).toEqual({
       ok: false,
       exitCode: 1,
@@ -126,6 +130,13 @@ describe('judgeScript', () => {
     const odd = judgeScript('Linux', 'a.sh', run('Failed', 0, 'Failed to download script'))
     expect(odd).toMatchObject({ ok: false, exitCode: 0 })
     expect(odd.ok || odd.message).toMatch(/ended 'Failed' \(exit code 0\).* Azure says: Failed to download script$/)
+  })
+
+  it('says a -1 exit is a killed process, as at the time limit (the Linux handler never reports TimedOut)', () => {
+    const killed = judgeScript('Linux', 'slow.sh', run('Failed', -1))
+    expect(killed.ok || killed.message).toMatch(
+      /^Customization script 'slow\.sh' failed with exit code -1 \(the process was killed, as happens at its time limit of 7200 s\); its last lines/
+    )
   })
 
   it('fails a timed-out or canceled script, saying which', () => {

@@ -154,7 +154,6 @@ describe('checkGalleryTarget', () => {
     expect(pre.location).toBe('westeurope')
     expect(pre.galleryLocation).toBe('eastus')
     expect(pre.regions.map(r => r.name)).toEqual(['westeurope'])
-    expect(pre.warnings).toEqual([])
   })
 })
 

@@ -117,12 +117,14 @@ describe('the write SAS is short-lived and renewed while the upload runs', () =>
     expect(sent).toEqual(['sas-1', 'sas-1'])
   })
 
-  it('a 403 without a renewal is not retried', async () => {
+  it('a 403 without a renewal grants write access once more and sends again, once', async () => {
+    const used: string[] = []
     const sink = createRenewingSink({
       firstSas: 'sas-0',
-      grant: async () => 'sas-1',
-      sinkFor: () => ({
+      grant: async () => `sas-${used.length}`,
+      sinkFor: sas => ({
         writePages: async () => {
+          used.push(sas)
           throw Object.assign(new Error('AuthenticationFailed'), { statusCode: 403 })
         },
         listWrittenRanges: async () => []
@@ -132,5 +134,45 @@ describe('the write SAS is short-lived and renewed while the upload runs', () =>
     await expect(sink.writePages(body, 0, undefined, signal)).rejects.toThrow(
       'AuthenticationFailed'
     )
+    expect(used).toEqual(['sas-0', 'sas-1'])
+    expect(sink.renewals()).toBe(1)
+  })
+
+  it('a SAS that ended sooner than asked: the refused write goes through with a new grant', async () => {
+    const written: string[] = []
+    const sink = createRenewingSink({
+      firstSas: 'ended',
+      grant: async () => 'new',
+      sinkFor: sas => ({
+        writePages: async () => {
+          if (sas === 'ended')
+            throw Object.assign(new Error('AuthorizationFailure'), { statusCode: 403 })
+          written.push(sas)
+        },
+        listWrittenRanges: async () => []
+      }),
+      now: () => 0
+    })
+    await Promise.all([0, 1, 2].map(i => sink.writePages(body, i * 512, undefined, signal)))
+    expect(written).toEqual(['new', 'new', 'new'])
+    // The writes in flight shared one grant.
+    expect(sink.renewals()).toBe(1)
+  })
+
+  it('a refused grant (write access revoked: the disk is no longer ActiveUpload) stops the write', async () => {
+    const sink = createRenewingSink({
+      firstSas: 'sas-0',
+      grant: async () => {
+        throw Object.assign(new Error('OperationNotAllowed'), { statusCode: 409 })
+      },
+      sinkFor: () => ({
+        writePages: async () => {
+          throw Object.assign(new Error('AuthenticationFailed'), { statusCode: 403 })
+        },
+        listWrittenRanges: async () => []
+      }),
+      now: () => 0
+    })
+    await expect(sink.writePages(body, 0, undefined, signal)).rejects.toThrow('OperationNotAllowed')
   })
 })
