@@ -27,6 +27,13 @@ export interface ProxyFault {
    * do not forward the request: the client believes a write landed that the target never saw.
    */
   lose?: boolean
+  /** Placement by count: the first `after` matching requests pass untouched. */
+  after?: number
+  /**
+   * Forward the request, then close the client's connection without the answer: the write landed
+   * but the client cannot know it.
+   */
+  dropResponse?: boolean
   /** With `status`: the Storage error code (`x-ms-error-code` and `<Code>`) and message. */
   code?: string
   message?: string
@@ -47,6 +54,24 @@ export interface ProxyRequestRecord {
   status?: number
 }
 
+/**
+ * Azure Storage's error bodies (Common REST API error codes, Microsoft Learn
+ * rest/api/storageservices/common-rest-api-error-codes): `ServerBusy` 503 "The server is busy."
+ * (the message with its RequestId/Time lines as microsoft/vscode-azurestorage#502 quotes it),
+ * `InternalError` 500 "The server encountered an internal error. Please retry the request.",
+ * `OperationTimedOut` 500 "The operation could not be completed within the permitted time."
+ */
+const STORAGE_ERRORS: Record<string, string> = {
+  ServerBusy: 'The server is busy.',
+  InternalError: 'The server encountered an internal error. Please retry the request.',
+  OperationTimedOut: 'The operation could not be completed within the permitted time.'
+}
+
+function storageErrorBody(code: string, requestId: string, text?: string): string {
+  const message = `${text ?? STORAGE_ERRORS[code] ?? 'Injected fault.'}\nRequestId:${requestId}\nTime:${new Date().toISOString().replace('Z', '0000Z')}`
+  return `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`
+}
+
 /** One Put Page as the proxy saw it. */
 export interface PageWriteRecord {
   /** `x-ms-page-write`: 'update' (data) or 'clear'. */
@@ -62,7 +87,7 @@ export interface PageWriteRecord {
   bodyMD5: string
   bodySize: number
   /** What the proxy did: forward to the target, or the fault it injected. */
-  handling: 'forwarded' | 'dropped' | 'status' | 'lost'
+  handling: 'forwarded' | 'dropped' | 'status' | 'lost' | 'unanswered'
   /** The status the client got (undefined when the connection was dropped). */
   status?: number
 }
@@ -149,7 +174,17 @@ export async function startFaultProxy(
     }
     proxy.log.push(entry)
     res.on('finish', () => (entry.status = res.statusCode))
-    const i = faults.findIndex(f => (f.match ?? isPutPage)(req))
+    let i = -1
+    for (let j = 0; j < faults.length; j++) {
+      const candidate = faults[j]
+      if (!(candidate.match ?? isPutPage)(req)) continue
+      if (candidate.after && candidate.after > 0) {
+        candidate.after--
+        continue
+      }
+      i = j
+      break
+    }
     const f = i >= 0 ? faults[i] : undefined
     if (f) {
       const left = (f.times ?? 1) - 1
@@ -171,7 +206,15 @@ export async function startFaultProxy(
         contentMD5: header(req, 'content-md5'),
         bodyMD5: '',
         bodySize: 0,
-        handling: f?.drop ? 'dropped' : f?.lose ? 'lost' : f?.status ? 'status' : 'forwarded'
+        handling: f?.drop
+          ? 'dropped'
+          : f?.lose
+            ? 'lost'
+            : f?.status
+              ? 'status'
+              : f?.dropResponse
+                ? 'unanswered'
+                : 'forwarded'
       }
       record = r
       proxy.pageWrites.push(r)
@@ -209,16 +252,13 @@ export async function startFaultProxy(
         body.resume()
         const code = f.code ?? (f.status === 503 ? 'ServerBusy' : 'InternalError')
         const requestId = randomUUID()
-        const message = `${f.message ?? 'Injected fault.'}\nRequestId:${requestId}\nTime:${new Date().toISOString()}`
         res.writeHead(f.status, {
           'x-ms-error-code': code,
           'x-ms-request-id': requestId,
           'content-type': 'application/xml',
           server: 'Windows-Azure-Blob/1.0 Microsoft-HTTPAPI/2.0'
         })
-        res.end(
-          `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`
-        )
+        res.end(storageErrorBody(code, requestId, f.message))
         return
       }
       const up = (tlsOptions ? https : http).request(
@@ -230,6 +270,12 @@ export async function startFaultProxy(
           headers: { ...req.headers, host: target.host }
         },
         upRes => {
+          if (f?.dropResponse) {
+            // The target carried the request out; the client never hears so.
+            upRes.resume()
+            upRes.on('end', () => req.socket.destroy())
+            return
+          }
           res.writeHead(upRes.statusCode ?? 502, upRes.headers)
           upRes.pipe(res)
         }

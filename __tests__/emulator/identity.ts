@@ -326,14 +326,16 @@ export function checkArmToken(state: State, authorization: string | undefined): 
       'InvalidAuthenticationTokenAudience',
       `The access token has been obtained for wrong audience or resource '${token.audience}'. It should exactly match with one of the allowed audiences '${state.config.armAudience}'.`
     )
-  const now = Date.now()
-  if (token.expiresAt <= now) {
-    const msg = `The access token expiry UTC time '${new Date(token.expiresAt).toUTCString()}' is earlier than current UTC time '${new Date(now).toUTCString()}'.`
-    return armError(401, 'ExpiredAuthenticationToken', msg, {
-      headers: {
-        'WWW-Authenticate': `Bearer authorization_uri="${state.url}/", error="invalid_token", error_description="The access token has expired."`
-      }
-    })
-  }
+  if (token.expiresAt <= Date.now()) return expiredTokenReply(state, token.expiresAt)
   return undefined
+}
+
+/** ARM's 401 for a token past its expiry (README "Identity"). */
+export function expiredTokenReply(state: State, expiresAt: number): Reply {
+  const msg = `The access token expiry UTC time '${new Date(expiresAt).toUTCString()}' is earlier than current UTC time '${new Date().toUTCString()}'.`
+  return armError(401, 'ExpiredAuthenticationToken', msg, {
+    headers: {
+      'WWW-Authenticate': `Bearer authorization_uri="${state.url}/", error="invalid_token", error_description="The access token has expired."`
+    }
+  })
 }

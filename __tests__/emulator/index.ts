@@ -28,7 +28,7 @@ import { makeCertificate } from './tls.js'
 import { ArmFailure, armError } from './errors.js'
 import { isArmPath, route } from './router.js'
 import { tokenAudience } from './identity.js'
-import { faultReply, takeFault } from './faults.js'
+import { faultReply, observersOf, takeFault } from './faults.js'
 import { newGuid, resourceId } from './ids.js'
 import { getResource, putResource } from './store.js'
 import { addVm, type GuestSeed, type VmSeed } from './vms.js'
@@ -392,9 +392,7 @@ export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<A
       if (!vm) throw new Error(`setGuestOutput: no VM ${vmId}`)
       vm.state.guestOutput = output
     },
-    expireTokens: () => {
-      for (const t of state.tokens.values()) t.expiresAt = Math.min(t.expiresAt, Date.now() - 1000)
-    },
+    expireTokens: () => expireAllTokens(state),
     expireIdTokens: () => {
       for (const t of state.idTokens.values()) t.expiresAt = Math.min(t.expiresAt, Date.now())
     },
@@ -462,15 +460,19 @@ async function handle(state: State, req: IncomingMessage, res: ServerResponse): 
   state.requests.push(record)
   const ctx: Ctx = { state, req, res, method, path: url.pathname, query, body, rawBody }
 
+  for (const o of observersOf(state, method, url.pathname + url.search)) await o.onMatch?.(record)
   const fault = takeFault(state, method, url.pathname + url.search)
+  if (fault?.expireTokens) expireAllTokens(state)
+  if (fault?.onMatch) await fault.onMatch(record)
   if (fault?.delayMs) await new Promise(r => setTimeout(r, fault.delayMs))
   if (fault?.drop) {
     record.status = -1
     req.socket.destroy()
     return
   }
-  let reply = fault ? faultReply(fault) : undefined
+  let reply = fault ? faultReply(state, fault) : undefined
   if (fault?.failOperation) ctx.failOperation = fault.failOperation
+  if (fault?.extraPolls) ctx.extraPolls = fault.extraPolls
   if (!reply) {
     try {
       reply = await route(ctx)
@@ -480,5 +482,15 @@ async function handle(state: State, req: IncomingMessage, res: ServerResponse): 
     }
   }
   record.status = reply.status
+  if (fault?.dropResponse) {
+    // Carried out, never answered: the client sees a reset connection.
+    record.responseDropped = true
+    req.socket.destroy()
+    return
+  }
   send(res, reply)
+}
+
+function expireAllTokens(state: State): void {
+  for (const t of state.tokens.values()) t.expiresAt = Math.min(t.expiresAt, Date.now() - 1000)
 }

@@ -104,7 +104,7 @@ export function startLro(ctx: Ctx, spec: StartLro): Reply {
     kind: spec.kind,
     region: spec.region.replace(/\s+/g, '').toLowerCase(),
     apiVersion: ctx.query['api-version'] ?? '',
-    pollsLeft: Math.max(1, state.config.pollsBeforeDone),
+    pollsLeft: Math.max(1, state.config.pollsBeforeDone) + (ctx.extraPolls ?? 0),
     status: 'InProgress',
     error: ctx.failOperation,
     neverCompletes: spec.neverCompletes,

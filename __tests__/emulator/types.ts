@@ -20,6 +20,8 @@ export interface RecordedRequest {
   /** audience of the emulator-issued bearer token the request carried, if it carried one */
   tokenAudience?: string
   time: number
+  /** carried out, but the connection was closed without the answer (`dropResponse` fault) */
+  responseDropped?: boolean
 }
 
 export interface TokenRequest {
@@ -48,6 +50,27 @@ export interface Fault {
   drop?: boolean
   failOperation?: { code: string; message: string; details?: ArmErrorDetail[] }
   delayMs?: number
+  /**
+   * Placement by request count: the first `after` requests that match pass untouched, the fault
+   * applies from the next one (a seeded campaign places faults by count, never by wall time).
+   */
+  after?: number
+  /**
+   * The request is carried out, then the connection is closed without an answer: the client
+   * cannot tell whether its write landed (a connection lost after the request was sent).
+   */
+  dropResponse?: boolean
+  /** The long-running operation this request starts needs this many more polls (a slow operation). */
+  extraPolls?: number
+  /** Every token issued so far expires as this request arrives (a token running out mid-run). */
+  expireTokens?: boolean
+  /** Test hook run when the fault is taken, before the request is handled (observe, or interrupt the client). */
+  onMatch?: (request: RecordedRequest) => void | Promise<void>
+  /**
+   * An observer, not a fault: its `onMatch` runs on every matching request, before the faults are
+   * looked at, and it never takes the place of one.
+   */
+  observe?: boolean
   /**
    * Answer with exactly this instead of the route's reply: a hostile or misconfigured server (a
    * tampered cloud metadata document, a redirect), which no Azure source describes: test-only.
@@ -195,6 +218,8 @@ export interface Ctx {
   rawBody: string
   /** set by a matching fault: the LRO started by this request ends Failed */
   failOperation?: { code: string; message: string; details?: ArmErrorDetail[] }
+  /** set by a matching `extraPolls` fault: the LRO started by this request is slower */
+  extraPolls?: number
 }
 
 export interface Reply {

@@ -117,6 +117,12 @@ export interface RunOptions {
     when?: () => boolean
     signal: NodeJS.Signals
     delayMs?: number
+    /**
+     * After SIGINT, go on as the runner cancels a step: SIGTERM if the process still runs 7.5 s
+     * later, SIGKILL 2.5 s after that (actions/runner src/Runner.Sdk/ProcessInvoker.cs,
+     * `_sigintTimeout` 7500 ms, `_sigtermTimeout` 2500 ms).
+     */
+    escalate?: boolean
   }
   runId?: string
   runAttempt?: number
@@ -140,7 +146,20 @@ function runStep(
       if (!signalWhen || signalled) return
       if (signalWhen.output?.test(stdout) || signalWhen.when?.()) {
         signalled = true
-        setTimeout(() => child.kill(signalWhen.signal), signalWhen.delayMs ?? 0)
+        setTimeout(() => {
+          child.kill(signalWhen.signal)
+          if (!signalWhen.escalate) return
+          const term = setTimeout(() => {
+            if (child.exitCode !== null || child.signalCode !== null) return
+            child.kill('SIGTERM')
+            const kill = setTimeout(
+              () => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'),
+              2500
+            )
+            child.once('close', () => clearTimeout(kill))
+          }, 7500)
+          child.once('close', () => clearTimeout(term))
+        }, signalWhen.delayMs ?? 0)
       }
     }
     const poll = signalWhen?.when ? setInterval(maybeSignal, 20) : undefined

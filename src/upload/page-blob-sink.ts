@@ -35,11 +35,17 @@ export class TryTimeoutError extends Error {
 
 /**
  * A PageBlobClient for a SAS URL (managed-disk write access, or a blob SAS) or a URL plus a
- * credential, with the SDK retries turned off (see the file comment).
+ * credential, with the SDK retries turned off (see the file comment) unless `sdkRetries`: calls the
+ * uploader does not retry itself (the blob's properties, creating it) keep the SDK's retries, or
+ * one dropped connection would end the run (found by the chaos campaign).
  */
-export function createPageBlobClient(url: string, credential?: PageBlobCredential): PageBlobClient {
+export function createPageBlobClient(
+  url: string,
+  credential?: PageBlobCredential,
+  options: { sdkRetries?: boolean } = {}
+): PageBlobClient {
   return new PageBlobClient(url, credential ?? new AnonymousCredential(), {
-    retryOptions: { maxTries: 1 },
+    ...(options.sdkRetries ? {} : { retryOptions: { maxTries: 1 } }),
     keepAliveOptions: { enable: true }
   })
 }

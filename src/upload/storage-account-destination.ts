@@ -202,7 +202,8 @@ export async function uploadToPageBlob(
   const blob = account.container.getPageBlobClient(uploadBlobName(base, plan.run.runId, disk.lun))
   const url = blob.url
   const client = createPageBlobClient(url, account.credential)
-  const state = await readPageBlobState(client, signal)
+  const control = createPageBlobClient(url, account.credential, { sdkRetries: true })
+  const state = await readPageBlobState(control, signal)
   const key = plan.owner.key
   if (state.exists && !blobOwnedBy(state.metadata, key)) {
     // Another job's (a matrix leg with the same blob name) or anyone else's: never resumed,
@@ -222,7 +223,7 @@ export async function uploadToPageBlob(
   } else {
     // Over this job's own earlier blob only if it is still the one read (ETag); else only where
     // none is, so a blob another job creates meanwhile is never overwritten.
-    await createPageBlob(client, disk.uploadSize, {
+    await createPageBlob(control, disk.uploadSize, {
       metadata: {
         ...sourceIdentityToMetadata(disk.identity),
         [RUN_ID_METADATA]: plan.run.runId,
@@ -264,7 +265,10 @@ export async function deleteUploadBlob(
   const blob = account.container.getPageBlobClient(
     decodeURIComponent(new URL(url).pathname.split('/').pop() as string)
   )
-  const state = await readPageBlobState(createPageBlobClient(blob.url, account.credential), signal)
+  const state = await readPageBlobState(
+    createPageBlobClient(blob.url, account.credential, { sdkRetries: true }),
+    signal
+  )
   if (!state.exists) return `blob ${url} is already gone`
   if (!blobOwnedBy(state.metadata, ownerKey))
     return `blob ${url} is not this job's (owner key): left alone`

@@ -1,0 +1,435 @@
+/**
+ * One chaos run: a fresh emulator (and a fresh fault proxy in front of the campaign's Azurite)
+ * seeded for the scenario, the faults installed by request count, the bundled action run as the
+ * runner runs it (main, post; a re-run attempt after a SIGKILL), then the invariants.
+ */
+import { mkdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob'
+import {
+  startArmEmulator,
+  startFaultProxy,
+  type ArmEmulator,
+  type Body,
+  type Fault,
+  type FaultProxy,
+  type ProxyFault,
+  type RecordedRequest
+} from '../emulator/index.js'
+import { INTERNAL_EXECUTION_ERROR } from '../emulator/faults.js'
+import { runAction, type ActionRun, type RunOptions } from '../support/action-runner.js'
+import type { AzuriteInstance } from '../support/azurite.js'
+import { writeDiskFile } from './disk-files.js'
+import { checkInvariants, type Evidence, type SourceCheck } from './invariants.js'
+import { PAGE_FAULTS, type FaultPlan, type Scenario } from './scenario.js'
+
+export const RG = 'chaos-rg'
+export const LOCATION = 'westeurope'
+export const GALLERY = 'chaos_gallery'
+export const VM = 'builder'
+export const STORAGE_ACCOUNT = 'devstoreaccount1'
+const ARM = /^\/subscriptions\//
+const DEBUG = { ACTIONS_STEP_DEBUG: 'true', RUNNER_DEBUG: '1' }
+
+export interface Shared {
+  azurite: AzuriteInstance
+  /** a folder for the run's disk files */
+  dir: string
+}
+
+export interface RunRecord {
+  scenario: Scenario
+  /** every step's stdout and stderr, for the log of a run that broke an invariant */
+  logs?: string
+  /** 'success' | 'expected-failure' when no invariant broke */
+  outcome: 'success' | 'expected-failure' | 'violation'
+  violations: string[]
+  /** the final attempt's ::error:: line, if any */
+  error?: string
+  attempts: number
+  ms: number
+}
+
+/** The cloud of one run. */
+export interface RunCloud {
+  emu: ArmEmulator
+  proxy?: FaultProxy
+  inputs: Record<string, string>
+  env: Record<string, string>
+  container: string
+  blobService: BlobServiceClient
+  close(): Promise<void>
+}
+
+export async function startRunCloud(shared: Shared, withStorage: boolean): Promise<RunCloud> {
+  const { azurite } = shared
+  const proxy = withStorage ? await startFaultProxy(azurite.blobEndpoint) : undefined
+  const emu = await startArmEmulator({
+    storage: proxy
+      ? {
+          blobEndpoint: proxy.url,
+          accountName: azurite.accountName,
+          accountKey: azurite.accountKey
+        }
+      : undefined,
+    lro: { pollsBeforeDone: 1, retryAfterSeconds: 1 }
+  })
+  return {
+    emu,
+    proxy,
+    inputs: {
+      environment: 'AzureStack',
+      'resource-manager-endpoint': emu.url,
+      'auth-type': 'client-secret',
+      'client-id': emu.clientId,
+      'tenant-id': emu.tenantId,
+      'client-secret': emu.clientSecret,
+      'subscription-id': emu.subscriptionId,
+      'resource-group': RG
+    },
+    env: { NODE_EXTRA_CA_CERTS: emu.caCertPath, ...DEBUG },
+    container: '',
+    blobService: new BlobServiceClient(
+      azurite.blobEndpoint,
+      new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey)
+    ),
+    async close() {
+      await emu.close()
+      await proxy?.close()
+    }
+  }
+}
+
+const isUpload = (s: Scenario): boolean => s.flow.startsWith('upload')
+
+/** What every run finds: the source VM, a gallery, and other runs' resources it must not touch. */
+export async function seedCloud(cloud: RunCloud, s: Scenario): Promise<void> {
+  const { emu } = cloud
+  emu.addResourceGroup(RG, LOCATION)
+  emu.addVm({
+    resourceGroup: RG,
+    name: VM,
+    location: LOCATION,
+    osType: 'Linux',
+    hyperVGeneration: 'V2',
+    dataDisks: s.dataDisks,
+    guest: { extensionCgroups: true }
+  })
+  emu.addGallery(RG, GALLERY, LOCATION)
+  emu.addGalleryImage({
+    resourceGroup: RG,
+    gallery: GALLERY,
+    name: 'golden',
+    osType: 'Linux',
+    hyperVGeneration: 'V2',
+    securityType: 'Standard'
+  })
+  for (let i = 0; i < s.existingVersions; i++)
+    emu.addGalleryImageVersion({
+      resourceGroup: RG,
+      gallery: GALLERY,
+      image: 'golden',
+      name: `1.0.${i}`,
+      tags: { 'github-run-id': `800000${i}` },
+      publishedDate: new Date(Date.UTC(2026, 0, 1 + i)).toISOString()
+    })
+  // Bystanders: another run's image, definition and version (and blob, below).
+  emu.addImage({
+    resourceGroup: RG,
+    name: 'other-run-image',
+    location: LOCATION,
+    osType: 'Linux',
+    tags: { 'github-run-id': '7000001' }
+  })
+  emu.addGalleryImage({
+    resourceGroup: RG,
+    gallery: GALLERY,
+    name: 'other-def',
+    osType: 'Linux',
+    hyperVGeneration: 'V2',
+    securityType: 'Standard'
+  })
+  emu.addGalleryImageVersion({
+    resourceGroup: RG,
+    gallery: GALLERY,
+    image: 'other-def',
+    name: '9.9.9',
+    tags: { 'github-run-id': '7000001' }
+  })
+  if (isUpload(s)) {
+    emu.addStorageAccount(RG, STORAGE_ACCOUNT)
+    cloud.container = `chaos-${s.seed}`
+    const container = cloud.blobService.getContainerClient(cloud.container)
+    await container.createIfNotExists()
+    await container
+      .getPageBlobClient('other-run-os.vhd')
+      .create(1024 * 1024, { metadata: { githubrunid: '7000001' } })
+  }
+}
+
+/** The step's inputs for the scenario. */
+export function inputsFor(s: Scenario, cloud: RunCloud, vhd: string): Record<string, string> {
+  const inputs: Record<string, string> = { ...cloud.inputs }
+  const gallery = (definition: string, create: boolean): void => {
+    inputs.gallery = GALLERY
+    inputs['gallery-image'] = definition
+    inputs['gallery-image-version'] = 'auto'
+    if (create) inputs['create-gallery-image'] = 'true'
+    if (s.keepVersions) inputs['keep-versions'] = String(s.keepVersions)
+  }
+  switch (s.flow) {
+    case 'capture-image':
+    case 'capture-gallery-existing':
+    case 'capture-gallery-new':
+      inputs['source-vm'] = VM
+      inputs.deprovision = s.deprovision ? 'true' : 'false'
+      inputs['backup-snapshot'] = String(s.backupSnapshot)
+      if (s.flow === 'capture-image') inputs['image-name'] = `img-${s.seed}`
+      else gallery(s.flow === 'capture-gallery-existing' ? 'golden' : `def-${s.seed}`, true)
+      break
+    case 'upload-disk':
+    case 'upload-blob':
+      inputs.vhd = vhd
+      inputs['os-type'] = 'Linux'
+      inputs['hyper-v-generation'] = 'V2'
+      if (s.keepUpload) inputs['keep-upload'] = 'true'
+      if (s.flow === 'upload-blob') {
+        inputs['upload-via'] = 'storage-account'
+        inputs['storage-account'] = STORAGE_ACCOUNT
+        inputs['storage-container'] = cloud.container
+      }
+      if (s.uploadTarget === 'image') inputs['image-name'] = `img-${s.seed}`
+      else gallery(`def-${s.seed}`, true)
+      break
+  }
+  if (s.interruption.kind === 'timeout') inputs['timeout-minutes'] = '1'
+  return inputs
+}
+
+function armFault(f: FaultPlan): Fault {
+  const at = { path: ARM, after: f.after, times: f.times }
+  switch (f.kind) {
+    case 'throttle-429':
+      return { ...at, status: 429, retryAfter: 1 }
+    case 'error-500':
+      return { ...at, status: 500 }
+    case 'error-503':
+      return { ...at, status: 503 }
+    case 'drop-before':
+      return { ...at, drop: true }
+    case 'drop-after':
+      return { ...at, dropResponse: true }
+    case 'slow-operation':
+      return { ...at, method: f.method, extraPolls: 6 }
+    case 'operation-failed':
+      return { ...at, method: f.method, failOperation: INTERNAL_EXECUTION_ERROR }
+    case 'token-expiry':
+      return { ...at, expireTokens: true }
+    case 'expired-401':
+      return { ...at, status: 401, code: 'ExpiredAuthenticationToken' }
+    default:
+      throw new Error(`not an ARM fault: ${f.kind}`)
+  }
+}
+
+function pageFault(f: FaultPlan): ProxyFault {
+  const at = { after: f.after, times: f.times }
+  switch (f.kind) {
+    case 'page-503':
+      return { ...at, status: 503 }
+    case 'page-500':
+      return { ...at, status: 500, code: 'OperationTimedOut' }
+    case 'page-drop':
+      return { ...at, drop: true }
+    case 'page-drop-after':
+      return { ...at, dropResponse: true }
+    case 'page-lost':
+      return { ...at, lose: true }
+    case 'blob-drop':
+      return {
+        ...at,
+        drop: true,
+        match: req => req.method !== 'PUT' || !/[?&]comp=page/.test(req.url ?? '')
+      }
+    default:
+      throw new Error(`not a page fault: ${f.kind}`)
+  }
+}
+
+/** The OS source an image or version PUT names: a managed disk ID or a blob URI (upload flows). */
+function uploadSourceOf(body: Body | undefined): { diskId?: string; uri?: string } {
+  const sp = body?.properties?.storageProfile ?? {}
+  const os = sp.osDisk ?? {}
+  const img = sp.osDiskImage?.source ?? {}
+  const diskId = os.managedDisk?.id ?? (/\/disks\//i.test(img.id ?? '') ? img.id : undefined)
+  const uri = os.blobUri ?? img.uri
+  return { diskId, uri }
+}
+
+/**
+ * Reads the bytes an image or version is made from at the moment Azure is asked to make it (the
+ * upload disk or blob is deleted afterwards) and compares them with the file's.
+ */
+function watchUploadSources(
+  cloud: RunCloud,
+  shared: Shared,
+  expected: { disk: Buffer; fixedFooter?: Buffer },
+  checks: Map<string, SourceCheck>
+): Fault {
+  return {
+    method: 'PUT',
+    path: /\/(images|versions)\/[^/?]+\?/,
+    observe: true,
+    onMatch: async (request: RecordedRequest) => {
+      const { diskId, uri } = uploadSourceOf(request.body as Body)
+      let content: Buffer
+      try {
+        if (diskId) content = await cloud.emu.diskBlobClient(diskId).downloadToBuffer()
+        else if (uri) {
+          const path = new URL(uri).pathname.split('/').slice(2).join('/')
+          const [container, ...blob] = path.split('/')
+          content = await cloud.blobService
+            .getContainerClient(container)
+            .getBlobClient(decodeURIComponent(blob.join('/')))
+            .downloadToBuffer()
+        } else return
+      } catch (e) {
+        checks.set(request.path.toLowerCase(), { ok: false, why: `source unreadable: ${e}` })
+        return
+      }
+      void shared
+      checks.set(request.path.toLowerCase(), compareUpload(content, expected))
+    }
+  }
+}
+
+export function compareUpload(
+  content: Buffer,
+  expected: { disk: Buffer; fixedFooter?: Buffer }
+): SourceCheck {
+  const size = expected.disk.length
+  if (content.length !== size + 512)
+    return { ok: false, why: `blob is ${content.length} bytes, expected ${size + 512}` }
+  if (!content.subarray(0, size).equals(expected.disk))
+    return { ok: false, why: 'blob data differs from the file' }
+  const footer = content.subarray(size)
+  if (footer.toString('ascii', 0, 8) !== 'conectix' || footer.readUInt32BE(60) !== 2)
+    return { ok: false, why: 'blob does not end with a fixed VHD footer' }
+  if (Number(footer.readBigUInt64BE(48)) !== size)
+    return { ok: false, why: 'footer current size differs from the data' }
+  if (expected.fixedFooter && !footer.equals(expected.fixedFooter))
+    return { ok: false, why: "footer differs from the fixed VHD's own" }
+  return { ok: true }
+}
+
+/** The ARM request at which an interruption fires: held a moment so the signal lands in it. */
+function interruptAt(atRequest: number, fire: () => void): Fault {
+  return { path: ARM, after: atRequest, onMatch: fire, delayMs: 300 }
+}
+
+export async function runScenario(s: Scenario, shared: Shared): Promise<RunRecord> {
+  const t0 = Date.now()
+  const cloud = await startRunCloud(shared, isUpload(s))
+  const runDir = join(shared.dir, `run-${s.seed}`)
+  await mkdir(runDir, { recursive: true })
+  try {
+    await seedCloud(cloud, s)
+    const vhd = join(runDir, `disk.${s.format === 'raw' ? 'raw' : 'vhd'}`)
+    const expected = isUpload(s) ? await writeDiskFile(vhd, s.format, s.seed) : undefined
+    const seeded = new Map(cloud.emu.resources.list().map(b => [String(b.id).toLowerCase(), b]))
+    const seededBlobs = isUpload(s) ? await listBlobs(cloud) : []
+
+    for (const f of s.faults) {
+      if (PAGE_FAULTS.includes(f.kind)) cloud.proxy?.faults.add(pageFault(f))
+      else cloud.emu.faults.add(armFault(f))
+    }
+    let fired = false
+    const stop = s.interruption
+    if (stop.kind === 'sigint' || stop.kind === 'sigkill-rerun')
+      cloud.emu.faults.add(interruptAt(stop.atRequest, () => (fired = true)))
+    if (stop.kind === 'timeout')
+      cloud.emu.faults.add({ path: ARM, method: 'PUT', extraPolls: 1_000_000 })
+    const sources = new Map<string, SourceCheck>()
+    if (expected) cloud.emu.faults.add(watchUploadSources(cloud, shared, expected, sources))
+
+    const inputs = inputsFor(s, cloud, vhd)
+    const base: RunOptions = { inputs, env: cloud.env }
+    const attempts: ActionRun[] = []
+    if (stop.kind === 'sigint') {
+      attempts.push(
+        await runAction({
+          ...base,
+          signalWhen: { when: () => fired, signal: 'SIGINT', escalate: true }
+        })
+      )
+    } else if (stop.kind === 'sigkill-rerun') {
+      attempts.push(
+        await runAction({
+          ...base,
+          post: stop.postAfterKill,
+          signalWhen: { when: () => fired, signal: 'SIGKILL' }
+        })
+      )
+      if (fired) attempts.push(await runAction({ ...base, runAttempt: 2 }))
+    } else {
+      attempts.push(await runAction(base))
+    }
+
+    const evidence: Evidence = {
+      scenario: s,
+      emu: cloud.emu,
+      attempts,
+      interrupted: fired || stop.kind === 'timeout',
+      seeded,
+      seededBlobs,
+      blobsAfter: isUpload(s) ? await listBlobs(cloud) : [],
+      sources,
+      vmId: `/subscriptions/${cloud.emu.subscriptionId}/resourceGroups/${RG}/providers/Microsoft.Compute/virtualMachines/${VM}`,
+      secrets: [cloud.emu.clientSecret, shared.azurite.accountKey]
+    }
+    const verdict = checkInvariants(evidence)
+    const logs = attempts
+      .map((a, i) =>
+        [
+          `===== attempt ${i + 1} main (exit ${a.main.code ?? a.main.signal})`,
+          a.main.stdout,
+          a.main.stderr,
+          `===== attempt ${i + 1} post (exit ${a.post?.code ?? 'not run'})`,
+          a.post?.stdout ?? '',
+          a.post?.stderr ?? ''
+        ].join('\n')
+      )
+      .join('\n')
+    const requests = cloud.emu.requests
+      .map(
+        r => `${r.method} ${r.path} → ${r.status}${r.responseDropped ? ' (answer dropped)' : ''}`
+      )
+      .join('\n')
+    return {
+      scenario: s,
+      ...verdict,
+      attempts: attempts.length,
+      ms: Date.now() - t0,
+      logs: `${logs}\n===== ARM requests\n${requests}\n`
+    }
+  } catch (e) {
+    return {
+      scenario: s,
+      outcome: 'violation',
+      violations: [`harness error: ${(e as Error).stack ?? e}`],
+      attempts: 0,
+      ms: Date.now() - t0
+    }
+  } finally {
+    await cloud.close()
+    await rm(runDir, { recursive: true, force: true })
+  }
+}
+
+async function listBlobs(cloud: RunCloud): Promise<string[]> {
+  const names: string[] = []
+  const container = cloud.blobService.getContainerClient(cloud.container)
+  if (!(await container.exists())) return names
+  for await (const b of container.listBlobsFlat()) names.push(b.name)
+  return names.sort()
+}

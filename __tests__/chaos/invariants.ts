@@ -1,0 +1,302 @@
+/**
+ * The invariants every chaos run must keep (issue 12), checked on what the runner would see and
+ * what the emulator holds afterwards. Each broken one is a sentence naming what and where.
+ */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { ArmEmulator, Body } from '../emulator/index.js'
+import type { ActionRun } from '../support/action-runner.js'
+import { runnerCommands } from '../support/workflow-commands.js'
+import { FATAL_FAULTS, type Scenario } from './scenario.js'
+
+export interface SourceCheck {
+  ok: boolean
+  why?: string
+}
+
+export interface Evidence {
+  scenario: Scenario
+  emu: ArmEmulator
+  /** attempt 1, then the re-run attempt if any */
+  attempts: ActionRun[]
+  /** a signal was sent or the time limit was set to expire */
+  interrupted: boolean
+  /** every resource before the run, by lower-cased ID */
+  seeded: Map<string, Body>
+  seededBlobs: string[]
+  blobsAfter: string[]
+  /** upload flows: what each image or version PUT was made from, by lower-cased path */
+  sources: Map<string, SourceCheck>
+  vmId: string
+  /** values that must never be printed */
+  secrets: string[]
+}
+
+export interface Verdict {
+  outcome: 'success' | 'expected-failure' | 'violation'
+  violations: string[]
+  error?: string
+}
+
+const same = (a: string | undefined, b: string | undefined): boolean =>
+  (a ?? '').toLowerCase() === (b ?? '').toLowerCase()
+
+/**
+ * Token shapes the emulator issues (JWTs; `emu.` tokens), bearer headers, SAS signatures and
+ * client secrets in a form body: none may be printed.
+ */
+const SECRET_PATTERNS: RegExp[] = [
+  /emu\.[A-Za-z0-9_-]{32}/,
+  /eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{20,}/,
+  /Bearer\s+[A-Za-z0-9._-]{8,}/i,
+  /\bsig(?:=|%3D|%253D)(?!\*\*\*)[^&\s"'<>]+/i,
+  /client_secret=(?!\*\*\*)/i
+]
+
+/** Everything a run left where a person or a later step could read it (add-mask lines aside). */
+function everything(run: ActionRun): string {
+  const files = ['state', 'output', 'summary.md'].map(f => {
+    try {
+      return readFileSync(join(run.dir, f), 'utf8')
+    } catch {
+      return ''
+    }
+  })
+  return [
+    run.allText,
+    JSON.stringify(run.outputs),
+    JSON.stringify(run.state),
+    run.summary,
+    ...files
+  ]
+    .join('\n')
+    .split('\n')
+    .filter(l => !l.startsWith('::add-mask::'))
+    .join('\n')
+}
+
+/** The values a step registered with `::add-mask::` (the SAS URL and its parts, tokens, …). */
+function maskedValues(run: ActionRun): string[] {
+  return run.allText
+    .split('\n')
+    .filter(l => l.startsWith('::add-mask::'))
+    .map(l =>
+      l
+        .slice('::add-mask::'.length)
+        .replace(/%0D/g, '\r')
+        .replace(/%0A/g, '\n')
+        .replace(/%25/g, '%')
+    )
+    .filter(v => v.length >= 8)
+}
+
+function secretLeaks(run: ActionRun, secrets: string[], label: string): string[] {
+  const text = everything(run)
+  const found: string[] = []
+  for (const s of [...secrets, ...maskedValues(run)])
+    if (s && text.includes(s)) found.push(`${label}: a secret value is printed (${s.slice(0, 4)}…)`)
+  for (const p of SECRET_PATTERNS) {
+    const m = p.exec(text)
+    if (m) found.push(`${label}: secret-shaped text printed: ${m[0].slice(0, 12)}…`)
+  }
+  return found
+}
+
+/** The error annotations the runner would show, and the step group open when the first was printed. */
+function errorsOf(stdout: string): { errors: string[]; step?: string } {
+  let step: string | undefined
+  let stepAtError: string | undefined
+  const errors: string[] = []
+  for (const c of runnerCommands(stdout)) {
+    if (c.command === 'group') step = c.data
+    if (c.command === 'endgroup') step = undefined
+    if (c.command === 'error') {
+      if (errors.length === 0) stepAtError = step
+      errors.push(c.data)
+    }
+  }
+  return { errors, step: stepAtError }
+}
+
+/**
+ * Refusals the README documents, right after what the scenario did: they end a run on purpose.
+ * - A re-run attempt after main was killed while the guest deprovisioned: the VM is stopped but
+ *   not generalized, and `deprovision: true` on a stopped VM is refused (README "Capture sequence").
+ * - A Run Command whose result Azure reports only after the VM stopped: the deprovision cannot be
+ *   verified, so the VM is not generalized (README "Capture sequence", step 5).
+ */
+const EXPECTED_REFUSALS: Array<{ pattern: RegExp; when: (s: Scenario) => boolean }> = [
+  {
+    pattern: /^'deprovision: true' .* but it is stopped\./,
+    when: s => s.interruption.kind === 'sigkill-rerun' && s.deprovision
+  },
+  {
+    pattern:
+      /^Generalize the OS \(Run Command\) failed: .* so the deprovision cannot be verified\./,
+    when: s =>
+      s.deprovision && s.faults.some(f => f.kind === 'slow-operation' && f.method === 'POST')
+  }
+]
+
+const CANCEL_OR_TIMEOUT =
+  /^(Cancelled during '[^']+'|Timed out after \d+ minute\(s\) during '[^']+')/
+
+export function checkInvariants(e: Evidence): Verdict {
+  const v: string[] = []
+  const final = e.attempts[e.attempts.length - 1]
+  e.attempts.forEach((a, i) => {
+    const label = `attempt ${i + 1}`
+    if (a.post && a.post.code !== 0) v.push(`${label}: the post step exited ${a.post.code}`)
+    v.push(...secretLeaks(a, e.secrets, label))
+  })
+  const success = final.main.code === 0
+  const { errors, step } = errorsOf(final.main.stdout)
+  const resources = new Map(e.emu.resources.list().map(b => [String(b.id).toLowerCase(), b]))
+  const outputId = final.outputs['image-id']
+  let error: string | undefined
+
+  if (outputId) {
+    const r = resources.get(outputId.toLowerCase())
+    if (!r) v.push(`image-id names a resource that does not exist: ${outputId}`)
+    else if (r.properties?.provisioningState !== 'Succeeded')
+      v.push(`image-id names a resource in state ${r.properties?.provisioningState}`)
+    else v.push(...sourceViolations(e, r))
+  }
+  if (success) {
+    if (errors.length > 0) v.push(`succeeded with ::error:: ${errors[0]}`)
+    if (!outputId) v.push('succeeded without an image-id output')
+  } else {
+    error = errors[0]
+    if (errors.length !== 1)
+      v.push(
+        `failed with ${errors.length} ::error:: lines${errors.length ? `: ${errors.join(' | ')}` : ''}`
+      )
+    else v.push(...failureViolations(e, errors[0], step))
+  }
+  v.push(...leftovers(e, resources, success))
+  v.push(...bystanders(e, resources))
+
+  return {
+    outcome: v.length > 0 ? 'violation' : success ? 'success' : 'expected-failure',
+    violations: v,
+    error
+  }
+}
+
+function sourceViolations(e: Evidence, r: Body): string[] {
+  const s = e.scenario
+  const type = String(r.type).toLowerCase()
+  if (s.flow.startsWith('upload')) {
+    const check = e.sources.get(String(r.id).toLowerCase())
+    if (!check) return [`no image or version PUT of ${r.id} was seen with an upload source`]
+    return check.ok ? [] : [`${r.id} was made from bytes that are not the file's: ${check.why}`]
+  }
+  if (type === 'microsoft.compute/images') {
+    const source = r.properties?.sourceVirtualMachine?.id
+    return same(source, e.vmId) ? [] : [`image made from ${source}, not from the VM`]
+  }
+  const sp = r.properties?.storageProfile ?? {}
+  const source = sp.source?.virtualMachineId ?? sp.source?.id
+  return same(source, e.vmId) ? [] : [`version made from ${source}, not from the VM`]
+}
+
+function failureViolations(e: Evidence, error: string, step: string | undefined): string[] {
+  const s = e.scenario
+  if (CANCEL_OR_TIMEOUT.test(error)) {
+    return e.interrupted ? [] : [`cancelled or timed out without an interruption: ${error}`]
+  }
+  const refusal = EXPECTED_REFUSALS.find(r => r.pattern.test(error) && r.when(s))
+  if (refusal) return []
+  const fatal = s.faults.filter(f => FATAL_FAULTS.includes(f.kind))
+  if (fatal.length === 0) return [`failed under transient faults only: ${error}`]
+  const v: string[] = []
+  if (step && !error.includes(step)) v.push(`the error does not name the step '${step}': ${error}`)
+  const named =
+    (fatal.some(f => f.kind === 'operation-failed') && error.includes('InternalExecutionError')) ||
+    (fatal.some(f => f.kind === 'page-lost') && /Upload disk images/.test(error))
+  if (!named) v.push(`the error does not name Azure's code of the fault: ${error}`)
+  return v
+}
+
+/** Nothing the run created is left but what it was asked to keep, and no write access granted. */
+function leftovers(e: Evidence, resources: Map<string, Body>, success: boolean): string[] {
+  const s = e.scenario
+  const v: string[] = []
+  const final = e.attempts[e.attempts.length - 1]
+  const wanted = [final.outputs['image-id'], final.outputs['managed-image-id']]
+  for (const [id, r] of resources) {
+    const type = String(r.type).toLowerCase()
+    const state = r.properties?.provisioningState
+    const diskState = r.properties?.diskState
+    if (diskState === 'ActiveUpload' || diskState === 'ActiveSAS')
+      v.push(`write access left granted: ${r.name} is ${diskState}`)
+    if (e.seeded.has(id)) continue
+    const ours = String(r.name).includes(String(s.seed))
+    switch (type) {
+      case 'microsoft.compute/images':
+      case 'microsoft.compute/galleries/images/versions':
+        // What the run was asked to make: kept once it succeeded (also when a later step failed).
+        if (state === 'Succeeded' && (wanted.some(w => same(w, id)) || ours || !success)) break
+        v.push(`left behind: ${type.split('/').pop()} ${r.name} (${state})`)
+        break
+      case 'microsoft.compute/galleries/images':
+        break // create-gallery-image asked for the definition
+      case 'microsoft.compute/snapshots':
+        if (s.backupSnapshot && /-backup-/.test(String(r.name))) break
+        v.push(`left behind: snapshot ${r.name}`)
+        break
+      case 'microsoft.compute/disks':
+        if (s.keepUpload && success) break
+        v.push(`left behind: disk ${r.name} (${diskState})`)
+        break
+      default:
+        v.push(`left behind: ${type} ${r.name}`)
+    }
+  }
+  for (const b of e.blobsAfter) {
+    if (e.seededBlobs.includes(b)) continue
+    if (!(s.keepUpload && success)) v.push(`left behind: blob ${b}`)
+  }
+  return v
+}
+
+/** Other runs' resources: still there, unchanged, never written to (keep-versions aside). */
+function bystanders(e: Evidence, resources: Map<string, Body>): string[] {
+  const s = e.scenario
+  const v: string[] = []
+  const vm = e.vmId.toLowerCase()
+  const ownSource = (id: string): boolean =>
+    id === vm || /\/disks\//.test(id) || /\/galleries\/[^/]+$/.test(id)
+  const pruned: Body[] = []
+  for (const [id, before] of e.seeded) {
+    if (ownSource(id)) continue
+    const after = resources.get(id)
+    const prunable =
+      s.keepVersions > 0 && /\/images\/golden\/versions\//.test(id) && !/\/other-def\//.test(id)
+    if (!after) {
+      if (prunable) pruned.push(before)
+      else v.push(`another run's resource was deleted: ${before.name}`)
+      continue
+    }
+    if (JSON.stringify(after) !== JSON.stringify(before))
+      v.push(`another run's resource was changed: ${before.name}`)
+  }
+  if (pruned.length > 0) {
+    const kept = [...e.seeded.values()].filter(
+      b => /\/images\/golden\/versions\//i.test(b.id) && resources.has(String(b.id).toLowerCase())
+    )
+    const date = (b: Body): string => String(b.properties?.publishingProfile?.publishedDate ?? '')
+    for (const p of pruned)
+      if (kept.some(k => date(k) < date(p)))
+        v.push(
+          `keep-versions deleted ${p.name} but kept the older ${kept.map(k => k.name).join(', ')}`
+        )
+  }
+  const isBystander = (path: string): boolean =>
+    /\/images\/other-run-image$|\/images\/other-def(\/|$)/i.test(path)
+  for (const w of e.emu.writes())
+    if (isBystander(w.path)) v.push(`wrote to another run's ${w.path}`)
+  if (!e.blobsAfter.includes('other-run-os.vhd') && e.seededBlobs.includes('other-run-os.vhd'))
+    v.push("another run's blob was deleted")
+  return v
+}

@@ -1,0 +1,54 @@
+/**
+ * The chaos harness's own logic (scripts/chaos.ts, __tests__/chaos/): a seed replays the same run,
+ * and the byte check of an upload's source tells the file's bytes from anything else.
+ */
+import { describe, expect, it } from '@jest/globals'
+import { rng, runSeed } from '../chaos/prng.js'
+import { scenarioFor } from '../chaos/scenario.js'
+import { compareUpload } from '../chaos/chaos-run.js'
+import { vhdFooter, virtualDisk } from '../chaos/disk-files.js'
+
+describe('seeds', () => {
+  it('draw the same numbers, runs and scenarios every time, and different ones for other seeds', () => {
+    const draw = (seed: number): number[] => Array.from({ length: 5 }, rng(seed).next)
+    expect(draw(7)).toEqual(draw(7))
+    expect(draw(7)).not.toEqual(draw(8))
+    expect(runSeed(3, 10)).toBe(runSeed(3, 10))
+    expect(new Set(Array.from({ length: 50 }, (_, i) => runSeed(3, i))).size).toBe(50)
+    expect(scenarioFor(runSeed(3, 4))).toEqual(scenarioFor(runSeed(3, 4)))
+  })
+
+  it('cover every flow and at least one fault in a few dozen runs', () => {
+    const scenarios = Array.from({ length: 60 }, (_, i) => scenarioFor(runSeed(1, i)))
+    expect(new Set(scenarios.map(s => s.flow)).size).toBe(5)
+    expect(scenarios.every(s => s.faults.length >= 1 && s.faults.length <= 3)).toBe(true)
+    // Page faults only where there are page writes.
+    for (const s of scenarios.filter(x => x.flow.startsWith('capture')))
+      expect(s.faults.some(f => f.kind.startsWith('page-') || f.kind === 'blob-drop')).toBe(false)
+  })
+})
+
+describe('the check of what an image was made from', () => {
+  const disk = virtualDisk(42)
+  const footer = vhdFooter(disk.length, 'fixed', 42)
+
+  it("accepts the file's bytes with a fixed VHD footer", () => {
+    expect(compareUpload(Buffer.concat([disk, footer]), { disk })).toEqual({ ok: true })
+    expect(compareUpload(Buffer.concat([disk, footer]), { disk, fixedFooter: footer })).toEqual({
+      ok: true
+    })
+  })
+
+  it('refuses a changed byte, a missing footer, a dynamic footer or another footer', () => {
+    const changed = Buffer.concat([disk, footer])
+    changed[disk.length - 5000] ^= 1
+    expect(compareUpload(changed, { disk }).ok).toBe(false)
+    expect(compareUpload(disk, { disk }).ok).toBe(false)
+    const dynamic = vhdFooter(disk.length, 'dynamic', 42)
+    expect(compareUpload(Buffer.concat([disk, dynamic]), { disk }).ok).toBe(false)
+    const other = vhdFooter(disk.length, 'fixed', 43)
+    expect(compareUpload(Buffer.concat([disk, other]), { disk, fixedFooter: footer }).ok).toBe(
+      false
+    )
+  })
+})
