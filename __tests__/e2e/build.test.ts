@@ -9,7 +9,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runAction, type ActionRun } from '../support/action-runner.js'
-import { startLocalCloud, type LocalCloud } from '../support/cloud.js'
+import { startBuildCloud } from '../support/build-cloud.js'
+import type { LocalCloud } from '../support/cloud.js'
 
 const RG = 'build-rg'
 const LOCATION = 'westeurope'
@@ -18,19 +19,11 @@ let cloud: LocalCloud
 let workspace: string
 
 beforeAll(async () => {
-  cloud = await startLocalCloud({ lro: { pollsBeforeDone: 1, retryAfterSeconds: 0 } })
-  cloud.emu.addResourceGroup(RG, LOCATION)
-  cloud.emu.addGallery(RG, 'golden', LOCATION)
-  cloud.emu.addMarketplaceImage({
-    publisher: 'Canonical',
-    offer: 'ubuntu-24_04-lts',
-    sku: 'server',
-    // Listed out of order, and as strings '24.04.202609100' > '24.04.20261125' would sort wrong.
+  cloud = await startBuildCloud(RG, LOCATION, {
     versions: [NEWEST, '24.04.202609100', '24.04.20261125'],
-    osType: 'Linux',
-    hyperVGeneration: 'V2',
     securityType: 'TrustedLaunchSupported'
   })
+  cloud.emu.addGallery(RG, 'golden', LOCATION)
   cloud.emu.addScriptBehaviour({ marker: 'step-one', exitCode: 0, stdout: 'one says hello\n' })
   cloud.emu.addScriptBehaviour({ marker: 'step-two', exitCode: 0, stdout: 'two says hello\n' })
   workspace = mkdtempSync(join(tmpdir(), 'build-ws-'))

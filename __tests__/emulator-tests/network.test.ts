@@ -92,6 +92,11 @@ describe('ARM emulator Microsoft.Network (virtual networks, subnets, NSGs, NICs,
       properties: { securityRules: [] }
     })
     expect(nsgPut.status).toBe(201)
+    expect(
+      nsgPut.body.properties.defaultSecurityRules.map(
+        (r: { properties: { provisioningState: string } }) => r.properties.provisioningState
+      )
+    ).toEqual(Array(6).fill('Updating'))
     await follow(nsgPut.headers.get('azure-asyncoperation')!)
     const nsg = (await arm(emu, 'GET', `${rgPath}/networkSecurityGroups/nsg1?${API}`)).body
     expect(nsg.properties.securityRules).toEqual([])

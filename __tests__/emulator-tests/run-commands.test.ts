@@ -186,7 +186,11 @@ describe('ARM emulator managed run commands', () => {
     expect(await check('check1')).toBe(0)
     const vmId = `${vmPath}/lin`
     expect(emu.resources.state(vmId)).toMatchObject({ rebootRequired: true })
+    const before = new Date()
     await client.virtualMachines.restart(rg, 'lin', poll)
+    const agent = (await client.virtualMachines.instanceView(rg, 'lin')).vmAgent?.statuses?.[0]
+    expect(agent).toMatchObject({ code: 'ProvisioningState/succeeded', displayStatus: 'Ready' })
+    expect(new Date(agent!.time!).getTime()).toBeGreaterThanOrEqual(before.getTime() - 1000)
     expect(emu.resources.state(vmId)).toMatchObject({
       rebootRequired: false,
       restarts: 1,
@@ -236,6 +240,19 @@ describe('ARM emulator managed run commands', () => {
     expect(refused.body.error.message).toMatch(
       /^The maximum number of managed Run commands \(max=25, current=25\) has been exceeded\./
     )
+  })
+
+  it('deletes a VM with a script still running and leaves none of its run commands behind', async () => {
+    emu.addVm({ resourceGroup: rg, name: 'gone', location: 'westus', osType: 'Linux' })
+    emu.addScriptBehaviour({ marker: '# forever', polls: Infinity })
+    expect((await put('gone', 'busy', { source: { script: '# forever' } })).status).toBe(201)
+    expect((await view('gone', 'busy')).properties.instanceView.executionState).toBe('Running')
+    await client.virtualMachines.delete(rg, 'gone', poll)
+    expect(
+      emu.resources
+        .list('Microsoft.Compute/virtualMachines/runCommands')
+        .filter(rc => String(rc.id).includes('/virtualMachines/gone/'))
+    ).toEqual([])
   })
 
   it('refuses a run command on a stopped VM', async () => {

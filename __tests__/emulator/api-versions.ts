@@ -121,8 +121,11 @@ const BY_TYPE: Record<string, string[]> = {
   'virtualmachines/runcommands': COMPUTE,
   images: COMPUTE,
   'locations/operations': COMPUTE,
-  // Marketplace image catalogue (VirtualMachineImages_*), a ComputeRP API.
+  // Marketplace image catalogue (VirtualMachineImages_*) and usages, ComputeRP APIs.
   'locations/publishers': COMPUTE,
+  'locations/usages': COMPUTE,
+  // Resource SKUs: spec folder Skus/stable/2021-07-01, which @azure/arm-compute 25.1.1 sends.
+  skus: ['2021-07-01'],
   disks: DISKS,
   snapshots: DISKS,
   'locations/diskoperations': DISKS,

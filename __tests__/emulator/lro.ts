@@ -38,6 +38,8 @@ export interface StartLro {
 const AO_ONLY = new Set([
   // VM PUT: the same GET-after-AO shape is assumed (unverified: `az vm create` records deployments).
   'virtualMachines/PUT',
+  // Managed run command PUT: Azure-AsyncOperation only (REC test_run_command_v2.yaml).
+  'virtualMachines/runCommands/PUT',
   'images/PUT',
   'galleries/PUT',
   'galleryImages/PUT',

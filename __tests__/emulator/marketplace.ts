@@ -36,6 +36,8 @@ export interface MarketplaceImageSeed {
   features?: { name: string; value: string }[]
   /** OS disk size of the image in GiB (default 30 Linux, 127 Windows) */
   osDiskSizeGB?: number
+  /** `automaticOSUpgradeProperties.automaticOSUpgradeSupported` (default false; recorded true for Canonical 18.04) */
+  automaticOSUpgradeSupported?: boolean
   /** `imageDeprecationStatus.imageState` of every version (default Active) */
   imageState?: 'Active' | 'ScheduledForDeprecation' | 'Deprecated'
 }
@@ -132,8 +134,9 @@ export function imageBody(
   version: string
 ): Body {
   const facts = imageFacts(sku)
-  // Recorded: a 30 GiB Ubuntu image is 30 GiB + 1 MiB, reported as sizeInGb 31.
-  const sizeInBytes = facts.diskSizeGB * GiB + 1024 * 1024
+  // Recorded: a 30 GiB Ubuntu image is 30 GiB + 1 MiB + the 512-byte VHD footer (32213303808),
+  // reported as sizeInGb 31.
+  const sizeInBytes = facts.diskSizeGB * GiB + 1024 * 1024 + 512
   const features = [
     ...(sku.securityType ? [{ name: 'SecurityType', value: sku.securityType }] : []),
     ...(sku.features ?? RECORDED_FEATURES)
@@ -145,7 +148,9 @@ export function imageBody(
       architecture: facts.architecture,
       replicaType: 'Unmanaged',
       disallowed: { vmDiskType: 'None' },
-      automaticOSUpgradeProperties: { automaticOSUpgradeSupported: false },
+      automaticOSUpgradeProperties: {
+        automaticOSUpgradeSupported: sku.automaticOSUpgradeSupported ?? false
+      },
       imageDeprecationStatus: { imageState: sku.imageState ?? 'Active' },
       features,
       osDiskImage: {

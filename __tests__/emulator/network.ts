@@ -431,6 +431,10 @@ function ruleBody(nsgId: string, kind: string, name: string, props: Body, tag: s
 
 function nsgView(state: State, nsg: Resource): Body {
   const body = clone(nsg.body)
+  // The rules carry the group's state: "Updating" in the PUT echo, then "Succeeded"
+  // (REC network test_network_nic.yaml @05efc032, NSG create).
+  for (const r of [...body.properties.securityRules, ...body.properties.defaultSecurityRules])
+    r.properties.provisioningState = body.properties.provisioningState
   const users = nsgUsers(state, nsg.id)
   const nics = users.filter(u => /\/networkInterfaces\//i.test(u))
   const subnets = users.filter(u => /\/subnets\//i.test(u))

@@ -15,6 +15,7 @@ import {
 import { pollOperation, tickResource } from './lro.js'
 import { refuseApiVersion } from './api-versions.js'
 import { getAgreement, getImageVersion, listImageVersions } from './marketplace.js'
+import { listResourceSkus, listUsages } from './usages.js'
 import {
   deleteNetworkInterface,
   deleteNetworkSecurityGroup,
@@ -265,6 +266,15 @@ function subscriptionRoute(ctx: Ctx, parts: string[], lower: string[]): Reply | 
     const p = { location: d(5), publisher: d(7), offer: d(11), sku: d(13) }
     return parts.length === 15 ? listImageVersions(ctx, p) : getImageVersion(ctx, p, d(15))
   }
+  if (
+    lower[3] === 'microsoft.compute' &&
+    lower[4] === 'locations' &&
+    lower[6] === 'usages' &&
+    parts.length === 7
+  )
+    return refuseApiVersion('locations/usages', api, d(5).toLowerCase()) ?? listUsages(ctx, d(5))
+  if (lower[3] === 'microsoft.compute' && lower[4] === 'skus' && parts.length === 5)
+    return refuseApiVersion('skus', api, '') ?? listResourceSkus(ctx)
   if (
     lower[3] === 'microsoft.marketplaceordering' &&
     lower[4] === 'offertypes' &&

@@ -25,6 +25,9 @@ export const SECONDS_PER_TICK = 15
 /** "The maximum number of allowed Managed Run Commands is currently limited to 25" (run-command-overview.md). */
 const MAX_PER_VM = 25
 
+/** The handler's RFC 3339 seconds, as CRP shows them: "2022-05-19T03:06:34+00:00" (REC test_run_command_v2.yaml). */
+const handlerTime = (): string => new Date().toISOString().replace(/\.\d+Z$/, '+00:00')
+
 const tail = (s: string): string =>
   Buffer.byteLength(s) > TAIL ? Buffer.from(s).subarray(-TAIL).toString() : s
 
@@ -44,6 +47,8 @@ interface RunState {
   error: string
   startTime?: string
   endTime?: string
+  /** the handler could not start the script (no source): its configuration error */
+  configError?: string
 }
 
 /** What the guest does with a script: the test's behaviour, else the action's own reboot check, else the default. */
@@ -72,7 +77,7 @@ function tick(vm: Resource, rc: Resource): void {
   const r = rc.state.run as RunState
   if (r.phase === 'Done') return
   r.ticks++
-  const now = new Date().toISOString()
+  const now = handlerTime()
   if (r.phase === 'Pending') {
     // The handler's first report: Running, "Execution in progress", exit code 0 (commandProcessor.go).
     r.phase = 'Running'
@@ -83,6 +88,10 @@ function tick(vm: Resource, rc: Resource): void {
   }
   const ran = r.ticks - Number(rc.state.startedAtTick)
   const b = r.behaviour
+  if (r.configError) {
+    finish(vm, rc, 0, '', '')
+    return
+  }
   if (ran >= r.killTick) {
     // TimeoutInSeconds: the handler runs the script under a context deadline; the killed process
     // ends by a signal, exit status -1, reported as Failed (exec.go; the Linux handler never sets TimedOut).
@@ -113,7 +122,12 @@ function finish(
   r.exitCode = exitCode
   r.output = tail(stdout)
   r.error = tail(stderr)
-  r.endTime = new Date().toISOString()
+  r.endTime = handlerTime()
+  if (r.configError) {
+    r.executionState = 'Failed'
+    r.executionMessage = `Execution failed: ${r.configError}`
+    return
+  }
   if (exitCode === 0) {
     r.executionState = 'Succeeded'
     r.executionMessage = 'Execution completed'
@@ -139,8 +153,7 @@ function view(rc: Resource): Body {
     output: r.output,
     error: r.error,
     ...(r.startTime ? { startTime: r.startTime } : {}),
-    ...(r.endTime ? { endTime: r.endTime } : {}),
-    statuses: []
+    ...(r.endTime ? { endTime: r.endTime } : {})
   }
 }
 
@@ -174,12 +187,20 @@ export function putRunCommand(ctx: Ctx, id: string): Reply {
   const props = req.properties ?? {}
   const script = String(props.source?.script ?? '')
   const behaviour = behaviourOf(state, vm, script)
+  // No script and no scriptUri: the handler fails at once with this configuration error
+  // (REC test_run_command_v2.yaml, `az vm run-command create` without --script; that 2022 handler
+  // left the state Running, today's reports Failed: commandProcessor.go).
+  const configError =
+    !props.source?.script && !props.source?.scriptUri && !props.source?.commandId
+      ? "failed to get configuration: invalid configuration: Either 'source.script' or 'source.scriptUri' has to be specified"
+      : undefined
   const timeout = Number(props.timeoutInSeconds ?? 0)
   const run: RunState = {
     behaviour,
     ticks: 0,
     endTick: behaviour.polls,
     killTick: timeout > 0 ? Math.max(1, Math.ceil(timeout / SECONDS_PER_TICK)) : Infinity,
+    configError,
     phase: 'Pending',
     executionState: 'Pending',
     executionMessage: '',
@@ -200,17 +221,18 @@ export function putRunCommand(ctx: Ctx, id: string): Reply {
       id,
       type: 'Microsoft.Compute/virtualMachines/runCommands',
       location: req.location ?? vm.body.location,
-      tags: req.tags ?? {},
+      ...(req.tags ? { tags: req.tags } : {}),
       properties: {
         source: clone(props.source ?? {}),
         ...(props.parameters ? { parameters: clone(props.parameters) } : {}),
-        asyncExecution: props.asyncExecution ?? false,
-        treatFailureAsDeploymentFailure: props.treatFailureAsDeploymentFailure ?? false,
-        ...(props.runAsUser ? { runAsUser: props.runAsUser } : {}),
-        ...(props.timeoutInSeconds !== undefined
-          ? { timeoutInSeconds: props.timeoutInSeconds }
+        ...(props.treatFailureAsDeploymentFailure !== undefined
+          ? { treatFailureAsDeploymentFailure: props.treatFailureAsDeploymentFailure }
           : {}),
+        ...(props.runAsUser ? { runAsUser: props.runAsUser } : {}),
+        // Recorded: timeoutInSeconds 0 when not given (REC test_run_command_v2.yaml).
+        timeoutInSeconds: props.timeoutInSeconds ?? 0,
         provisioningState: existing ? 'Updating' : 'Creating',
+        asyncExecution: props.asyncExecution ?? false,
         ...(props.outputBlobUri ? { outputBlobUri: props.outputBlobUri } : {}),
         ...(props.errorBlobUri ? { errorBlobUri: props.errorBlobUri } : {})
       }

@@ -19,7 +19,7 @@ import {
 import { findSku, imageFacts, newestVersion, termsKey } from './marketplace.js'
 import type { GuestSeed } from './vms.js'
 import { attachedDiskProperties } from './disks.js'
-import type { VmSizeSeed } from './usages.js'
+import { quotaRefusal, type VmSizeSeed } from './usages.js'
 
 /** What a VM takes from its image. */
 interface ImageFacts {
@@ -393,6 +393,8 @@ function checkSize(
     badRequest(
       `The selected VM size '${size.name}' cannot boot an image with CPU Architecture '${facts.architecture}'. Please select a VM size that supports CPU Architecture '${facts.architecture}'.`
     )
+  const overQuota = quotaRefusal(state, location, size)
+  if (overQuota) fail(409, 'OperationNotAllowed', overQuota)
   // Azure/azure-cli#28005 (Microsoft's table of the November 2023 messages).
   if (trustedLaunch && size.trustedLaunchDisabled)
     badRequest(
@@ -676,6 +678,8 @@ function updateVmTags(ctx: Ctx, vm: Resource, body: Body): Reply {
  * `deleteOption`; Learn "Delete a VM and attached resources").
  */
 export function releaseVmResources(state: State, vm: Resource): void {
+  // Child resources (managed run commands) go with their VM, as ARM deletes nested resources.
+  for (const rc of children(state, vm.id, 'runCommands')) deleteResource(state, rc.id)
   const sp = vm.body.properties.storageProfile
   for (const d of [sp.osDisk, ...(sp.dataDisks ?? [])]) {
     const disk = d?.managedDisk?.id ? getResource(state, d.managedDisk.id) : undefined

@@ -247,6 +247,7 @@ function addBuildActions(scopes: ScopeSet, main: Scope, source: BuildSource): vo
   const vnet = `${NETWORK}/virtualNetworks`
   const actions = [
     `${vm}/read`,
+    `${vm}/instanceView/read`,
     `${vm}/write`,
     `${vm}/delete`,
     `${vm}/deallocate/action`,
@@ -258,6 +259,8 @@ function addBuildActions(scopes: ScopeSet, main: Scope, source: BuildSource): vo
     `${vm}/restart/action`,
     VM_OPERATION_STATUS,
     `${COMPUTE}/disks/read`,
+    // The OS disk Azure makes untagged is tagged (PATCH), then deleted with the VM or by cleanup.
+    `${COMPUTE}/disks/write`,
     `${COMPUTE}/disks/delete`,
     DISK_OPERATION_STATUS,
     `${nic}/read`,

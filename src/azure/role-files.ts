@@ -5,10 +5,10 @@
  * made from `requiredActions`, the table the permissions preflight checks, so a role file can never
  * grant less than the preflight asks for (a unit test compares the files with this output).
  */
-import type { CaptureSource, GalleryTarget, Plan, UploadSource } from '../plan.js'
+import type { GalleryTarget, Plan, Source } from '../plan.js'
 import { customRoleDefinition, requiredActions, type CustomRoleDefinition } from './permissions.js'
 
-export type CoreRole = 'capture' | 'upload-managed-disk' | 'upload-storage-account'
+export type CoreRole = 'capture' | 'upload-managed-disk' | 'upload-storage-account' | 'build'
 
 export type AddOnRole =
   'backup-snapshot' | 'delete-source-vm' | 'overwrite' | 'create-gallery-image' | 'prune-versions'
@@ -16,7 +16,26 @@ export type AddOnRole =
 const PLACEHOLDER = { subscriptionId: '<subscription-id>', resourceGroup: '<resource-group>' }
 const ref = (name: string) => ({ ...PLACEHOLDER, name })
 
-function source(mode: CoreRole): CaptureSource | UploadSource {
+function source(mode: CoreRole): Source {
+  if (mode === 'build') {
+    // A Marketplace base image, no subnet-id: the temporary virtual network is the default.
+    return {
+      mode: 'build',
+      baseImage: { kind: 'marketplace', publisher: 'p', offer: 'o', sku: 's', version: 'latest' },
+      vmSize: 'Standard_D2s_v5',
+      customizeScripts: [],
+      keepBuildVm: 'false',
+      names: {
+        vm: 'vm',
+        computerName: 'vm',
+        osDisk: 'osdisk',
+        nic: 'nic',
+        nsg: 'nsg',
+        vnet: 'vnet',
+        subnet: 'build'
+      }
+    }
+  }
   if (mode === 'capture') {
     return {
       mode: 'capture',
@@ -116,14 +135,16 @@ const ADD_ONS: Record<AddOnRole, { input: string; apply: (plan: Plan) => Plan }>
 export const CORE_ROLES: readonly CoreRole[] = [
   'capture',
   'upload-managed-disk',
-  'upload-storage-account'
+  'upload-storage-account',
+  'build'
 ]
 export const ADD_ON_ROLES = Object.keys(ADD_ONS) as AddOnRole[]
 
 const WHAT: Record<CoreRole, string> = {
   capture: 'capture a VM',
   'upload-managed-disk': 'upload a disk image via a managed disk',
-  'upload-storage-account': 'upload a disk image via a storage account'
+  'upload-storage-account': 'upload a disk image via a storage account',
+  build: 'build from a Marketplace image in a temporary VM and network'
 }
 
 export function coreRole(mode: CoreRole): CustomRoleDefinition {

@@ -69,6 +69,11 @@ export function decideSecurity(
         refusal: `Input 'security-type': '${given}', but the base image does not support Trusted Launch (no SecurityType feature). Use 'security-type: Standard', or a base image that supports Trusted Launch.`
       }
     }
+    if (managedImageTarget) {
+      return {
+        refusal: `Input 'security-type': '${given}' makes the build VM Trusted Launch, and Azure makes no managed image of a Trusted Launch VM. Remove 'image-name' and publish to a gallery, or use 'security-type: Standard'.`
+      }
+    }
     return { vm: 'TrustedLaunch', image: given }
   }
   if (given === 'Standard') {

@@ -1,0 +1,158 @@
+/**
+ * Build mode when things go wrong (issue 9 "Done when"): a failing script, with and without
+ * `keep-build-vm: on-failure`, SIGINT during a script and a time limit during a script. After the
+ * post step, the emulator holds nothing the run made (or, when the VM is kept, only the VM and
+ * what it needs to run, as the summary says).
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { errorLines, runAction, type ActionRun, type RunOptions } from '../support/action-runner.js'
+import { startBuildCloud } from '../support/build-cloud.js'
+import type { LocalCloud } from '../support/cloud.js'
+
+const RG = 'fail-rg'
+const LOCATION = 'westeurope'
+let cloud: LocalCloud
+let workspace: string
+
+beforeAll(async () => {
+  cloud = await startBuildCloud(RG, LOCATION)
+  cloud.emu.addGallery(RG, 'golden', LOCATION)
+  cloud.emu.addScriptBehaviour({
+    marker: 'breaks',
+    exitCode: 7,
+    stdout: 'installing\nE: Unable to locate package nosuchpackage\n'
+  })
+  cloud.emu.addScriptBehaviour({ marker: 'forever', polls: Infinity, stdout: 'still going\n' })
+  workspace = mkdtempSync(join(tmpdir(), 'build-fail-ws-'))
+  writeFileSync(join(workspace, 'ok.sh'), '# fine\necho ok\n')
+  writeFileSync(join(workspace, 'broken.sh'), '# breaks\napt-get install -y nosuchpackage\n')
+  writeFileSync(join(workspace, 'forever.sh'), '# forever\nsleep infinity\n')
+})
+afterAll(async () => {
+  await cloud.close()
+  rmSync(workspace, { recursive: true, force: true })
+})
+
+/** Each case its own job (GITHUB_JOB): its own owner key, so its own temporary names. */
+function build(
+  job: string,
+  inputs: Record<string, string>,
+  extra: Partial<RunOptions> = {}
+): Promise<ActionRun> {
+  return runAction({
+    inputs: {
+      ...cloud.inputs,
+      'resource-group': RG,
+      'base-image': 'Canonical:ubuntu-24_04-lts:server:latest',
+      gallery: 'golden',
+      'gallery-image': 'ubuntu',
+      'create-gallery-image': 'true',
+      'image-name': `img-${job}`,
+      ...inputs
+    },
+    env: { ...cloud.env, GITHUB_WORKSPACE: workspace },
+    job,
+    ...extra
+  })
+}
+
+const TEMPORARY = [
+  'Microsoft.Compute/virtualMachines',
+  'Microsoft.Compute/disks',
+  'Microsoft.Network/networkInterfaces',
+  'Microsoft.Network/networkSecurityGroups',
+  'Microsoft.Network/virtualNetworks',
+  'Microsoft.Network/publicIPAddresses'
+]
+
+/** What the run left of its temporary kinds, and any image or version at all. */
+function leftBehind(): Record<string, string[]> {
+  const names = (type: string): string[] =>
+    cloud.emu.resources.created(type).map(r => String((r as { name?: unknown }).name))
+  return Object.fromEntries(
+    [...TEMPORARY, 'Microsoft.Compute/images', 'Microsoft.Compute/galleries/images/versions'].map(
+      t => [t, names(t)]
+    )
+  )
+}
+
+const NOTHING = Object.fromEntries(
+  [...TEMPORARY, 'Microsoft.Compute/images', 'Microsoft.Compute/galleries/images/versions'].map(
+    t => [t, []]
+  )
+)
+
+describe('a failing script', () => {
+  it('fails with the script, its exit code and its last lines, makes no image, and leaves nothing after post', async () => {
+    const run = await build('failing', { 'customize-scripts': 'ok.sh\nbroken.sh' })
+    expect(run.main.code).toBe(1)
+    const errors = errorLines(run.main)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatch(/Customization script 'broken\.sh' failed with exit code 7/)
+    expect(run.main.stdout).toContain('E: Unable to locate package nosuchpackage')
+    expect(run.post?.code).toBe(0)
+    expect(leftBehind()).toEqual(NOTHING)
+  }, 300_000)
+
+  it('with keep-build-vm: on-failure keeps only the VM (and what it runs on), and the summary says how to delete it', async () => {
+    const run = await build('kept', {
+      'customize-scripts': 'broken.sh',
+      'keep-build-vm': 'on-failure'
+    })
+    expect(run.main.code).toBe(1)
+    expect(run.post?.code).toBe(0)
+    const left = leftBehind()
+    expect(left['Microsoft.Compute/virtualMachines']).toHaveLength(1)
+    const vm = left['Microsoft.Compute/virtualMachines'][0]
+    // The VM keeps its OS disk, NIC, NSG and network; no image or version was made.
+    expect(left['Microsoft.Compute/images']).toEqual([])
+    expect(left['Microsoft.Compute/galleries/images/versions']).toEqual([])
+    expect(left['Microsoft.Network/publicIPAddresses']).toEqual([])
+    const vmId = `/subscriptions/${cloud.emu.subscriptionId}/resourceGroups/${RG}/providers/Microsoft.Compute/virtualMachines/${vm}`
+    expect(run.summary).toContain(`az vm delete --ids ${vmId} --yes`)
+    expect(run.summary).toMatch(/az network nsg delete --ids \S+networkSecurityGroups\//)
+    expect(run.summary).toMatch(/az network vnet delete --ids \S+virtualNetworks\//)
+  }, 300_000)
+})
+
+describe('stopped during a script', () => {
+  const running = (): boolean =>
+    cloud.emu.resources
+      .list('Microsoft.Compute/virtualMachines/runCommands')
+      .some(r => JSON.stringify(r).includes('forever'))
+
+  it('SIGINT: after the post step nothing of the run is left', async () => {
+    const before = leftBehind()
+    const run = await build(
+      'sigint',
+      { 'customize-scripts': 'forever.sh' },
+      { signalWhen: { when: running, signal: 'SIGINT', delayMs: 300 } }
+    )
+    expect(run.main.code).not.toBe(0)
+    expect(run.post?.code).toBe(0)
+    expect(run.post?.stdout).toMatch(/Cleanup: deleted temporary VM/)
+    const after = leftBehind()
+    for (const type of TEMPORARY) expect([type, after[type]]).toEqual([type, before[type]])
+  }, 300_000)
+
+  it('timeout-minutes: after the post step nothing of the run is left', async () => {
+    const before = leftBehind()
+    const run = await build('timeout', {
+      'customize-scripts': 'forever.sh',
+      'timeout-minutes': '1'
+    })
+    expect(run.main.code).toBe(1)
+    // The run command carries the run's time limit as its own timeoutInSeconds (customize.ts), so
+    // Azure may end the script first; either way the run stops there, with one error.
+    const errors = errorLines(run.main)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatch(/Timed out after 1 minute|'forever\.sh'/)
+    expect(run.main.stdout).toMatch(/Cleanup: deleted temporary VM/)
+    expect(run.post?.code).toBe(0)
+    const after = leftBehind()
+    for (const type of TEMPORARY) expect([type, after[type]]).toEqual([type, before[type]])
+  }, 400_000)
+})
