@@ -1,6 +1,7 @@
 /**
  * The post step: runs after every main step, also after failure and cancellation. After a success
- * it does nothing; otherwise it finishes the cleanup of what the ledger in the state still lists.
+ * it only retries the deletion of a build's temporary resources the main step could not delete;
+ * otherwise it finishes the cleanup of what the ledger in the state still lists.
  */
 import { State } from './constants.js'
 import type { AzureClients } from './azure/clients.js'
@@ -24,26 +25,32 @@ export async function runPost(
 ): Promise<number> {
   const { log } = runner
   const nonce = getState(State.Nonce)
-  if (nonce !== '' && getState(State.Succeeded) === nonce) {
-    log.debug('Post: the main step succeeded; nothing to clean up.')
-    return 0
-  }
+  const succeeded = nonce !== '' && getState(State.Succeeded) === nonce
   const saved = getState(State.Ledger)
+  // After a success only a build's temporary resources are cleaned: those still listed are ones
+  // whose deletion in the main step failed (a warning there), and they get a second try here
+  // rather than being left billed. Every other entry, the result among them, is left alone.
   if (saved === '') {
-    log.info('Post: nothing this run created is left to clean up.')
+    if (succeeded) log.debug('Post: the main step succeeded; nothing to clean up.')
+    else log.info('Post: nothing this run created is left to clean up.')
     return 0
   }
   try {
     // The plan is read only when there is something to clean: a run that failed on its inputs
     // leaves an empty ledger.
     let plan: Plan | undefined
-    const { entries, refused } = openLedger(saved, nonce, () => {
+    const opened = openLedger(saved, nonce, () => {
       plan = readPlan(name => runner.getInput(name), runner.planContext())
       return ledgerScope(plan)
     })
+    const refused = opened.refused
+    const entries = succeeded
+      ? opened.entries.filter(e => e.kind === 'build-resource')
+      : opened.entries
     for (const r of refused) log.warning(oneLine(`Post: ignored ${r}: it is not cleaned up.`))
     if (entries.length === 0 || plan === undefined) {
-      if (refused.length === 0) log.info('Post: nothing this run created is left to clean up.')
+      if (succeeded) log.debug('Post: the main step succeeded; nothing to clean up.')
+      else if (refused.length === 0) log.info('Post: nothing this run created is left to clean up.')
       return 0
     }
     const run: Plan = plan
@@ -69,7 +76,9 @@ export async function runPost(
       })
     )
     const lines = [
-      '## Cleanup after a failed or cancelled run',
+      succeeded
+        ? '## Cleanup of temporary build resources the main step could not delete'
+        : '## Cleanup after a failed or cancelled run',
       '',
       ...result.done.map(d => `- ${d}`),
       ...result.failed.map(f => `- ⚠️ ${f}`)
