@@ -131,14 +131,18 @@ export interface RunOptions {
   postState?: (state: Record<string, string>) => Record<string, string>
   /** GITHUB_JOB (default 'build'): matrix legs of one job share it. */
   job?: string
+  /** Called with each step's process id once it starts (the bench samples its peak RSS). */
+  onSpawn?: (pid: number, step: 'main' | 'post') => void
 }
 
 function runStep(
   env: NodeJS.ProcessEnv,
-  signalWhen?: RunOptions['signalWhen']
+  signalWhen?: RunOptions['signalWhen'],
+  onSpawn?: (pid: number) => void
 ): Promise<StepResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [ACTION], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    if (child.pid !== undefined) onSpawn?.(child.pid)
     let stdout = ''
     let stderr = ''
     let signalled = false
@@ -210,7 +214,7 @@ export async function runAction(options: RunOptions): Promise<ActionRun> {
     if (v === undefined) delete base[k]
     else base[k] = v
   }
-  const main = await runStep(base, options.signalWhen)
+  const main = await runStep(base, options.signalWhen, pid => options.onSpawn?.(pid, 'main'))
   // As the runner: `::save-state` lines on stdout/stderr (SaveStateCommandExtension) set state at
   // once; the GITHUB_STATE file, read at the end of the step, overrides the same names.
   const state = {
@@ -224,7 +228,7 @@ export async function runAction(options: RunOptions): Promise<ActionRun> {
     const given = options.postState ? options.postState({ ...state }) : state
     for (const [k, v] of Object.entries(given)) stateEnv[`STATE_${k}`] = v
     writeFileSync(files.GITHUB_STATE, '')
-    post = await runStep({ ...base, ...stateEnv })
+    post = await runStep({ ...base, ...stateEnv }, undefined, pid => options.onSpawn?.(pid, 'post'))
   }
   // Likewise `::set-output` (SetOutputCommandExtension, still in the runner), then GITHUB_OUTPUT.
   const outputs = {
