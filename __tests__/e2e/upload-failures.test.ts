@@ -127,8 +127,9 @@ describe('transient faults', () => {
 describe('a failed upload: Azure checks the VHD footer when write access is revoked', () => {
   it('reports the page-write error (not InvalidVhd) and leaves no disk behind', async () => {
     const proxy = cloud.storageProxy!
-    // 403 is fatal for the uploader (an expired or wrong SAS): the upload stops with no footer written.
-    proxy.faults.add({ status: 403, times: 1 })
+    // A 403 is sent once more with a fresh grant (write-access.ts: the SAS may have ended); refused
+    // again, it is fatal for the uploader (a wrong SAS): the upload stops with no footer written.
+    proxy.faults.add({ status: 403, times: 2 })
     const before = cloud.emu.requests.length
     const run = await runAction({
       inputs: inputs(await image('write-refused'), 'write-refused', { 'upload-concurrency': '1' }),
