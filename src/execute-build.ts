@@ -102,12 +102,8 @@ export async function buildAndCapture(ctx: RunContext, pre: BuildPreflight): Pro
       securityType: build.vmSecurityType
     })
   )
-  const ref = { ...parseResourceId(vmId), name: settings.names.vm }
-  const vmRef = {
-    subscriptionId: ref.subscriptionId,
-    resourceGroup: ref.resourceGroup,
-    name: ref.name
-  }
+  const { subscriptionId, resourceGroup } = parseResourceId(vmId)
+  const vmRef = { subscriptionId, resourceGroup, name: settings.names.vm }
   try {
     // Each script opens its own log group and step (groups do not nest).
     await runCustomization(ctx, { vm: vmRef, osType: build.image.osType, scripts: pre.scripts })

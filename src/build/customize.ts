@@ -113,14 +113,18 @@ interface CommandRun extends FinishedScript {
   view: VirtualMachineRunCommandInstanceView
 }
 
+/** Where and how long a Run Command runs, and how often it is read. */
+interface CommandTarget {
+  vm: ResourceRef
+  location: string
+  pollMs: number
+  timeoutSeconds: number
+}
+
 /** Sends one script as a managed Run Command, follows it to its end, deletes it. */
 async function runCommand(
   ctx: RunContext,
-  command: {
-    vm: ResourceRef
-    location: string
-    pollMs: number
-    timeoutSeconds: number
+  command: CommandTarget & {
     /** The run command resource's name. */
     name: string
     /** How the log names it. */
@@ -231,13 +235,7 @@ async function deleteRunCommand(
 /** Asks the Linux guest whether REBOOT_REQUIRED_FILE exists; a check that fails only warns. */
 async function rebootRequired(
   ctx: RunContext,
-  command: {
-    vm: ResourceRef
-    location: string
-    pollMs: number
-    timeoutSeconds: number
-    index: number
-  }
+  command: CommandTarget & { index: number }
 ): Promise<boolean> {
   const run = await runCommand(ctx, {
     ...command,
