@@ -391,42 +391,9 @@ export async function checkPermissions(
       )
       continue
     }
-    const r = scope.resource
-    const forGroup = (): Promise<PermissionEntry[]> =>
-      collect(
-        clients.authorization.permissions.listForResourceGroup(scope.resourceGroup, {
-          abortSignal: signal
-        })
-      )
-    let permissions: PermissionEntry[]
-    let readAtResourceGroup = false
+    let read: ScopePermissions
     try {
-      if (r === undefined) {
-        permissions = await forGroup()
-      } else {
-        try {
-          permissions = await collect(
-            clients.authorization.permissions.listForResource(
-              scope.resourceGroup,
-              r.provider,
-              '',
-              r.type,
-              r.name,
-              { abortSignal: signal }
-            )
-          )
-        } catch (error) {
-          // The resource may not exist yet (a gallery or image this run creates): read its group.
-          if (signal?.aborted) throw error
-          log.debug(
-            oneLine(
-              `Could not read permissions on ${armScope(scope)} (${describe(error)}); reading them on its resource group.`
-            )
-          )
-          permissions = await forGroup()
-          readAtResourceGroup = true
-        }
-      }
+      read = await readScopePermissions(clients, scope, log, signal)
     } catch (error) {
       log.warning(
         oneLine(
@@ -435,6 +402,7 @@ export async function checkPermissions(
       )
       return 'unknown'
     }
+    const { permissions, readAtResourceGroup } = read
     const missing = missingActions(required, permissions)
     log.debug(
       oneLine(
@@ -455,6 +423,51 @@ export async function checkPermissions(
     }
   }
   return result
+}
+
+interface ScopePermissions {
+  permissions: PermissionEntry[]
+  /** The resource's own permissions could not be read: these are its resource group's. */
+  readAtResourceGroup: boolean
+}
+
+/** The caller's permissions at one scope: on the resource when there is one, else its group. */
+async function readScopePermissions(
+  clients: Pick<AzureClients, 'authorization'>,
+  scope: Scope,
+  log: Logger,
+  signal?: AbortSignal
+): Promise<ScopePermissions> {
+  const r = scope.resource
+  const forGroup = (): Promise<PermissionEntry[]> =>
+    collect(
+      clients.authorization.permissions.listForResourceGroup(scope.resourceGroup, {
+        abortSignal: signal
+      })
+    )
+  if (r === undefined) return { permissions: await forGroup(), readAtResourceGroup: false }
+  try {
+    const permissions = await collect(
+      clients.authorization.permissions.listForResource(
+        scope.resourceGroup,
+        r.provider,
+        '',
+        r.type,
+        r.name,
+        { abortSignal: signal }
+      )
+    )
+    return { permissions, readAtResourceGroup: false }
+  } catch (error) {
+    // The resource may not exist yet (a gallery or image this run creates): read its group.
+    if (signal?.aborted) throw error
+    log.debug(
+      oneLine(
+        `Could not read permissions on ${armScope(scope)} (${describe(error)}); reading them on its resource group.`
+      )
+    )
+    return { permissions: await forGroup(), readAtResourceGroup: true }
+  }
 }
 
 async function collect(list: AsyncIterable<PermissionEntry>): Promise<PermissionEntry[]> {
