@@ -21,6 +21,7 @@ import { isOwnedBy } from './tags.js'
 import { deleteUploadBlob } from './upload/storage-account-destination.js'
 import { revokeUploadAccess } from './upload/upload-disk-release.js'
 import { oneLine } from './untrusted.js'
+import { errorMessage } from './error-message.js'
 
 export interface CleanupDeps {
   clients: AzureClients
@@ -44,13 +45,13 @@ async function cleanUploadDisk(deps: CleanupDeps, entry: EntryOf<'upload-disk'>)
     return `disk '${name}' is not this job's (owner key): left alone`
   // A failed revoke must not keep the disk: it would stay ActiveUpload, billed. Delete it anyway
   // and report the revoke's error, the first one, if the delete fails too.
-  let revokeError: Error | undefined
+  let revokeError: { message: string; cause: unknown } | undefined
   if (entry.writeAccess || disk.diskState === 'ActiveUpload' || disk.diskState === 'ActiveSAS') {
     try {
       await revokeUploadAccess(deps, rg, { ...disk, name })
       log.info(oneLine(`Revoked write access to disk '${name}'`))
     } catch (e) {
-      revokeError = e as Error
+      revokeError = { message: errorMessage(e), cause: e }
       log.warning(
         oneLine(
           `Revoking access to disk '${name}' failed: ${revokeError.message}; deleting it anyway`
@@ -67,8 +68,8 @@ async function cleanUploadDisk(deps: CleanupDeps, entry: EntryOf<'upload-disk'>)
   } catch (e) {
     if (!revokeError) throw e
     throw new Error(
-      `${revokeError.message} (then deleting the disk failed too: ${(e as Error).message})`,
-      { cause: revokeError }
+      `${revokeError.message} (then deleting the disk failed too: ${errorMessage(e)})`,
+      { cause: revokeError.cause }
     )
   }
   return `deleted temporary disk '${name}'`
@@ -161,7 +162,7 @@ export async function cleanUp(deps: CleanupDeps): Promise<{ done: string[]; fail
       done.push(what)
       deps.ledger.remove(entryId(entry))
     } catch (e) {
-      const message = `Cleanup of ${entryId(entry)} failed: ${(e as Error).message}`
+      const message = `Cleanup of ${entryId(entry)} failed: ${errorMessage(e)}`
       deps.log.warning(oneLine(message))
       failed.push(message)
     }

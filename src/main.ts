@@ -17,6 +17,7 @@ import {
 import { cleanUp } from './cleanup.js'
 import { connect } from './connect.js'
 import { execute } from './execute.js'
+import { errorMessage } from './error-message.js'
 import { describeFailure } from './failure.js'
 import { InputError, readPlan } from './inputs.js'
 import { createLedger, sealLedger, type Ledger } from './ledger.js'
@@ -179,9 +180,7 @@ async function inspectOrReport(
     runner.error(
       why !== undefined
         ? `${why === 'timeout' ? `Timed out after ${plan.timeoutMinutes} minute(s)` : 'Cancelled'} while reading the ${source.mode === 'upload' ? 'disk image files' : 'customization scripts'}.`
-        : e instanceof Error
-          ? e.message
-          : String(e)
+        : errorMessage(e)
     )
     return false
   }

@@ -46,6 +46,7 @@ import {
 } from './customize-outcome.js'
 import { restartVm } from './customize-restart.js'
 import type { CustomizeScript } from './customize-scripts.js'
+import { errorMessage } from '../error-message.js'
 
 export type { CustomizeScript } from './customize-scripts.js'
 
@@ -226,7 +227,7 @@ async function deleteRunCommand(
     if (signal.aborted) return
     log.warning(
       oneLine(
-        `Could not delete run command '${name}' of VM '${vm.name}' (it goes with the VM): ${(error as Error).message}`
+        `Could not delete run command '${name}' of VM '${vm.name}' (it goes with the VM): ${errorMessage(error)}`
       )
     )
   }

@@ -27,6 +27,7 @@ import {
   type VhdFooter
 } from './vhd-footer.js'
 import type { ImageExtent } from './image-extent.js'
+import { errorMessage } from '../error-message.js'
 
 export type DiskFormat = 'fixed-vhd' | 'dynamic-vhd' | 'raw'
 export type DiskRole = 'os' | 'data'
@@ -166,7 +167,7 @@ export async function inspectDiskImage(path: string, role: DiskRole): Promise<Di
   try {
     kind = fileKind(await stat(path))
   } catch (e) {
-    throw new InvalidDiskImageError(path, `cannot read the disk image: ${(e as Error).message}`)
+    throw new InvalidDiskImageError(path, `cannot read the disk image: ${errorMessage(e)}`)
   }
   if (kind)
     throw new InvalidDiskImageError(path, `is ${kind}, not a regular file holding a disk image`)
@@ -174,7 +175,7 @@ export async function inspectDiskImage(path: string, role: DiskRole): Promise<Di
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK)
   } catch (e) {
-    throw new InvalidDiskImageError(path, `cannot open the disk image: ${(e as Error).message}`)
+    throw new InvalidDiskImageError(path, `cannot open the disk image: ${errorMessage(e)}`)
   }
   let inspected: Inspected
   let fileSize: number
@@ -418,7 +419,7 @@ async function inspectDynamicVhd(
       dataStart: Math.min(metadataEnd, fileSize)
     })
   } catch (e) {
-    throw corrupt((e as Error).message)
+    throw corrupt(errorMessage(e))
   }
   return {
     format: 'dynamic-vhd',

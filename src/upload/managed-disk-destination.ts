@@ -22,6 +22,7 @@ import { sendDisk, type UploadDisk } from './send-disk.js'
 import { sealUploadDisk } from './upload-disk-release.js'
 import { createRenewingSink, WRITE_ACCESS_SECONDS } from './write-access.js'
 import { oneLine } from '../untrusted.js'
+import { errorMessage } from '../error-message.js'
 
 /** Name of a temporary upload disk: the image's name, the run and the LUN; at most 80 characters. */
 export function uploadDiskName(base: string, runId: string, lun: 'os' | number): string {
@@ -85,7 +86,7 @@ export async function uploadToManagedDisk(
     } catch (sealError) {
       log.warning(
         oneLine(
-          `Could not write the VHD footer of disk '${disk.name}' after the upload stopped: ${sealError instanceof Error ? sealError.message : String(sealError)}`
+          `Could not write the VHD footer of disk '${disk.name}' after the upload stopped: ${errorMessage(sealError)}`
         )
       )
     }
