@@ -21,7 +21,7 @@ import {
 } from './resume.js'
 import { sendDisk, type UploadDisk } from './send-disk.js'
 import { sealUploadDisk } from './upload-disk-release.js'
-import { createRenewingSink, WRITE_ACCESS_SECONDS } from './write-access.js'
+import { createRenewingSink, WRITE_ACCESS_SECONDS, type RenewingSink } from './write-access.js'
 import { oneLine } from '../untrusted.js'
 import { errorMessage } from '../error-message.js'
 
@@ -66,7 +66,30 @@ export async function uploadToManagedDisk(
     sinkFor: sas => createPageBlobSink(createPageBlobClient(sas))
   })
 
-  let bytesSent = 0
+  const bytesSent = await sendOrSeal(ctx, options, { sink, name: disk.name, resumable })
+  // The SAS is a live write credential and the disk is unusable until it is revoked.
+  await waitFor(
+    `Revoke write access to disk '${disk.name}'`,
+    clients.compute.disks.revokeAccess(disk.rg, disk.name, { abortSignal: signal }),
+    { log, signal }
+  )
+  ctx.ledger.update(diskId, { writeAccess: false })
+  // Only now is the disk known to hold the whole file.
+  await markUploadComplete(ctx, disk, tags)
+  return { diskId, bytesSent }
+}
+
+/**
+ * Sends the file into the disk through the renewing SAS (after what an earlier attempt wrote, when
+ * resuming); on failure seals the disk for its cleanup and rethrows. Returns the bytes sent.
+ */
+async function sendOrSeal(
+  ctx: RunContext,
+  options: ManagedDiskUploadOptions,
+  upload: { sink: RenewingSink; name: string; resumable: boolean }
+): Promise<number> {
+  const { log, signal } = ctx
+  const { sink, name, resumable } = upload
   try {
     const alreadyWritten = resumable ? await sink.listWrittenRanges(signal) : undefined
     // No Content-MD5 on Put Pages to a managed disk's SAS: no known client sends one there
@@ -78,7 +101,7 @@ export async function uploadToManagedDisk(
       target: { sink, alreadyWritten, md5: false },
       concurrency: options.concurrency
     })
-    bytesSent = result.bytesSent
+    return result.bytesSent
   } catch (e) {
     // Azure refuses to revoke write access to a disk without a VHD footer (InvalidVhd) and the disk
     // then stays ActiveUpload: write the footer this upload would have written last, so the cleanup
@@ -89,23 +112,26 @@ export async function uploadToManagedDisk(
     } catch (sealError) {
       log.warning(
         oneLine(
-          `Could not write the VHD footer of disk '${disk.name}' after the upload stopped: ${errorMessage(sealError)}`
+          `Could not write the VHD footer of disk '${name}' after the upload stopped: ${errorMessage(sealError)}`
         )
       )
     }
     throw e
   }
-  // The SAS is a live write credential and the disk is unusable until it is revoked.
-  await waitFor(
-    `Revoke write access to disk '${disk.name}'`,
-    clients.compute.disks.revokeAccess(disk.rg, disk.name, { abortSignal: signal }),
-    { log, signal }
-  )
-  ctx.ledger.update(diskId, { writeAccess: false })
-  // Only now is the disk known to hold the whole file: say so on it, for a re-run attempt whose
-  // earlier attempt was killed after this point (resume.ts, UPLOAD_COMPLETE_TAG). A PATCH of
-  // `tags` replaces them all, so the disk's own are sent with it. Without the tag the disk is still
-  // good for this run: a failure is only a warning (a re-run attempt would send the file again).
+}
+
+/**
+ * Says on the disk that it holds the whole file, for a re-run attempt whose earlier attempt was
+ * killed after this point (resume.ts, UPLOAD_COMPLETE_TAG). A PATCH of `tags` replaces them all,
+ * so the disk's own are sent with it. Without the tag the disk is still good for this run: a
+ * failure is only a warning (a re-run attempt would send the file again).
+ */
+async function markUploadComplete(
+  ctx: RunContext,
+  disk: UploadTarget,
+  tags: Record<string, string>
+): Promise<void> {
+  const { clients, log, signal } = ctx
   try {
     await waitFor(
       `Mark upload disk '${disk.name}' complete`,
@@ -119,13 +145,8 @@ export async function uploadToManagedDisk(
     )
   } catch (e) {
     if (signal.aborted) throw e
-    log.warning(
-      oneLine(
-        `Could not tag disk '${disk.name}' as complete: ${e instanceof Error ? e.message : String(e)}`
-      )
-    )
+    log.warning(oneLine(`Could not tag disk '${disk.name}' as complete: ${errorMessage(e)}`))
   }
-  return { diskId, bytesSent }
 }
 
 /** The temporary disk's name and resource group. */
