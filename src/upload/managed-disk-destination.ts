@@ -174,8 +174,7 @@ async function findOrCreateUploadDisk(
   options: ManagedDiskUploadOptions,
   target: UploadTarget
 ): Promise<FoundUploadDisk> {
-  const { plan, clients, log, signal } = ctx
-  const { disk } = options
+  const { plan, clients, signal } = ctx
   const { name, rg } = target
   const named = resourceId(
     { subscriptionId: plan.subscriptionId, resourceGroup: rg, name },
@@ -186,53 +185,85 @@ async function findOrCreateUploadDisk(
     clients.compute.disks.get(rg, name, { abortSignal: signal })
   )
   if (existing !== undefined) {
-    const diskId = existing.id ?? named
-    const tags = existing.tags ?? {}
-    const earlier = madeBy(tags, plan.owner) === 'earlier-attempt'
-    const sameFile =
-      existing.creationData?.uploadSizeBytes === disk.uploadSize &&
-      sameSourceIdentity(sourceIdentityFromMetadata(tags), disk.identity)
-    if (
-      earlier &&
-      sameFile &&
-      (existing.diskState === 'ReadyToUpload' || existing.diskState === 'ActiveUpload')
-    ) {
-      ctx.ledger.add({
-        kind: 'upload-disk',
-        id: diskId,
-        writeAccess: existing.diskState === 'ActiveUpload'
-      })
-      log.info(
-        oneLine(
-          `Resuming the upload into disk '${name}' left by an earlier attempt of this run (${existing.diskState})`
-        )
-      )
-      return { diskId, found: 'resumable', tags }
-    }
-    if (!earlier || existing.diskState !== 'Unattached') {
-      throw new Error(
-        `Disk '${name}' already exists in resource group '${rg}' and is not an unfinished upload of this file by this run. Delete it and run again.`
-      )
-    }
-    // An earlier attempt killed after its upload finished (e.g. while the image was being made from
-    // it) left the disk Unattached. It is reused only when it is proven to hold this file: the
-    // completion tag (set only after the revoke that followed a whole upload), the same size and
-    // the same source identity. Otherwise it may be a failed upload sealed for its cleanup, or
-    // another file's: it is this job's own (owner key), so it is deleted and the file sent again.
-    ctx.ledger.add({ kind: 'upload-disk', id: diskId, writeAccess: false })
-    if (sameFile && tags[UPLOAD_COMPLETE_TAG] === 'true') {
-      log.info(
-        oneLine(`Reusing disk '${name}': an earlier attempt of this run uploaded this file into it`)
-      )
-      return { diskId, found: 'finished', tags }
-    }
+    const earlier = await settleExistingDisk(ctx, options, { target, named, existing })
+    if (earlier !== undefined) return earlier
+  }
+  return createUploadDisk(ctx, options, { target, named })
+}
+
+/**
+ * A disk of that name exists: resumed or reused when an earlier attempt of this job left it for
+ * this same file, deleted (undefined) when that attempt's disk is not provably this file's,
+ * refused otherwise.
+ */
+async function settleExistingDisk(
+  ctx: RunContext,
+  options: ManagedDiskUploadOptions,
+  found: { target: UploadTarget; named: string; existing: Disk }
+): Promise<FoundUploadDisk | undefined> {
+  const { plan, log } = ctx
+  const { disk } = options
+  const { target, named, existing } = found
+  const { name, rg } = target
+  const diskId = existing.id ?? named
+  const tags = existing.tags ?? {}
+  const earlier = madeBy(tags, plan.owner) === 'earlier-attempt'
+  const sameFile =
+    existing.creationData?.uploadSizeBytes === disk.uploadSize &&
+    sameSourceIdentity(sourceIdentityFromMetadata(tags), disk.identity)
+  if (
+    earlier &&
+    sameFile &&
+    (existing.diskState === 'ReadyToUpload' || existing.diskState === 'ActiveUpload')
+  ) {
+    ctx.ledger.add({
+      kind: 'upload-disk',
+      id: diskId,
+      writeAccess: existing.diskState === 'ActiveUpload'
+    })
     log.info(
       oneLine(
-        `Deleting disk '${name}' left by an earlier attempt of this run: it is not known to hold this whole file`
+        `Resuming the upload into disk '${name}' left by an earlier attempt of this run (${existing.diskState})`
       )
     )
-    await deleteUploadDisk(ctx, diskId)
+    return { diskId, found: 'resumable', tags }
   }
+  if (!earlier || existing.diskState !== 'Unattached') {
+    throw new Error(
+      `Disk '${name}' already exists in resource group '${rg}' and is not an unfinished upload of this file by this run. Delete it and run again.`
+    )
+  }
+  // An earlier attempt killed after its upload finished (e.g. while the image was being made from
+  // it) left the disk Unattached. It is reused only when it is proven to hold this file: the
+  // completion tag (set only after the revoke that followed a whole upload), the same size and
+  // the same source identity. Otherwise it may be a failed upload sealed for its cleanup, or
+  // another file's: it is this job's own (owner key), so it is deleted and the file sent again.
+  ctx.ledger.add({ kind: 'upload-disk', id: diskId, writeAccess: false })
+  if (sameFile && tags[UPLOAD_COMPLETE_TAG] === 'true') {
+    log.info(
+      oneLine(`Reusing disk '${name}': an earlier attempt of this run uploaded this file into it`)
+    )
+    return { diskId, found: 'finished', tags }
+  }
+  log.info(
+    oneLine(
+      `Deleting disk '${name}' left by an earlier attempt of this run: it is not known to hold this whole file`
+    )
+  )
+  await deleteUploadDisk(ctx, diskId)
+  return undefined
+}
+
+/** A new upload disk, in the ledger before it is created, tagged with the run and the file. */
+async function createUploadDisk(
+  ctx: RunContext,
+  options: ManagedDiskUploadOptions,
+  where: { target: UploadTarget; named: string }
+): Promise<FoundUploadDisk> {
+  const { plan, clients, log, signal } = ctx
+  const { disk } = options
+  const { target, named } = where
+  const { name, rg } = target
   ctx.ledger.add({ kind: 'upload-disk', id: named, writeAccess: false })
   // Temporary disks always carry the run id: cleanup and resume recognise them by it.
   const tags = {
