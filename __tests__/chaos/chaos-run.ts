@@ -26,7 +26,7 @@ import {
   type Evidence,
   type SourceCheck
 } from './invariants.js'
-import { isBuild, PAGE_FAULTS, type FaultPlan, type Scenario } from './scenario.js'
+import { PAGE_FAULTS, type FaultPlan, type Scenario } from './scenario.js'
 
 export const RG = 'chaos-rg'
 export const LOCATION = 'westeurope'
@@ -143,7 +143,7 @@ export async function seedCloud(cloud: RunCloud, s: Scenario): Promise<void> {
     hyperVGeneration: 'V2',
     securityType: 'Standard'
   })
-  if (s.build) seedBuild(emu, s)
+  if (s.build) seedBuild(emu)
   for (let i = 0; i < s.existingVersions; i++)
     emu.addGalleryImageVersion({
       resourceGroup: RG,
@@ -194,7 +194,7 @@ export async function seedCloud(cloud: RunCloud, s: Scenario): Promise<void> {
  * can publish into, a shared network with the subnet `subnet-id` names, the script behaviours,
  * and another job's build VM and network.
  */
-function seedBuild(emu: ArmEmulator, s: Scenario): void {
+function seedBuild(emu: ArmEmulator): void {
   emu.addMarketplaceImage({
     publisher: 'Canonical',
     offer: 'ubuntu-24_04-lts',
