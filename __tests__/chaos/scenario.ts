@@ -162,24 +162,17 @@ function drawBuildFault(b: Rng): FaultPlan {
     ['run-command', 3],
     ['delete', 2]
   ])
+  // The operation kinds hit writes only (a build has some ten PUTs and POSTs, three network PUTs,
+  // one VM PUT, a PUT per run command; a managed run command has no POST).
+  const operation = kind === 'operation-failed' || kind === 'slow-operation'
   const once = kind.startsWith('drop') || kind === 'expired-401' || kind === 'token-expiry'
-  const times = once
-    ? 1
-    : kind === 'operation-failed' || kind === 'slow-operation'
-      ? 1
-      : b.int(1, 2)
-  const range: Record<BuildTarget, number> = {
-    any: 50,
-    network: 8,
-    'vm-create': 0,
-    'run-command': 12,
-    delete: 4
-  }
+  const times = once || operation ? 1 : b.int(1, 2)
+  const range: Record<BuildTarget, number> = operation
+    ? { any: 8, network: 2, 'vm-create': 0, 'run-command': 3, delete: 4 }
+    : { any: 50, network: 8, 'vm-create': 0, 'run-command': 12, delete: 4 }
   const fault: FaultPlan = { kind, target, after: b.int(0, range[target]), times }
-  // Written to the operation of a write: a DELETE is its own (its LRO), else a PUT or a POST.
-  if (kind === 'operation-failed' || kind === 'slow-operation')
-    fault.method =
-      target === 'vm-create' || target === 'network' ? 'PUT' : b.pick(['PUT', 'POST'] as const)
+  // Written to the operation of a write: a DELETE is its own (its LRO, targetOf), else a PUT or a POST.
+  if (operation) fault.method = target === 'any' ? b.pick(['PUT', 'POST'] as const) : 'PUT'
   return fault
 }
 
