@@ -402,6 +402,8 @@ describe('cleanup: only what carries this run’s tag, and never what succeeded'
         `PUT disks/${disk}`,
         `POST disks/${disk}/beginGetAccess`,
         `POST disks/${disk}/endGetAccess`,
+        // the finished upload marked complete (resume.ts UPLOAD_COMPLETE_TAG), before the image
+        `PATCH disks/${disk}`,
         'PUT images/dforeign-img',
         'DELETE images/dforeign-img'
       ])
