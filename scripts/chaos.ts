@@ -4,7 +4,7 @@
  * faults and an interruption drawn from the seed, then the invariants of issue 12 and a table per
  * flow and fault kind (printed, and written to chaos-report.md). `--replay <run seed>` runs exactly
  * one run again; `--concurrency` adds the overlapping-runs cases. Test support, not product: it
- * imports the emulator and __tests__/support, never src/.
+ * imports the emulator and __tests__/support, never src/. `--only build` keeps the build runs.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -31,9 +31,25 @@ const verbose = process.argv.includes('--verbose')
 /** Logs of the runs that broke an invariant (git-ignored). */
 const logDir = arg('logs') ?? 'chaos-logs'
 if (!Number.isInteger(seed) || !Number.isInteger(runs) || runs < 1)
-  throw new Error('usage: npm run chaos -- [--runs N] [--seed S] [--replay RUNSEED] [--parallel P]')
+  throw new Error(
+    'usage: npm run chaos -- [--runs N] [--seed S] [--only FLOW] [--replay RUNSEED] [--parallel P]'
+  )
 
-const seeds = replay ? [Number(replay)] : Array.from({ length: runs }, (_, i) => runSeed(seed, i))
+/**
+ * `--only build` (a flow or the start of one): the campaign's run seeds in order, keeping those
+ * whose scenario takes such a flow, until there are N. Each still replays on its own.
+ */
+const only = arg('only')
+function campaignSeeds(): number[] {
+  if (replay) return [Number(replay)]
+  const picked: number[] = []
+  for (let i = 0; picked.length < runs && i < runs * 1000; i++) {
+    const s = runSeed(seed, i)
+    if (!only || scenarioFor(s).flow.startsWith(only)) picked.push(s)
+  }
+  return picked
+}
+const seeds = campaignSeeds()
 const t0 = Date.now()
 const azurite = await startAzurite()
 const dir = await mkdtemp(join(tmpdir(), 'chaos-'))
@@ -57,6 +73,7 @@ try {
       console.log(
         `[${i + 1}/${seeds.length}] seed ${scenario.seed} ${mark} (${(record.ms / 1000).toFixed(1)} s) ${describeScenario(scenario)}`
       )
+      if (verbose) console.log(`    ${record.armRequests ?? '?'} ARM requests`)
       if (record.error && (verbose || record.outcome === 'violation'))
         console.log(`    ::error:: ${record.error}`)
       if (record.outcome === 'violation') {
@@ -87,7 +104,7 @@ try {
 }
 const command = replay
   ? `npm run chaos -- --replay ${replay}`
-  : `npm run chaos -- --runs ${runs} --seed ${seed}`
+  : `npm run chaos -- --runs ${runs} --seed ${seed}${only ? ` --only ${only}` : ''}`
 const done = records.filter(Boolean)
 const report = campaignReport(done, cases, {
   seed,

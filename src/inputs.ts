@@ -549,11 +549,11 @@ function readTags(
 ): Record<string, string> {
   const userTags = parsed(Inputs.Tags, () => parseTags(text(read, Inputs.Tags) ?? ''))
   const provenance = bool(read, Inputs.ProvenanceTags, true)
-  // Upload disks carry the 4 tags of their source file's identity besides these (resume); a
-  // build's resources the resolved `base-image` tag.
+  // Upload disks carry the 4 tags of their source file's identity besides these (resume) and, once
+  // uploaded, the completion tag (resume.ts); a build's resources the resolved `base-image` tag.
   const reserved =
     source.mode === 'upload' && source.destination.kind === 'managed-disk'
-      ? 4
+      ? 5
       : source.mode === 'build'
         ? 1
         : 0

@@ -38,7 +38,7 @@ export function provenanceTags(run: RunIdentity): Record<string, string> {
 /**
  * The tags of everything the run creates. `github-run-id` is always there, even with
  * provenance-tags off: cleanup and re-run attempts recognise the run's own resources by it.
- * `reserved` keeps room for tags a resource adds of its own (upload disks carry 4).
+ * `reserved` keeps room for tags a resource adds of its own (upload disks carry 5).
  */
 export function buildTags(
   userTags: Record<string, string>,

@@ -3,7 +3,7 @@
  * seeded for the scenario, the faults installed by request count, the bundled action run as the
  * runner runs it (main, post; a re-run attempt after a SIGKILL), then the invariants.
  */
-import { mkdir, rm } from 'node:fs/promises'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob'
 import {
@@ -17,10 +17,15 @@ import {
   type RecordedRequest
 } from '../emulator/index.js'
 import { INTERNAL_EXECUTION_ERROR } from '../emulator/faults.js'
-import { runAction, type ActionRun, type RunOptions } from '../support/action-runner.js'
+import { ownerKeyOf, runAction, type ActionRun, type RunOptions } from '../support/action-runner.js'
 import type { AzuriteInstance } from '../support/azurite.js'
 import { writeDiskFile } from './disk-files.js'
-import { checkInvariants, type Evidence, type SourceCheck } from './invariants.js'
+import {
+  checkInvariants,
+  type BuildEvidence,
+  type Evidence,
+  type SourceCheck
+} from './invariants.js'
 import { PAGE_FAULTS, type FaultPlan, type Scenario } from './scenario.js'
 
 export const RG = 'chaos-rg'
@@ -29,6 +34,18 @@ export const GALLERY = 'chaos_gallery'
 export const VM = 'builder'
 export const STORAGE_ACCOUNT = 'devstoreaccount1'
 const ARM = /^\/subscriptions\//
+/** Build flows: the Marketplace images (newest version first) and the existing network. */
+export const BUILD_IMAGES = {
+  Linux: { urn: 'Canonical:ubuntu-24_04-lts:server:latest', newest: '24.04.202611250' },
+  Windows: {
+    urn: 'MicrosoftWindowsServer:WindowsServer:2022-datacenter-g2:latest',
+    newest: '20348.4405.251105'
+  }
+} as const
+export const NET_RG = 'chaos-net'
+export const SUBNET_PATH = `resourceGroups/${NET_RG}/providers/Microsoft.Network/virtualNetworks/hub/subnets/builders`
+/** Another job's build VM and network, named as the action names them: never to be touched. */
+export const OTHER_BUILD = 'vmimage-0ther0b1d0'
 const DEBUG = { ACTIONS_STEP_DEBUG: 'true', RUNNER_DEBUG: '1' }
 
 export interface Shared {
@@ -47,6 +64,8 @@ export interface RunRecord {
   /** the final attempt's ::error:: line, if any */
   error?: string
   attempts: number
+  /** ARM requests the emulator received (to place faults and interruptions by count) */
+  armRequests?: number
   ms: number
 }
 
@@ -124,11 +143,12 @@ export async function seedCloud(cloud: RunCloud, s: Scenario): Promise<void> {
     hyperVGeneration: 'V2',
     securityType: 'Standard'
   })
+  if (s.build) seedBuild(emu)
   for (let i = 0; i < s.existingVersions; i++)
     emu.addGalleryImageVersion({
       resourceGroup: RG,
       gallery: GALLERY,
-      image: 'golden',
+      image: existingDefinition(s),
       name: `1.0.${i}`,
       tags: { 'github-run-id': `800000${i}` },
       publishedDate: new Date(Date.UTC(2026, 0, 1 + i)).toISOString()
@@ -167,6 +187,138 @@ export async function seedCloud(cloud: RunCloud, s: Scenario): Promise<void> {
   }
 }
 
+/**
+ * What a build run finds beside the rest (as the e2e build tests seed it, build-cloud.ts and
+ * build-network.test.ts): Ubuntu 24.04 (Trusted Launch supported) and Windows Server 2022 in the
+ * Marketplace catalogue with older versions beside the newest, the existing definitions a build
+ * can publish into, a shared network with the subnet `subnet-id` names, the script behaviours,
+ * and another job's build VM and network.
+ */
+function seedBuild(emu: ArmEmulator): void {
+  emu.addMarketplaceImage({
+    publisher: 'Canonical',
+    offer: 'ubuntu-24_04-lts',
+    sku: 'server',
+    versions: [BUILD_IMAGES.Linux.newest, '24.04.202609100', '24.04.20261125'],
+    osType: 'Linux',
+    hyperVGeneration: 'V2',
+    securityType: 'TrustedLaunchSupported'
+  })
+  emu.addMarketplaceImage({
+    publisher: 'MicrosoftWindowsServer',
+    offer: 'WindowsServer',
+    sku: '2022-datacenter-g2',
+    versions: [BUILD_IMAGES.Windows.newest, '20348.4294.250910'],
+    osType: 'Windows',
+    hyperVGeneration: 'V2'
+  })
+  for (const [name, osType, securityType] of [
+    // Not TrustedLaunchSupported: Azure refuses VM sources for it (real-azure.md row 1).
+    ['golden-linux', 'Linux', 'TrustedLaunch'],
+    ['golden-linux-std', 'Linux', 'Standard'],
+    ['golden-windows', 'Windows', 'Standard']
+  ] as const)
+    emu.addGalleryImage({
+      resourceGroup: RG,
+      gallery: GALLERY,
+      name,
+      osType,
+      hyperVGeneration: 'V2',
+      securityType
+    })
+  emu.addResourceGroup(NET_RG, LOCATION)
+  emu.addVirtualNetwork({
+    resourceGroup: NET_RG,
+    name: 'hub',
+    location: LOCATION,
+    subnets: [{ name: 'builders', addressPrefix: '10.0.1.0/24' }]
+  })
+  emu.addScriptBehaviour({ marker: 'chaos-setup', exitCode: 0, stdout: 'configured\n' })
+  emu.addScriptBehaviour({
+    marker: 'chaos-broken',
+    exitCode: 3,
+    stdout: 'installing\nE: Unable to locate package nosuchpackage\n'
+  })
+  const otherKey = {
+    'github-owner-key': 'f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0',
+    'github-run-id': '7000001'
+  }
+  emu.addVm({
+    resourceGroup: RG,
+    name: `${OTHER_BUILD}-vm`,
+    location: LOCATION,
+    osType: 'Linux',
+    hyperVGeneration: 'V2',
+    tags: otherKey
+  })
+  emu.addVirtualNetwork({
+    resourceGroup: RG,
+    name: `${OTHER_BUILD}-vnet`,
+    location: LOCATION,
+    subnets: [{ name: 'build', addressPrefix: '10.200.0.0/24' }],
+    tags: otherKey
+  })
+}
+
+/** The existing definition a gallery flow publishes into (and whose older versions it may prune). */
+export function existingDefinition(s: Scenario): string {
+  if (s.flow !== 'build-gallery-existing') return 'golden'
+  if (s.build?.os === 'Windows') return 'golden-windows'
+  return s.build?.definitionSecurity === 'Standard' ? 'golden-linux-std' : 'golden-linux'
+}
+
+/** The build's script files in the workspace: one that succeeds, then maybe one that fails. */
+export function buildScripts(s: Scenario): Array<{ path: string; content: string }> {
+  if (!s.build) return []
+  const windows = s.build.os === 'Windows'
+  const ext = windows ? 'ps1' : 'sh'
+  const scripts = [
+    {
+      path: `scripts/setup.${ext}`,
+      content: windows
+        ? '# chaos-setup\nWrite-Output configured\n'
+        : '# chaos-setup\necho configured\n'
+    }
+  ]
+  if (s.build.failingScript)
+    scripts.push({
+      path: `scripts/broken.${ext}`,
+      content: windows ? '# chaos-broken\nexit 3\n' : '# chaos-broken\nexit 3\n'
+    })
+  return scripts
+}
+
+const rgId = (cloud: RunCloud): string =>
+  `/subscriptions/${cloud.emu.subscriptionId}/resourceGroups/${RG}`
+
+/**
+ * What the invariants need of a build: its temporary resources' IDs, named as the contract's owner
+ * key makes them (`vmimage-` and its first 10 hex digits; ownerKeyOf computes the key from the
+ * inputs, not from the action's code), the newest base version and the given subnet.
+ */
+function buildEvidence(
+  s: Scenario,
+  cloud: RunCloud,
+  inputs: Record<string, string>
+): BuildEvidence | undefined {
+  if (!s.build) return undefined
+  const prefix = `vmimage-${ownerKeyOf(inputs).slice(0, 10)}`
+  const compute = `${rgId(cloud)}/providers/Microsoft.Compute`
+  const network = `${rgId(cloud)}/providers/Microsoft.Network`
+  return {
+    newest: BUILD_IMAGES[s.build.os].newest,
+    ids: {
+      vm: `${compute}/virtualMachines/${prefix}-vm`,
+      osDisk: `${compute}/disks/${prefix}-osdisk`,
+      nic: `${network}/networkInterfaces/${prefix}-nic`,
+      nsg: `${network}/networkSecurityGroups/${prefix}-nsg`,
+      vnet: `${network}/virtualNetworks/${prefix}-vnet`
+    },
+    subnetId: inputs['subnet-id'],
+    definition: existingDefinition(s)
+  }
+}
+
 /** The step's inputs for the scenario. */
 export function inputsFor(s: Scenario, cloud: RunCloud, vhd: string): Record<string, string> {
   const inputs: Record<string, string> = { ...cloud.inputs }
@@ -201,13 +353,49 @@ export function inputsFor(s: Scenario, cloud: RunCloud, vhd: string): Record<str
       if (s.uploadTarget === 'image') inputs['image-name'] = `img-${s.seed}`
       else gallery(`def-${s.seed}`, true)
       break
+    case 'build-image':
+    case 'build-gallery-new':
+    case 'build-gallery-existing': {
+      const build = s.build
+      if (!build) throw new Error(`a ${s.flow} scenario without build options`)
+      inputs['base-image'] = BUILD_IMAGES[build.os].urn
+      inputs['customize-scripts'] = buildScripts(s)
+        .map(f => f.path)
+        .join('\n')
+      if (build.subnet)
+        inputs['subnet-id'] = `/subscriptions/${cloud.emu.subscriptionId}/${SUBNET_PATH}`
+      if (build.keepBuildVm !== 'false') inputs['keep-build-vm'] = build.keepBuildVm
+      if (s.flow === 'build-image') inputs['image-name'] = `img-${s.seed}`
+      else if (s.flow === 'build-gallery-new') gallery(`def-${s.seed}`, true)
+      else gallery(existingDefinition(s), false)
+      break
+    }
   }
   if (s.interruption.kind === 'timeout') inputs['timeout-minutes'] = '1'
   return inputs
 }
 
+/** The requests a build fault is aimed at (scenario.ts BUILD_TARGETS): path, and method if one. */
+function targetOf(f: FaultPlan): { path: RegExp; method?: string } {
+  switch (f.target) {
+    case 'network':
+      return {
+        path: /\/providers\/Microsoft\.Network\/(networkSecurityGroups|virtualNetworks|networkInterfaces)\/vmimage-/i
+      }
+    case 'vm-create':
+      return { path: /\/virtualMachines\/vmimage-[^/?]+\?/i, method: 'PUT' }
+    case 'run-command':
+      return { path: /\/virtualMachines\/vmimage-[^/?]+\/runCommands\//i }
+    case 'delete':
+      return { path: ARM, method: 'DELETE' }
+    default:
+      return { path: ARM }
+  }
+}
+
 function armFault(f: FaultPlan): Fault {
-  const at = { path: ARM, after: f.after, times: f.times }
+  const target = targetOf(f)
+  const at = { ...target, after: f.after, times: f.times }
   switch (f.kind) {
     case 'throttle-429':
       return { ...at, status: 429, retryAfter: 1 }
@@ -220,9 +408,9 @@ function armFault(f: FaultPlan): Fault {
     case 'drop-after':
       return { ...at, dropResponse: true }
     case 'slow-operation':
-      return { ...at, method: f.method, extraPolls: 6 }
+      return { ...at, method: target.method ?? f.method, extraPolls: 6 }
     case 'operation-failed':
-      return { ...at, method: f.method, failOperation: INTERNAL_EXECUTION_ERROR }
+      return { ...at, method: target.method ?? f.method, failOperation: INTERNAL_EXECUTION_ERROR }
     case 'token-expiry':
       return { ...at, expireTokens: true }
     case 'expired-401':
@@ -353,7 +541,13 @@ export async function runScenario(s: Scenario, shared: Shared): Promise<RunRecor
     if (expected) cloud.emu.faults.add(watchUploadSources(cloud, shared, expected, sources))
 
     const inputs = inputsFor(s, cloud, vhd)
-    const base: RunOptions = { inputs, env: cloud.env }
+    const workspace = join(runDir, 'workspace')
+    for (const f of buildScripts(s)) {
+      await mkdir(join(workspace, 'scripts'), { recursive: true })
+      await writeFile(join(workspace, f.path), f.content)
+    }
+    const env = s.build ? { ...cloud.env, GITHUB_WORKSPACE: workspace } : cloud.env
+    const base: RunOptions = { inputs, env }
     const attempts: ActionRun[] = []
     if (stop.kind === 'sigint') {
       attempts.push(
@@ -375,6 +569,7 @@ export async function runScenario(s: Scenario, shared: Shared): Promise<RunRecor
       attempts.push(await runAction(base))
     }
 
+    const build = buildEvidence(s, cloud, inputs)
     const evidence: Evidence = {
       scenario: s,
       emu: cloud.emu,
@@ -384,8 +579,13 @@ export async function runScenario(s: Scenario, shared: Shared): Promise<RunRecor
       seededBlobs,
       blobsAfter: isUpload(s) ? await listBlobs(cloud) : [],
       sources,
-      vmId: `/subscriptions/${cloud.emu.subscriptionId}/resourceGroups/${RG}/providers/Microsoft.Compute/virtualMachines/${VM}`,
-      secrets: [cloud.emu.clientSecret, shared.azurite.accountKey]
+      vmId: build?.ids.vm ?? `${rgId(cloud)}/providers/Microsoft.Compute/virtualMachines/${VM}`,
+      build,
+      secrets: [
+        cloud.emu.clientSecret,
+        shared.azurite.accountKey,
+        ...generatedCredentials(cloud.emu)
+      ]
     }
     const verdict = checkInvariants(evidence)
     const logs = attempts
@@ -409,6 +609,7 @@ export async function runScenario(s: Scenario, shared: Shared): Promise<RunRecor
       scenario: s,
       ...verdict,
       attempts: attempts.length,
+      armRequests: cloud.emu.requests.filter(r => ARM.test(r.path)).length,
       ms: Date.now() - t0,
       logs: `${logs}\n===== ARM requests\n${requests}\n`
     }
@@ -424,6 +625,23 @@ export async function runScenario(s: Scenario, shared: Shared): Promise<RunRecor
     await cloud.close()
     await rm(runDir, { recursive: true, force: true })
   }
+}
+
+/**
+ * The admin credentials the action generated for build VMs, as Azure received them in the VM's
+ * PUT: a Windows password, or the key material of a Linux public key (build-network.test.ts holds
+ * the action to printing neither).
+ */
+function generatedCredentials(emu: ArmEmulator): string[] {
+  return emu
+    .writes()
+    .filter(w => w.method === 'PUT' && /\/virtualMachines\/[^/]+$/i.test(w.path))
+    .flatMap(w => {
+      const os = (w.body as Body | undefined)?.properties?.osProfile ?? {}
+      const keys: Array<{ keyData?: string }> = os.linuxConfiguration?.ssh?.publicKeys ?? []
+      return [os.adminPassword, ...keys.map(k => k.keyData?.split(' ')[1])]
+    })
+    .filter((v): v is string => typeof v === 'string' && v.length >= 8)
 }
 
 async function listBlobs(cloud: RunCloud): Promise<string[]> {

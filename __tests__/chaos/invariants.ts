@@ -27,9 +27,23 @@ export interface Evidence {
   blobsAfter: string[]
   /** upload flows: what each image or version PUT was made from, by lower-cased path */
   sources: Map<string, SourceCheck>
+  /** the VM the image is made from: the source VM, or the build VM (named from the owner key) */
   vmId: string
   /** values that must never be printed */
   secrets: string[]
+  /** build flows */
+  build?: BuildEvidence
+}
+
+export interface BuildEvidence {
+  /** the Marketplace version `latest` must resolve to (the output `base-image-version`) */
+  newest: string
+  /** the temporary resources' IDs, by the action's naming from the owner key */
+  ids: { vm: string; osDisk: string; nic: string; nsg: string; vnet: string }
+  /** the given `subnet-id`, if any */
+  subnetId?: string
+  /** the existing definition a gallery flow publishes into (its older versions may be pruned) */
+  definition: string
 }
 
 export interface Verdict {
@@ -50,7 +64,8 @@ const SECRET_PATTERNS: RegExp[] = [
   /eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{20,}/,
   /Bearer\s+[A-Za-z0-9._-]{8,}/i,
   /\bsig(?:=|%3D|%253D)(?!\*\*\*)[^&\s"'<>]+/i,
-  /client_secret=(?!\*\*\*)/i
+  /client_secret=(?!\*\*\*)/i,
+  /-----BEGIN [A-Z ]*PRIVATE KEY-----/
 ]
 
 /** Everything a run left where a person or a later step could read it (add-mask lines aside). */
@@ -127,7 +142,10 @@ function errorsOf(stdout: string): { errors: string[]; step?: string } {
  */
 const EXPECTED_REFUSALS: Array<{ pattern: RegExp; when: (s: Scenario) => boolean }> = [
   {
-    pattern: /^'deprovision: true' .* but it is stopped\./,
+    // The killed attempt may have left the VM stopping, stopped, deallocating or deallocated
+    // (its deprovision shut the guest down, or its deallocate had begun): an explicit
+    // `deprovision: true` then refuses, naming 'deprovision: false' (capture-checks.ts).
+    pattern: /^'deprovision: true' .* but it is (stopped|stopping|deallocating|deallocated)\./,
     when: s => s.interruption.kind === 'sigkill-rerun' && s.deprovision
   },
   {
@@ -135,6 +153,11 @@ const EXPECTED_REFUSALS: Array<{ pattern: RegExp; when: (s: Scenario) => boolean
       /^Generalize the OS \(Run Command\) failed: .* so the deprovision cannot be verified\./,
     when: s =>
       s.deprovision && s.faults.some(f => f.kind === 'slow-operation' && f.method === 'POST')
+  },
+  // The build's failing script (exit 3): one error naming it (docs/build.md section 4).
+  {
+    pattern: /^Customization script 'scripts\/broken\.(sh|ps1)' failed with exit code 3;/,
+    when: s => s.build?.failingScript === true
   }
 ]
 
@@ -165,6 +188,10 @@ export function checkInvariants(e: Evidence): Verdict {
   if (success) {
     if (errors.length > 0) v.push(`succeeded with ::error:: ${errors[0]}`)
     if (!outputId) v.push('succeeded without an image-id output')
+    const base = final.outputs['base-image-version']
+    if (e.build && base !== e.build.newest)
+      v.push(`base-image-version is ${base ?? 'not set'}, not the newest ${e.build.newest}`)
+    if (e.scenario.build?.failingScript) v.push('succeeded although a script exits 3')
   } else {
     error = errors[0]
     if (errors.length !== 1)
@@ -173,7 +200,9 @@ export function checkInvariants(e: Evidence): Verdict {
       )
     else v.push(...failureViolations(e, errors[0], step))
   }
-  v.push(...leftovers(e, resources, success))
+  const kept = e.build ? keptBuildVm(e, resources, success, errors[0]) : { ids: [], v: [] }
+  v.push(...kept.v)
+  v.push(...leftovers(e, resources, success, kept.ids))
   v.push(...bystanders(e, resources))
 
   return {
@@ -218,8 +247,56 @@ function failureViolations(e: Evidence, error: string, step: string | undefined)
   return v
 }
 
+/**
+ * `keep-build-vm`: the summary says the VM was kept exactly when it was asked to be (`true` after a
+ * build that got past generalization, `on-failure` or `true` after a failing script), and then the
+ * VM, its OS disk, NIC, NSG and (without `subnet-id`) virtual network are all there, with the
+ * commands that delete them. Returns the IDs kept (their nested resources go with them).
+ */
+function keptBuildVm(
+  e: Evidence,
+  resources: Map<string, Body>,
+  success: boolean,
+  error: string | undefined
+): { ids: string[]; v: string[] } {
+  const build = e.build
+  const options = e.scenario.build
+  if (!build || !options) return { ids: [], v: [] }
+  const final = e.attempts[e.attempts.length - 1]
+  const name = build.ids.vm.split('/').pop() ?? ''
+  const said = final.summary.includes('Build VM kept') && final.summary.includes(name)
+  const v: string[] = []
+  const scriptFailed = !success && /^Customization script 'scripts\/broken\./.test(error ?? '')
+  const asked =
+    (options.keepBuildVm === 'true' && success) ||
+    (options.keepBuildVm !== 'false' && scriptFailed && !e.interrupted)
+  if (said && options.keepBuildVm === 'false') v.push('the build VM was kept without keep-build-vm')
+  if (asked && !said)
+    v.push(`keep-build-vm: ${options.keepBuildVm}, but the summary does not say the VM was kept`)
+  if (!said) return { ids: [], v }
+  const ids = [build.ids.vm, build.ids.osDisk, build.ids.nic, build.ids.nsg]
+  if (!build.subnetId) ids.push(build.ids.vnet)
+  for (const id of ids)
+    if (!resources.has(id.toLowerCase())) v.push(`kept, but ${id.split('/').pop()} is gone`)
+  if (!final.summary.includes(`az vm delete --ids ${build.ids.vm}`))
+    v.push('the summary of a kept VM does not say how to delete it')
+  return { ids: ids.map(i => i.toLowerCase()), v }
+}
+
+/** A nested resource (a run command, a subnet) whose parent is gone: ARM deletes it with it. */
+function orphaned(id: string, resources: Map<string, Body>): boolean {
+  const parts = id.split('/')
+  // /subscriptions/s/resourceGroups/g/providers/NS/type/name: 8 segments (leading ''); nested: more.
+  return parts.length > 9 && !resources.has(parts.slice(0, -2).join('/'))
+}
+
 /** Nothing the run created is left but what it was asked to keep, and no write access granted. */
-function leftovers(e: Evidence, resources: Map<string, Body>, success: boolean): string[] {
+function leftovers(
+  e: Evidence,
+  resources: Map<string, Body>,
+  success: boolean,
+  kept: string[]
+): string[] {
   const s = e.scenario
   const v: string[] = []
   const final = e.attempts[e.attempts.length - 1]
@@ -231,6 +308,8 @@ function leftovers(e: Evidence, resources: Map<string, Body>, success: boolean):
     if (diskState === 'ActiveUpload' || diskState === 'ActiveSAS')
       v.push(`write access left granted: ${r.name} is ${diskState}`)
     if (e.seeded.has(id)) continue
+    if (kept.some(k => id === k || id.startsWith(`${k}/`))) continue
+    if (orphaned(id, resources)) continue
     const ours = String(r.name).includes(String(s.seed))
     switch (type) {
       case 'microsoft.compute/images':
@@ -246,7 +325,7 @@ function leftovers(e: Evidence, resources: Map<string, Body>, success: boolean):
         v.push(`left behind: snapshot ${r.name}`)
         break
       case 'microsoft.compute/disks':
-        if (s.keepUpload && success) break
+        if (!s.build && s.keepUpload && success) break
         v.push(`left behind: disk ${r.name} (${diskState})`)
         break
       default:
@@ -271,8 +350,8 @@ function bystanders(e: Evidence, resources: Map<string, Body>): string[] {
   for (const [id, before] of e.seeded) {
     if (ownSource(id)) continue
     const after = resources.get(id)
-    const prunable =
-      s.keepVersions > 0 && /\/images\/golden\/versions\//.test(id) && !/\/other-def\//.test(id)
+    const definition = `/images/${(e.build?.definition ?? 'golden').toLowerCase()}/versions/`
+    const prunable = s.keepVersions > 0 && id.includes(definition)
     if (!after) {
       if (prunable) pruned.push(before)
       else v.push(`another run's resource was deleted: ${before.name}`)
@@ -282,8 +361,10 @@ function bystanders(e: Evidence, resources: Map<string, Body>): string[] {
       v.push(`another run's resource was changed: ${before.name}`)
   }
   if (pruned.length > 0) {
+    const definition = `/images/${(e.build?.definition ?? 'golden').toLowerCase()}/versions/`
     const kept = [...e.seeded.values()].filter(
-      b => /\/images\/golden\/versions\//i.test(b.id) && resources.has(String(b.id).toLowerCase())
+      b =>
+        String(b.id).toLowerCase().includes(definition) && resources.has(String(b.id).toLowerCase())
     )
     const date = (b: Body): string => String(b.properties?.publishingProfile?.publishedDate ?? '')
     for (const p of pruned)
@@ -292,8 +373,12 @@ function bystanders(e: Evidence, resources: Map<string, Body>): string[] {
           `keep-versions deleted ${p.name} but kept the older ${kept.map(k => k.name).join(', ')}`
         )
   }
+  // Another run's image and definition, another job's build VM and network, and the shared network
+  // whose subnet `subnet-id` names: read and joined, never written.
   const isBystander = (path: string): boolean =>
-    /\/images\/other-run-image$|\/images\/other-def(\/|$)/i.test(path)
+    /\/images\/other-run-image$|\/images\/other-def(\/|$)|\/vmimage-0ther0b1d0-|\/virtualNetworks\/hub(\/|$)/i.test(
+      path
+    )
   for (const w of e.emu.writes())
     if (isBystander(w.path)) v.push(`wrote to another run's ${w.path}`)
   if (!e.blobsAfter.includes('other-run-os.vhd') && e.seededBlobs.includes('other-run-os.vhd'))

@@ -43,6 +43,21 @@ export function campaignReport(
   const perStop = INTERRUPTIONS.map(
     k => [k, tally(records.filter(r => r.scenario.interruption.kind === k))] as [string, Row]
   )
+  const builds = records.filter(r => r.scenario.build)
+  const perBuild: Array<[string, Row]> = [
+    ['Linux', tally(builds.filter(r => r.scenario.build?.os === 'Linux'))],
+    ['Windows', tally(builds.filter(r => r.scenario.build?.os === 'Windows'))],
+    ['subnet-id given', tally(builds.filter(r => r.scenario.build?.subnet))],
+    ['temporary network', tally(builds.filter(r => !r.scenario.build?.subnet))],
+    ['a failing script', tally(builds.filter(r => r.scenario.build?.failingScript))],
+    ...(['on-failure', 'true'] as const).map(
+      k =>
+        [`keep-build-vm: ${k}`, tally(builds.filter(r => r.scenario.build?.keepBuildVm === k))] as [
+          string,
+          Row
+        ]
+    )
+  ]
   const total = tally(records)
   const failing = records.filter(r => r.outcome === 'violation')
   const perRun = records.length ? meta.seconds / records.length : 0
@@ -54,6 +69,7 @@ export function campaignReport(
     '',
     ...table('flow', perFlow),
     '',
+    ...(builds.length ? [...table('build runs', perBuild), ''] : []),
     ...table('fault kind (runs with at least one)', perFault),
     '',
     ...table('interruption', perStop),

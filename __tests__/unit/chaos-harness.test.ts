@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from '@jest/globals'
 import { rng, runSeed } from '../chaos/prng.js'
-import { scenarioFor } from '../chaos/scenario.js'
+import { FLOWS, scenarioFor } from '../chaos/scenario.js'
 import { compareUpload } from '../chaos/chaos-run.js'
 import { vhdFooter, virtualDisk } from '../chaos/disk-files.js'
 
@@ -20,11 +20,48 @@ describe('seeds', () => {
 
   it('cover every flow and at least one fault in a few dozen runs', () => {
     const scenarios = Array.from({ length: 60 }, (_, i) => scenarioFor(runSeed(1, i)))
-    expect(new Set(scenarios.map(s => s.flow)).size).toBe(5)
+    expect(new Set(scenarios.map(s => s.flow))).toEqual(new Set(FLOWS))
     expect(scenarios.every(s => s.faults.length >= 1 && s.faults.length <= 3)).toBe(true)
     // Page faults only where there are page writes.
     for (const s of scenarios.filter(x => x.flow.startsWith('capture')))
       expect(s.faults.some(f => f.kind.startsWith('page-') || f.kind === 'blob-drop')).toBe(false)
+  })
+})
+
+describe('build runs', () => {
+  const scenarios = Array.from({ length: 200 }, (_, i) => scenarioFor(runSeed(31, i)))
+  const builds = scenarios.filter(s => s.flow.startsWith('build'))
+
+  it('carry their options, and only they do; their faults are ARM faults aimed at a part of the build', () => {
+    expect(builds.length).toBeGreaterThan(50)
+    for (const s of scenarios) expect(s.build !== undefined).toBe(s.flow.startsWith('build'))
+    for (const s of builds) {
+      expect(s.faults.some(f => f.kind.startsWith('page-') || f.kind === 'blob-drop')).toBe(false)
+      expect(s.faults.every(f => f.target !== undefined)).toBe(true)
+    }
+    const seen = (pick: (s: (typeof builds)[number]) => unknown): Set<unknown> =>
+      new Set(builds.map(pick))
+    expect(seen(s => s.build?.os)).toEqual(new Set(['Linux', 'Windows']))
+    expect(seen(s => s.build?.subnet)).toEqual(new Set([true, false]))
+    expect(seen(s => s.build?.failingScript)).toEqual(new Set([true, false]))
+    expect(seen(s => s.build?.keepBuildVm)).toEqual(new Set(['false', 'on-failure', 'true']))
+    expect(new Set(builds.flatMap(s => s.faults.map(f => f.target)))).toEqual(
+      new Set(['any', 'network', 'vm-create', 'run-command', 'delete'])
+    )
+  })
+
+  it('leave the other seeds as they were drawn before build mode joined (pinned from that draw)', () => {
+    // Run 0 of campaign 31 drew this before the build flows existed; it is not a build run.
+    expect(scenarios[0]).toMatchObject({
+      seed: 1586713681,
+      flow: 'upload-disk',
+      format: 'raw',
+      uploadTarget: 'image',
+      faults: [
+        { kind: 'operation-failed', after: 2, times: 1 },
+        { kind: 'expired-401', after: 29, times: 1 }
+      ]
+    })
   })
 })
 

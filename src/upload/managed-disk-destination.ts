@@ -16,7 +16,8 @@ import { createPageBlobClient, createPageBlobSink } from './page-blob-sink.js'
 import {
   sameSourceIdentity,
   sourceIdentityFromMetadata,
-  sourceIdentityToMetadata
+  sourceIdentityToMetadata,
+  UPLOAD_COMPLETE_TAG
 } from './resume.js'
 import { sendDisk, type UploadDisk } from './send-disk.js'
 import { sealUploadDisk } from './upload-disk-release.js'
@@ -52,7 +53,9 @@ export async function uploadToManagedDisk(
     name: uploadDiskName(base, plan.run.runId, options.disk.lun),
     rg: plan.resourceGroup
   }
-  const { diskId, resumable } = await findOrCreateUploadDisk(ctx, options, disk)
+  const { diskId, found, tags } = await findOrCreateUploadDisk(ctx, options, disk)
+  if (found === 'finished') return { diskId, bytesSent: 0 }
+  const resumable = found === 'resumable'
   // Short grants, renewed while the upload runs (write-access.ts), so a SAS left open by a killed
   // runner expires within the hour rather than after the whole time limit.
   const grant = (): Promise<string> => grantWrite(ctx, disk, diskId)
@@ -98,6 +101,29 @@ export async function uploadToManagedDisk(
     { log, signal }
   )
   ctx.ledger.update(diskId, { writeAccess: false })
+  // Only now is the disk known to hold the whole file: say so on it, for a re-run attempt whose
+  // earlier attempt was killed after this point (resume.ts, UPLOAD_COMPLETE_TAG). A PATCH of
+  // `tags` replaces them all, so the disk's own are sent with it. Without the tag the disk is still
+  // good for this run: a failure is only a warning (a re-run attempt would send the file again).
+  try {
+    await waitFor(
+      `Mark upload disk '${disk.name}' complete`,
+      clients.compute.disks.update(
+        disk.rg,
+        disk.name,
+        { tags: { ...tags, [UPLOAD_COMPLETE_TAG]: 'true' } },
+        { abortSignal: signal }
+      ),
+      { log, signal }
+    )
+  } catch (e) {
+    if (signal.aborted) throw e
+    log.warning(
+      oneLine(
+        `Could not tag disk '${disk.name}' as complete: ${e instanceof Error ? e.message : String(e)}`
+      )
+    )
+  }
   return { diskId, bytesSent }
 }
 
@@ -107,15 +133,25 @@ interface UploadTarget {
   rg: string
 }
 
+/** What findOrCreateUploadDisk found: a disk to write into, or one that already holds the file. */
+interface FoundUploadDisk {
+  diskId: string
+  found: 'created' | 'resumable' | 'finished'
+  /** The disk's tags (a PATCH of tags replaces them all). */
+  tags: Record<string, string>
+}
+
 /**
- * The disk an earlier attempt of this run left for this same file (resumed), or a new one; either
- * is in the ledger before anything is written to it. Any other disk of that name is refused.
+ * The disk an earlier attempt of this job left for this same file (resumed, or reused when it is
+ * marked complete), or a new one; each is in the ledger before anything is written to it. An earlier
+ * attempt's finished disk that is not provably this file's is deleted (it is this job's, by owner
+ * key) and a new one made. Any other disk of that name is refused.
  */
 async function findOrCreateUploadDisk(
   ctx: RunContext,
   options: ManagedDiskUploadOptions,
   target: UploadTarget
-): Promise<{ diskId: string; resumable: boolean }> {
+): Promise<FoundUploadDisk> {
   const { plan, clients, log, signal } = ctx
   const { disk } = options
   const { name, rg } = target
@@ -128,30 +164,60 @@ async function findOrCreateUploadDisk(
     clients.compute.disks.get(rg, name, { abortSignal: signal })
   )
   if (existing !== undefined) {
-    const resumable =
-      madeBy(existing.tags, plan.owner) === 'earlier-attempt' &&
-      (existing.diskState === 'ReadyToUpload' || existing.diskState === 'ActiveUpload') &&
+    const diskId = existing.id ?? named
+    const tags = existing.tags ?? {}
+    const earlier = madeBy(tags, plan.owner) === 'earlier-attempt'
+    const sameFile =
       existing.creationData?.uploadSizeBytes === disk.uploadSize &&
-      sameSourceIdentity(sourceIdentityFromMetadata(existing.tags), disk.identity)
-    if (!resumable) {
+      sameSourceIdentity(sourceIdentityFromMetadata(tags), disk.identity)
+    if (
+      earlier &&
+      sameFile &&
+      (existing.diskState === 'ReadyToUpload' || existing.diskState === 'ActiveUpload')
+    ) {
+      ctx.ledger.add({
+        kind: 'upload-disk',
+        id: diskId,
+        writeAccess: existing.diskState === 'ActiveUpload'
+      })
+      log.info(
+        oneLine(
+          `Resuming the upload into disk '${name}' left by an earlier attempt of this run (${existing.diskState})`
+        )
+      )
+      return { diskId, found: 'resumable', tags }
+    }
+    if (!earlier || existing.diskState !== 'Unattached') {
       throw new Error(
         `Disk '${name}' already exists in resource group '${rg}' and is not an unfinished upload of this file by this run. Delete it and run again.`
       )
     }
-    const diskId = existing.id ?? named
-    ctx.ledger.add({
-      kind: 'upload-disk',
-      id: diskId,
-      writeAccess: existing.diskState === 'ActiveUpload'
-    })
+    // An earlier attempt killed after its upload finished (e.g. while the image was being made from
+    // it) left the disk Unattached. It is reused only when it is proven to hold this file: the
+    // completion tag (set only after the revoke that followed a whole upload), the same size and
+    // the same source identity. Otherwise it may be a failed upload sealed for its cleanup, or
+    // another file's: it is this job's own (owner key), so it is deleted and the file sent again.
+    ctx.ledger.add({ kind: 'upload-disk', id: diskId, writeAccess: false })
+    if (sameFile && tags[UPLOAD_COMPLETE_TAG] === 'true') {
+      log.info(
+        oneLine(`Reusing disk '${name}': an earlier attempt of this run uploaded this file into it`)
+      )
+      return { diskId, found: 'finished', tags }
+    }
     log.info(
       oneLine(
-        `Resuming the upload into disk '${name}' left by an earlier attempt of this run (${existing.diskState})`
+        `Deleting disk '${name}' left by an earlier attempt of this run: it is not known to hold this whole file`
       )
     )
-    return { diskId, resumable: true }
+    await deleteUploadDisk(ctx, diskId)
   }
   ctx.ledger.add({ kind: 'upload-disk', id: named, writeAccess: false })
+  // Temporary disks always carry the run id: cleanup and resume recognise them by it.
+  const tags = {
+    ...plan.tags,
+    [ProvenanceTag.RunId]: plan.run.runId,
+    ...sourceIdentityToMetadata(disk.identity)
+  }
   const created = await waitFor(
     `Create upload disk '${name}'`,
     clients.compute.disks.createOrUpdate(
@@ -160,12 +226,7 @@ async function findOrCreateUploadDisk(
       {
         location: options.location,
         sku: { name: options.diskSku },
-        // Temporary disks always carry the run id: cleanup and resume recognise them by it.
-        tags: {
-          ...plan.tags,
-          [ProvenanceTag.RunId]: plan.run.runId,
-          ...sourceIdentityToMetadata(disk.identity)
-        },
+        tags,
         // The OS disk says what it boots: DiskProperties.supportedCapabilities.architecture in
         // the Disks API spec (New-AzDiskConfig -Architecture). Without it Azure takes the disk
         // as x64, and an image or gallery version made from it inherits that.
@@ -182,7 +243,7 @@ async function findOrCreateUploadDisk(
     ),
     { log, signal }
   )
-  return { diskId: created.id ?? named, resumable: false }
+  return { diskId: created.id ?? named, found: 'created', tags }
 }
 
 /** A write SAS on the disk (masked at once); the ledger notes the open access for the cleanup. */

@@ -80,6 +80,14 @@ export function sourceIdentityFromMetadata(
   return { size, mtimeMs, headSha256, tailSha256 }
 }
 
+/**
+ * Tag set on an upload disk once its write access was revoked after the whole file was sent
+ * (pages and footer acknowledged): the only proof a re-run attempt has that an `Unattached` disk
+ * holds the file. `Unattached` alone proves nothing: a failed upload is sealed (footer written) so
+ * that its access can be revoked, and is `Unattached` too until the cleanup deletes it.
+ */
+export const UPLOAD_COMPLETE_TAG = 'vhduploadcomplete'
+
 export function sameSourceIdentity(
   a: SourceIdentity | undefined,
   b: SourceIdentity | undefined
