@@ -371,6 +371,8 @@ describe('cleanup: only what carries this run’s tag, and never what succeeded'
         `PUT disks/${disk}`,
         `POST disks/${disk}/beginGetAccess`,
         `POST disks/${disk}/endGetAccess`,
+        // Tagged complete once its bytes and footer are in (managed-disk-destination.ts, chaosfix).
+        `PATCH disks/${disk}`,
         'PUT images/dforeign-img',
         'DELETE images/dforeign-img'
       ])
