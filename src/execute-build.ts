@@ -75,6 +75,28 @@ function keepBuildVm(ctx: RunContext, pre: BuildPreflight, why: string): void {
   })
 }
 
+/**
+ * Every target was made by an earlier attempt of this job, which stopped before it removed its
+ * build VM and network (killed, say, while the version replicated): nothing is built again, but
+ * those leftovers are no longer needed. They join the ledger, so the removal after the targets
+ * deletes them (and the post step retries what it could not), unless `keep-build-vm: true` asked
+ * for the VM and the earlier attempt got as far as creating it (chaos seed 150069095).
+ */
+export function adoptEarlierBuild(ctx: RunContext, pre: BuildPreflight): void {
+  const { leftovers } = pre.build
+  if (leftovers.length === 0) return
+  const ids = buildResourceIds(
+    { subscriptionId: ctx.plan.subscriptionId, resourceGroup: ctx.plan.resourceGroup },
+    pre.settings.names
+  )
+  const vmLeft = leftovers.some(id => id.toLowerCase() === ids.vm.toLowerCase())
+  if (pre.settings.keepBuildVm === 'true' && vmLeft) {
+    keepBuildVm(ctx, pre, 'keep-build-vm: true; made by an earlier attempt of this job')
+    return
+  }
+  for (const id of leftovers) ctx.ledger.add({ kind: 'build-resource', id })
+}
+
 /** Creates the build VM, runs the scripts, generalizes it; returns what the image is made from. */
 export async function buildAndCapture(ctx: RunContext, pre: BuildPreflight): Promise<ImageContent> {
   const { settings, build } = pre

@@ -11,7 +11,7 @@ import { publishGalleryVersion } from './targets/gallery-version.js'
 import { pruneGalleryVersions } from './targets/gallery-retention.js'
 import { finishUploads, uploadImages } from './upload/upload-image.js'
 import { oneLine } from './untrusted.js'
-import { buildAndCapture, removeBuildResources } from './execute-build.js'
+import { adoptEarlierBuild, buildAndCapture, removeBuildResources } from './execute-build.js'
 
 type CapturePreflight = Extract<Preflight, { mode: 'capture' }>
 
@@ -108,6 +108,7 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
     ctx.log.info(
       'Every target was created by an earlier attempt of this run: nothing to capture or upload'
     )
+    if (pre.mode === 'build') adoptEarlierBuild(ctx, pre)
   } else {
     content = await prepareContent(ctx, pre)
   }

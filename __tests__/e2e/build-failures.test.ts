@@ -153,3 +153,51 @@ describe('stopped during a script', () => {
       expect([type, after[type]]).toEqual([type, before[type]])
   }, 400_000)
 })
+
+describe('killed while the gallery version is created (SIGKILL, no post), then a re-run attempt', () => {
+  // Chaos seed 150069095: the re-run attempt reused the version and left the earlier attempt's
+  // build VM and network behind, billed (and with keep-build-vm: true never said it was kept).
+  const versionPut = (definition: string) => () =>
+    cloud.emu.requests.some(
+      q => q.method === 'PUT' && q.path.includes(`/images/${definition}/versions/`)
+    )
+
+  async function killedThenRerun(job: string, keep: string): Promise<ActionRun> {
+    const definition = `ubuntu-${job}`
+    const inputs = {
+      'customize-scripts': 'ok.sh',
+      'image-name': '',
+      'gallery-image': definition,
+      'keep-build-vm': keep
+    }
+    const first = await build(job, inputs, {
+      post: false,
+      signalWhen: { when: versionPut(definition), signal: 'SIGKILL' }
+    })
+    expect(first.main.signal).toBe('SIGKILL')
+    expect(cloud.emu.resources.created('Microsoft.Compute/virtualMachines')).not.toEqual([])
+    const second = await build(job, inputs, { runAttempt: 2 })
+    expect(errorLines(second.main)).toEqual([])
+    expect(second.main.code).toBe(0)
+    expect(second.post?.code).toBe(0)
+    expect(second.main.stdout).toContain('Every target was created by an earlier attempt')
+    expect(second.outputs['image-id']).toMatch(new RegExp(`/images/${definition}/versions/`))
+    return second
+  }
+
+  it('deletes the earlier attempt’s build VM and network once it reuses the version', async () => {
+    const before = leftBehind()
+    await killedThenRerun('rerun-drop', 'false')
+    const after = leftBehind()
+    for (const type of BUILD_TEMPORARY_TYPES)
+      expect([type, after[type]]).toEqual([type, before[type]])
+  }, 400_000)
+
+  it('with keep-build-vm: true keeps the earlier attempt’s VM and says so in the summary', async () => {
+    const vms = cloud.emu.resources.created('Microsoft.Compute/virtualMachines').length
+    const second = await killedThenRerun('rerun-keep', 'true')
+    expect(cloud.emu.resources.created('Microsoft.Compute/virtualMachines')).toHaveLength(vms + 1)
+    expect(second.summary).toContain('Build VM kept')
+    expect(second.summary).toMatch(/az vm delete --ids \S+virtualMachines\/\S+ --yes/)
+  }, 400_000)
+})
