@@ -17,6 +17,7 @@ import { checkManagedImage, type ManagedImagePreflight } from './targets/managed
 import {
   checkGalleryTarget,
   describeGalleryPlan,
+  readExistingDefinition,
   type GalleryPreflight
 } from './targets/gallery-preflight.js'
 import type { SourceOrigin } from './targets/gallery-model.js'
@@ -158,6 +159,10 @@ export async function preflight(ctx: RunContext, inspected: Inspected): Promise<
     }
   } else if (plan.source.mode === 'build') {
     const settings = plan.source
+    // The existing definition decides the build VM's security type (read before anything is made).
+    const existingDefinition = plan.gallery
+      ? await readExistingDefinition({ clients, signal }, plan.gallery)
+      : undefined
     const build = await checkBuild(
       {
         clients,
@@ -168,7 +173,8 @@ export async function preflight(ctx: RunContext, inspected: Inspected): Promise<
         owner: plan.owner,
         location: plan.location,
         groupLocation,
-        managedImageTarget: plan.managedImage !== undefined
+        managedImageTarget: plan.managedImage !== undefined,
+        ...(existingDefinition ? { existingDefinition } : {})
       },
       settings
     )
