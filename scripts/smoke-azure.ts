@@ -9,48 +9,34 @@
  *     managed image and a gallery version,
  *  3. deletes everything it made, whatever happened (finally), then lists anything still tagged,
  *  4. prints what Azure answered: outputs, errors, and each `az` command's result.
- * Without those settings it says so and exits 0. The plan itself is `smoke-plan.ts`.
+ * Without those settings it says so and exits 0. The plan is `smoke-plan.ts`, the flow
+ * `smoke-run.ts` (also run against the ARM emulator by __tests__/e2e/smoke-emulator.test.ts).
  */
 import { execFile } from 'node:child_process'
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { errorLines, runAction } from '../__tests__/support/action-runner.js'
-import {
-  RAW_IMAGE_BYTES,
-  actionSteps,
-  cleanupCommands,
-  readSmokeConfig,
-  redact,
-  report,
-  setupCommands,
-  skipMessage,
-  smokeNames,
-  type AzCommand,
-  type CommandOutcome,
-  type SmokeConfig,
-  type StepOutcome
-} from './smoke-plan.js'
+import { runAction } from '../__tests__/support/action-runner.js'
+import { readSmokeConfig, redact, skipMessage, smokeNames, type SmokeConfig } from './smoke-plan.js'
+import { runSmoke, type Az } from './smoke-run.js'
 
-function az(
-  args: AzCommand,
-  env: NodeJS.ProcessEnv,
-  config?: SmokeConfig
-): Promise<CommandOutcome & { stdout: string }> {
-  return new Promise(resolve => {
-    execFile(
-      'az',
-      [...args, '--only-show-errors'],
-      { env, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const detail = redact(
-          (stderr || error?.message || '').trim().split('\n').slice(-3).join(' '),
-          config
-        )
-        resolve({ command: args, ok: !error, detail, stdout })
-      }
-    )
-  })
+/** The real Azure CLI; what it prints on failure is redacted and cut to its last lines. */
+function realAz(env: NodeJS.ProcessEnv, config: SmokeConfig): Az {
+  return args =>
+    new Promise(resolve => {
+      execFile(
+        'az',
+        [...args, '--only-show-errors'],
+        { env, maxBuffer: 16 * 1024 * 1024 },
+        (error, stdout, stderr) => {
+          const detail = redact(
+            (stderr || error?.message || '').trim().split('\n').slice(-3).join(' '),
+            config
+          )
+          resolve({ command: args, ok: !error, detail, stdout })
+        }
+      )
+    })
 }
 
 async function main(): Promise<void> {
@@ -65,112 +51,17 @@ async function main(): Promise<void> {
   // A private az configuration when signing in with a secret: the maintainer's own session is left alone.
   const env: NodeJS.ProcessEnv = { ...process.env }
   if (config.clientSecret) env.AZURE_CONFIG_DIR = join(work, 'az')
-  const setupOutcomes: CommandOutcome[] = []
-  const cleanupOutcomes: CommandOutcome[] = []
-  const steps: StepOutcome[] = []
   try {
-    if (config.clientSecret) {
-      const login = await az(
-        [
-          'login',
-          '--service-principal',
-          '--username',
-          config.clientId,
-          '--password',
-          config.clientSecret,
-          '--tenant',
-          config.tenantId
-        ],
-        env,
-        config
-      )
-      setupOutcomes.push({ ...login, command: ['login', '--service-principal'] })
-      if (!login.ok) return
-    }
-    let location = config.location
-    if (!location) {
-      const group = await az(
-        [
-          'group',
-          'show',
-          '--name',
-          config.resourceGroup,
-          '--subscription',
-          config.subscriptionId,
-          '--query',
-          'location',
-          '-o',
-          'tsv'
-        ],
-        env,
-        config
-      )
-      setupOutcomes.push(group)
-      if (!group.ok) return
-      location = group.stdout.trim()
-    }
-    console.log(
-      `smoke:azure: ${config.resourceGroup} in ${location}, everything tagged ${names.tag}`
-    )
-    for (const command of setupCommands(config, names, location)) {
-      console.log(`az ${command.slice(0, 2).join(' ')} …`)
-      const outcome = await az(command, env, config)
-      setupOutcomes.push(outcome)
-      if (!outcome.ok) return
-    }
-    // A sparse 1 GiB raw image: the upload path sizes, converts and uploads it like any other.
-    const raw = join(work, 'smoke.raw')
-    writeFileSync(raw, '')
-    truncateSync(raw, RAW_IMAGE_BYTES)
-    for (const step of actionSteps(config, names, location, raw)) {
-      console.log(`\n──── action: ${step.name} ────`)
-      const run = await runAction({
-        inputs: step.inputs,
-        env: { AZURE_CONFIG_DIR: env.AZURE_CONFIG_DIR },
-        runId: `smoke${names.suffix}`
-      })
-      process.stdout.write(redact(run.main.stdout + run.main.stderr, config))
-      process.stdout.write(redact((run.post?.stdout ?? '') + (run.post?.stderr ?? ''), config))
-      steps.push({
-        name: step.name,
-        exitCode: run.main.code,
-        outputs: run.outputs,
-        errors: [...errorLines(run.main), ...(run.post ? errorLines(run.post) : [])].map(e =>
-          redact(e, config)
-        ),
-        postExitCode: run.post?.code
-      })
-    }
-    return
-  } finally {
-    for (const command of cleanupCommands(config, names)) {
-      cleanupOutcomes.push(await az(command, env, config))
-    }
-    // Whatever else carries the tag (the action's own upload disk or snapshot, should its post step have failed).
-    const rest = await az(
-      [
-        'resource',
-        'list',
-        '--resource-group',
-        config.resourceGroup,
-        '--subscription',
-        config.subscriptionId,
-        '--tag',
-        names.tag,
-        '--query',
-        '[].id',
-        '-o',
-        'tsv'
-      ],
-      env,
-      config
-    )
-    for (const id of rest.stdout.split('\n').filter(Boolean)) {
-      cleanupOutcomes.push(await az(['resource', 'delete', '--ids', id], env, config))
-    }
-    const { text, ok } = report(config, names, steps, setupOutcomes, cleanupOutcomes)
+    const { text, ok } = await runSmoke(config, names, {
+      az: realAz(env, config),
+      runAction,
+      actionEnv: { AZURE_CONFIG_DIR: env.AZURE_CONFIG_DIR },
+      workDir: work,
+      print: text => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
+    })
     console.log(text)
     process.exitCode = ok ? 0 : 1
+  } finally {
     rmSync(work, { recursive: true, force: true })
   }
 }

@@ -24,6 +24,12 @@ export interface SmokeConfig {
   location?: string
   vmSize: string
   vmImage: string
+  /**
+   * SMOKE_RESOURCE_MANAGER_ENDPOINT: run the action as `environment: AzureStack` against this
+   * Resource Manager (an Azure Stack Hub, whose cloud `az` must have registered and selected, or
+   * the project's ARM emulator). Unset: Azure's public cloud, as before.
+   */
+  resourceManagerEndpoint?: string
 }
 
 export type SmokeSetup = { kind: 'skip'; missing: string[] } | { kind: 'run'; config: SmokeConfig }
@@ -47,7 +53,8 @@ export function readSmokeConfig(env: Record<string, string | undefined>): SmokeS
       location: value('SMOKE_LOCATION'),
       // A small x64 Gen2 size and image that exist in most regions.
       vmSize: value('SMOKE_VM_SIZE') ?? 'Standard_B2s',
-      vmImage: value('SMOKE_VM_IMAGE') ?? 'Ubuntu2204'
+      vmImage: value('SMOKE_VM_IMAGE') ?? 'Ubuntu2204',
+      resourceManagerEndpoint: value('SMOKE_RESOURCE_MANAGER_ENDPOINT')
     }
   }
 }
@@ -74,6 +81,11 @@ export interface SmokeNames {
   nsg: string
   version: string
   tag: string
+  /**
+   * GITHUB_RUN_ID for the action's runs: a number, as on a runner (@actions/github parses it with
+   * parseInt; a word gave the upload disk and the Run Command unit names with 'NaN').
+   */
+  runId: string
 }
 
 /** `suffix`: lower-case letters and digits (e.g. a time stamp), kept short for the 15-character VM name. */
@@ -91,7 +103,8 @@ export function smokeNames(suffix: string): SmokeNames {
     vnet: `smoke-vnet-${suffix}`,
     nsg: `smoke-nsg-${suffix}`,
     version: '1.0.0',
-    tag: `smoke-azure=${suffix}`
+    tag: `smoke-azure=${suffix}`,
+    runId: String(parseInt(suffix, 36))
   }
 }
 
@@ -195,6 +208,9 @@ export function authInputs(c: SmokeConfig): Record<string, string> {
     'client-id': c.clientId,
     'tenant-id': c.tenantId,
     'subscription-id': c.subscriptionId,
+    ...(c.resourceManagerEndpoint
+      ? { environment: 'AzureStack', 'resource-manager-endpoint': c.resourceManagerEndpoint }
+      : {}),
     ...(c.clientSecret
       ? { 'auth-type': 'client-secret', 'client-secret': c.clientSecret }
       : { 'auth-type': 'azure-cli' })

@@ -21,6 +21,7 @@ import { isOwnedBy } from './tags.js'
 import { deleteUploadBlob } from './upload/storage-account-destination.js'
 import { revokeUploadAccess } from './upload/upload-disk-release.js'
 import { oneLine } from './untrusted.js'
+import { errorMessage } from './error-message.js'
 
 export interface CleanupDeps {
   clients: AzureClients
@@ -31,98 +32,113 @@ export interface CleanupDeps {
   signal: AbortSignal
 }
 
-async function cleanEntry(deps: CleanupDeps, entry: LedgerEntry): Promise<string> {
+type EntryOf<K extends LedgerEntry['kind']> = Extract<LedgerEntry, { kind: K }>
+
+/** A temporary upload disk: write access revoked first (it would stay billed), then deleted. */
+async function cleanUploadDisk(deps: CleanupDeps, entry: EntryOf<'upload-disk'>): Promise<string> {
   const { clients, log, signal, ownerKey } = deps
   const opts = { log, signal }
-  switch (entry.kind) {
-    case 'upload-disk': {
-      const { resourceGroup: rg, name } = parseResourceId(entry.id)
-      const disk = await getOrUndefined(
-        clients.compute.disks.get(rg, name, { abortSignal: signal })
+  const { resourceGroup: rg, name } = parseResourceId(entry.id)
+  const disk = await getOrUndefined(clients.compute.disks.get(rg, name, { abortSignal: signal }))
+  if (!disk) return `disk '${name}' is already gone`
+  if (!sameResourceId(disk.id ?? '', entry.id) || !isOwnedBy(disk.tags, ownerKey))
+    return `disk '${name}' is not this job's (owner key): left alone`
+  // A failed revoke must not keep the disk: it would stay ActiveUpload, billed. Delete it anyway
+  // and report the revoke's error, the first one, if the delete fails too.
+  let revokeError: { message: string; cause: unknown } | undefined
+  if (entry.writeAccess || disk.diskState === 'ActiveUpload' || disk.diskState === 'ActiveSAS') {
+    try {
+      await revokeUploadAccess(deps, rg, { ...disk, name })
+      log.info(oneLine(`Revoked write access to disk '${name}'`))
+    } catch (e) {
+      revokeError = { message: errorMessage(e), cause: e }
+      log.warning(
+        oneLine(
+          `Revoking access to disk '${name}' failed: ${revokeError.message}; deleting it anyway`
+        )
       )
-      if (!disk) return `disk '${name}' is already gone`
-      if (!sameResourceId(disk.id ?? '', entry.id) || !isOwnedBy(disk.tags, ownerKey))
-        return `disk '${name}' is not this job's (owner key): left alone`
-      // A failed revoke must not keep the disk: it would stay ActiveUpload, billed. Delete it anyway
-      // and report the revoke's error, the first one, if the delete fails too.
-      let revokeError: Error | undefined
-      if (
-        entry.writeAccess ||
-        disk.diskState === 'ActiveUpload' ||
-        disk.diskState === 'ActiveSAS'
-      ) {
-        try {
-          await revokeUploadAccess(deps, rg, { ...disk, name })
-          log.info(oneLine(`Revoked write access to disk '${name}'`))
-        } catch (e) {
-          revokeError = e as Error
-          log.warning(
-            oneLine(
-              `Revoking access to disk '${name}' failed: ${revokeError.message}; deleting it anyway`
-            )
-          )
-        }
-      }
-      try {
-        await waitFor(
-          `Delete disk '${name}'`,
-          clients.compute.disks.delete(rg, name, { abortSignal: signal }),
-          opts
-        )
-      } catch (e) {
-        if (!revokeError) throw e
-        throw new Error(
-          `${revokeError.message} (then deleting the disk failed too: ${(e as Error).message})`,
-          { cause: revokeError }
-        )
-      }
-      return `deleted temporary disk '${name}'`
     }
+  }
+  try {
+    await waitFor(
+      `Delete disk '${name}'`,
+      clients.compute.disks.delete(rg, name, { abortSignal: signal }),
+      opts
+    )
+  } catch (e) {
+    if (!revokeError) throw e
+    throw new Error(
+      `${revokeError.message} (then deleting the disk failed too: ${errorMessage(e)})`,
+      { cause: revokeError.cause }
+    )
+  }
+  return `deleted temporary disk '${name}'`
+}
+
+/** A managed image this run started: deleted unless it succeeded. */
+async function cleanManagedImage(
+  deps: CleanupDeps,
+  entry: EntryOf<'managed-image'>
+): Promise<string> {
+  const { clients, log, signal, ownerKey } = deps
+  const opts = { log, signal }
+  const { resourceGroup: rg, name } = parseResourceId(entry.id)
+  const image = await getOrUndefined(clients.compute.images.get(rg, name, { abortSignal: signal }))
+  if (!image) return `managed image '${name}' was never created`
+  if (!sameResourceId(image.id ?? '', entry.id) || !isOwnedBy(image.tags, ownerKey))
+    return `managed image '${name}' is not this job's (owner key): left alone`
+  if (image.provisioningState === 'Succeeded') return `managed image '${name}' succeeded: kept`
+  await waitFor(
+    `Delete image '${name}'`,
+    clients.compute.images.delete(rg, name, { abortSignal: signal }),
+    opts
+  )
+  return `deleted unfinished managed image '${name}'`
+}
+
+/** A gallery image version this run started: deleted unless it succeeded. */
+async function cleanGalleryVersion(
+  deps: CleanupDeps,
+  entry: EntryOf<'gallery-image-version'>
+): Promise<string> {
+  const { clients, log, signal, ownerKey } = deps
+  const opts = { log, signal }
+  const { resourceGroup: rg, names } = parseResourceId(entry.id)
+  const [gallery, definition, version] = names
+  const v = await getOrUndefined(
+    clients.compute.galleryImageVersions.get(rg, gallery, definition, version, {
+      abortSignal: signal
+    })
+  )
+  if (!v) return `gallery image version ${version} was never created`
+  if (!sameResourceId(v.id ?? '', entry.id) || !isOwnedBy(v.tags, ownerKey))
+    return `gallery image version ${version} is not this job's (owner key): left alone`
+  if (v.provisioningState === 'Succeeded') return `gallery image version ${version} succeeded: kept`
+  await waitFor(
+    `Delete gallery image version ${version}`,
+    clients.compute.galleryImageVersions.delete(rg, gallery, definition, version, {
+      abortSignal: signal
+    }),
+    opts
+  )
+  return `deleted unfinished gallery image version ${version}`
+}
+
+async function cleanEntry(deps: CleanupDeps, entry: LedgerEntry): Promise<string> {
+  switch (entry.kind) {
+    case 'upload-disk':
+      return cleanUploadDisk(deps, entry)
     case 'upload-blob': {
       return deleteUploadBlob(deps, {
         url: entry.url,
         storageAccountId: entry.storageAccountId,
-        ownerKey
+        ownerKey: deps.ownerKey
       })
     }
-    case 'managed-image': {
-      const { resourceGroup: rg, name } = parseResourceId(entry.id)
-      const image = await getOrUndefined(
-        clients.compute.images.get(rg, name, { abortSignal: signal })
-      )
-      if (!image) return `managed image '${name}' was never created`
-      if (!sameResourceId(image.id ?? '', entry.id) || !isOwnedBy(image.tags, ownerKey))
-        return `managed image '${name}' is not this job's (owner key): left alone`
-      if (image.provisioningState === 'Succeeded') return `managed image '${name}' succeeded: kept`
-      await waitFor(
-        `Delete image '${name}'`,
-        clients.compute.images.delete(rg, name, { abortSignal: signal }),
-        opts
-      )
-      return `deleted unfinished managed image '${name}'`
-    }
-    case 'gallery-image-version': {
-      const { resourceGroup: rg, names } = parseResourceId(entry.id)
-      const [gallery, definition, version] = names
-      const v = await getOrUndefined(
-        clients.compute.galleryImageVersions.get(rg, gallery, definition, version, {
-          abortSignal: signal
-        })
-      )
-      if (!v) return `gallery image version ${version} was never created`
-      if (!sameResourceId(v.id ?? '', entry.id) || !isOwnedBy(v.tags, ownerKey))
-        return `gallery image version ${version} is not this job's (owner key): left alone`
-      if (v.provisioningState === 'Succeeded')
-        return `gallery image version ${version} succeeded: kept`
-      await waitFor(
-        `Delete gallery image version ${version}`,
-        clients.compute.galleryImageVersions.delete(rg, gallery, definition, version, {
-          abortSignal: signal
-        }),
-        opts
-      )
-      return `deleted unfinished gallery image version ${version}`
-    }
+    case 'managed-image':
+      return cleanManagedImage(deps, entry)
+    case 'gallery-image-version':
+      return cleanGalleryVersion(deps, entry)
     case 'build-resource':
       return deleteBuildResource(deps, entry.id)
   }
@@ -146,7 +162,7 @@ export async function cleanUp(deps: CleanupDeps): Promise<{ done: string[]; fail
       done.push(what)
       deps.ledger.remove(entryId(entry))
     } catch (e) {
-      const message = `Cleanup of ${entryId(entry)} failed: ${(e as Error).message}`
+      const message = `Cleanup of ${entryId(entry)} failed: ${errorMessage(e)}`
       deps.log.warning(oneLine(message))
       failed.push(message)
     }

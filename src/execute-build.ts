@@ -25,6 +25,7 @@ import type { Preflight } from './preflight.js'
 import type { RunContext } from './run-context.js'
 import type { ImageContent } from './source-facts.js'
 import { oneLine } from './untrusted.js'
+import { errorMessage } from './error-message.js'
 
 type BuildPreflight = Extract<Preflight, { mode: 'build' }>
 
@@ -139,7 +140,7 @@ export async function removeBuildResources(ctx: RunContext): Promise<void> {
       ctx.log.info(oneLine(`Build cleanup: ${what}`))
       ctx.ledger.remove(entry.id)
     } catch (e) {
-      const message = `Deleting ${entry.id} failed: ${(e as Error).message}`
+      const message = `Deleting ${entry.id} failed: ${errorMessage(e)}`
       ctx.log.warning(oneLine(message))
       ctx.report.notes.push(oneLine(message))
     }

@@ -13,59 +13,103 @@ import { finishUploads, uploadImages } from './upload/upload-image.js'
 import { oneLine } from './untrusted.js'
 import { buildAndCapture, removeBuildResources } from './execute-build.js'
 
-export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
-  const { plan, report } = ctx
-  const allReused =
+type CapturePreflight = Extract<Preflight, { mode: 'capture' }>
+
+/** Whether an earlier attempt of this run already made every target (nothing to capture or upload). */
+function everyTargetReused(pre: Preflight): boolean {
+  return (
     (pre.managedImage === undefined || pre.managedImage.action === 'reuse') &&
     (pre.gallery === undefined ||
       (pre.gallery.action === 'reuse' && pre.gallery.existingState === 'Succeeded'))
+  )
+}
+
+/** Capture: backup snapshots, then the guest's generalization and the VM's, unless already done. */
+async function captureVm(ctx: RunContext, pre: CapturePreflight): Promise<ImageContent> {
+  const { report } = ctx
+  const { vm, settings: s } = pre
+  if (s.backupSnapshot && vm.generalized) {
+    ctx.log.info(
+      oneLine(
+        `VM '${vm.name}' is already generalized: no backup snapshots (they would copy a disk that no longer boots as the VM; an earlier attempt of this run that generalized it took its backups first)`
+      )
+    )
+  } else if (s.backupSnapshot) {
+    const recordIds = (ids: string[]): void => {
+      report.outputs[Outputs.BackupSnapshotIds] = JSON.stringify(ids)
+    }
+    const ids = await ctx.step('Backup snapshots', () =>
+      takeBackupSnapshots(ctx, { vm, onTaken: recordIds })
+    )
+    recordIds(ids)
+  }
+  if (vm.generalized) {
+    ctx.log.info(
+      oneLine(
+        `VM '${vm.name}' is already generalized (an earlier attempt got this far): going on to the image`
+      )
+    )
+  } else {
+    if (pre.deprovision)
+      await ctx.step('Generalize the OS (Run Command)', () => generalizeGuest(ctx, vm))
+    if (s.generalize) {
+      await ctx.step('Deallocate VM', () => deallocateVm(ctx, vm))
+      await ctx.step('Mark VM generalized', () => markGeneralized(ctx, vm))
+    }
+  }
+  return { kind: 'vm', vmId: vm.id }
+}
+
+/** The source's writing steps by mode: what the image targets are then made from. */
+async function prepareContent(ctx: RunContext, pre: Preflight): Promise<ImageContent> {
+  if (pre.mode === 'capture') return captureVm(ctx, pre)
+  if (pre.mode === 'build') return buildAndCapture(ctx, pre)
+  const result = await uploadImages(ctx, {
+    source: pre.settings,
+    inspected: pre.upload,
+    location: pre.source.location
+  })
+  ctx.report.outputs[Outputs.UploadedBytes] = String(result.uploadedBytes)
+  return result.content
+}
+
+/** The gallery version (from the managed image when there is one), then the pruning of old ones. */
+async function publishToGallery(
+  ctx: RunContext,
+  pre: Preflight,
+  content: ImageContent | undefined,
+  managedImageId: string | undefined
+): Promise<void> {
+  const { plan, report } = ctx
+  if (!plan.gallery || !pre.gallery) return
+  const target = plan.gallery
+  const gp = pre.gallery
+  const versionContent: ImageContent | undefined =
+    managedImageId !== undefined ? { kind: 'managed-image', imageId: managedImageId } : content
+  const version = await ctx.step('Gallery image version', () =>
+    publishGalleryVersion(ctx, { target, pre: gp, content: versionContent, source: pre.source })
+  )
+  report.outputs[Outputs.GalleryImageVersionId] = version.id
+  report.outputs[Outputs.GalleryImageVersion] = version.version
+  report.outputs[Outputs.ImageId] = version.id
+  report.outputs[Outputs.Location] = version.location
+  if (target.keepVersions > 0) {
+    await ctx.step('Prune old versions', () =>
+      pruneGalleryVersions(ctx, { target, keepVersion: version.version })
+    )
+  }
+}
+
+export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
+  const { plan, report } = ctx
+  const allReused = everyTargetReused(pre)
   let content: ImageContent | undefined
   if (allReused) {
     ctx.log.info(
       'Every target was created by an earlier attempt of this run: nothing to capture or upload'
     )
-  } else if (pre.mode === 'capture') {
-    const { vm, settings: s } = pre
-    if (s.backupSnapshot && vm.generalized) {
-      ctx.log.info(
-        oneLine(
-          `VM '${vm.name}' is already generalized: no backup snapshots (they would copy a disk that no longer boots as the VM; an earlier attempt of this run that generalized it took its backups first)`
-        )
-      )
-    } else if (s.backupSnapshot) {
-      const recordIds = (ids: string[]): void => {
-        report.outputs[Outputs.BackupSnapshotIds] = JSON.stringify(ids)
-      }
-      const ids = await ctx.step('Backup snapshots', () =>
-        takeBackupSnapshots(ctx, { vm, onTaken: recordIds })
-      )
-      recordIds(ids)
-    }
-    if (vm.generalized) {
-      ctx.log.info(
-        oneLine(
-          `VM '${vm.name}' is already generalized (an earlier attempt got this far): going on to the image`
-        )
-      )
-    } else {
-      if (pre.deprovision)
-        await ctx.step('Generalize the OS (Run Command)', () => generalizeGuest(ctx, vm))
-      if (s.generalize) {
-        await ctx.step('Deallocate VM', () => deallocateVm(ctx, vm))
-        await ctx.step('Mark VM generalized', () => markGeneralized(ctx, vm))
-      }
-    }
-    content = { kind: 'vm', vmId: vm.id }
-  } else if (pre.mode === 'build') {
-    content = await buildAndCapture(ctx, pre)
   } else {
-    const result = await uploadImages(ctx, {
-      source: pre.settings,
-      inspected: pre.upload,
-      location: pre.source.location
-    })
-    report.outputs[Outputs.UploadedBytes] = String(result.uploadedBytes)
-    content = result.content
+    content = await prepareContent(ctx, pre)
   }
 
   let managedImageId: string | undefined
@@ -84,24 +128,7 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
   const buildRemoval =
     pre.mode === 'build' && managedImageId !== undefined ? removeBuildResources(ctx) : undefined
   try {
-    if (plan.gallery && pre.gallery) {
-      const target = plan.gallery
-      const gp = pre.gallery
-      const versionContent: ImageContent | undefined =
-        managedImageId !== undefined ? { kind: 'managed-image', imageId: managedImageId } : content
-      const version = await ctx.step('Gallery image version', () =>
-        publishGalleryVersion(ctx, { target, pre: gp, content: versionContent, source: pre.source })
-      )
-      report.outputs[Outputs.GalleryImageVersionId] = version.id
-      report.outputs[Outputs.GalleryImageVersion] = version.version
-      report.outputs[Outputs.ImageId] = version.id
-      report.outputs[Outputs.Location] = version.location
-      if (target.keepVersions > 0) {
-        await ctx.step('Prune old versions', () =>
-          pruneGalleryVersions(ctx, { target, keepVersion: version.version })
-        )
-      }
-    }
+    await publishToGallery(ctx, pre, content, managedImageId)
   } finally {
     // Never left running behind a failure: cleanup after it must not race the same deletions.
     await buildRemoval

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { cliSessionSubscription } from './azure/cli-session.js'
 import { State } from './constants.js'
+import { errorMessage } from './error-message.js'
 import type { Logger } from './log.js'
 import { runMain } from './main.js'
 import type { Runner } from './runner.js'
@@ -108,8 +109,8 @@ async function run(): Promise<number> {
 }
 
 const code = await run().catch((e: unknown) => {
-  core.error(`Unexpected failure: ${(e as Error).message}`)
-  core.debug(oneLine((e as Error).stack ?? ''))
+  core.error(`Unexpected failure: ${errorMessage(e)}`)
+  core.debug(oneLine(e instanceof Error ? (e.stack ?? '') : ''))
   return 1
 })
 // Exit explicitly: an abandoned poller (Sysprep's run command never reports) must not keep us alive.

@@ -7,6 +7,7 @@ import { Inputs } from './constants.js'
 import { InputError } from './input-error.js'
 import { isGuid, RESOURCE_GROUP_NAME, type NameRule } from './azure/names.js'
 import { tryParseResourceId, type ResourceRef } from './azure/resource-id.js'
+import { errorMessage } from './error-message.js'
 
 export { InputError }
 
@@ -139,6 +140,6 @@ export function parsed<T>(name: string, parse: () => T): T {
   try {
     return parse()
   } catch (e) {
-    throw new InputError(name, e instanceof Error ? e.message : String(e))
+    throw new InputError(name, errorMessage(e))
   }
 }

@@ -17,12 +17,13 @@ import {
 import { cleanUp } from './cleanup.js'
 import { connect } from './connect.js'
 import { execute } from './execute.js'
+import { errorMessage } from './error-message.js'
 import { describeFailure } from './failure.js'
 import { InputError, readPlan } from './inputs.js'
 import { createLedger, sealLedger, type Ledger } from './ledger.js'
 import { formatDuration } from './log.js'
 import { describePlan, type Plan } from './plan.js'
-import { decidedPlan, planLines, preflight, type Inspected } from './preflight.js'
+import { decidedPlan, planLines, preflight, type Inspected, type Preflight } from './preflight.js'
 import { readCustomizeScripts } from './build/customize-scripts.js'
 import { withBaseImageTag } from './execute-build.js'
 import { emptyReport, type Report } from './report.js'
@@ -84,36 +85,12 @@ export async function runMain(runner: Runner, deps: MainDeps = { connect }): Pro
     }
     tracker.enter('Check permissions')
     const decided = decidedPlan(plan, pre.mode === 'capture' && pre.deprovision)
-    const permissions = await checkPermissions(clients, decided, tracker.log, tracker.signal)
+    await refuseMissingPermissions(runner, clients, decided, tracker)
     const planned = planLines(plan, pre)
-    if (permissions !== 'unknown') {
-      // Missing where the resource's own permissions were read refuses; missing only as far as its
-      // resource group shows (the resource could not be read) warns.
-      const { certain, doubtful } = splitMissing(permissions)
-      if (certain.length > 0)
-        throw new StepFailure(describeMissing(certain, decided, plan.connection.clientId))
-      // One warning a scope; the scopes carry names from the inputs.
-      for (const line of doubtful.length > 0 ? describeDoubtful(doubtful).split('\n') : [])
-        runner.log.warning(oneLine(line))
-    }
     runner.log.info('Plan:')
     planned.forEach((l, i) => runner.log.info(oneLine(`  ${i + 1}. ${l}`)))
     if (plan.dryRun) {
-      report.sections.push({
-        title: 'Plan',
-        markdown: planned.map((l, i) => `${i + 1}. ${l}`).join('\n')
-      })
-      // The least-privilege role for exactly this run, from the table the preflight checked.
-      const role = JSON.stringify(customRoleDefinition(decided), null, 2)
-      runner.log.info('Least-privilege custom role for this run (az role definition create):')
-      // Its scopes carry resource group names from the inputs: printed inside a stop-commands block.
-      printUntrusted(runner.log, role)
-      report.sections.push({
-        title: 'Least-privilege role for this run',
-        markdown: `Create it with \`az role definition create --role-definition role.json\` and assign it on the scopes it lists:\n\n\`\`\`json\n${role}\n\`\`\``
-      })
-      // The version a real run would publish, as an output too (the summary lists it under Outputs).
-      if (pre.gallery) report.outputs[Outputs.GalleryImageVersion] = pre.gallery.version
+      reportDryRun(runner, report, { planned, decided, pre })
       return await finishSuccess(
         runner,
         plan,
@@ -131,6 +108,51 @@ export async function runMain(runner: Runner, deps: MainDeps = { connect }): Pro
   } finally {
     tracker.dispose()
   }
+}
+
+/**
+ * The permissions preflight: refuses when an action is missing where the resource's own permissions
+ * were read; warns when it is missing only as far as its resource group shows (the resource could
+ * not be read); goes on when the permissions cannot be read at all.
+ */
+async function refuseMissingPermissions(
+  runner: Runner,
+  clients: AzureClients,
+  decided: Plan,
+  tracker: RunTracker
+): Promise<void> {
+  const permissions = await checkPermissions(clients, decided, tracker.log, tracker.signal)
+  if (permissions === 'unknown') return
+  const { certain, doubtful } = splitMissing(permissions)
+  if (certain.length > 0)
+    throw new StepFailure(describeMissing(certain, decided, decided.connection.clientId))
+  // One warning a scope; the scopes carry names from the inputs.
+  for (const line of doubtful.length > 0 ? describeDoubtful(doubtful).split('\n') : [])
+    runner.log.warning(oneLine(line))
+}
+
+/** A dry run's report: the plan, the least-privilege role for it, the version it would publish. */
+function reportDryRun(
+  runner: Runner,
+  report: Report,
+  run: { planned: string[]; decided: Plan; pre: Preflight }
+): void {
+  const { planned, decided, pre } = run
+  report.sections.push({
+    title: 'Plan',
+    markdown: planned.map((l, i) => `${i + 1}. ${l}`).join('\n')
+  })
+  // The least-privilege role for exactly this run, from the table the preflight checked.
+  const role = JSON.stringify(customRoleDefinition(decided), null, 2)
+  runner.log.info('Least-privilege custom role for this run (az role definition create):')
+  // Its scopes carry resource group names from the inputs: printed inside a stop-commands block.
+  printUntrusted(runner.log, role)
+  report.sections.push({
+    title: 'Least-privilege role for this run',
+    markdown: `Create it with \`az role definition create --role-definition role.json\` and assign it on the scopes it lists:\n\n\`\`\`json\n${role}\n\`\`\``
+  })
+  // The version a real run would publish, as an output too (the summary lists it under Outputs).
+  if (pre.gallery) report.outputs[Outputs.GalleryImageVersion] = pre.gallery.version
 }
 
 function readPlanOrReport(runner: Runner): Plan | undefined {
@@ -179,9 +201,7 @@ async function inspectOrReport(
     runner.error(
       why !== undefined
         ? `${why === 'timeout' ? `Timed out after ${plan.timeoutMinutes} minute(s)` : 'Cancelled'} while reading the ${source.mode === 'upload' ? 'disk image files' : 'customization scripts'}.`
-        : e instanceof Error
-          ? e.message
-          : String(e)
+        : errorMessage(e)
     )
     return false
   }

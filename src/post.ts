@@ -12,6 +12,7 @@ import { connect } from './connect.js'
 import type { Plan } from './plan.js'
 import type { Runner } from './runner.js'
 import { oneLine } from './untrusted.js'
+import { errorMessage } from './error-message.js'
 
 /** What post reaches Azure through; tests pass their own `connect`. */
 export interface PostDeps {
@@ -55,7 +56,11 @@ export async function runPost(
     }
     const run: Plan = plan
     // The key the main step worked with (its state) must be the one these inputs give.
-    const kept = (JSON.parse(getState(State.Connection) || '{}') as { ownerKey?: unknown }).ownerKey
+    const connection: unknown = JSON.parse(getState(State.Connection) || '{}')
+    const kept =
+      typeof connection === 'object' && connection !== null && 'ownerKey' in connection
+        ? connection.ownerKey
+        : undefined
     if (kept !== undefined && kept !== run.owner.key) {
       log.warning("Post: the saved owner key is not this job's: nothing cleaned up.")
       return 0
@@ -85,7 +90,7 @@ export async function runPost(
     ]
     await runner.writeSummary(lines.join('\n') + '\n')
   } catch (e) {
-    log.warning(oneLine(`Post: cleanup could not run: ${(e as Error).message}`))
+    log.warning(oneLine(`Post: cleanup could not run: ${errorMessage(e)}`))
   }
   return 0
 }

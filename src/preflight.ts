@@ -108,8 +108,144 @@ export interface Inspected {
   scripts?: CustomizeScript[]
 }
 
+/** What preflight read of the source: the mode's branch of `Preflight` and the source's facts. */
+interface SourceRead {
+  read: SourcePreflight
+  source: SourceFacts
+}
+
+/** Capture: the VM named by 'source-vm', checked to be that VM and capturable as the plan asks. */
+async function readCaptureSource(ctx: RunContext, settings: CaptureSource): Promise<SourceRead> {
+  const { plan, clients, signal, log } = ctx
+  const vm = await readVm(clients, settings.vm, signal)
+  // Every write to the VM follows from this read: it must be the VM the user named, not one
+  // another subscription or a rewritten path leads to.
+  const named = resourceId(settings.vm, 'Microsoft.Compute', 'virtualMachines')
+  if (!sameResourceId(vm.id, named)) {
+    throw new StepFailure(
+      `Azure answered for 'source-vm' with VM ${oneLine(vm.id) || '(no ID)'}, not ${named}: nothing was changed.`
+    )
+  }
+  const decision = decideDeprovision(settings, vm)
+  const read: SourcePreflight = { mode: 'capture', settings, vm, deprovision: decision.run }
+  log.info(
+    oneLine(
+      `VM '${vm.name}': ${vm.osType}, ${vm.location}, Hyper-V ${vm.hyperVGeneration}, ${vm.architecture}, security ${vm.securityType}, ${vm.powerState}${vm.generalized ? ', generalized' : ''}, ${vm.disks.length - 1} data disk(s)`
+    )
+  )
+  const problems = captureProblems(plan, settings, vm)
+  if (problems.length > 0) throw new StepFailure(problems.join('\n'))
+  if (decision.warning) log.warning(oneLine(decision.warning))
+  const source: SourceFacts = {
+    osType: vm.osType,
+    osState: settings.generalize ? 'Generalized' : 'Specialized',
+    hyperVGeneration: vm.hyperVGeneration,
+    architecture: vm.architecture,
+    securityType: vm.securityType,
+    location: vm.location,
+    // Only Full gallery replication limits disk sizes (deallocated VMs' models lack them: read the disks).
+    ...(plan.gallery?.replicationMode === 'Full'
+      ? {
+          disks: await diskSizes(
+            ctx,
+            vm.disks.map(d => d.id)
+          )
+        }
+      : {})
+  }
+  return { read, source }
+}
+
+/** Build: the base image, size, quota and network the build VM would use (build-preflight.ts). */
+async function readBuildSource(
+  ctx: RunContext,
+  settings: BuildSource,
+  groupLocation: string,
+  scripts: CustomizeScript[]
+): Promise<SourceRead> {
+  const { plan, clients, signal, log } = ctx
+  // The existing definition decides the build VM's security type (read before anything is made).
+  const existingDefinition = plan.gallery
+    ? await readExistingDefinition({ clients, signal }, plan.gallery)
+    : undefined
+  const build = await checkBuild(
+    {
+      clients,
+      log,
+      signal,
+      subscriptionId: plan.subscriptionId,
+      resourceGroup: plan.resourceGroup,
+      owner: plan.owner,
+      location: plan.location,
+      groupLocation,
+      managedImageTarget: plan.managedImage !== undefined,
+      ...(existingDefinition ? { existingDefinition } : {})
+    },
+    settings
+  )
+  const read: SourcePreflight = { mode: 'build', settings, build, scripts }
+  const { image } = build
+  const osDiskGiB = settings.osDiskSizeGb ?? image.osDiskSizeGb
+  const source: SourceFacts = {
+    osType: image.osType,
+    osState: 'Generalized',
+    hyperVGeneration: image.hyperVGeneration,
+    architecture: image.architecture,
+    securityType: build.imageSecurityType,
+    location: build.location,
+    ...(image.plan ? { purchasePlan: image.plan } : {}),
+    ...(plan.gallery?.replicationMode === 'Full' && osDiskGiB !== undefined
+      ? { disks: [{ name: `${settings.names.vm} OS disk`, sizeGiB: osDiskGiB }] }
+      : {})
+  }
+  return { read, source }
+}
+
+/** Upload: the files main inspected, and the storage account's region when uploading through one. */
+async function readUploadSource(
+  ctx: RunContext,
+  settings: UploadSource,
+  upload: InspectedUpload | undefined,
+  groupLocation: string
+): Promise<SourceRead> {
+  // main inspects the files before connecting; their absence here is a bug, not a user error.
+  if (upload === undefined) throw new Error('preflight: the upload files were not inspected')
+  const read: SourcePreflight = { mode: 'upload', settings, upload }
+  const location = ctx.plan.location ?? groupLocation
+  if (settings.destination.kind === 'storage-account')
+    await checkStorageAccountRegion(ctx, settings.destination.account, location)
+  const source: SourceFacts = {
+    osType: settings.osType,
+    osState: settings.osState,
+    hyperVGeneration: settings.hyperVGeneration,
+    architecture: settings.architecture,
+    securityType: settings.securityType,
+    location,
+    disks: (upload?.disks ?? []).map(d => ({
+      name: d.path,
+      sizeGiB: Math.ceil(d.virtualSize / 1024 ** 3)
+    }))
+  }
+  return { read, source }
+}
+
+/** What the version will be made from: the managed image when there is one, else the VM or the uploads. */
+function sourceOrigin(plan: Plan): SourceOrigin {
+  return plan.source.mode === 'capture'
+    ? { kind: plan.managedImage ? 'managed-image' : 'vm', name: plan.source.vm.name }
+    : plan.source.mode === 'build'
+      ? { kind: plan.managedImage ? 'managed-image' : 'vm', name: plan.source.names.vm }
+      : {
+          kind: plan.managedImage
+            ? 'managed-image'
+            : plan.source.destination.kind === 'managed-disk'
+              ? 'disks'
+              : 'blobs',
+          name: plan.source.osDiskPath
+        }
+}
+
 export async function preflight(ctx: RunContext, inspected: Inspected): Promise<Preflight> {
-  const { upload } = inspected
   const { plan, clients, signal, log } = ctx
   // A missing group would read as "no image there yet" and fail only at the image, after the VM
   // was generalized: check each group the run writes to first.
@@ -118,122 +254,18 @@ export async function preflight(ctx: RunContext, inspected: Inspected): Promise<
   if (galleryGroup !== undefined && galleryGroup !== plan.resourceGroup) {
     await resourceGroupLocation(ctx, galleryGroup)
   }
-  let read: SourcePreflight
-  let source: SourceFacts
-  if (plan.source.mode === 'capture') {
-    const vm = await readVm(clients, plan.source.vm, signal)
-    // Every write to the VM follows from this read: it must be the VM the user named, not one
-    // another subscription or a rewritten path leads to.
-    const named = resourceId(plan.source.vm, 'Microsoft.Compute', 'virtualMachines')
-    if (!sameResourceId(vm.id, named)) {
-      throw new StepFailure(
-        `Azure answered for 'source-vm' with VM ${oneLine(vm.id) || '(no ID)'}, not ${named}: nothing was changed.`
-      )
-    }
-    const decision = decideDeprovision(plan.source, vm)
-    read = { mode: 'capture', settings: plan.source, vm, deprovision: decision.run }
-    log.info(
-      oneLine(
-        `VM '${vm.name}': ${vm.osType}, ${vm.location}, Hyper-V ${vm.hyperVGeneration}, ${vm.architecture}, security ${vm.securityType}, ${vm.powerState}${vm.generalized ? ', generalized' : ''}, ${vm.disks.length - 1} data disk(s)`
-      )
-    )
-    const problems = captureProblems(plan, plan.source, vm)
-    if (problems.length > 0) throw new StepFailure(problems.join('\n'))
-    if (decision.warning) log.warning(oneLine(decision.warning))
-    source = {
-      osType: vm.osType,
-      osState: plan.source.generalize ? 'Generalized' : 'Specialized',
-      hyperVGeneration: vm.hyperVGeneration,
-      architecture: vm.architecture,
-      securityType: vm.securityType,
-      location: vm.location,
-      // Only Full gallery replication limits disk sizes (deallocated VMs' models lack them: read the disks).
-      ...(plan.gallery?.replicationMode === 'Full'
-        ? {
-            disks: await diskSizes(
-              ctx,
-              vm.disks.map(d => d.id)
-            )
-          }
-        : {})
-    }
-  } else if (plan.source.mode === 'build') {
-    const settings = plan.source
-    // The existing definition decides the build VM's security type (read before anything is made).
-    const existingDefinition = plan.gallery
-      ? await readExistingDefinition({ clients, signal }, plan.gallery)
-      : undefined
-    const build = await checkBuild(
-      {
-        clients,
-        log,
-        signal,
-        subscriptionId: plan.subscriptionId,
-        resourceGroup: plan.resourceGroup,
-        owner: plan.owner,
-        location: plan.location,
-        groupLocation,
-        managedImageTarget: plan.managedImage !== undefined,
-        ...(existingDefinition ? { existingDefinition } : {})
-      },
-      settings
-    )
-    read = { mode: 'build', settings, build, scripts: inspected.scripts ?? [] }
-    const { image } = build
-    const osDiskGiB = settings.osDiskSizeGb ?? image.osDiskSizeGb
-    source = {
-      osType: image.osType,
-      osState: 'Generalized',
-      hyperVGeneration: image.hyperVGeneration,
-      architecture: image.architecture,
-      securityType: build.imageSecurityType,
-      location: build.location,
-      ...(image.plan ? { purchasePlan: image.plan } : {}),
-      ...(plan.gallery?.replicationMode === 'Full' && osDiskGiB !== undefined
-        ? { disks: [{ name: `${settings.names.vm} OS disk`, sizeGiB: osDiskGiB }] }
-        : {})
-    }
-  } else {
-    const u = plan.source
-    // main inspects the files before connecting; their absence here is a bug, not a user error.
-    if (upload === undefined) throw new Error('preflight: the upload files were not inspected')
-    read = { mode: 'upload', settings: u, upload }
-    const location = plan.location ?? groupLocation
-    if (u.destination.kind === 'storage-account')
-      await checkStorageAccountRegion(ctx, u.destination.account, location)
-    source = {
-      osType: u.osType,
-      osState: u.osState,
-      hyperVGeneration: u.hyperVGeneration,
-      architecture: u.architecture,
-      securityType: u.securityType,
-      location,
-      disks: (upload?.disks ?? []).map(d => ({
-        name: d.path,
-        sizeGiB: Math.ceil(d.virtualSize / 1024 ** 3)
-      }))
-    }
-  }
+  const { read, source } =
+    plan.source.mode === 'capture'
+      ? await readCaptureSource(ctx, plan.source)
+      : plan.source.mode === 'build'
+        ? await readBuildSource(ctx, plan.source, groupLocation, inspected.scripts ?? [])
+        : await readUploadSource(ctx, plan.source, inspected.upload, groupLocation)
   const deps: PreflightDeps = { clients, log, signal, run: plan.run, owner: plan.owner }
   const managedImage = plan.managedImage
     ? await checkManagedImage(deps, plan.managedImage)
     : undefined
-  // What the version will be made from: the managed image when there is one, else the VM or the uploads.
-  const origin: SourceOrigin =
-    plan.source.mode === 'capture'
-      ? { kind: plan.managedImage ? 'managed-image' : 'vm', name: plan.source.vm.name }
-      : plan.source.mode === 'build'
-        ? { kind: plan.managedImage ? 'managed-image' : 'vm', name: plan.source.names.vm }
-        : {
-            kind: plan.managedImage
-              ? 'managed-image'
-              : plan.source.destination.kind === 'managed-disk'
-                ? 'disks'
-                : 'blobs',
-            name: plan.source.osDiskPath
-          }
   const gallery = plan.gallery
-    ? await checkGalleryTarget(deps, { target: plan.gallery, source, origin })
+    ? await checkGalleryTarget(deps, { target: plan.gallery, source, origin: sourceOrigin(plan) })
     : undefined
   return { ...read, source, managedImage, gallery }
 }

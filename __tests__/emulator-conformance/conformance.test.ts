@@ -129,6 +129,15 @@ function presence(actual: unknown, expected: unknown, paths: string[], source: s
 
 const body = (f: Fixture, i: number): Json => f.interactions[i].response.body as Json
 
+/** A recorded synchronous reply without a body (generalize): same status, no LRO headers, no body. */
+async function replaySyncEmpty(f: Fixture, rr: Replayer): Promise<void> {
+  const x = f.interactions[0]
+  const got = await rr.send(x.request.method, x.request.uri)
+  same(got.status, x.response.status, cite(f), 'status')
+  same(lroHeaders(got.headers), [], cite(f), 'LRO headers')
+  same(got.body, undefined, cite(f), 'body')
+}
+
 describe('virtual machines', () => {
   it('GET $expand=instanceView of a running VM (test_vm_capture_zone_resilient_image)', async () => {
     const f = load('vm-get-running')
@@ -251,11 +260,36 @@ describe('virtual machines', () => {
       osType: 'Linux',
       powerState: 'deallocated'
     })
-    const x = f.interactions[0]
-    const got = await rr.send(x.request.method, x.request.uri)
-    same(got.status, x.response.status, cite(f), 'status')
-    same(lroHeaders(got.headers), [], cite(f), 'LRO headers')
-    same(got.body, undefined, cite(f), 'body')
+    await replaySyncEmpty(f, rr)
+  })
+
+  it('powerOff alone, then generalize 200 and an image PUT 201 from that stopped VM (test_vm_generalize)', async () => {
+    const off = load('vm-poweroff')
+    const gen = load('vm-generalize-stopped')
+    const img = load('image-put-from-stopped-vm')
+    const rr = await start(img)
+    rr.emu.addResourceGroup('cli_test_generalize_vm000001', 'westus')
+    rr.emu.addVm({
+      resourceGroup: 'cli_test_generalize_vm000001',
+      name: 'vm-generalize',
+      location: 'westus',
+      osType: 'Linux'
+    })
+    // The recording's order: stop (not deallocate), generalize, image.
+    await replayLro(off, rr)
+    await replaySyncEmpty(gen, rr)
+    const { initial } = await replayLro(img, rr, 2)
+    // The recorded VM's OS disk is unmanaged (blobUri): only fields that do not depend on it.
+    const os = [
+      'properties.storageProfile.osDisk.osType',
+      'properties.storageProfile.osDisk.osState',
+      'properties.storageProfile.osDisk.caching',
+      'properties.hyperVGeneration',
+      'properties.sourceVirtualMachine.id'
+    ]
+    fields(initial.body, body(img, 0), os, cite(img, 0))
+    const final = await rr.send('GET', img.interactions[2].request.uri)
+    fields(final.body, body(img, 2), os, cite(img, 2))
   })
 
   it('runCommand RunShellScript: 202 AO + Location, one ProvisioningState/succeeded status holding [stdout] and [stderr] (test_vm_run_command_e2e)', async () => {

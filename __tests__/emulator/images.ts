@@ -65,8 +65,10 @@ function storageProfileFrom(
         "Creating an image with sourceVirtualMachine source that has CPU Architecture 'Arm64' is not supported. Please select a source resource with a supported CPU Architecture: 'x64'."
       )
     // Only "generalized" is required: an image from a VM that was powered off and generalized,
-    // not deallocated, is accepted (REC/test_vm_generalize.yaml). Text: ansible/ansible#37158;
-    // status 409 as for the other OperationNotAllowed refusals (unverified).
+    // not deallocated, is accepted (REC/test_vm_generalize.yaml). Text: ansible/ansible#37158 and
+    // Learn's template "The operation '{0}' requires the Virtual Machine '{1}' to be Generalized."
+    // (virtual-machines/error-messages.md). The 409, and the refusal at the request rather than in
+    // the operation (the SDK error quoted in #37158 does not tell), are unverified (README).
     if (!vm.state.generalized)
       fail(
         409,

@@ -341,10 +341,24 @@ export function vmAction(ctx: Ctx, id: string, action: string): Reply {
     }
     case 'generalize': {
       // Synchronous 200 (VirtualMachines_Generalize), also right after powerOff alone
-      // (REC/test_vm_generalize.yaml). A running VM: "Operation 'generalize' is not allowed on VM
-      // 'myVM' since the VM is ru[nning]" (azure-docs#86809); other transitional states unverified.
+      // (REC/test_vm_generalize.yaml). Refusals at the request, in the wording of Learn's "Common
+      // VM error codes" (virtual-machines/error-messages.md): a running VM "… since the VM is
+      // running. Please power off explicitly in case you shut down the VM from inside the guest
+      // operating system." (its start, for generalize: azure-docs#86809); while a power operation
+      // is under way "… since another operation is in progress." (the state it applies to, and
+      // the 409 of both, unverified: README).
+      if (s.powerState === 'running')
+        notAllowed(
+          'generalize',
+          vm,
+          'is running. Please power off explicitly in case you shut down the VM from inside the guest operating system'
+        )
       if (s.powerState !== 'deallocated' && s.powerState !== 'stopped')
-        notAllowed('generalize', vm, `is ${s.powerState}`)
+        fail(
+          409,
+          'OperationNotAllowed',
+          `Operation 'generalize' is not allowed on VM '${vm.body.name}' since another operation is in progress.`
+        )
       s.generalized = true
       return { status: 200 }
     }

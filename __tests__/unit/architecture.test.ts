@@ -12,6 +12,7 @@ const SRC = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src')
 /** Plain data and leaf helpers every layer may use (top-level files of src/). */
 const BASE = new Set([
   'constants.ts',
+  'error-message.ts',
   'input-error.ts',
   'ledger.ts',
   'log.ts',

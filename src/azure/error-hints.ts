@@ -195,8 +195,13 @@ const BY_MESSAGE: ReadonlyArray<{
       'Another Run Command is still running on the VM: wait for it to finish (or cancel it in the portal) and re-run.'
     ]
   },
+  // Azure: "The operation 'Create Image' requires the Virtual Machine '<vm>' to be Generalized."
+  // (ansible/ansible#37158; Learn virtual-machines/error-messages.md).
   {
-    when: m => /not generalized|must be generalized|generalized vm|osstate/i.test(m),
+    when: m =>
+      /not generalized|must be generalized|generalized vm|osstate|requires the virtual machine .* to be generalized/i.test(
+        m
+      ),
     lines: [
       "An image of this kind needs a generalized VM: keep 'generalize: true' (and 'deprovision: true' unless the OS was generalized inside the VM), or capture a specialized image into a gallery with 'generalize: false'."
     ]
@@ -205,8 +210,10 @@ const BY_MESSAGE: ReadonlyArray<{
     when: (m, _c, operation) =>
       (/generaliz/i.test(operation) || /generaliz/i.test(m)) &&
       /running|deallocat|stopped|power ?state/i.test(m),
+    // Azure takes a VM stopped by powerOff alone (REC test_vm_generalize.yaml) and refuses a running
+    // one: "… since the VM is running. Please power off explicitly …" (error-messages.md, #86809).
     lines: [
-      'The VM must be stopped (deallocated) before it is generalized. The action deallocates it first; if something started it again in between, re-run.'
+      'The VM must be stopped (powered off or deallocated) before Azure marks it generalized. The action deallocates it first, so something started it again in between (a person, a schedule, another job): keep it stopped during the run, then re-run.'
     ]
   },
   {

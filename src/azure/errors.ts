@@ -117,6 +117,60 @@ function errorMessage(e: ErrorLike | undefined, fallback: unknown): string {
   }
 }
 
+/** A failed long-running operation: its code and message live only in the text; recover them. */
+function recoverLroFailure(
+  text: string,
+  knownCode: string | undefined
+): { message: string; code: string | undefined } {
+  let message = text
+  let code = knownCode
+  const lro = LRO_FAILED.exec(message)
+  if (lro && !code) {
+    if (lro[1] && lro[1] !== 'undefined') code = lro[1]
+    if (lro[2]) message = lro[2]
+  } else if (!lro) {
+    // The same text quoted inside a step's own message ("Creating … failed: The long-running …").
+    const quoted = LRO_FAILED_QUOTED.exec(message)
+    if (quoted) {
+      if (!code && quoted[1] !== 'undefined') code = quoted[1]
+      message = message.replace(LRO_FAILED_QUOTED, (_m, c: string) => `${c}: `)
+    }
+  }
+  return { message, code }
+}
+
+/** The log lines under the summary, before the hints: status, request, body, credential, ids. */
+function detailLines(
+  e: ErrorLike | undefined,
+  body: ErrorBody | undefined,
+  ids: { statusCode?: number; requestId?: string; correlationId?: string }
+): string[] {
+  const { statusCode, requestId, correlationId } = ids
+  const details: string[] = []
+  if (statusCode !== undefined) details.push(`HTTP status: ${statusCode}`)
+  if (e?.request?.method && e.request.url) {
+    details.push(`Request: ${e.request.method} ${redactUrl(e.request.url.replace(/\?.*$/, ''))}`)
+  }
+  if (body?.target) details.push(`Target: ${oneLine(body.target)}`)
+  for (const inner of body?.details ?? []) {
+    details.push(
+      `Detail: ${inner.code ?? '?'}: ${oneLine(inner.message ?? '')}${inner.target ? ` (target ${oneLine(inner.target)})` : ''}`
+    )
+  }
+  for (const info of body?.additionalInfo ?? []) {
+    details.push(
+      `Additional info (${info.type ?? 'info'}): ${oneLine(JSON.stringify(info.info ?? {}))}`
+    )
+  }
+  for (const inner of aggregateMessages(e)) details.push(`Credential: ${oneLine(inner)}`)
+  if (requestId) details.push(`Request id: ${requestId}`)
+  if (correlationId) details.push(`Correlation id: ${correlationId}`)
+  if (e?.errorResponse?.correlationId)
+    details.push(`Entra ID correlation id: ${e.errorResponse.correlationId}`)
+  if (e?.errorResponse?.traceId) details.push(`Entra ID trace id: ${e.errorResponse.traceId}`)
+  return details
+}
+
 export function describeAzureError(
   error: unknown,
   operation: string,
@@ -142,19 +196,10 @@ export function describeAzureError(
   if (body?.message && (message === '' || /^Unexpected status code/.test(message)))
     message = body.message
 
-  // A failed long-running operation: code and message live only in the text.
-  const lro = LRO_FAILED.exec(message)
-  if (lro && !code) {
-    if (lro[1] && lro[1] !== 'undefined') code = lro[1]
-    if (lro[2]) message = lro[2]
-  } else if (!lro) {
-    // The same text quoted inside a step's own message ("Creating … failed: The long-running …").
-    const quoted = LRO_FAILED_QUOTED.exec(message)
-    if (quoted) {
-      if (!code && quoted[1] !== 'undefined') code = quoted[1]
-      message = message.replace(LRO_FAILED_QUOTED, (_m, c: string) => `${c}: `)
-    }
-  }
+  const recovered = recoverLroFailure(message, code)
+  message = recovered.message
+  code = recovered.code
+
   // A step's wrapper error keeps Azure's facts (code, request id) in its cause.
   const inner =
     e?.cause !== undefined && e.cause !== error ? describeAzureError(e.cause, operation) : undefined
@@ -181,28 +226,7 @@ export function describeAzureError(
     requestId ? ` (request id ${requestId})` : ''
   }`
 
-  const details: string[] = []
-  if (statusCode !== undefined) details.push(`HTTP status: ${statusCode}`)
-  if (e?.request?.method && e.request.url) {
-    details.push(`Request: ${e.request.method} ${redactUrl(e.request.url.replace(/\?.*$/, ''))}`)
-  }
-  if (body?.target) details.push(`Target: ${oneLine(body.target)}`)
-  for (const inner of body?.details ?? []) {
-    details.push(
-      `Detail: ${inner.code ?? '?'}: ${oneLine(inner.message ?? '')}${inner.target ? ` (target ${oneLine(inner.target)})` : ''}`
-    )
-  }
-  for (const info of body?.additionalInfo ?? []) {
-    details.push(
-      `Additional info (${info.type ?? 'info'}): ${oneLine(JSON.stringify(info.info ?? {}))}`
-    )
-  }
-  for (const inner of aggregateMessages(e)) details.push(`Credential: ${oneLine(inner)}`)
-  if (requestId) details.push(`Request id: ${requestId}`)
-  if (correlationId) details.push(`Correlation id: ${correlationId}`)
-  if (e?.errorResponse?.correlationId)
-    details.push(`Entra ID correlation id: ${e.errorResponse.correlationId}`)
-  if (e?.errorResponse?.traceId) details.push(`Entra ID trace id: ${e.errorResponse.traceId}`)
+  const details = detailLines(e, body, { statusCode, requestId, correlationId })
   for (const line of hintsFor({
     code,
     message: `${message} ${(body?.details ?? []).map(d => d.message).join(' ')}`,

@@ -15,7 +15,7 @@
  */
 import type { AzureClients } from './clients.js'
 import type { Logger } from '../log.js'
-import type { BuildSource, Plan } from '../plan.js'
+import type { BuildSource, CaptureSource, Plan, UploadSource } from '../plan.js'
 import { roleForAction } from './roles.js'
 import { oneLine } from '../untrusted.js'
 
@@ -121,87 +121,98 @@ export function requiredActions(plan: Plan): RequiredPermissions[] {
   scopes.add(main, [RESOURCE_GROUP_READ])
 
   const source = plan.source
-  if (source.mode === 'capture') {
-    const vm = source.vm
-    const vmActions = [
-      `${COMPUTE}/virtualMachines/read`,
-      `${COMPUTE}/virtualMachines/instanceView/read`,
-      // The OS disk's properties (security type, generation) are read to plan the targets.
-      `${COMPUTE}/disks/read`
+  if (source.mode === 'capture') addCaptureActions(scopes, main, plan, source)
+  else if (source.mode === 'build') addBuildActions(scopes, main, source)
+  else addUploadActions(scopes, main, plan, source)
+  addTargetActions(scopes, plan)
+  return scopes.list()
+}
+
+/** Capture mode: reading the VM and its disks, and what the plan does to them. */
+function addCaptureActions(scopes: ScopeSet, main: Scope, plan: Plan, source: CaptureSource): void {
+  const vm = source.vm
+  const vmActions = [
+    `${COMPUTE}/virtualMachines/read`,
+    `${COMPUTE}/virtualMachines/instanceView/read`,
+    // The OS disk's properties (security type, generation) are read to plan the targets.
+    `${COMPUTE}/disks/read`
+  ]
+  if (source.generalize) {
+    vmActions.push(
+      `${COMPUTE}/virtualMachines/deallocate/action`,
+      `${COMPUTE}/virtualMachines/generalize/action`,
+      VM_OPERATION_STATUS
+    )
+  }
+  // `auto` before the preflight decided it (see decidedPlan): a running VM would need it.
+  if (source.deprovision === true || (source.deprovision === 'auto' && source.generalize)) {
+    // The action form of Run Command (POST …/runCommand), not the managed runCommands resource.
+    vmActions.push(`${COMPUTE}/virtualMachines/runCommand/action`, VM_OPERATION_STATUS)
+  }
+  if (source.deleteSourceVm)
+    vmActions.push(`${COMPUTE}/virtualMachines/delete`, VM_OPERATION_STATUS)
+  // A gallery image version made straight from the VM needs "write permission on the Virtual
+  // Machine" (shared-image-galleries.md, "RBAC Permissions required to create an ACG Image").
+  if (plan.gallery && !plan.managedImage) vmActions.push(`${COMPUTE}/virtualMachines/write`)
+  if (source.backupSnapshot) {
+    // A snapshot with createOption Copy reads the source disk through its access SAS: Azure checks
+    // disks/beginGetAccess/action on the source (as the built-in Disk Snapshot Contributor grants).
+    vmActions.push(`${COMPUTE}/disks/beginGetAccess/action`, DISK_OPERATION_STATUS)
+    // The snapshots themselves go into `resource-group` (the VM's unless set otherwise).
+    scopes.add(main, [
+      `${COMPUTE}/snapshots/read`,
+      `${COMPUTE}/snapshots/write`,
+      DISK_OPERATION_STATUS
+    ])
+  }
+  scopes.add(resourceScope(vm, 'virtualMachines'), vmActions)
+}
+
+/** Upload mode: temporary managed disks in `resource-group`, or page blobs in the account. */
+function addUploadActions(scopes: ScopeSet, main: Scope, plan: Plan, source: UploadSource): void {
+  const destination = source.destination
+  if (destination.kind === 'managed-disk') {
+    const diskActions = [
+      `${COMPUTE}/disks/read`,
+      `${COMPUTE}/disks/write`,
+      `${COMPUTE}/disks/beginGetAccess/action`,
+      `${COMPUTE}/disks/endGetAccess/action`,
+      DISK_OPERATION_STATUS
     ]
-    if (source.generalize) {
-      vmActions.push(
-        `${COMPUTE}/virtualMachines/deallocate/action`,
-        `${COMPUTE}/virtualMachines/generalize/action`,
-        VM_OPERATION_STATUS
-      )
-    }
-    // `auto` before the preflight decided it (see decidedPlan): a running VM would need it.
-    if (source.deprovision === true || (source.deprovision === 'auto' && source.generalize)) {
-      // The action form of Run Command (POST …/runCommand), not the managed runCommands resource.
-      vmActions.push(`${COMPUTE}/virtualMachines/runCommand/action`, VM_OPERATION_STATUS)
-    }
-    if (source.deleteSourceVm)
-      vmActions.push(`${COMPUTE}/virtualMachines/delete`, VM_OPERATION_STATUS)
-    // A gallery image version made straight from the VM needs "write permission on the Virtual
-    // Machine" (shared-image-galleries.md, "RBAC Permissions required to create an ACG Image").
-    if (plan.gallery && !plan.managedImage) vmActions.push(`${COMPUTE}/virtualMachines/write`)
-    if (source.backupSnapshot) {
-      // A snapshot with createOption Copy reads the source disk through its access SAS: Azure checks
-      // disks/beginGetAccess/action on the source (as the built-in Disk Snapshot Contributor grants).
-      vmActions.push(`${COMPUTE}/disks/beginGetAccess/action`, DISK_OPERATION_STATUS)
-      // The snapshots themselves go into `resource-group` (the VM's unless set otherwise).
-      scopes.add(main, [
-        `${COMPUTE}/snapshots/read`,
-        `${COMPUTE}/snapshots/write`,
-        DISK_OPERATION_STATUS
+    // The upload disks are removed once the image exists, and by the post step after a failure.
+    if (!source.keepUpload) diskActions.push(`${COMPUTE}/disks/delete`)
+    scopes.add(main, diskActions)
+  } else {
+    const dataActions = [`${BLOBS}/read`, `${BLOBS}/write`]
+    if (!source.keepUpload) dataActions.push(`${BLOBS}/delete`)
+    const account = destination.account
+    scopes.add(
+      {
+        subscriptionId: account.subscriptionId,
+        resourceGroup: account.resourceGroup,
+        resource: { provider: 'Microsoft.Storage', type: 'storageAccounts', name: account.name }
+      },
+      [
+        `${STORAGE}/read`,
+        `${STORAGE}/blobServices/containers/read`,
+        `${STORAGE}/blobServices/containers/write`
+      ],
+      dataActions,
+      // Without a blob data role the uploader signs with the account key instead.
+      [`${STORAGE}/listKeys/action`]
+    )
+    // A gallery image version from a VHD needs "Microsoft.Storage/storageAccounts/listKeys/action
+    // (or) Storage Account Contributor on the storage account" (shared-image-galleries.md).
+    if (plan.gallery && !plan.managedImage) {
+      scopes.add(resourceScope(account, 'storageAccounts', 'Microsoft.Storage'), [
+        `${STORAGE}/listKeys/action`
       ])
     }
-    scopes.add(resourceScope(vm, 'virtualMachines'), vmActions)
-  } else if (source.mode === 'build') {
-    addBuildActions(scopes, main, source)
-  } else {
-    const destination = source.destination
-    if (destination.kind === 'managed-disk') {
-      const diskActions = [
-        `${COMPUTE}/disks/read`,
-        `${COMPUTE}/disks/write`,
-        `${COMPUTE}/disks/beginGetAccess/action`,
-        `${COMPUTE}/disks/endGetAccess/action`,
-        DISK_OPERATION_STATUS
-      ]
-      // The upload disks are removed once the image exists, and by the post step after a failure.
-      if (!source.keepUpload) diskActions.push(`${COMPUTE}/disks/delete`)
-      scopes.add(main, diskActions)
-    } else {
-      const dataActions = [`${BLOBS}/read`, `${BLOBS}/write`]
-      if (!source.keepUpload) dataActions.push(`${BLOBS}/delete`)
-      const account = destination.account
-      scopes.add(
-        {
-          subscriptionId: account.subscriptionId,
-          resourceGroup: account.resourceGroup,
-          resource: { provider: 'Microsoft.Storage', type: 'storageAccounts', name: account.name }
-        },
-        [
-          `${STORAGE}/read`,
-          `${STORAGE}/blobServices/containers/read`,
-          `${STORAGE}/blobServices/containers/write`
-        ],
-        dataActions,
-        // Without a blob data role the uploader signs with the account key instead.
-        [`${STORAGE}/listKeys/action`]
-      )
-      // A gallery image version from a VHD needs "Microsoft.Storage/storageAccounts/listKeys/action
-      // (or) Storage Account Contributor on the storage account" (shared-image-galleries.md).
-      if (plan.gallery && !plan.managedImage) {
-        scopes.add(resourceScope(account, 'storageAccounts', 'Microsoft.Storage'), [
-          `${STORAGE}/listKeys/action`
-        ])
-      }
-    }
   }
+}
 
+/** The image targets: the managed image and the gallery version, each where it lives. */
+function addTargetActions(scopes: ScopeSet, plan: Plan): void {
   if (plan.managedImage) {
     const imageActions = [`${COMPUTE}/images/read`, `${COMPUTE}/images/write`, VM_OPERATION_STATUS]
     if (plan.managedImage.overwrite) imageActions.push(`${COMPUTE}/images/delete`)
@@ -225,8 +236,6 @@ export function requiredActions(plan: Plan): RequiredPermissions[] {
     }
     scopes.add(resourceScope(g.gallery, 'galleries'), galleryActions)
   }
-
-  return scopes.list()
 }
 
 const NETWORK = 'Microsoft.Network'
@@ -382,42 +391,9 @@ export async function checkPermissions(
       )
       continue
     }
-    const r = scope.resource
-    const forGroup = (): Promise<PermissionEntry[]> =>
-      collect(
-        clients.authorization.permissions.listForResourceGroup(scope.resourceGroup, {
-          abortSignal: signal
-        })
-      )
-    let permissions: PermissionEntry[]
-    let readAtResourceGroup = false
+    let read: ScopePermissions
     try {
-      if (r === undefined) {
-        permissions = await forGroup()
-      } else {
-        try {
-          permissions = await collect(
-            clients.authorization.permissions.listForResource(
-              scope.resourceGroup,
-              r.provider,
-              '',
-              r.type,
-              r.name,
-              { abortSignal: signal }
-            )
-          )
-        } catch (error) {
-          // The resource may not exist yet (a gallery or image this run creates): read its group.
-          if (signal?.aborted) throw error
-          log.debug(
-            oneLine(
-              `Could not read permissions on ${armScope(scope)} (${describe(error)}); reading them on its resource group.`
-            )
-          )
-          permissions = await forGroup()
-          readAtResourceGroup = true
-        }
-      }
+      read = await readScopePermissions(clients, scope, log, signal)
     } catch (error) {
       log.warning(
         oneLine(
@@ -426,6 +402,7 @@ export async function checkPermissions(
       )
       return 'unknown'
     }
+    const { permissions, readAtResourceGroup } = read
     const missing = missingActions(required, permissions)
     log.debug(
       oneLine(
@@ -446,6 +423,51 @@ export async function checkPermissions(
     }
   }
   return result
+}
+
+interface ScopePermissions {
+  permissions: PermissionEntry[]
+  /** The resource's own permissions could not be read: these are its resource group's. */
+  readAtResourceGroup: boolean
+}
+
+/** The caller's permissions at one scope: on the resource when there is one, else its group. */
+async function readScopePermissions(
+  clients: Pick<AzureClients, 'authorization'>,
+  scope: Scope,
+  log: Logger,
+  signal?: AbortSignal
+): Promise<ScopePermissions> {
+  const r = scope.resource
+  const forGroup = (): Promise<PermissionEntry[]> =>
+    collect(
+      clients.authorization.permissions.listForResourceGroup(scope.resourceGroup, {
+        abortSignal: signal
+      })
+    )
+  if (r === undefined) return { permissions: await forGroup(), readAtResourceGroup: false }
+  try {
+    const permissions = await collect(
+      clients.authorization.permissions.listForResource(
+        scope.resourceGroup,
+        r.provider,
+        '',
+        r.type,
+        r.name,
+        { abortSignal: signal }
+      )
+    )
+    return { permissions, readAtResourceGroup: false }
+  } catch (error) {
+    // The resource may not exist yet (a gallery or image this run creates): read its group.
+    if (signal?.aborted) throw error
+    log.debug(
+      oneLine(
+        `Could not read permissions on ${armScope(scope)} (${describe(error)}); reading them on its resource group.`
+      )
+    )
+    return { permissions: await forGroup(), readAtResourceGroup: true }
+  }
 }
 
 async function collect(list: AsyncIterable<PermissionEntry>): Promise<PermissionEntry[]> {

@@ -41,6 +41,7 @@ import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/ident
 import type { Logger } from '../log.js'
 import { parseJson } from './json.js'
 import { oneLine } from '../untrusted.js'
+import { errorMessage } from '../error-message.js'
 
 export interface PolicyEntry {
   policy: PipelinePolicy
@@ -176,9 +177,9 @@ export function tokenRefreshPolicy(options: TokenRefreshOptions): PipelinePolicy
       } catch (error) {
         log.warning(
           oneLine(
-            `Azure rejected the access token (${code}) and a new one could not be obtained: ${
-              error instanceof Error ? error.message : String(error)
-            }`
+            `Azure rejected the access token (${code}) and a new one could not be obtained: ${errorMessage(
+              error
+            )}`
           )
         )
         return response

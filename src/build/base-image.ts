@@ -22,7 +22,7 @@ import type {
 import type { AzureClients } from '../azure/clients.js'
 import { getOrUndefined } from '../azure/not-found.js'
 import { normaliseRegion } from '../azure/region.js'
-import { resourceId } from '../azure/resource-id.js'
+import { resourceId, type ResourceRef } from '../azure/resource-id.js'
 import type { Architecture, BaseImage, HyperVGeneration, OsType } from '../plan.js'
 import { StepFailure } from '../run-context.js'
 import { oneLine } from '../untrusted.js'
@@ -197,6 +197,34 @@ async function managedImage(
   }
 }
 
+/** 'latest' of a gallery definition: its newest succeeded version not excluded from latest. */
+async function newestUsableVersion(
+  clients: AzureClients,
+  base: { gallery: ResourceRef; definition: string },
+  signal: AbortSignal
+): Promise<string> {
+  const { gallery: g, definition } = base
+  const usable: string[] = []
+  for await (const v of clients.compute.galleryImageVersions.listByGalleryImage(
+    g.resourceGroup,
+    g.name,
+    definition,
+    { abortSignal: signal }
+  )) {
+    if (v.provisioningState === 'Succeeded' && v.publishingProfile?.excludeFromLatest !== true)
+      usable.push(v.name ?? '')
+  }
+  const newest = newestVersion(usable.filter(v => v !== ''))
+  if (newest === undefined) {
+    throw new StepFailure(
+      oneLine(
+        `Input 'base-image': gallery image definition '${definition}' has no succeeded version that is not excluded from latest.`
+      )
+    )
+  }
+  return newest
+}
+
 async function gallery(
   clients: AzureClients,
   base: Extract<BaseImage, { kind: 'gallery-definition' | 'gallery-version' }>,
@@ -218,30 +246,10 @@ async function gallery(
       )
     )
   }
-  let version: string
-  if (base.kind === 'gallery-version') {
-    version = base.version
-  } else {
-    const usable: string[] = []
-    for await (const v of clients.compute.galleryImageVersions.listByGalleryImage(
-      g.resourceGroup,
-      g.name,
-      definition,
-      { abortSignal: signal }
-    )) {
-      if (v.provisioningState === 'Succeeded' && v.publishingProfile?.excludeFromLatest !== true)
-        usable.push(v.name ?? '')
-    }
-    const newest = newestVersion(usable.filter(v => v !== ''))
-    if (newest === undefined) {
-      throw new StepFailure(
-        oneLine(
-          `Input 'base-image': gallery image definition '${definition}' has no succeeded version that is not excluded from latest.`
-        )
-      )
-    }
-    version = newest
-  }
+  const version =
+    base.kind === 'gallery-version'
+      ? base.version
+      : await newestUsableVersion(clients, { gallery: g, definition }, signal)
   const found = await getOrUndefined(
     clients.compute.galleryImageVersions.get(g.resourceGroup, g.name, definition, version, {
       abortSignal: signal

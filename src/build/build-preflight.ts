@@ -18,6 +18,7 @@ import { oneLine } from '../untrusted.js'
 import { readBaseImage, type BaseImageFacts, type PurchasePlan } from './base-image.js'
 import { readGivenSubnet, TEMPORARY_ADDRESS_SPACE, type GivenSubnet } from './build-network.js'
 import { readBuildResource } from './build-cleanup.js'
+import { errorMessage } from '../error-message.js'
 
 /** What the Resource SKUs API says of the VM size in the region. */
 export interface SizeFacts {
@@ -215,7 +216,7 @@ async function readSize(
     if (signal.aborted) throw e
     log.warning(
       oneLine(
-        `Could not read the VM sizes offered in ${location} (${(e as Error).message}); the size '${vmSize}' is not checked against the image, Azure decides when the VM is created.`
+        `Could not read the VM sizes offered in ${location} (${errorMessage(e)}); the size '${vmSize}' is not checked against the image, Azure decides when the VM is created.`
       )
     )
     return { name: vmSize, hyperVGenerations: [], trustedLaunchDisabled: false }
@@ -279,7 +280,7 @@ async function checkQuota(
     if (signal.aborted) throw e
     log.warning(
       oneLine(
-        `Could not read the vCPU quota in ${location} (${(e as Error).message}); going on, Azure decides when the VM is created.`
+        `Could not read the vCPU quota in ${location} (${errorMessage(e)}); going on, Azure decides when the VM is created.`
       )
     )
     return
@@ -332,7 +333,7 @@ async function checkTerms(
     if (signal.aborted) throw e
     log.warning(
       oneLine(
-        `Could not read whether the Marketplace terms of plan ${plan.publisher}/${plan.product}/${plan.name} are accepted (${(e as Error).message}); going on. If Azure refuses the VM, accept them once: ${accept}`
+        `Could not read whether the Marketplace terms of plan ${plan.publisher}/${plan.product}/${plan.name} are accepted (${errorMessage(e)}); going on. If Azure refuses the VM, accept them once: ${accept}`
       )
     )
     return

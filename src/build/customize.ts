@@ -32,7 +32,7 @@
  */
 import type { VirtualMachineRunCommandInstanceView } from '@azure/arm-compute'
 import { waitFor, waitUntil } from '../azure/operation.js'
-import { formatDuration } from '../log.js'
+import { formatDuration, type Logger } from '../log.js'
 import type { OsType, ResourceRef } from '../plan.js'
 import { StepFailure, type RunContext } from '../run-context.js'
 import { oneLine, printUntrusted } from '../untrusted.js'
@@ -46,6 +46,7 @@ import {
 } from './customize-outcome.js'
 import { restartVm } from './customize-restart.js'
 import type { CustomizeScript } from './customize-scripts.js'
+import { errorMessage } from '../error-message.js'
 
 export type { CustomizeScript } from './customize-scripts.js'
 
@@ -121,6 +122,49 @@ interface CommandTarget {
   timeoutSeconds: number
 }
 
+type PrintOutput = (view: VirtualMachineRunCommandInstanceView, end: boolean) => void
+
+/** Prints a followed command's new output (stdout, then stderr) at each read, the rest at its end. */
+function outputPrinter(log: Logger, command: { label: string; follow: boolean }): PrintOutput {
+  const stdout = followStream()
+  const stderr = followStream()
+  return (view, end) => {
+    if (!command.follow) return
+    const out = stdout.update(view.output ?? '').lines + (end ? stdout.end() : '')
+    const err = stderr.update(view.error ?? '').lines + (end ? stderr.end() : '')
+    printUntrusted(log, out)
+    if (err.trim() !== '') {
+      log.info(oneLine(`stderr of ${command.label}:`))
+      printUntrusted(log, err)
+    }
+  }
+}
+
+/** One read of the command's instance view: its final view once it ended (or cannot start). */
+async function readRunCommand(
+  ctx: RunContext,
+  command: { vm: ResourceRef; name: string },
+  print: PrintOutput
+): Promise<{ done: VirtualMachineRunCommandInstanceView | undefined; state: string }> {
+  const { clients, signal } = ctx
+  const { vm, name } = command
+  const current = await clients.compute.virtualMachineRunCommands.getByVirtualMachine(
+    vm.resourceGroup,
+    vm.name,
+    name,
+    { expand: 'instanceView', abortSignal: signal }
+  )
+  const view = current.instanceView ?? {}
+  const state = view.executionState ?? 'Unknown'
+  const final = (FINAL_STATES as readonly string[]).includes(state)
+  // Provisioning failed: the platform could not start the script, and it never will.
+  const unstartable = !final && current.provisioningState?.toLowerCase() === 'failed'
+  print(view, final || unstartable)
+  if (final) return { done: view, state }
+  if (unstartable) return { done: { ...view, executionState: 'Failed' }, state: 'not started' }
+  return { done: undefined, state: oneLine(state) }
+}
+
 /** Sends one script as a managed Run Command, follows it to its end, deletes it. */
 async function runCommand(
   ctx: RunContext,
@@ -153,37 +197,10 @@ async function runCommand(
   // The PUT itself (a refusal throws here); its operation is not awaited: the instance view says more.
   await poller.submitted()
   try {
-    const stdout = followStream()
-    const stderr = followStream()
-    const print = (view: VirtualMachineRunCommandInstanceView, end: boolean): void => {
-      if (!command.follow) return
-      const out = stdout.update(view.output ?? '').lines + (end ? stdout.end() : '')
-      const err = stderr.update(view.error ?? '').lines + (end ? stderr.end() : '')
-      printUntrusted(log, out)
-      if (err.trim() !== '') {
-        log.info(oneLine(`stderr of ${command.label}:`))
-        printUntrusted(log, err)
-      }
-    }
+    const print = outputPrinter(log, command)
     const view = await waitUntil(
       `Script ${command.label}`,
-      async () => {
-        const current = await clients.compute.virtualMachineRunCommands.getByVirtualMachine(
-          vm.resourceGroup,
-          vm.name,
-          name,
-          { expand: 'instanceView', abortSignal: signal }
-        )
-        const view = current.instanceView ?? {}
-        const state = view.executionState ?? 'Unknown'
-        const final = (FINAL_STATES as readonly string[]).includes(state)
-        // Provisioning failed: the platform could not start the script, and it never will.
-        const unstartable = !final && current.provisioningState?.toLowerCase() === 'failed'
-        print(view, final || unstartable)
-        if (final) return { done: view, state }
-        if (unstartable) return { done: { ...view, executionState: 'Failed' }, state: 'not started' }
-        return { done: undefined, state: oneLine(state) }
-      },
+      () => readRunCommand(ctx, command, print),
       {
         log,
         signal,
@@ -226,7 +243,7 @@ async function deleteRunCommand(
     if (signal.aborted) return
     log.warning(
       oneLine(
-        `Could not delete run command '${name}' of VM '${vm.name}' (it goes with the VM): ${(error as Error).message}`
+        `Could not delete run command '${name}' of VM '${vm.name}' (it goes with the VM): ${errorMessage(error)}`
       )
     )
   }

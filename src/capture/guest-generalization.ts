@@ -225,15 +225,61 @@ async function deprovisionLinux(ctx: RunContext, vm: VmFacts, pollMs: number): P
   )
 }
 
+/** Sysprep's run command or the state check ended with the VM stopped: nothing is verified. */
+function stoppedBeforeReseal(vm: VmFacts, power: PowerState): Error {
+  return new Error(
+    `VM '${vm.name}' is ${power} before Sysprep reported ${RESEAL}: the generalization cannot be verified, and the VM was not generalized by Azure. ` +
+      `Check C:\\Windows\\System32\\Sysprep\\Panther\\setupact.log in the VM.`
+  )
+}
+
+/** The ImageState Windows records after Sysprep, read by a second, read-only Run Command. */
+async function readImageState(
+  ctx: RunContext,
+  vm: VmFacts,
+  timing: { limit: number; pollMs: number }
+): Promise<string> {
+  const { clients, signal } = ctx
+  const { limit, pollMs } = timing
+  const rg = parseResourceId(vm.id).resourceGroup
+  // A second, read-only command: the state as Windows records it now, not as the first script said.
+  const check = await watch(
+    ctx,
+    vm,
+    clients.compute.virtualMachines.runCommand(
+      rg,
+      vm.name,
+      { commandId: 'RunPowerShellScript', script: WINDOWS_IMAGE_STATE },
+      { abortSignal: signal }
+    ),
+    {
+      what: `ImageState of '${vm.name}'`,
+      limitMs: Math.min(5 * 60_000, limit),
+      pollMs,
+      until: ({ output, power }) => output !== undefined || stoppedStates.includes(power)
+    }
+  )
+  if (check.output === undefined) {
+    if (!check.timedOut) throw stoppedBeforeReseal(vm, check.power)
+    throw new Error(
+      `Reading the ImageState of VM '${vm.name}' did not report within 5 minutes: Sysprep cannot be verified, and the VM was not generalized.`
+    )
+  }
+  // The state is the line that is an ImageState value (IMAGE_STATE_*): whatever else the guest
+  // prints around it (profile scripts, a noisy agent) is not the state.
+  return (
+    check.output.stdout
+      .split(/\r?\n/)
+      .map(l => l.trim())
+      .filter(l => /^IMAGE_STATE_[A-Z_]+$/.test(l))
+      .at(-1) ?? ''
+  )
+}
+
 async function sysprepWindows(ctx: RunContext, vm: VmFacts, pollMs: number): Promise<void> {
   const { plan, clients, log, signal } = ctx
   const rg = parseResourceId(vm.id).resourceGroup
   const limit = Math.min(SYSPREP_LIMIT_MS, plan.timeoutMinutes * 60_000)
-  const stoppedEarly = (power: PowerState): Error =>
-    new Error(
-      `VM '${vm.name}' is ${power} before Sysprep reported ${RESEAL}: the generalization cannot be verified, and the VM was not generalized by Azure. ` +
-        `Check C:\\Windows\\System32\\Sysprep\\Panther\\setupact.log in the VM.`
-    )
   log.info(
     oneLine(
       `Running Sysprep /generalize /oobe /mode:vm /quit in VM '${vm.name}' through Run Command, then waiting for ImageState ${RESEAL}`
@@ -262,38 +308,8 @@ async function sysprepWindows(ctx: RunContext, vm: VmFacts, pollMs: number): Pro
         `While that run command is in progress Azure refuses new ones with 409 "Run command extension execution is in progress" (for up to 90 minutes).`
     )
   }
-  if (sysprep.output === undefined) throw stoppedEarly(sysprep.power)
-  // A second, read-only command: the state as Windows records it now, not as the first script said.
-  const check = await watch(
-    ctx,
-    vm,
-    clients.compute.virtualMachines.runCommand(
-      rg,
-      vm.name,
-      { commandId: 'RunPowerShellScript', script: WINDOWS_IMAGE_STATE },
-      { abortSignal: signal }
-    ),
-    {
-      what: `ImageState of '${vm.name}'`,
-      limitMs: Math.min(5 * 60_000, limit),
-      pollMs,
-      until: ({ output, power }) => output !== undefined || stoppedStates.includes(power)
-    }
-  )
-  if (check.output === undefined) {
-    if (!check.timedOut) throw stoppedEarly(check.power)
-    throw new Error(
-      `Reading the ImageState of VM '${vm.name}' did not report within 5 minutes: Sysprep cannot be verified, and the VM was not generalized.`
-    )
-  }
-  // The state is the line that is an ImageState value (IMAGE_STATE_*): whatever else the guest
-  // prints around it (profile scripts, a noisy agent) is not the state.
-  const state =
-    check.output.stdout
-      .split(/\r?\n/)
-      .map(l => l.trim())
-      .filter(l => /^IMAGE_STATE_[A-Z_]+$/.test(l))
-      .at(-1) ?? ''
+  if (sysprep.output === undefined) throw stoppedBeforeReseal(vm, sysprep.power)
+  const state = await readImageState(ctx, vm, { limit, pollMs })
   if (state !== RESEAL) {
     throw new Error(
       `Sysprep in VM '${vm.name}' did not finish: ImageState is '${state.slice(0, 80)}', not ${RESEAL}. The VM was not generalized by Azure; ` +

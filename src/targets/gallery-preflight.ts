@@ -23,6 +23,7 @@ import {
   type VersionAction
 } from './gallery-model.js'
 import { oneLine } from '../untrusted.js'
+import { errorMessage } from '../error-message.js'
 
 export interface GalleryPreflight {
   galleryExists: boolean
@@ -187,7 +188,7 @@ async function versionNumber(deps: PreflightDeps, target: GalleryTarget): Promis
     if (deps.signal.aborted) throw error
     deps.log.warning(
       oneLine(
-        `Could not list the versions of '${target.imageDefinition}' to find this run's earlier version: ${error instanceof Error ? error.message : String(error)}`
+        `Could not list the versions of '${target.imageDefinition}' to find this run's earlier version: ${errorMessage(error)}`
       )
     )
     return undefined

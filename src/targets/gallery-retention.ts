@@ -8,6 +8,7 @@ import type { GalleryTarget } from '../plan.js'
 import { waitFor } from '../azure/operation.js'
 import { selectVersionsToPrune, type VersionListing } from './gallery-model.js'
 import { oneLine } from '../untrusted.js'
+import { errorMessage } from '../error-message.js'
 
 /** Deleting a replicated version takes minutes; a few at once, without provoking throttling. */
 const PARALLEL_DELETES = 3
@@ -54,7 +55,9 @@ export async function pruneGalleryVersions(
   } catch (error) {
     if (ctx.signal.aborted) throw error
     ctx.log.warning(
-      oneLine(`Could not list the versions of '${def}' to apply keep-versions: ${message(error)}`)
+      oneLine(
+        `Could not list the versions of '${def}' to apply keep-versions: ${errorMessage(error)}`
+      )
     )
     return []
   }
@@ -82,7 +85,7 @@ export async function pruneGalleryVersions(
         if (ctx.signal.aborted) throw error
         ctx.log.warning(
           oneLine(
-            `Could not delete gallery image version ${v.name} (keep-versions): ${message(error)}`
+            `Could not delete gallery image version ${v.name} (keep-versions): ${errorMessage(error)}`
           )
         )
       }
@@ -95,8 +98,4 @@ export async function pruneGalleryVersions(
     )
   }
   return deleted
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }

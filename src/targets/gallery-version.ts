@@ -24,6 +24,7 @@ import {
   type ReplicationRow
 } from './gallery-model.js'
 import { oneLine } from '../untrusted.js'
+import { errorMessage } from '../error-message.js'
 
 export interface PublishVersionOptions {
   target: GalleryTarget
@@ -233,7 +234,7 @@ async function createVersion(v: VersionCalls, content: ImageContent): Promise<vo
     )
   } catch (error) {
     const detail = await failureDetail(v.get)
-    const message = error instanceof Error ? error.message : String(error)
+    const message = errorMessage(error)
     // A mismatch the preflight could not see (Azure checks some only while creating): say which.
     const mismatch = lateMismatch(def, message)
     throw new Error(

@@ -27,6 +27,7 @@ import {
   type VhdFooter
 } from './vhd-footer.js'
 import type { ImageExtent } from './image-extent.js'
+import { errorMessage } from '../error-message.js'
 
 export type DiskFormat = 'fixed-vhd' | 'dynamic-vhd' | 'raw'
 export type DiskRole = 'os' | 'data'
@@ -166,7 +167,7 @@ export async function inspectDiskImage(path: string, role: DiskRole): Promise<Di
   try {
     kind = fileKind(await stat(path))
   } catch (e) {
-    throw new InvalidDiskImageError(path, `cannot read the disk image: ${(e as Error).message}`)
+    throw new InvalidDiskImageError(path, `cannot read the disk image: ${errorMessage(e)}`)
   }
   if (kind)
     throw new InvalidDiskImageError(path, `is ${kind}, not a regular file holding a disk image`)
@@ -174,7 +175,7 @@ export async function inspectDiskImage(path: string, role: DiskRole): Promise<Di
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK)
   } catch (e) {
-    throw new InvalidDiskImageError(path, `cannot open the disk image: ${(e as Error).message}`)
+    throw new InvalidDiskImageError(path, `cannot open the disk image: ${errorMessage(e)}`)
   }
   let inspected: Inspected
   let fileSize: number
@@ -253,13 +254,8 @@ function misalignedVirtualSize(
   )
 }
 
-async function classify(
-  path: string,
-  handle: FileHandle,
-  fileSize: number,
-  head: Buffer,
-  tail: Buffer
-): Promise<Inspected> {
+/** Refuses a format Azure does not take (detectForeignFormat), with the command that converts. */
+function refuseForeignFormat(path: string, head: Buffer): void {
   const foreign = detectForeignFormat(head)
   if (foreign) {
     const fix = foreign.qemuFormat
@@ -271,53 +267,61 @@ async function classify(
       foreign.name
     )
   }
+}
 
-  // A footer at the end: fixed VHD, or dynamic/differencing (which also keep a copy at offset 0).
-  if (isVhdCookie(tail) || isVhdCookie(head)) {
-    const tailFooter = isVhdCookie(tail) ? parseVhdFooter(tail) : undefined
-    const headFooter = isVhdCookie(head) ? parseVhdFooter(head) : undefined
-    const diskType = tailFooter?.diskType ?? headFooter?.diskType
-    if (diskType === DISK_TYPE_DIFFERENCING) {
-      throw new InvalidDiskImageError(
-        path,
-        `is a differencing VHD, which needs its parent disk; merge it into a standalone fixed VHD first: \`${qemuConvertCommand('vpc', path)}\` (run it next to the parent)`,
-        'differencing VHD'
-      )
-    }
-    if (diskType === DISK_TYPE_FIXED && tailFooter)
-      return inspectFixedVhd(path, fileSize, tail, tailFooter)
-    if (diskType === DISK_TYPE_DYNAMIC) {
-      // The spec keeps a mirror at offset 0; prefer whichever copy has a valid checksum.
-      const footerBytes = tailFooter?.checksumValid
-        ? tail
-        : headFooter?.checksumValid
-          ? head.subarray(0, VHD_FOOTER_SIZE)
-          : undefined
-      if (!footerBytes) {
-        throw new InvalidDiskImageError(
-          path,
-          'is a dynamic VHD whose footer checksum is wrong in both copies; the file is corrupt',
-          'dynamic VHD'
-        )
-      }
-      return inspectDynamicVhd(path, handle, fileSize, footerBytes)
-    }
-    if (tailFooter) {
-      throw new InvalidDiskImageError(
-        path,
-        `is a VHD of unknown disk type ${tailFooter.diskType} (expected 2 fixed or 3 dynamic)`,
-        'VHD'
-      )
-    }
-    // Only a footer copy at the start with a fixed type: a truncated or damaged file.
+/** A VHD footer at the end or start: fixed, dynamic, or refused (differencing, damaged). */
+async function inspectVhd(
+  path: string,
+  handle: FileHandle,
+  fileSize: number,
+  head: Buffer,
+  tail: Buffer
+): Promise<Inspected> {
+  const tailFooter = isVhdCookie(tail) ? parseVhdFooter(tail) : undefined
+  const headFooter = isVhdCookie(head) ? parseVhdFooter(head) : undefined
+  const diskType = tailFooter?.diskType ?? headFooter?.diskType
+  if (diskType === DISK_TYPE_DIFFERENCING) {
     throw new InvalidDiskImageError(
       path,
-      'starts with a VHD footer but has none at its end; the file looks truncated',
+      `is a differencing VHD, which needs its parent disk; merge it into a standalone fixed VHD first: \`${qemuConvertCommand('vpc', path)}\` (run it next to the parent)`,
+      'differencing VHD'
+    )
+  }
+  if (diskType === DISK_TYPE_FIXED && tailFooter)
+    return inspectFixedVhd(path, fileSize, tail, tailFooter)
+  if (diskType === DISK_TYPE_DYNAMIC) {
+    // The spec keeps a mirror at offset 0; prefer whichever copy has a valid checksum.
+    const footerBytes = tailFooter?.checksumValid
+      ? tail
+      : headFooter?.checksumValid
+        ? head.subarray(0, VHD_FOOTER_SIZE)
+        : undefined
+    if (!footerBytes) {
+      throw new InvalidDiskImageError(
+        path,
+        'is a dynamic VHD whose footer checksum is wrong in both copies; the file is corrupt',
+        'dynamic VHD'
+      )
+    }
+    return inspectDynamicVhd(path, handle, fileSize, footerBytes)
+  }
+  if (tailFooter) {
+    throw new InvalidDiskImageError(
+      path,
+      `is a VHD of unknown disk type ${tailFooter.diskType} (expected 2 fixed or 3 dynamic)`,
       'VHD'
     )
   }
+  // Only a footer copy at the start with a fixed type: a truncated or damaged file.
+  throw new InvalidDiskImageError(
+    path,
+    'starts with a VHD footer but has none at its end; the file looks truncated',
+    'VHD'
+  )
+}
 
-  // Anything else is a raw image: the bytes are the disk.
+/** Anything else is a raw image: the bytes are the disk. */
+function inspectRaw(path: string, fileSize: number): Inspected {
   if (fileSize % MiB !== 0) {
     const rounded = roundUpMiB(fileSize)
     throw new InvalidDiskImageError(
@@ -335,6 +339,19 @@ async function classify(
     uniqueId: parseVhdFooter(footer).uniqueId,
     extents: [{ virtualOffset: 0, fileOffset: 0, length: fileSize }]
   }
+}
+
+async function classify(
+  path: string,
+  handle: FileHandle,
+  fileSize: number,
+  head: Buffer,
+  tail: Buffer
+): Promise<Inspected> {
+  refuseForeignFormat(path, head)
+  // A footer at the end: fixed VHD, or dynamic/differencing (which also keep a copy at offset 0).
+  if (isVhdCookie(tail) || isVhdCookie(head)) return inspectVhd(path, handle, fileSize, head, tail)
+  return inspectRaw(path, fileSize)
 }
 
 function inspectFixedVhd(
@@ -418,7 +435,7 @@ async function inspectDynamicVhd(
       dataStart: Math.min(metadataEnd, fileSize)
     })
   } catch (e) {
-    throw corrupt((e as Error).message)
+    throw corrupt(errorMessage(e))
   }
   return {
     format: 'dynamic-vhd',

@@ -160,6 +160,86 @@ class BufferPool {
   }
 }
 
+/** Reads exactly `length` bytes (zeros past end of file) from `handle` into `target`. */
+async function readFully(
+  handle: FileHandle,
+  target: Buffer,
+  offset: number,
+  length: number,
+  position: number
+): Promise<void> {
+  let done = 0
+  while (done < length) {
+    const { bytesRead: n } = await handle.read(
+      target,
+      offset + done,
+      length - done,
+      position + done
+    )
+    if (n === 0) break
+    done += n
+  }
+  if (done < length) target.fill(0, offset + done, offset + length)
+}
+
+/**
+ * One piece through an O_DIRECT handle: straight into the chunk when offsets and length are
+ * aligned, else the aligned superset into `scratch`, then copied.
+ */
+async function readPieceDirect(
+  handle: FileHandle,
+  scratch: Buffer,
+  target: Buffer,
+  piece: ChunkPiece
+): Promise<void> {
+  const aligned =
+    piece.fileOffset % DIRECT_ALIGNMENT === 0 &&
+    piece.length % DIRECT_ALIGNMENT === 0 &&
+    piece.chunkOffset % DIRECT_ALIGNMENT === 0
+  if (aligned) {
+    await readFully(handle, target, piece.chunkOffset, piece.length, piece.fileOffset)
+    return
+  }
+  // Dynamic-VHD blocks sit after a 512-byte bitmap: read the aligned superset and copy.
+  const start = Math.floor(piece.fileOffset / DIRECT_ALIGNMENT) * DIRECT_ALIGNMENT
+  const end = Math.ceil((piece.fileOffset + piece.length) / DIRECT_ALIGNMENT) * DIRECT_ALIGNMENT
+  await readFully(handle, scratch, 0, end - start, start)
+  scratch.copy(
+    target,
+    piece.chunkOffset,
+    piece.fileOffset - start,
+    piece.fileOffset - start + piece.length
+  )
+}
+
+/** Fills one planned chunk: its pieces read by `readPiece`, the gaps between them zeros. */
+async function fillChunk(
+  data: Buffer,
+  planned: PlannedChunk,
+  readPiece: (target: Buffer, piece: ChunkPiece) => Promise<void>
+): Promise<void> {
+  let filled = 0
+  for (const piece of planned.pieces) {
+    if (piece.chunkOffset > filled) data.fill(0, filled, piece.chunkOffset)
+    await readPiece(data, piece)
+    filled = piece.chunkOffset + piece.length
+  }
+  if (filled < data.length) data.fill(0, filled)
+}
+
+/** The arena cut, from `base` on, into `count` chunk buffers and then the scratch buffer. */
+function carveArena(
+  arena: Buffer,
+  layout: { base: number; count: number; chunkSize: number; scratchSize: number }
+): { buffers: Buffer[]; scratch: Buffer } {
+  const { base, count, chunkSize, scratchSize } = layout
+  const buffers = Array.from({ length: count }, (_, i) =>
+    arena.subarray(base + i * chunkSize, base + (i + 1) * chunkSize)
+  )
+  const scratch = arena.subarray(base + count * chunkSize, base + count * chunkSize + scratchSize)
+  return { buffers, scratch }
+}
+
 export async function openDiskReader(
   image: DiskImage,
   options: DiskReaderOptions
@@ -180,65 +260,15 @@ export async function openDiskReader(
   const directOpen =
     options.direct === false ? undefined : await openDirect(image.path, arena, probePosition)
   const base = directOpen?.base ?? 0
-  const pool = new BufferPool(
-    Array.from({ length: count }, (_, i) =>
-      arena.subarray(base + i * chunkSize, base + (i + 1) * chunkSize)
-    )
-  )
-  const scratch = arena.subarray(base + count * chunkSize, base + count * chunkSize + scratchSize)
+  const { buffers, scratch } = carveArena(arena, { base, count, chunkSize, scratchSize })
+  const pool = new BufferPool(buffers)
   let direct = directOpen !== undefined
   let bytesRead = 0
-
-  /** Reads exactly `length` bytes (zeros past end of file) from `handle` into `target`. */
-  const readFully = async (
-    handle: FileHandle,
-    target: Buffer,
-    offset: number,
-    length: number,
-    position: number
-  ): Promise<void> => {
-    let done = 0
-    while (done < length) {
-      const { bytesRead: n } = await handle.read(
-        target,
-        offset + done,
-        length - done,
-        position + done
-      )
-      if (n === 0) break
-      done += n
-    }
-    if (done < length) target.fill(0, offset + done, offset + length)
-  }
 
   const readPiece = async (target: Buffer, piece: ChunkPiece): Promise<void> => {
     if (direct && directOpen) {
       try {
-        const aligned =
-          piece.fileOffset % DIRECT_ALIGNMENT === 0 &&
-          piece.length % DIRECT_ALIGNMENT === 0 &&
-          piece.chunkOffset % DIRECT_ALIGNMENT === 0
-        if (aligned) {
-          await readFully(
-            directOpen.handle,
-            target,
-            piece.chunkOffset,
-            piece.length,
-            piece.fileOffset
-          )
-        } else {
-          // Dynamic-VHD blocks sit after a 512-byte bitmap: read the aligned superset and copy.
-          const start = Math.floor(piece.fileOffset / DIRECT_ALIGNMENT) * DIRECT_ALIGNMENT
-          const end =
-            Math.ceil((piece.fileOffset + piece.length) / DIRECT_ALIGNMENT) * DIRECT_ALIGNMENT
-          await readFully(directOpen.handle, scratch, 0, end - start, start)
-          scratch.copy(
-            target,
-            piece.chunkOffset,
-            piece.fileOffset - start,
-            piece.fileOffset - start + piece.length
-          )
-        }
+        await readPieceDirect(directOpen.handle, scratch, target, piece)
         bytesRead += piece.length
         return
       } catch (e) {
@@ -256,13 +286,7 @@ export async function openDiskReader(
       const buffer = await pool.acquire(signal)
       const data = buffer.subarray(0, planned.length)
       try {
-        let filled = 0
-        for (const piece of planned.pieces) {
-          if (piece.chunkOffset > filled) data.fill(0, filled, piece.chunkOffset)
-          await readPiece(data, piece)
-          filled = piece.chunkOffset + piece.length
-        }
-        if (filled < data.length) data.fill(0, filled)
+        await fillChunk(data, planned, readPiece)
       } catch (e) {
         pool.release(buffer)
         throw e

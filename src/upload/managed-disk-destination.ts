@@ -21,8 +21,9 @@ import {
 } from './resume.js'
 import { sendDisk, type UploadDisk } from './send-disk.js'
 import { sealUploadDisk } from './upload-disk-release.js'
-import { createRenewingSink, WRITE_ACCESS_SECONDS } from './write-access.js'
+import { createRenewingSink, WRITE_ACCESS_SECONDS, type RenewingSink } from './write-access.js'
 import { oneLine } from '../untrusted.js'
+import { errorMessage } from '../error-message.js'
 
 /** Name of a temporary upload disk: the image's name, the run and the LUN; at most 80 characters. */
 export function uploadDiskName(base: string, runId: string, lun: 'os' | number): string {
@@ -65,7 +66,30 @@ export async function uploadToManagedDisk(
     sinkFor: sas => createPageBlobSink(createPageBlobClient(sas))
   })
 
-  let bytesSent = 0
+  const bytesSent = await sendOrSeal(ctx, options, { sink, name: disk.name, resumable })
+  // The SAS is a live write credential and the disk is unusable until it is revoked.
+  await waitFor(
+    `Revoke write access to disk '${disk.name}'`,
+    clients.compute.disks.revokeAccess(disk.rg, disk.name, { abortSignal: signal }),
+    { log, signal }
+  )
+  ctx.ledger.update(diskId, { writeAccess: false })
+  // Only now is the disk known to hold the whole file.
+  await markUploadComplete(ctx, disk, tags)
+  return { diskId, bytesSent }
+}
+
+/**
+ * Sends the file into the disk through the renewing SAS (after what an earlier attempt wrote, when
+ * resuming); on failure seals the disk for its cleanup and rethrows. Returns the bytes sent.
+ */
+async function sendOrSeal(
+  ctx: RunContext,
+  options: ManagedDiskUploadOptions,
+  upload: { sink: RenewingSink; name: string; resumable: boolean }
+): Promise<number> {
+  const { log, signal } = ctx
+  const { sink, name, resumable } = upload
   try {
     const alreadyWritten = resumable ? await sink.listWrittenRanges(signal) : undefined
     // No Content-MD5 on Put Pages to a managed disk's SAS: no known client sends one there
@@ -77,7 +101,7 @@ export async function uploadToManagedDisk(
       target: { sink, alreadyWritten, md5: false },
       concurrency: options.concurrency
     })
-    bytesSent = result.bytesSent
+    return result.bytesSent
   } catch (e) {
     // Azure refuses to revoke write access to a disk without a VHD footer (InvalidVhd) and the disk
     // then stays ActiveUpload: write the footer this upload would have written last, so the cleanup
@@ -88,23 +112,26 @@ export async function uploadToManagedDisk(
     } catch (sealError) {
       log.warning(
         oneLine(
-          `Could not write the VHD footer of disk '${disk.name}' after the upload stopped: ${sealError instanceof Error ? sealError.message : String(sealError)}`
+          `Could not write the VHD footer of disk '${name}' after the upload stopped: ${errorMessage(sealError)}`
         )
       )
     }
     throw e
   }
-  // The SAS is a live write credential and the disk is unusable until it is revoked.
-  await waitFor(
-    `Revoke write access to disk '${disk.name}'`,
-    clients.compute.disks.revokeAccess(disk.rg, disk.name, { abortSignal: signal }),
-    { log, signal }
-  )
-  ctx.ledger.update(diskId, { writeAccess: false })
-  // Only now is the disk known to hold the whole file: say so on it, for a re-run attempt whose
-  // earlier attempt was killed after this point (resume.ts, UPLOAD_COMPLETE_TAG). A PATCH of
-  // `tags` replaces them all, so the disk's own are sent with it. Without the tag the disk is still
-  // good for this run: a failure is only a warning (a re-run attempt would send the file again).
+}
+
+/**
+ * Says on the disk that it holds the whole file, for a re-run attempt whose earlier attempt was
+ * killed after this point (resume.ts, UPLOAD_COMPLETE_TAG). A PATCH of `tags` replaces them all,
+ * so the disk's own are sent with it. Without the tag the disk is still good for this run: a
+ * failure is only a warning (a re-run attempt would send the file again).
+ */
+async function markUploadComplete(
+  ctx: RunContext,
+  disk: UploadTarget,
+  tags: Record<string, string>
+): Promise<void> {
+  const { clients, log, signal } = ctx
   try {
     await waitFor(
       `Mark upload disk '${disk.name}' complete`,
@@ -118,13 +145,8 @@ export async function uploadToManagedDisk(
     )
   } catch (e) {
     if (signal.aborted) throw e
-    log.warning(
-      oneLine(
-        `Could not tag disk '${disk.name}' as complete: ${e instanceof Error ? e.message : String(e)}`
-      )
-    )
+    log.warning(oneLine(`Could not tag disk '${disk.name}' as complete: ${errorMessage(e)}`))
   }
-  return { diskId, bytesSent }
 }
 
 /** The temporary disk's name and resource group. */
@@ -152,8 +174,7 @@ async function findOrCreateUploadDisk(
   options: ManagedDiskUploadOptions,
   target: UploadTarget
 ): Promise<FoundUploadDisk> {
-  const { plan, clients, log, signal } = ctx
-  const { disk } = options
+  const { plan, clients, signal } = ctx
   const { name, rg } = target
   const named = resourceId(
     { subscriptionId: plan.subscriptionId, resourceGroup: rg, name },
@@ -164,53 +185,85 @@ async function findOrCreateUploadDisk(
     clients.compute.disks.get(rg, name, { abortSignal: signal })
   )
   if (existing !== undefined) {
-    const diskId = existing.id ?? named
-    const tags = existing.tags ?? {}
-    const earlier = madeBy(tags, plan.owner) === 'earlier-attempt'
-    const sameFile =
-      existing.creationData?.uploadSizeBytes === disk.uploadSize &&
-      sameSourceIdentity(sourceIdentityFromMetadata(tags), disk.identity)
-    if (
-      earlier &&
-      sameFile &&
-      (existing.diskState === 'ReadyToUpload' || existing.diskState === 'ActiveUpload')
-    ) {
-      ctx.ledger.add({
-        kind: 'upload-disk',
-        id: diskId,
-        writeAccess: existing.diskState === 'ActiveUpload'
-      })
-      log.info(
-        oneLine(
-          `Resuming the upload into disk '${name}' left by an earlier attempt of this run (${existing.diskState})`
-        )
-      )
-      return { diskId, found: 'resumable', tags }
-    }
-    if (!earlier || existing.diskState !== 'Unattached') {
-      throw new Error(
-        `Disk '${name}' already exists in resource group '${rg}' and is not an unfinished upload of this file by this run. Delete it and run again.`
-      )
-    }
-    // An earlier attempt killed after its upload finished (e.g. while the image was being made from
-    // it) left the disk Unattached. It is reused only when it is proven to hold this file: the
-    // completion tag (set only after the revoke that followed a whole upload), the same size and
-    // the same source identity. Otherwise it may be a failed upload sealed for its cleanup, or
-    // another file's: it is this job's own (owner key), so it is deleted and the file sent again.
-    ctx.ledger.add({ kind: 'upload-disk', id: diskId, writeAccess: false })
-    if (sameFile && tags[UPLOAD_COMPLETE_TAG] === 'true') {
-      log.info(
-        oneLine(`Reusing disk '${name}': an earlier attempt of this run uploaded this file into it`)
-      )
-      return { diskId, found: 'finished', tags }
-    }
+    const earlier = await settleExistingDisk(ctx, options, { target, named, existing })
+    if (earlier !== undefined) return earlier
+  }
+  return createUploadDisk(ctx, options, { target, named })
+}
+
+/**
+ * A disk of that name exists: resumed or reused when an earlier attempt of this job left it for
+ * this same file, deleted (undefined) when that attempt's disk is not provably this file's,
+ * refused otherwise.
+ */
+async function settleExistingDisk(
+  ctx: RunContext,
+  options: ManagedDiskUploadOptions,
+  found: { target: UploadTarget; named: string; existing: Disk }
+): Promise<FoundUploadDisk | undefined> {
+  const { plan, log } = ctx
+  const { disk } = options
+  const { target, named, existing } = found
+  const { name, rg } = target
+  const diskId = existing.id ?? named
+  const tags = existing.tags ?? {}
+  const earlier = madeBy(tags, plan.owner) === 'earlier-attempt'
+  const sameFile =
+    existing.creationData?.uploadSizeBytes === disk.uploadSize &&
+    sameSourceIdentity(sourceIdentityFromMetadata(tags), disk.identity)
+  if (
+    earlier &&
+    sameFile &&
+    (existing.diskState === 'ReadyToUpload' || existing.diskState === 'ActiveUpload')
+  ) {
+    ctx.ledger.add({
+      kind: 'upload-disk',
+      id: diskId,
+      writeAccess: existing.diskState === 'ActiveUpload'
+    })
     log.info(
       oneLine(
-        `Deleting disk '${name}' left by an earlier attempt of this run: it is not known to hold this whole file`
+        `Resuming the upload into disk '${name}' left by an earlier attempt of this run (${existing.diskState})`
       )
     )
-    await deleteUploadDisk(ctx, diskId)
+    return { diskId, found: 'resumable', tags }
   }
+  if (!earlier || existing.diskState !== 'Unattached') {
+    throw new Error(
+      `Disk '${name}' already exists in resource group '${rg}' and is not an unfinished upload of this file by this run. Delete it and run again.`
+    )
+  }
+  // An earlier attempt killed after its upload finished (e.g. while the image was being made from
+  // it) left the disk Unattached. It is reused only when it is proven to hold this file: the
+  // completion tag (set only after the revoke that followed a whole upload), the same size and
+  // the same source identity. Otherwise it may be a failed upload sealed for its cleanup, or
+  // another file's: it is this job's own (owner key), so it is deleted and the file sent again.
+  ctx.ledger.add({ kind: 'upload-disk', id: diskId, writeAccess: false })
+  if (sameFile && tags[UPLOAD_COMPLETE_TAG] === 'true') {
+    log.info(
+      oneLine(`Reusing disk '${name}': an earlier attempt of this run uploaded this file into it`)
+    )
+    return { diskId, found: 'finished', tags }
+  }
+  log.info(
+    oneLine(
+      `Deleting disk '${name}' left by an earlier attempt of this run: it is not known to hold this whole file`
+    )
+  )
+  await deleteUploadDisk(ctx, diskId)
+  return undefined
+}
+
+/** A new upload disk, in the ledger before it is created, tagged with the run and the file. */
+async function createUploadDisk(
+  ctx: RunContext,
+  options: ManagedDiskUploadOptions,
+  where: { target: UploadTarget; named: string }
+): Promise<FoundUploadDisk> {
+  const { plan, clients, log, signal } = ctx
+  const { disk } = options
+  const { target, named } = where
+  const { name, rg } = target
   ctx.ledger.add({ kind: 'upload-disk', id: named, writeAccess: false })
   // Temporary disks always carry the run id: cleanup and resume recognise them by it.
   const tags = {

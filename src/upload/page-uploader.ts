@@ -27,6 +27,7 @@ import {
 import { createResumeFilter, rangesToClear } from './resume.js'
 import { oneLine } from '../untrusted.js'
 import { retryWrite, UploadError, type RetryPolicy } from './write-retry.js'
+import { errorMessage } from '../error-message.js'
 
 /** The uploader only reports progress and retries: the three plain methods of the run's Logger. */
 export type UploadLogger = Pick<Logger, 'info' | 'warning' | 'debug'>
@@ -441,7 +442,7 @@ async function sameOnTarget(run: UploadRun, range: PageRange, body: Buffer): Pro
       run.readRefusedLogged = true
       run.log.warning(
         oneLine(
-          `Could not read back what an earlier attempt wrote (${e instanceof Error ? e.message : String(e)}): sending those ranges again`
+          `Could not read back what an earlier attempt wrote (${errorMessage(e)}): sending those ranges again`
         )
       )
     }

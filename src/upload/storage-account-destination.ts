@@ -11,6 +11,7 @@ import {
   type ContainerClient
 } from '@azure/storage-blob'
 import type { TokenCredential } from '@azure/identity'
+import type { StorageAccount } from '@azure/arm-storage'
 import { blobEndpointProblem } from '../azure/clouds.js'
 import { parseResourceId } from '../azure/resource-id.js'
 import type { UploadDestination } from '../plan.js'
@@ -90,12 +91,12 @@ function refusalError(
   )
 }
 
-export async function connectStorageAccount(
+/** The account's properties and its blob endpoint, refused unless it is where credentials may go. */
+async function readBlobEndpoint(
   deps: AzureDeps,
-  target: { account: { resourceGroup: string; name: string }; container: string }
-): Promise<PreparedAccount> {
-  const { clients, log, signal } = deps
-  const { account, container } = target
+  account: { resourceGroup: string; name: string }
+): Promise<{ props: StorageAccount; blobEndpoint: string }> {
+  const { clients, signal } = deps
   const props = await clients.storage.storageAccounts.getProperties(
     account.resourceGroup,
     account.name,
@@ -116,6 +117,44 @@ export async function connectStorageAccount(
       `Storage account '${account.name}': Azure Resource Manager named the blob endpoint ${oneLine(blobEndpoint)}, where no credential is sent: ${oneLine(problem)}.`
     )
   }
+  return { props, blobEndpoint }
+}
+
+/** The container through the account key read through ARM (listKeys), masked in the log. */
+async function connectWithAccountKey(
+  deps: AzureDeps,
+  target: { account: { resourceGroup: string; name: string }; container: string },
+  found: { id: string; blobEndpoint: string; networkRules: string | undefined }
+): Promise<PreparedAccount> {
+  const { clients, log, signal } = deps
+  const { account, container } = target
+  const { id, blobEndpoint, networkRules } = found
+  const keys = await clients.storage.storageAccounts.listKeys(account.resourceGroup, account.name, {
+    abortSignal: signal
+  })
+  const key = keys.keys?.[0]?.value
+  if (!key)
+    throw new Error(
+      `Storage account '${account.name}' returned no account key (is shared key access disabled?).`
+    )
+  log.secret(key)
+  const credential = new StorageSharedKeyCredential(account.name, key)
+  const keyed = new BlobServiceClient(blobEndpoint, credential).getContainerClient(container)
+  try {
+    await keyed.createIfNotExists({ abortSignal: signal })
+  } catch (e) {
+    throw refusalError(account.name, e, networkRules) ?? e
+  }
+  return { id, blobEndpoint, container: keyed, credential, auth: 'account-key' }
+}
+
+export async function connectStorageAccount(
+  deps: AzureDeps,
+  target: { account: { resourceGroup: string; name: string }; container: string }
+): Promise<PreparedAccount> {
+  const { clients, log, signal } = deps
+  const { account, container } = target
+  const { props, blobEndpoint } = await readBlobEndpoint(deps, account)
   const id = props.id as string
   const scope = clients.cloud.storageScope
   const plainHttp = new URL(blobEndpoint).protocol !== 'https:'
@@ -155,23 +194,11 @@ export async function connectStorageAccount(
       )
     }
   }
-  const keys = await clients.storage.storageAccounts.listKeys(account.resourceGroup, account.name, {
-    abortSignal: signal
+  return connectWithAccountKey(deps, target, {
+    id,
+    blobEndpoint,
+    networkRules: props.networkRuleSet?.defaultAction
   })
-  const key = keys.keys?.[0]?.value
-  if (!key)
-    throw new Error(
-      `Storage account '${account.name}' returned no account key (is shared key access disabled?).`
-    )
-  log.secret(key)
-  const credential = new StorageSharedKeyCredential(account.name, key)
-  const keyed = new BlobServiceClient(blobEndpoint, credential).getContainerClient(container)
-  try {
-    await keyed.createIfNotExists({ abortSignal: signal })
-  } catch (e) {
-    throw refusalError(account.name, e, props.networkRuleSet?.defaultAction) ?? e
-  }
-  return { id, blobEndpoint, container: keyed, credential, auth: 'account-key' }
 }
 
 export async function prepareStorageAccount(

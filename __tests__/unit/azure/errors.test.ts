@@ -62,9 +62,9 @@ describe('describeAzureError with errors thrown by the real SDKs', () => {
         'Correlation id: corr-9'
       ])
     )
-    expect(d.details.some(l => l.startsWith('Hint: The VM must be stopped (deallocated)'))).toBe(
-      true
-    )
+    expect(
+      d.details.some(l => l.startsWith('Hint: The VM must be stopped (powered off or deallocated)'))
+    ).toBe(true)
     expect(d.details.some(l => l.startsWith('Request: POST ') && !l.includes('api-version'))).toBe(
       true
     )
@@ -290,6 +290,18 @@ describe('describeAzureError hints', () => {
       'OperationNotAllowed',
       "The VM 'vm' must be generalized to create an image.",
       'generalize: false'
+    ],
+    // Azure's own texts (real-azure.md row 16): ansible/ansible#37158; Learn
+    // virtual-machines/error-messages.md, whose start azure-docs#86809 quotes for generalize.
+    [
+      'OperationNotAllowed',
+      "The operation 'Create Image' requires the Virtual Machine 'opstest' to be Generalized.",
+      'An image of this kind needs a generalized VM'
+    ],
+    [
+      'OperationNotAllowed',
+      "Operation 'generalize' is not allowed on VM 'myVM' since the VM is running. Please power off explicitly in case you shut down the VM from inside the guest operating system.",
+      'stopped (powered off or deallocated) before Azure marks it generalized'
     ]
   ])('%s → hint mentioning %s', (code, message, expected) => {
     const d = describeAzureError(restError(409, code, message), 'op')

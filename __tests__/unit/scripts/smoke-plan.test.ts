@@ -66,6 +66,9 @@ describe('smoke:azure plan', () => {
     expect(n.vm.length).toBeLessThanOrEqual(15) // Windows computer-name limit, kept for any image
     expect(n.gallery).toMatch(/^[A-Za-z0-9_.]+$/) // gallery names: no hyphens
     expect(n.tag).toBe('smoke-azure=k3x9')
+    // GITHUB_RUN_ID is a number on a runner (@actions/github parses it; the action names its
+    // upload disks and Run Command units after it).
+    expect(n.runId).toBe(String(parseInt('k3x9', 36)))
     expect(() => smokeNames('Bad-Suffix')).toThrow(/1-8 of \[a-z0-9\]/)
   })
 
@@ -121,6 +124,20 @@ describe('smoke:azure plan', () => {
       'client-secret': 's3cret'
     })
     expect(RAW_IMAGE_BYTES % (1024 * 1024)).toBe(0)
+  })
+
+  it('points the action at another Resource Manager (Azure Stack Hub, the emulator) only when asked', () => {
+    const n = smokeNames('abc')
+    for (const step of actionSteps(ready(), n, 'westus2', '/x')) {
+      expect(step.inputs.environment).toBeUndefined()
+      expect(step.inputs['resource-manager-endpoint']).toBeUndefined()
+    }
+    const elsewhere = ready({ SMOKE_RESOURCE_MANAGER_ENDPOINT: 'https://127.0.0.1:8443' })
+    for (const step of actionSteps(elsewhere, n, 'westus2', '/x'))
+      expect(step.inputs).toMatchObject({
+        environment: 'AzureStack',
+        'resource-manager-endpoint': 'https://127.0.0.1:8443'
+      })
   })
 
   it('reports outcomes, fails on any failed step or leftover, and never prints the secret', () => {
