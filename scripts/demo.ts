@@ -16,6 +16,11 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { runAction, type ActionRun } from '../__tests__/support/action-runner.js'
+import {
+  BUILD_TEMPORARY_TYPES,
+  seedBuildCatalogue,
+  UBUNTU_URN
+} from '../__tests__/support/build-cloud.js'
 import { startLocalCloud, type LocalCloud } from '../__tests__/support/cloud.js'
 
 interface Scenario {
@@ -33,16 +38,6 @@ interface Scenario {
 
 const RESOURCE_GROUP = 'build-rg'
 const LOCATION = 'westeurope'
-
-/** Resource types a build creates only for the run: none may be left once the post step ran. */
-const TEMPORARY_TYPES = [
-  'Microsoft.Compute/virtualMachines',
-  'Microsoft.Compute/disks',
-  'Microsoft.Network/networkInterfaces',
-  'Microsoft.Network/networkSecurityGroups',
-  'Microsoft.Network/virtualNetworks',
-  'Microsoft.Network/publicIPAddresses'
-]
 
 /** What a run publishes: a failed run must leave none of these. */
 const PRODUCT_TYPES = ['Microsoft.Compute/images', 'Microsoft.Compute/galleries/images/versions']
@@ -76,21 +71,16 @@ const capture: Scenario = {
 }
 
 /**
- * The Marketplace SKU the build starts from, with three versions: `latest` must pick the newest by
- * number. (Seeded for the demo: the catalogue entry's shape is the emulator's, from Azure's.)
+ * The Marketplace SKU the build starts from (the build tests' catalogue seed), with three versions:
+ * `latest` must pick the newest by number.
  */
-function seedBuild({ emu }: LocalCloud): void {
-  emu.addResourceGroup(RESOURCE_GROUP, LOCATION)
-  emu.addMarketplaceImage({
-    publisher: 'Canonical',
-    offer: 'ubuntu-24_04-lts',
-    sku: 'server',
+function seedBuild(cloud: LocalCloud): void {
+  seedBuildCatalogue(cloud, RESOURCE_GROUP, LOCATION, {
     versions: ['24.04.202609150', '24.04.202611250', '24.04.202610300'],
-    osType: 'Linux',
-    hyperVGeneration: 'V2',
     architecture: 'x64',
     securityType: 'TrustedLaunchSupported'
   })
+  const { emu } = cloud
   emu.addGallery(RESOURCE_GROUP, 'golden_gallery', LOCATION)
   // What the guest prints for each script (the emulator cannot run them): found by a marker in the
   // script's text.
@@ -118,7 +108,7 @@ const BUILD_WORKSPACE = {
 
 const BUILD_STEP = {
   'resource-group': RESOURCE_GROUP,
-  'base-image': 'Canonical:ubuntu-24_04-lts:server:latest',
+  'base-image': UBUNTU_URN,
   'customize-scripts': 'scripts/provision.sh\nscripts/harden.sh',
   customize: 'apt-get update && DEBIAN_FRONTEND=noninteractive apt-get -y upgrade',
   'image-name': 'golden-42',
@@ -201,7 +191,7 @@ function checkLeftovers(cloud: LocalCloud, scenario: Scenario): boolean {
   if (left.length === 0) console.log('(nothing)')
   const problems = [
     ...left
-      .filter(id => TEMPORARY_TYPES.includes(typeOf(id)))
+      .filter(id => BUILD_TEMPORARY_TYPES.includes(typeOf(id)))
       .map(id => `temporary resource left: ${id}`),
     ...(scenario.succeeds
       ? []

@@ -10,7 +10,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runAction, type ActionRun, type StepResult } from '../support/action-runner.js'
-import { startLocalCloud, type LocalCloud } from '../support/cloud.js'
+import { startBuildCloud, UBUNTU_URN, WINDOWS_SERVER_2022 } from '../support/build-cloud.js'
+import type { LocalCloud } from '../support/cloud.js'
 import { commandEffects } from '../support/workflow-commands.js'
 
 const RG = 'customize-rg'
@@ -20,24 +21,8 @@ let cloud: LocalCloud
 let workspace: string
 
 beforeAll(async () => {
-  cloud = await startLocalCloud({ lro: { pollsBeforeDone: 1, retryAfterSeconds: 0 } })
-  cloud.emu.addResourceGroup(RG, LOCATION)
-  cloud.emu.addMarketplaceImage({
-    publisher: 'Canonical',
-    offer: 'ubuntu-24_04-lts',
-    sku: 'server',
-    versions: ['24.04.202611250'],
-    osType: 'Linux',
-    hyperVGeneration: 'V2'
-  })
-  cloud.emu.addMarketplaceImage({
-    publisher: 'MicrosoftWindowsServer',
-    offer: 'WindowsServer',
-    sku: '2022-datacenter-g2',
-    versions: ['20348.4405.251105'],
-    osType: 'Windows',
-    hyperVGeneration: 'V2'
-  })
+  cloud = await startBuildCloud(RG, LOCATION)
+  cloud.emu.addMarketplaceImage(WINDOWS_SERVER_2022)
   workspace = mkdtempSync(join(tmpdir(), 'customize-ws-'))
   mkdirSync(join(workspace, 'scripts'))
 })
@@ -65,7 +50,7 @@ function build(
       location: LOCATION,
       'base-image':
         os === 'Linux'
-          ? 'Canonical:ubuntu-24_04-lts:server:latest'
+          ? UBUNTU_URN
           : 'MicrosoftWindowsServer:WindowsServer:2022-datacenter-g2:latest',
       'image-name': image,
       ...extra

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { errorLines, runAction, type ActionRun, type RunOptions } from '../support/action-runner.js'
-import { startBuildCloud } from '../support/build-cloud.js'
+import { BUILD_TEMPORARY_TYPES, startBuildCloud, UBUNTU_URN } from '../support/build-cloud.js'
 import type { LocalCloud } from '../support/cloud.js'
 
 const RG = 'fail-rg'
@@ -46,7 +46,7 @@ function build(
     inputs: {
       ...cloud.inputs,
       'resource-group': RG,
-      'base-image': 'Canonical:ubuntu-24_04-lts:server:latest',
+      'base-image': UBUNTU_URN,
       gallery: 'golden',
       'gallery-image': 'ubuntu',
       'create-gallery-image': 'true',
@@ -59,30 +59,25 @@ function build(
   })
 }
 
-const TEMPORARY = [
-  'Microsoft.Compute/virtualMachines',
-  'Microsoft.Compute/disks',
-  'Microsoft.Network/networkInterfaces',
-  'Microsoft.Network/networkSecurityGroups',
-  'Microsoft.Network/virtualNetworks',
-  'Microsoft.Network/publicIPAddresses'
-]
-
 /** What the run left of its temporary kinds, and any image or version at all. */
 function leftBehind(): Record<string, string[]> {
   const names = (type: string): string[] =>
     cloud.emu.resources.created(type).map(r => String((r as { name?: unknown }).name))
   return Object.fromEntries(
-    [...TEMPORARY, 'Microsoft.Compute/images', 'Microsoft.Compute/galleries/images/versions'].map(
-      t => [t, names(t)]
-    )
+    [
+      ...BUILD_TEMPORARY_TYPES,
+      'Microsoft.Compute/images',
+      'Microsoft.Compute/galleries/images/versions'
+    ].map(t => [t, names(t)])
   )
 }
 
 const NOTHING = Object.fromEntries(
-  [...TEMPORARY, 'Microsoft.Compute/images', 'Microsoft.Compute/galleries/images/versions'].map(
-    t => [t, []]
-  )
+  [
+    ...BUILD_TEMPORARY_TYPES,
+    'Microsoft.Compute/images',
+    'Microsoft.Compute/galleries/images/versions'
+  ].map(t => [t, []])
 )
 
 describe('a failing script', () => {
@@ -135,7 +130,8 @@ describe('stopped during a script', () => {
     expect(run.post?.code).toBe(0)
     expect(run.post?.stdout).toMatch(/Cleanup: deleted temporary VM/)
     const after = leftBehind()
-    for (const type of TEMPORARY) expect([type, after[type]]).toEqual([type, before[type]])
+    for (const type of BUILD_TEMPORARY_TYPES)
+      expect([type, after[type]]).toEqual([type, before[type]])
   }, 300_000)
 
   it('timeout-minutes: after the post step nothing of the run is left', async () => {
@@ -153,6 +149,7 @@ describe('stopped during a script', () => {
     expect(run.main.stdout).toMatch(/Cleanup: deleted temporary VM/)
     expect(run.post?.code).toBe(0)
     const after = leftBehind()
-    for (const type of TEMPORARY) expect([type, after[type]]).toEqual([type, before[type]])
+    for (const type of BUILD_TEMPORARY_TYPES)
+      expect([type, after[type]]).toEqual([type, before[type]])
   }, 400_000)
 })

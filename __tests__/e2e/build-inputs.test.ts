@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { errorLines, runAction } from '../support/action-runner.js'
-import { startBuildCloud } from '../support/build-cloud.js'
+import { startBuildCloud, UBUNTU_SERVER, UBUNTU_URN } from '../support/build-cloud.js'
 import type { LocalCloud } from '../support/cloud.js'
 
 const RG = 'inputs-build-rg'
@@ -16,15 +16,7 @@ let cloud: LocalCloud
 beforeAll(async () => {
   cloud = await startBuildCloud(RG, LOCATION, { versions: ['24.04.202609100', '24.04.202611250'] })
   cloud.emu.addGallery(RG, 'golden', LOCATION)
-  cloud.emu.addMarketplaceImage({
-    publisher: 'Canonical',
-    offer: 'ubuntu-24_04-lts',
-    sku: 'server-arm64',
-    versions: ['24.04.202611250'],
-    osType: 'Linux',
-    hyperVGeneration: 'V2',
-    architecture: 'Arm64'
-  })
+  cloud.emu.addMarketplaceImage({ ...UBUNTU_SERVER, sku: 'server-arm64', architecture: 'Arm64' })
   cloud.emu.addMarketplaceImage({
     publisher: 'fabrikam',
     offer: 'hardened',
@@ -40,7 +32,7 @@ afterAll(async () => cloud.close())
 
 const build = {
   'resource-group': RG,
-  'base-image': 'Canonical:ubuntu-24_04-lts:server:latest',
+  'base-image': UBUNTU_URN,
   gallery: 'golden',
   'gallery-image': 'ubuntu',
   'create-gallery-image': 'true'

@@ -5,10 +5,13 @@
  * runner before anything could print it.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { runAction, type ActionRun } from '../support/action-runner.js'
-import { startBuildCloud } from '../support/build-cloud.js'
+import {
+  everythingWritten,
+  maskedValues,
+  runAction,
+  type ActionRun
+} from '../support/action-runner.js'
+import { startBuildCloud, UBUNTU_URN, WINDOWS_SERVER_2022 } from '../support/build-cloud.js'
 import type { LocalCloud } from '../support/cloud.js'
 
 const RG = 'net-build-rg'
@@ -26,14 +29,7 @@ beforeAll(async () => {
     location: LOCATION,
     subnets: [{ name: 'builders', addressPrefix: '10.0.1.0/24' }]
   })
-  cloud.emu.addMarketplaceImage({
-    publisher: 'MicrosoftWindowsServer',
-    offer: 'WindowsServer',
-    sku: '2022-datacenter-g2',
-    versions: ['20348.4405.251105'],
-    osType: 'Windows',
-    hyperVGeneration: 'V2'
-  })
+  cloud.emu.addMarketplaceImage(WINDOWS_SERVER_2022)
 })
 afterAll(async () => cloud.close())
 
@@ -49,15 +45,6 @@ const SUBNET = () =>
   `/subscriptions/${cloud.emu.subscriptionId}/resourceGroups/${NET_RG}/providers/Microsoft.Network/virtualNetworks/hub/subnets/builders`
 
 /** Everything a user or a later step could read: logs of both steps, outputs, state, summary. */
-function everything(r: ActionRun): string {
-  const files = ['state', 'output', 'summary.md'].map(f => readFileSync(join(r.dir, f), 'utf8'))
-  return [r.allText, JSON.stringify(r.outputs), JSON.stringify(r.state), r.summary, ...files]
-    .join('\n')
-    .split('\n')
-    .filter(l => !l.startsWith('::add-mask::'))
-    .join('\n')
-}
-
 function vmBodies(): Array<Record<string, any>> {
   return cloud.emu
     .writes()
@@ -71,7 +58,7 @@ describe('subnet-id', () => {
       cloud.emu.resources.list('Microsoft.Network/virtualNetworks').find(v => v.name === 'hub')
     )
     const run = await build('subnet', {
-      'base-image': 'Canonical:ubuntu-24_04-lts:server:latest',
+      'base-image': UBUNTU_URN,
       'subnet-id': SUBNET(),
       'image-name': 'from-subnet'
     })
@@ -105,7 +92,7 @@ describe('subnet-id', () => {
   it("refuses a subnet in another region than 'location', before anything is created", async () => {
     const writes = cloud.emu.writes().length
     const run = await build('subnet-region', {
-      'base-image': 'Canonical:ubuntu-24_04-lts:server:latest',
+      'base-image': UBUNTU_URN,
       'subnet-id': SUBNET(),
       location: 'eastus',
       'image-name': 'nowhere'
@@ -128,23 +115,13 @@ describe('the generated admin credential', () => {
     const password = bodies[0].properties.osProfile.adminPassword as string
     expect(password.length).toBeGreaterThanOrEqual(12)
     // Registered with the runner's masker, before the VM request carried it.
-    const masked = run.main.stdout
-      .split('\n')
-      .filter(l => l.startsWith('::add-mask::'))
-      .map(l =>
-        l
-          .slice('::add-mask::'.length)
-          .replace(/%0D/g, '\r')
-          .replace(/%0A/g, '\n')
-          .replace(/%25/g, '%')
-      )
-    expect(masked).toContain(password)
-    expect(everything(run)).not.toContain(password)
+    expect(maskedValues(run)).toContain(password)
+    expect(everythingWritten(run)).not.toContain(password)
   }, 300_000)
 
   it('Linux: a key, no password; the public key is not printed, stored or output either', async () => {
     const run = await build('linux', {
-      'base-image': 'Canonical:ubuntu-24_04-lts:server:latest',
+      'base-image': UBUNTU_URN,
       'image-name': 'linux-golden'
     })
     expect(run.main.code).toBe(0)
@@ -154,7 +131,7 @@ describe('the generated admin credential', () => {
     expect(profile.linuxConfiguration.disablePasswordAuthentication).toBe(true)
     const key = profile.linuxConfiguration.ssh.publicKeys[0].keyData as string
     expect(key).toMatch(/^ssh-rsa AAAAB3NzaC1yc2E/)
-    expect(everything(run)).not.toContain(key.split(' ')[1])
-    expect(everything(run)).not.toMatch(/PRIVATE KEY/)
+    expect(everythingWritten(run)).not.toContain(key.split(' ')[1])
+    expect(everythingWritten(run)).not.toMatch(/PRIVATE KEY/)
   }, 300_000)
 })

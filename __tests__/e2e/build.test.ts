@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runAction, type ActionRun } from '../support/action-runner.js'
-import { startBuildCloud } from '../support/build-cloud.js'
+import { BUILD_TEMPORARY_TYPES, startBuildCloud, UBUNTU_URN } from '../support/build-cloud.js'
 import type { LocalCloud } from '../support/cloud.js'
 
 const RG = 'build-rg'
@@ -36,21 +36,12 @@ afterAll(async () => {
   rmSync(workspace, { recursive: true, force: true })
 })
 
-const BUILD_TYPES = [
-  'Microsoft.Compute/virtualMachines',
-  'Microsoft.Compute/disks',
-  'Microsoft.Network/networkInterfaces',
-  'Microsoft.Network/networkSecurityGroups',
-  'Microsoft.Network/virtualNetworks',
-  'Microsoft.Network/publicIPAddresses'
-]
-
 function build(inputs: Record<string, string>): Promise<ActionRun> {
   return runAction({
     inputs: {
       ...cloud.inputs,
       'resource-group': RG,
-      'base-image': 'Canonical:ubuntu-24_04-lts:server:latest',
+      'base-image': UBUNTU_URN,
       ...inputs
     },
     env: { ...cloud.env, GITHUB_WORKSPACE: workspace }
@@ -153,7 +144,7 @@ describe('build from a Marketplace image', () => {
   })
 
   it('deletes every temporary resource in the main step', () => {
-    for (const type of BUILD_TYPES)
+    for (const type of BUILD_TEMPORARY_TYPES)
       expect([type, cloud.emu.resources.created(type)]).toEqual([type, []])
     // Deleted by the main step: the post step found a succeeded run and had nothing to do.
     expect(run.main.stdout).toMatch(/Build cleanup: deleted temporary VM/)

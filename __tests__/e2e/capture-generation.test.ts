@@ -58,7 +58,7 @@ describe('a Gen2 VM whose instance view names no generation', () => {
     })
     expect(errorLines(run.main)).toEqual([])
     expect(run.main.code).toBe(0)
-    const writes = cloud.emu.writes().filter(w => cloud.emu.requests.indexOf(w) >= before)
+    const writes = cloud.writesSince(before)
     const definition = writes.find(
       w => w.method === 'PUT' && w.path.endsWith(`/galleries/${GALLERY}/images/gen2-def`)
     )

@@ -17,10 +17,6 @@ beforeAll(async () => {
 })
 afterAll(async () => cloud.close())
 
-function newWrites(before: number): RecordedRequest[] {
-  return cloud.emu.writes().filter(w => cloud.emu.requests.indexOf(w) >= before)
-}
-
 const is = (w: RecordedRequest, re: RegExp): boolean => re.test(`${w.method} ${w.path}`)
 const RUN_COMMAND = /^POST .*\/runCommand$/
 const IRREVERSIBLE = /^(POST .*\/(generalize|deallocate)|PUT .*\/images\/)/
@@ -46,7 +42,7 @@ async function capture(
     },
     env: cloud.env
   })
-  return { run, writes: newWrites(before), vmId: vm.id as string }
+  return { run, writes: cloud.writesSince(before), vmId: vm.id as string }
 }
 
 describe('Linux deprovision', () => {

@@ -3,7 +3,7 @@
  * images. Evidence is what the emulator received (its request log) and what the action wrote.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { errorLines, runAction } from '../support/action-runner.js'
+import { errorLines, runAction, type ActionRun, type RunOptions } from '../support/action-runner.js'
 import { startLocalCloud, type LocalCloud } from '../support/cloud.js'
 import type { RecordedRequest } from '../emulator/index.js'
 
@@ -23,14 +23,22 @@ const SEQUENCE: Array<[string, RegExp]> = [
   ['image', /^PUT .*\/images\//]
 ]
 
+/** The bundled action capturing in 'build-rg' (connection inputs added). */
+function capture(
+  inputs: Record<string, string>,
+  options: Omit<RunOptions, 'inputs'> = {}
+): Promise<ActionRun> {
+  return runAction({
+    ...options,
+    inputs: { ...cloud.inputs, 'resource-group': 'build-rg', ...inputs },
+    env: { ...cloud.env, ...(options.env ?? {}) }
+  })
+}
+
 function kinds(writes: RecordedRequest[]): string[] {
   return writes
     .map(w => SEQUENCE.find(([, re]) => re.test(`${w.method} ${w.path}`))?.[0])
     .filter((k): k is string => k !== undefined)
-}
-
-function newWrites(before: number): RecordedRequest[] {
-  return cloud.emu.writes().filter(w => cloud.emu.requests.indexOf(w) >= before)
 }
 
 describe('capture into a managed image', () => {
@@ -44,22 +52,17 @@ describe('capture into a managed image', () => {
       hyperVGeneration: 'V2'
     })
     const before = cloud.emu.requests.length
-    const run = await runAction({
-      inputs: {
-        ...cloud.inputs,
-        'resource-group': 'build-rg',
-        'source-vm': 'golden-builder',
-        deprovision: 'true',
-        'backup-snapshot': 'true',
-        'image-name': 'golden-42',
-        tags: 'team=platform'
-      },
-      env: cloud.env
+    const run = await capture({
+      'source-vm': 'golden-builder',
+      deprovision: 'true',
+      'backup-snapshot': 'true',
+      'image-name': 'golden-42',
+      tags: 'team=platform'
     })
     expect(errorLines(run.main)).toEqual([])
     expect(run.main.code).toBe(0)
 
-    const writes = newWrites(before)
+    const writes = cloud.writesSince(before)
     const order = kinds(writes)
     expect(order).toEqual([
       'snapshot',
@@ -149,15 +152,10 @@ describe('capture into a managed image', () => {
       osType: 'Windows'
     })
     const before = cloud.emu.requests.length
-    const run = await runAction({
-      inputs: {
-        ...cloud.inputs,
-        'resource-group': 'build-rg',
-        'source-vm': 'win-builder',
-        deprovision: 'true',
-        'image-name': 'win-img'
-      },
-      env: cloud.env
+    const run = await capture({
+      'source-vm': 'win-builder',
+      deprovision: 'true',
+      'image-name': 'win-img'
     })
     expect(errorLines(run.main)).toEqual([])
     expect(run.main.code).toBe(0)
@@ -190,22 +188,17 @@ describe('capture into a managed image', () => {
       securityType: 'TrustedLaunch'
     })
     const before = cloud.emu.requests.length
-    const run = await runAction({
-      inputs: {
-        ...cloud.inputs,
-        'resource-group': 'build-rg',
-        'source-vm': 'tl-vm',
-        'image-name': 'tl-img',
-        deprovision: 'true'
-      },
-      env: cloud.env
+    const run = await capture({
+      'source-vm': 'tl-vm',
+      'image-name': 'tl-img',
+      deprovision: 'true'
     })
     expect(run.main.code).toBe(1)
     const errors = errorLines(run.main)
     expect(errors).toHaveLength(1)
     expect(errors[0]).toMatch(/TrustedLaunch/)
     expect(errors[0]).toMatch(/gallery/)
-    expect(newWrites(before)).toEqual([])
+    expect(cloud.writesSince(before)).toEqual([])
   })
 
   it('refuses an existing image without overwrite before any write', async () => {
@@ -217,18 +210,13 @@ describe('capture into a managed image', () => {
     })
     cloud.emu.addImage({ resourceGroup: 'build-rg', name: 'taken', location: 'westeurope' })
     const before = cloud.emu.requests.length
-    const run = await runAction({
-      inputs: {
-        ...cloud.inputs,
-        'resource-group': 'build-rg',
-        'source-vm': 'vm-exists',
-        'image-name': 'taken'
-      },
-      env: cloud.env
+    const run = await capture({
+      'source-vm': 'vm-exists',
+      'image-name': 'taken'
     })
     expect(run.main.code).toBe(1)
     expect(errorLines(run.main)[0]).toMatch(/Managed image 'taken' already exists.*overwrite: true/)
-    expect(newWrites(before)).toEqual([])
+    expect(cloud.writesSince(before)).toEqual([])
   })
 
   it('replaces an existing image with overwrite: true', async () => {
@@ -240,22 +228,17 @@ describe('capture into a managed image', () => {
     })
     cloud.emu.addImage({ resourceGroup: 'build-rg', name: 'replace-me', location: 'westeurope' })
     const before = cloud.emu.requests.length
-    const run = await runAction({
-      inputs: {
-        ...cloud.inputs,
-        'resource-group': 'build-rg',
-        'source-vm': 'vm-over',
-        deprovision: 'false',
-        'image-name': 'replace-me',
-        overwrite: 'true',
-        'delete-source-vm': 'true'
-      },
-      env: cloud.env
+    const run = await capture({
+      'source-vm': 'vm-over',
+      deprovision: 'false',
+      'image-name': 'replace-me',
+      overwrite: 'true',
+      'delete-source-vm': 'true'
     })
     expect(errorLines(run.main)).toEqual([])
-    const writes = newWrites(before).map(
-      w => `${w.method} ${w.path.replace(/^.*providers\/Microsoft.Compute\//, '')}`
-    )
+    const writes = cloud
+      .writesSince(before)
+      .map(w => `${w.method} ${w.path.replace(/^.*providers\/Microsoft.Compute\//, '')}`)
     expect(writes).toEqual([
       'POST virtualMachines/vm-over/deallocate',
       'POST virtualMachines/vm-over/generalize',
@@ -285,20 +268,15 @@ describe('capture into a managed image', () => {
     })
     expect(run.main.code).toBe(1)
     expect(errorLines(run.main)[0]).toMatch(/Resource group 'imgs-prd' does not exist/)
-    expect(newWrites(before)).toEqual([])
+    expect(cloud.writesSince(before)).toEqual([])
   })
 
   it('refuses a specialized capture without a gallery target before calling Azure', async () => {
     const before = cloud.emu.requests.length
-    const run = await runAction({
-      inputs: {
-        ...cloud.inputs,
-        'resource-group': 'build-rg',
-        'source-vm': 'golden-builder',
-        generalize: 'false',
-        'image-name': 'x'
-      },
-      env: cloud.env
+    const run = await capture({
+      'source-vm': 'golden-builder',
+      generalize: 'false',
+      'image-name': 'x'
     })
     expect(run.main.code).toBe(1)
     expect(errorLines(run.main)).toEqual([
@@ -319,21 +297,20 @@ describe('a re-run attempt after the VM was generalized', () => {
       generalized: true
     })
     const before = cloud.emu.requests.length
-    const run = await runAction({
-      inputs: {
-        ...cloud.inputs,
-        'resource-group': 'build-rg',
+    const run = await capture(
+      {
         'source-vm': 'vm-generalized',
         'backup-snapshot': 'true',
         deprovision: 'true',
         'image-name': 'after-generalize'
       },
-      env: cloud.env,
-      runAttempt: 2
-    })
+      { runAttempt: 2 }
+    )
     expect(errorLines(run.main)).toEqual([])
     expect(
-      newWrites(before).map(w => `${w.method} ${w.path.replace(/^.*Microsoft.Compute\//, '')}`)
+      cloud
+        .writesSince(before)
+        .map(w => `${w.method} ${w.path.replace(/^.*Microsoft.Compute\//, '')}`)
     ).toEqual(['PUT images/after-generalize'])
     expect(run.main.stdout).toContain('already generalized')
   })

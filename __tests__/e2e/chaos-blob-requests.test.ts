@@ -5,31 +5,14 @@
  * (the uploader retries page writes itself) and nothing retried those calls. Azure Storage, like
  * any HTTP service, may close a connection at any time; one dropped request must not fail a run.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { beforeAll, describe, expect, it } from '@jest/globals'
 import type http from 'node:http'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { errorLines, runAction } from '../support/action-runner.js'
-import { startLocalCloud, type LocalCloud } from '../support/cloud.js'
+import { errorLines } from '../support/action-runner.js'
+import { STORAGE_ACCOUNT, useUploadCloud } from '../support/upload-run.js'
 import { MiB, writeRawImage } from '../upload-it/fixtures.js'
 
-let cloud: LocalCloud
-let dir: string
-
-beforeAll(async () => {
-  cloud = await startLocalCloud({
-    withStorage: true,
-    lro: { pollsBeforeDone: 1, retryAfterSeconds: 0 }
-  })
-  cloud.emu.addResourceGroup('build-rg', 'westeurope')
-  cloud.emu.addStorageAccount('build-rg', 'devstoreaccount1')
-  dir = mkdtempSync(join(tmpdir(), 'chaos-blob-'))
-})
-afterAll(async () => {
-  await cloud.close()
-  rmSync(dir, { recursive: true, force: true })
-})
+const up = useUploadCloud('chaos-blob')
+beforeAll(() => void up.addStorageAccount())
 
 const blobRequest =
   (method: string) =>
@@ -43,23 +26,17 @@ describe('upload to a storage account: a dropped connection on a blob request', 
     ['Get Blob Properties (HEAD)', 'HEAD'],
     ['Put Blob (creating the page blob)', 'PUT']
   ])('rides through a connection dropped on %s', async (_what, method) => {
-    const vhd = join(dir, `${method.toLowerCase()}.raw`)
+    const vhd = up.path(`${method.toLowerCase()}.raw`)
     await writeRawImage(vhd, 24 * MiB, [{ offset: MiB, length: MiB }])
-    const proxy = cloud.storageProxy!
+    const proxy = up.cloud.storageProxy!
     const injected = proxy.injected
     proxy.faults.add({ match: blobRequest(method), drop: true })
     const name = `dropped-${method.toLowerCase()}`
-    const run = await runAction({
-      inputs: {
-        ...cloud.inputs,
-        'resource-group': 'build-rg',
-        'os-type': 'Linux',
-        vhd,
-        'image-name': name,
-        'upload-via': 'storage-account',
-        'storage-account': 'devstoreaccount1'
-      },
-      env: cloud.env
+    const run = await up.run({
+      vhd,
+      'image-name': name,
+      'upload-via': 'storage-account',
+      'storage-account': STORAGE_ACCOUNT
     })
     proxy.faults.clear()
     expect(proxy.injected - injected).toBe(1)

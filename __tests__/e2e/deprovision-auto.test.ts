@@ -21,10 +21,6 @@ afterAll(async () => cloud.close())
 const isRunCommand = (r: RecordedRequest): boolean =>
   r.method === 'POST' && /\/virtualMachines\/[^/]+\/runCommand$/i.test(r.path)
 
-function newRequests(before: number): RecordedRequest[] {
-  return cloud.emu.requests.slice(before)
-}
-
 function warnings(stdout: string): string[] {
   return stdout.split('\n').filter(l => l.startsWith('::warning'))
 }
@@ -36,7 +32,7 @@ async function captureWithDefaults(vm: string, image: string) {
     inputs: { ...cloud.inputs, 'resource-group': RG, 'source-vm': vm, 'image-name': image },
     env: cloud.env
   })
-  return { run, requests: newRequests(before) }
+  return { run, requests: cloud.requestsSince(before) }
 }
 
 describe("deprovision: auto (action.yml's default)", () => {
@@ -108,6 +104,6 @@ describe("deprovision: auto (action.yml's default)", () => {
       env: cloud.env
     })
     expect(run.main.code).toBe(0)
-    expect(newRequests(before).filter(isRunCommand)).toEqual([])
+    expect(cloud.requestsSince(before).filter(isRunCommand)).toEqual([])
   })
 })

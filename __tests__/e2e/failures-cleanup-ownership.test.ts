@@ -4,12 +4,11 @@
  * The bundled action on its failure paths against the ARM emulator; evidence is the emulator's
  * request log and what the action wrote.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { errorLines, runAction, ledgerEntries } from '../support/action-runner.js'
-import { startLocalCloud, type LocalCloud, short } from '../support/cloud.js'
+import { describe, expect, it } from '@jest/globals'
+import { errorLines, ledgerEntries } from '../support/action-runner.js'
+import { short } from '../support/cloud.js'
+import { useUploadCloud } from '../support/upload-run.js'
+import { MiB, writeRawImage } from '../upload-it/fixtures.js'
 import type { Body } from '../emulator/index.js'
 import {
   RG,
@@ -19,7 +18,6 @@ import {
   imageId,
   versionId,
   run,
-  whenRequest,
   postLines,
   useFailureCloud
 } from '../support/failure-run.js'
@@ -44,7 +42,7 @@ describe('cleanup: only what carries this run’s tag, and never what succeeded'
       message: 'Another operation is in progress on the image.'
     })
     let seeded = false
-    const stop = whenRequest(
+    const stop = cloud.whenRequest(
       q => q.method === 'POST' && /\/virtualMachines\/foreign-vm\/deallocate$/.test(q.path),
       () => {
         const image = cloud.emu.addImage({
@@ -119,7 +117,7 @@ describe('cleanup: only what carries this run’s tag, and never what succeeded'
       message: 'Another operation is in progress on gallery image version 2.0.1.'
     })
     let seeded = false
-    const stop = whenRequest(
+    const stop = cloud.whenRequest(
       q => q.method === 'POST' && /\/virtualMachines\/gforeign-vm\/deallocate$/.test(q.path),
       () => {
         cloud.emu.addGalleryImageVersion({
@@ -333,75 +331,48 @@ describe('cleanup: only what carries this run’s tag, and never what succeeded'
   })
 
   describe('upload mode', () => {
-    let up: LocalCloud
-    let dir: string
-
-    beforeAll(async () => {
-      up = await startLocalCloud({
-        withStorage: true,
-        lro: { pollsBeforeDone: 1, retryAfterSeconds: 0 }
-      })
-      up.emu.addResourceGroup(RG, LOCATION)
-      dir = mkdtempSync(join(tmpdir(), 'failures-tag-'))
-    })
-    afterAll(async () => {
-      await up?.close()
-      if (dir) rmSync(dir, { recursive: true, force: true })
-    })
+    const up = useUploadCloud('failures-tag')
 
     it('leaves alone an upload disk that no longer carries this run’s tag', async () => {
-      const path = join(dir, 'os.raw')
-      writeFileSync(path, Buffer.alloc(1024 * 1024, 0x3c))
-      truncateSync(path, 20 * 1024 * 1024)
+      const path = up.path('os.raw')
+      await writeRawImage(path, 20 * MiB, [{ offset: 0, length: MiB }])
       const disk = 'dforeign-img-upload-9000001-os'
-      const diskId = `/subscriptions/${up.emu.subscriptionId}/resourceGroups/${RG}/providers/Microsoft.Compute/disks/${disk}`
+      const diskId = up.diskId(disk)
       // The image PUT waits at the emulator (then fails); meanwhile the disk's tag is changed to
       // another run's, so by the time cleanup reads it, the disk is not this run's.
-      up.emu.faults.add({
+      up.cloud.emu.faults.add({
         method: 'PUT',
         path: /\/images\/dforeign-img\?/,
         delayMs: 300,
         failOperation: { code: 'InvalidVhd', message: 'The VHD is not a valid OS disk.' }
       })
       let retagged = false
-      let seen = up.emu.requests.length
-      const timer = setInterval(() => {
-        for (; seen < up.emu.requests.length; seen++) {
-          const q = up.emu.requests[seen]
-          if (q.method === 'PUT' && /\/images\/dforeign-img$/.test(q.path)) {
-            clearInterval(timer)
-            const body = up.emu.resources.get(diskId) as Body
-            // Another job's now: its run id and its owner key (issue 14: cleanup keys on the latter).
-            body.tags = { ...body.tags, 'github-run-id': '1', 'github-owner-key': 'another-job' }
-            retagged = true
-            return
-          }
+      const stop = up.cloud.whenRequest(
+        q => q.method === 'PUT' && /\/images\/dforeign-img$/.test(q.path),
+        () => {
+          const body = up.cloud.emu.resources.get(diskId) as Body
+          // Another job's now: its run id and its owner key (issue 14: cleanup keys on the latter).
+          body.tags = { ...body.tags, 'github-run-id': '1', 'github-owner-key': 'another-job' }
+          retagged = true
         }
-      }, 10)
-      const before = up.emu.requests.length
-      const r = await runAction({
-        inputs: {
-          ...up.inputs,
-          'resource-group': RG,
-          vhd: path,
-          'os-type': 'Linux',
-          'image-name': 'dforeign-img'
-        },
-        env: up.env
-      }).finally(() => clearInterval(timer))
+      )
+      const before = up.cloud.emu.requests.length
+      const r = await up.run({ vhd: path, 'image-name': 'dforeign-img' }).finally(stop)
 
       expect(retagged).toBe(true)
-      expect(up.emu.faults.pending).toEqual([])
+      expect(up.cloud.emu.faults.pending).toEqual([])
       expect(r.main.code).toBe(1)
       expect(errorLines(r.main)).toEqual([
         expect.stringMatching(/^::error::Managed image failed: InvalidVhd/)
       ])
       // The failed image (this run's) is deleted; the disk, now another run's, is not.
-      const writes = up.emu.writes().filter(w => up.emu.requests.indexOf(w) >= before)
+      const writes = up.cloud.writesSince(before)
       expect(writes.map(short)).toEqual([
         `PUT disks/${disk}`,
         `POST disks/${disk}/beginGetAccess`,
         `POST disks/${disk}/endGetAccess`,
+        // Tagged complete once its bytes and footer are in (managed-disk-destination.ts, chaosfix).
+        `PATCH disks/${disk}`,
         'PUT images/dforeign-img',
         'DELETE images/dforeign-img'
       ])
@@ -409,7 +380,7 @@ describe('cleanup: only what carries this run’s tag, and never what succeeded'
       expect(r.main.stdout).toContain(
         `Cleanup: disk '${disk}' is not this job's (owner key): left alone`
       )
-      const left = up.emu.resources.get(diskId) as Body
+      const left = up.cloud.emu.resources.get(diskId) as Body
       expect(left.tags['github-run-id']).toBe('1')
       expect(ledgerEntries(r.state.ledger)).toEqual([])
       expect(postLines(r)).toContain('Post: nothing this run created is left to clean up.')

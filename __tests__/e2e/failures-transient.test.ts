@@ -7,14 +7,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { errorLines } from '../support/action-runner.js'
 import type { Body } from '../emulator/index.js'
-import {
-  LOCATION,
-  cloud,
-  imageId,
-  run,
-  whenRequest,
-  useFailureCloud
-} from '../support/failure-run.js'
+import { LOCATION, cloud, imageId, run, useFailureCloud } from '../support/failure-run.js'
 
 useFailureCloud()
 
@@ -89,7 +82,7 @@ describe('transient faults', () => {
       delayMs: 500
     })
     let tokensAtExpiry = -1
-    const stop = whenRequest(
+    const stop = cloud.whenRequest(
       q => q.method === 'POST' && /\/token-vm\/deallocate$/.test(q.path),
       () => {
         tokensAtExpiry = cloud.emu.tokenRequests.length

@@ -17,33 +17,50 @@ import {
   seedDefinition,
   seedVersion,
   publish,
-  earlierAttemptTags,
+  sameJob,
   expectSuccess,
   useGalleryCloud
 } from '../support/gallery-run.js'
 
 useGalleryCloud()
 
+/**
+ * Azure's view of an earlier attempt's version that was still running: 'Creating' at the first
+ * read of it after `before` (the preflight's), `then` after. Whatever the emulator sets next
+ * (Deleting, ...) is a plain value again.
+ */
+function creatingAtFirstRead(version: Body, before: number, then: 'Failed' | 'Succeeded'): void {
+  const path = new URL(`https://x${version.id as string}`).pathname
+  const reads = (): number =>
+    cloud.requestsSince(before).filter(r => r.method === 'GET' && r.path === path).length
+  Object.defineProperty(version.properties, 'provisioningState', {
+    enumerable: true,
+    configurable: true,
+    get: () => (reads() <= 1 ? 'Creating' : then),
+    set(value: unknown) {
+      Object.defineProperty(version.properties, 'provisioningState', {
+        value,
+        enumerable: true,
+        configurable: true,
+        writable: true
+      })
+    }
+  })
+}
+
 describe('an existing version under the same number', () => {
   it("replaces this run's own Failed version: DELETE, then PUT", async () => {
     seedDefinition('ubuntu-failed')
     cloud.seedVm('failed-builder')
-    seedVersion('ubuntu-failed', '2.0.0', {
-      provisioningState: 'Failed',
-      tags: earlierAttemptTags(
-        'failed-builder',
-        'ubuntu-failed',
-        { 'gallery-image-version': '2.0.0' },
-        '7200001'
-      )
-    })
-    const before = cloud.emu.requests.length
-    const run = await publish(
+    const job = sameJob(
       'failed-builder',
       'ubuntu-failed',
       { 'gallery-image-version': '2.0.0' },
-      { runId: '7200001', runAttempt: 2 }
+      '7200001'
     )
+    job.seedVersion('2.0.0', { provisioningState: 'Failed' })
+    const before = cloud.emu.requests.length
+    const run = await job.rerun()
     expectSuccess(run)
     expect(cloud.writesSince(before).map(short)).toEqual([
       'POST virtualMachines/failed-builder/deallocate',
@@ -147,39 +164,15 @@ describe('an existing version under the same number', () => {
   it("replaces this run's own version that was still being created and then failed, from the VM", async () => {
     seedDefinition('ubuntu-inflight')
     const vm = cloud.seedVm('inflight-builder', { powerState: 'deallocated', generalized: true })
-    const seeded = seedVersion('ubuntu-inflight', '2.1.0', {
-      tags: earlierAttemptTags(
-        'inflight-builder',
-        'ubuntu-inflight',
-        { 'gallery-image-version': '2.1.0' },
-        '7200003'
-      )
-    })
-    // Azure's view of an earlier attempt's version: still Creating at the preflight read, Failed after.
-    const path = new URL(`https://x${seeded.id as string}`).pathname
-    const before = cloud.emu.requests.length
-    const versionGets = (): number =>
-      cloud.requestsSince(before).filter(r => r.method === 'GET' && r.path === path).length
-    Object.defineProperty(seeded.properties, 'provisioningState', {
-      enumerable: true,
-      configurable: true,
-      get: () => (versionGets() <= 1 ? 'Creating' : 'Failed'),
-      // Whatever the emulator sets next (Deleting, ...) is a plain value again.
-      set(value: unknown) {
-        Object.defineProperty(seeded.properties, 'provisioningState', {
-          value,
-          enumerable: true,
-          configurable: true,
-          writable: true
-        })
-      }
-    })
-    const run = await publish(
+    const job = sameJob(
       'inflight-builder',
       'ubuntu-inflight',
       { 'gallery-image-version': '2.1.0' },
-      { runId: '7200003', runAttempt: 2 }
+      '7200003'
     )
+    const before = cloud.emu.requests.length
+    creatingAtFirstRead(job.seedVersion('2.1.0'), before, 'Failed')
+    const run = await job.rerun()
     expectSuccess(run)
     const writes = cloud.writesSince(before)
     expect(writes.map(short)).toEqual([
@@ -195,29 +188,15 @@ describe('an existing version under the same number', () => {
   it("waits for this run's own version that was still being created and reuses it when it succeeds", async () => {
     seedDefinition('ubuntu-inflight-ok')
     cloud.seedVm('inflight-ok-builder', { powerState: 'deallocated', generalized: true })
-    const seeded = seedVersion('ubuntu-inflight-ok', '2.2.0', {
-      tags: earlierAttemptTags(
-        'inflight-ok-builder',
-        'ubuntu-inflight-ok',
-        { 'gallery-image-version': '2.2.0' },
-        '7200004'
-      )
-    })
-    const path = new URL(`https://x${seeded.id as string}`).pathname
-    const before = cloud.emu.requests.length
-    const versionGets = (): number =>
-      cloud.requestsSince(before).filter(r => r.method === 'GET' && r.path === path).length
-    Object.defineProperty(seeded.properties, 'provisioningState', {
-      enumerable: true,
-      configurable: true,
-      get: () => (versionGets() <= 1 ? 'Creating' : 'Succeeded')
-    })
-    const run = await publish(
+    const job = sameJob(
       'inflight-ok-builder',
       'ubuntu-inflight-ok',
       { 'gallery-image-version': '2.2.0' },
-      { runId: '7200004', runAttempt: 2 }
+      '7200004'
     )
+    const before = cloud.emu.requests.length
+    creatingAtFirstRead(job.seedVersion('2.2.0'), before, 'Succeeded')
+    const run = await job.rerun()
     expectSuccess(run)
     expect(cloud.writesSince(before)).toEqual([])
     expect(run.main.stdout).toContain(

@@ -19,7 +19,7 @@ import {
   seedDefinition,
   seedVersion,
   publish,
-  earlierAttemptTags,
+  sameJob,
   expectSuccess,
   versionPuts,
   useGalleryCloud
@@ -133,25 +133,16 @@ describe('capture into a gallery image version', () => {
     const vm = cloud.seedVm('nextday-builder', { powerState: 'deallocated', generalized: true })
     // Made by attempt 1 of run 7100003 (run number 88) on an earlier date.
     const earlier = `${new Date().getUTCFullYear() - 1}.1231.88`
-    seedVersion('ubuntu-nextday', earlier, {
-      tags: {
-        ...earlierAttemptTags(
-          'nextday-builder',
-          'ubuntu-nextday',
-          { 'gallery-image-version': 'auto' },
-          '7100003'
-        ),
-        'github-run-attempt': '1'
-      }
-    })
-    seedVersion('ubuntu-nextday', '1.0.0', { tags: { 'github-run-id': '1' } })
-    const before = cloud.emu.requests.length
-    const run = await publish(
+    const job = sameJob(
       'nextday-builder',
       'ubuntu-nextday',
       { 'gallery-image-version': 'auto' },
-      { runId: '7100003', runAttempt: 2, runNumber: 88 }
+      '7100003'
     )
+    job.seedVersion(earlier, { tags: { 'github-run-attempt': '1' } })
+    seedVersion('ubuntu-nextday', '1.0.0', { tags: { 'github-run-id': '1' } })
+    const before = cloud.emu.requests.length
+    const run = await job.rerun({ runNumber: 88 })
     expectSuccess(run)
     expect(cloud.writesSince(before)).toEqual([])
     expect(run.outputs['gallery-image-version']).toBe(earlier)

@@ -29,7 +29,6 @@ afterEach(() => cloud.emu.faults.clear())
 afterAll(async () => cloud.close())
 
 const isArm = (r: RecordedRequest): boolean => /^\/subscriptions\//i.test(r.path)
-const since = (before: number): RecordedRequest[] => cloud.emu.requests.slice(before)
 
 function vmId(name: string, subscription = cloud.emu.subscriptionId): string {
   return `/subscriptions/${subscription}/resourceGroups/${RG}/providers/Microsoft.Compute/virtualMachines/${name}`
@@ -64,7 +63,9 @@ describe('the resource is the one named', () => {
     expect(errors[0]).toContain("'subscription-id'")
     expect(errors[0]).toContain(OTHER_SUBSCRIPTION)
     // Refused from the inputs alone: not one request reached the emulator, let alone the twin VM.
-    expect(since(before).filter(q => /\/virtualMachines\/twin/i.test(q.path))).toEqual([])
+    expect(
+      cloud.requestsSince(before).filter(q => /\/virtualMachines\/twin/i.test(q.path))
+    ).toEqual([])
     expect(cloud.writesSince(before)).toEqual([])
     expect(cloud.emu.resources.state(vmId('twin'))).toMatchObject({ generalized: false })
   })
@@ -77,13 +78,13 @@ describe('the resource is the one named', () => {
       const errors = errorLines(r.main)
       expect(errors).toHaveLength(1)
       expect(errors[0]).toContain("'source-vm'")
-      expect(since(before)).toEqual([])
+      expect(cloud.requestsSince(before)).toEqual([])
     }
     const before = cloud.emu.requests.length
     const r = await run({ 'source-vm': vmId('..'), 'image-name': 'dots-img' }, { post: false })
     expect(r.main.code).toBe(1)
     expect(errorLines(r.main).join('\n')).toContain("'source-vm'")
-    expect(since(before)).toEqual([])
+    expect(cloud.requestsSince(before)).toEqual([])
   })
 })
 
@@ -116,7 +117,7 @@ describe('no silent identity swap', () => {
     expect(r.main.stdout).not.toMatch(/Signing in with azure-cli/)
     // Nothing signed in and nothing reached ARM.
     expect(cloud.emu.tokenRequests.length).toBe(entraBefore)
-    expect(since(before).filter(isArm)).toEqual([])
+    expect(cloud.requestsSince(before).filter(isArm)).toEqual([])
   })
 
   it('the log names the identity that signed in (app ID and object ID from the token)', async () => {
@@ -161,8 +162,8 @@ describe('cloud endpoints are checked before any credential is sent', () => {
     // No token request reached the login endpoint, no ID token was minted, nothing reached ARM.
     expect(cloud.emu.tokenRequests.length).toBe(entraBefore)
     expect(cloud.emu.idTokenRequests).toBe(idTokensBefore)
-    expect(since(before).filter(q => /\/oauth2\//.test(q.path))).toEqual([])
-    expect(since(before).filter(isArm)).toEqual([])
+    expect(cloud.requestsSince(before).filter(q => /\/oauth2\//.test(q.path))).toEqual([])
+    expect(cloud.requestsSince(before).filter(isArm)).toEqual([])
     expect(cloud.emu.faults.pending).toEqual([])
     return errors[0]
   }
@@ -275,7 +276,9 @@ describe('the post step acts only on what this run could have created', () => {
       expect(r.main.code).toBe(1)
       expect(r.post?.code).toBe(0)
       // The post step deleted nothing.
-      const post = since(before).filter(q => /images\/(prod-img|ledger-img)/.test(q.path))
+      const post = cloud
+        .requestsSince(before)
+        .filter(q => /images\/(prod-img|ledger-img)/.test(q.path))
       expect(post.filter(q => q.method === 'DELETE')).toEqual([])
       expect(cloud.emu.resources.get(victim.id as string)).toBeDefined()
       expect(r.post?.stdout).toMatch(/Post: ignored .*: it is not cleaned up\./)

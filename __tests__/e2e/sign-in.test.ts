@@ -73,22 +73,6 @@ function expectArmAudienceOnly(requests: RecordedRequest[]): void {
   expect(arm.filter(r => r.status === 401)).toEqual([])
 }
 
-/** Calls `action` once the emulator has received a request matching `match` (checked every 10 ms). */
-function whenRequest(match: (r: RecordedRequest) => boolean, action: () => void): () => void {
-  let seen = 0
-  const timer = setInterval(() => {
-    const requests = cloud.emu.requests
-    for (; seen < requests.length; seen++) {
-      if (match(requests[seen])) {
-        clearInterval(timer)
-        action()
-        return
-      }
-    }
-  }, 10)
-  return () => clearInterval(timer)
-}
-
 describe('managed identity (App Service endpoint: IDENTITY_ENDPOINT + IDENTITY_HEADER)', () => {
   it("auth-type 'managed-identity' captures a VM with a system-assigned identity's token", async () => {
     seedVm('mi-vm')
@@ -212,7 +196,7 @@ describe('OIDC when Azure rejects the access token mid-run', () => {
         path: new RegExp(`${path.source.slice(0, -1)}\\?`),
         delayMs: 500
       })
-      return whenRequest(
+      return cloud.whenRequest(
         q => q.method === method && path.test(q.path),
         () => {
           marks.push({ idTokens: cloud.emu.idTokenRequests, entra: cloud.emu.tokenRequests.length })

@@ -10,52 +10,25 @@
  * Blobs carry the job's owner key: another matrix leg's blob of the same name is never resumed,
  * overwritten or deleted, and a blob is deleted only if it is still the one read (If-Match).
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals'
-import { createHash } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob'
+import { beforeAll, describe, expect, it } from '@jest/globals'
 import { errorLines, ownerKeyOf, runAction } from '../support/action-runner.js'
-import { startAzurite, type AzuriteInstance } from '../support/azurite.js'
-import { startLocalCloud, type LocalCloud } from '../support/cloud.js'
-import { startFaultProxy, type FaultProxy } from '../emulator/index.js'
+import type { LocalCloud } from '../support/cloud.js'
+import { sha256, UPLOAD_RG, useUploadCloud } from '../support/upload-run.js'
+import type { FaultProxy } from '../emulator/index.js'
 import { MiB, expectedSha256, writeFixedVhd, type Write } from '../upload-it/fixtures.js'
 
-let azurite: AzuriteInstance
-let proxy: FaultProxy
+const up = useUploadCloud('storage-auth', { withStorage: 'entra' })
 let cloud: LocalCloud
-let dir: string
+/** In front of Azurite: answers as Azure Storage does when it refuses, and logs each request. */
+let proxy: FaultProxy
 let accountId: string
 
-beforeAll(async () => {
-  const tls = process.env.ARM_EMULATOR_TLS_DIR
-  if (!tls)
-    throw new Error('Run with ARM_EMULATOR_TLS_DIR and NODE_EXTRA_CA_CERTS set, as `npm test` does')
-  const certificate = { cert: resolve(tls, 'cert.pem'), key: resolve(tls, 'key.pem') }
-  azurite = await startAzurite({ https: certificate, oauth: true })
-  proxy = await startFaultProxy(azurite.blobEndpoint, { tls: certificate })
-  cloud = await startLocalCloud({
-    storage: {
-      blobEndpoint: proxy.url,
-      accountName: azurite.accountName,
-      accountKey: azurite.accountKey
-    },
-    lro: { pollsBeforeDone: 1, retryAfterSeconds: 0 }
-  })
-  cloud.emu.addResourceGroup('build-rg', 'westeurope')
+beforeAll(() => {
+  cloud = up.cloud
+  proxy = cloud.storageProxy!
   cloud.emu.addResourceGroup('leg-b-rg', 'westeurope')
-  // Azurite serves one account: the ARM storage account has its name, as in Azure.
-  accountId = cloud.emu.addStorageAccount('build-rg', 'devstoreaccount1').id
-  dir = mkdtempSync(join(tmpdir(), 'storage-auth-'))
+  accountId = up.addStorageAccount()
 })
-afterAll(async () => {
-  await cloud?.close()
-  await proxy?.close()
-  await azurite?.stop()
-  if (dir) rmSync(dir, { recursive: true, force: true })
-})
-beforeEach(() => proxy.faults.clear())
 
 const VIRTUAL = 24 * MiB
 const WRITES: Write[] = [
@@ -67,33 +40,18 @@ const OTHER_WRITES: Write[] = [
   { offset: 15 * MiB, length: MiB }
 ]
 
-/** Straight to Azurite with the account key: what the blob service really holds. */
-const container = () =>
-  new BlobServiceClient(
-    azurite.blobEndpoint,
-    new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey)
-  ).getContainerClient('vhds')
-
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 const isBearer = (req: { headers: Record<string, unknown> }): boolean =>
   /^Bearer /i.test(String(req.headers.authorization ?? ''))
 const listKeysCalls = (before: number) =>
   cloud.emu.requests.slice(before).filter(r => /\/listKeys$/i.test(r.path))
 
 function inputs(extra: Record<string, string>): Record<string, string> {
-  return {
-    ...cloud.inputs,
-    'resource-group': 'build-rg',
-    'os-type': 'Linux',
-    'upload-via': 'storage-account',
-    'storage-account': accountId,
-    ...extra
-  }
+  return up.inputs({ 'upload-via': 'storage-account', 'storage-account': accountId, ...extra })
 }
 
 describe('which credential reaches the blob service', () => {
   it('asks for a storage token with the storage scope and sends it (no account key)', async () => {
-    const path = join(dir, 'scope.vhd')
+    const path = up.path('scope.vhd')
     await writeFixedVhd(path, VIRTUAL, WRITES)
     const before = cloud.emu.requests.length
     const tokensBefore = cloud.emu.tokenRequests.length
@@ -118,7 +76,7 @@ describe('which credential reaches the blob service', () => {
   })
 
   it('403 AuthorizationPermissionMismatch (no data role): falls back to the account key and says why', async () => {
-    const path = join(dir, 'rbac.vhd')
+    const path = up.path('rbac.vhd')
     const footer = await writeFixedVhd(path, VIRTUAL, WRITES)
     // Azure Storage's reply to a bearer token whose identity has no data role on the account.
     proxy.faults.add({
@@ -144,12 +102,12 @@ describe('which credential reaches the blob service', () => {
     const written = proxy.log.slice(logBefore).filter(r => r.method === 'PUT' && r.status === 201)
     expect(written.length).toBeGreaterThan(0)
     expect(written.every(r => r.auth === 'SharedKey')).toBe(true)
-    const blob = await container().getBlobClient('via-key-9000001-os.vhd').downloadToBuffer()
+    const blob = await up.blob('via-key-9000001-os.vhd').downloadToBuffer()
     expect(sha256(blob)).toBe(expectedSha256(VIRTUAL, WRITES, footer))
   })
 
   it('403 AuthorizationFailure (firewall): fails naming the network rules, never reads the key', async () => {
-    const path = join(dir, 'firewall.vhd')
+    const path = up.path('firewall.vhd')
     await writeFixedVhd(path, VIRTUAL, WRITES)
     // What a storage firewall answers every request from an address it does not admit, whatever
     // the credential.
@@ -179,7 +137,7 @@ describe('which credential reaches the blob service', () => {
   })
 
   it('a network failure (connection dropped) fails the run, never reads the key', async () => {
-    const path = join(dir, 'network.vhd')
+    const path = up.path('network.vhd')
     await writeFixedVhd(path, VIRTUAL, WRITES)
     proxy.faults.add({ match: () => true, drop: true, times: 1000 })
     const before = cloud.emu.requests.length
@@ -194,9 +152,9 @@ describe('which credential reaches the blob service', () => {
   }, 180_000)
 
   it("refuses a blob endpoint off the cloud's storage suffix before any token or key goes there", async () => {
-    const account = cloud.emu.addStorageAccount('build-rg', 'elsewhere')
+    const account = cloud.emu.addStorageAccount(UPLOAD_RG, 'elsewhere')
     account.properties.primaryEndpoints.blob = 'https://elsewhere.blob.storage.example.net/'
-    const path = join(dir, 'suffix.vhd')
+    const path = up.path('suffix.vhd')
     await writeFixedVhd(path, VIRTUAL, WRITES)
     const before = cloud.emu.requests.length
     const tokensBefore = cloud.emu.tokenRequests.length
@@ -221,15 +179,15 @@ describe('whose blob it is (owner key)', () => {
   it("a second matrix leg with the same blob name neither overwrites nor deletes the first leg's blob", async () => {
     // Leg A keeps its blob (keep-upload); leg B makes an image of the same name in another group:
     // same run, same blob name, another job's inputs, so another owner key.
-    const pathA = join(dir, 'leg-a.vhd')
+    const pathA = up.path('leg-a.vhd')
     const footerA = await writeFixedVhd(pathA, VIRTUAL, WRITES)
     const legA = inputs({ vhd: pathA, 'image-name': 'matrix-img', 'keep-upload': 'true' })
     const a = await runAction({ inputs: legA, env: cloud.env })
     expect(errorLines(a.main)).toEqual([])
-    const blobA = container().getBlobClient('matrix-img-9000001-os.vhd')
+    const blobA = up.blob('matrix-img-9000001-os.vhd')
     expect((await blobA.getProperties()).metadata?.githubownerkey).toBe(ownerKeyOf(legA))
 
-    const pathB = join(dir, 'leg-b.vhd')
+    const pathB = up.path('leg-b.vhd')
     await writeFixedVhd(pathB, VIRTUAL, OTHER_WRITES)
     const b = await runAction({
       inputs: inputs({ vhd: pathB, 'image-name': 'matrix-img', 'resource-group': 'leg-b-rg' }),
@@ -248,7 +206,7 @@ describe('whose blob it is (owner key)', () => {
   })
 
   it('cleanup deletes its blob only if it is still the blob it read (If-Match)', async () => {
-    const path = join(dir, 'if-match.vhd')
+    const path = up.path('if-match.vhd')
     await writeFixedVhd(path, VIRTUAL, WRITES)
     const name = 'changed-9000001-os.vhd'
     // The image fails, so cleanup deletes the temporary blob; just before the DELETE reaches the
@@ -263,12 +221,8 @@ describe('whose blob it is (owner key)', () => {
     proxy.faults.add({
       match: req => req.method === 'DELETE' && (req.url ?? '').includes(`/vhds/${name}`),
       before: async () => {
-        await container()
-          .getBlobClient(name)
-          .setMetadata({
-            ...(await container().getBlobClient(name).getProperties()).metadata,
-            touched: 'yes'
-          })
+        const blob = up.blob(name)
+        await blob.setMetadata({ ...(await blob.getProperties()).metadata, touched: 'yes' })
       },
       times: 10
     })
@@ -282,6 +236,6 @@ describe('whose blob it is (owner key)', () => {
     expect(deletes.length).toBeGreaterThan(0)
     expect(deletes.every(r => r.ifMatch !== undefined && r.status === 412)).toBe(true)
     expect(run.main.stdout).toMatch(/changed after it was read \(ETag\): left alone/)
-    expect(await container().getBlobClient(name).exists()).toBe(true)
+    expect(await up.blob(name).exists()).toBe(true)
   })
 })

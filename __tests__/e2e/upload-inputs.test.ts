@@ -4,37 +4,20 @@
  * (`Input 'vhd': …` or `Input 'data-vhds': …`), exit 1, and no request reaches Azure. A FIFO must
  * not block the step (open() of a FIFO waits for a writer).
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { errorLines, runAction } from '../support/action-runner.js'
-import { startLocalCloud, type LocalCloud } from '../support/cloud.js'
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { errorLines } from '../support/action-runner.js'
+import { useUploadCloud } from '../support/upload-run.js'
 import { MiB, writeRawImage } from '../upload-it/fixtures.js'
 
-let cloud: LocalCloud
-let dir: string
+// Nothing reaches Azure: no blob service needed.
+const up = useUploadCloud('upload-inputs', { withStorage: false })
 let goodImage: string
 
 beforeAll(async () => {
-  cloud = await startLocalCloud()
-  cloud.emu.addResourceGroup('build-rg', 'westeurope')
-  dir = mkdtempSync(join(tmpdir(), 'upload-inputs-'))
-  goodImage = join(dir, 'good.raw')
+  goodImage = up.path('good.raw')
   await writeRawImage(goodImage, 32 * MiB, [{ offset: 0, length: MiB }])
-})
-afterAll(async () => {
-  await cloud.close()
-  rmSync(dir, { recursive: true, force: true })
-})
-
-const inputs = (extra: Record<string, string>) => ({
-  ...cloud.inputs,
-  'resource-group': 'build-rg',
-  'os-type': 'Linux',
-  'image-name': 'img',
-  ...extra
 })
 
 async function expectRefused(
@@ -42,30 +25,30 @@ async function expectRefused(
   input: 'vhd' | 'data-vhds',
   reason: RegExp
 ): Promise<void> {
-  const before = cloud.emu.requests.length
+  const before = up.cloud.emu.requests.length
   const started = Date.now()
-  const run = await runAction({ inputs: inputs(extra), env: cloud.env })
+  const run = await up.run({ 'image-name': 'img', ...extra })
   expect(run.main.code).toBe(1)
   const errors = errorLines(run.main)
   expect(errors).toHaveLength(1)
   expect(errors[0].startsWith(`::error::Input '${input}': `)).toBe(true)
   expect(errors[0]).toMatch(reason)
   // Nothing reached Azure, not even a token request or a read.
-  expect(cloud.emu.requests.length).toBe(before)
+  expect(up.cloud.emu.requests.length).toBe(before)
   expect(run.post?.code).toBe(0)
-  expect(cloud.emu.requests.length).toBe(before)
+  expect(up.cloud.emu.requests.length).toBe(before)
   // Fast: no waiting on the file (a FIFO blocks open() forever).
   expect(Date.now() - started).toBeLessThan(30_000)
 }
 
 describe("bad disk image files name the input ('vhd' / 'data-vhds')", () => {
   it('a missing vhd file', async () => {
-    const path = join(dir, 'missing.vhd')
+    const path = up.path('missing.vhd')
     await expectRefused({ vhd: path }, 'vhd', /missing\.vhd: cannot read the disk image: ENOENT/)
   })
 
   it('a FIFO as vhd fails fast instead of hanging', async () => {
-    const path = join(dir, 'pipe.vhd')
+    const path = up.path('pipe.vhd')
     execFileSync('mkfifo', [path])
     await expectRefused(
       { vhd: path },
@@ -75,30 +58,30 @@ describe("bad disk image files name the input ('vhd' / 'data-vhds')", () => {
   })
 
   it('a directory as vhd', async () => {
-    const path = join(dir, 'a-directory')
+    const path = up.path('a-directory')
     mkdirSync(path)
     await expectRefused({ vhd: path }, 'vhd', /a-directory: is a directory, not a regular file/)
   })
 
   it('an unreadable vhd (a symbolic link loop)', async () => {
-    const path = join(dir, 'loop.vhd')
+    const path = up.path('loop.vhd')
     symlinkSync(path, path)
     await expectRefused({ vhd: path }, 'vhd', /loop\.vhd: cannot read the disk image: ELOOP/)
   })
 
   it('a file that is not a disk image', async () => {
-    const path = join(dir, 'notes.txt')
+    const path = up.path('notes.txt')
     writeFileSync(path, 'not a disk image\n')
     await expectRefused({ vhd: path }, 'vhd', /notes\.txt: /)
   })
 
   it('a missing or FIFO data disk names data-vhds', async () => {
     await expectRefused(
-      { vhd: goodImage, 'data-vhds': join(dir, 'missing-data.vhd') },
+      { vhd: goodImage, 'data-vhds': up.path('missing-data.vhd') },
       'data-vhds',
       /missing-data\.vhd: cannot read the disk image: ENOENT/
     )
-    const fifo = join(dir, 'data-pipe.vhd')
+    const fifo = up.path('data-pipe.vhd')
     execFileSync('mkfifo', [fifo])
     await expectRefused(
       { vhd: goodImage, 'data-vhds': fifo },

@@ -4,14 +4,11 @@
  * must be the image's bytes at its range), and a write the storage service acknowledges but never
  * stores (a "lost write") must fail the run before any image is made from the disk.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
+import { describe, expect, it } from '@jest/globals'
 import { createHash } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
 import { open } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { errorLines, runAction } from '../support/action-runner.js'
-import { startLocalCloud, type LocalCloud } from '../support/cloud.js'
+import { errorLines } from '../support/action-runner.js'
+import { sha256, useUploadCloud } from '../support/upload-run.js'
 import type { PageWriteRecord } from '../emulator/fault-proxy.js'
 import {
   MiB,
@@ -21,25 +18,7 @@ import {
   type Write
 } from '../upload-it/fixtures.js'
 
-let cloud: LocalCloud
-let dir: string
-
-beforeAll(async () => {
-  cloud = await startLocalCloud({
-    withStorage: true,
-    lro: { pollsBeforeDone: 1, retryAfterSeconds: 0 }
-  })
-  cloud.emu.addResourceGroup('build-rg', 'westeurope')
-  dir = mkdtempSync(join(tmpdir(), 'upload-integrity-'))
-})
-afterEach(() => {
-  cloud.storageProxy?.faults.clear()
-  cloud.emu.faults.clear()
-})
-afterAll(async () => {
-  await cloud.close()
-  rmSync(dir, { recursive: true, force: true })
-})
+const up = useUploadCloud('upload-integrity')
 
 const VIRTUAL = 24 * MiB
 /** Sparse, unaligned data: several Put Pages of different sizes, some split inside a 4 MiB chunk. */
@@ -50,19 +29,6 @@ const WRITES: Write[] = [
   { offset: 17 * MiB + 4096, length: 300 * 1024 },
   { offset: 23 * MiB, length: MiB }
 ]
-
-const inputs = (vhd: string, imageName: string, extra: Record<string, string> = {}) => ({
-  ...cloud.inputs,
-  'resource-group': 'build-rg',
-  'os-type': 'Linux',
-  vhd,
-  'image-name': imageName,
-  ...extra
-})
-
-function diskIdOf(name: string): string {
-  return `/subscriptions/${cloud.emu.subscriptionId}/resourceGroups/build-rg/providers/Microsoft.Compute/disks/${name}`
-}
 
 const md5 = (b: Buffer): string => createHash('md5').update(b).digest('base64')
 
@@ -86,14 +52,11 @@ function uploaderCounts(stdout: string): { bytes: number; requests: number } {
 
 describe('Put Page integrity on the wire (managed disk)', () => {
   it('no Put Page to the disk SAS carries a Content-MD5 (unverified on md-impexp), and every body is the image', async () => {
-    const path = join(dir, 'md5.raw')
+    const path = up.path('md5.raw')
     await writeRawImage(path, VIRTUAL, WRITES)
-    const proxy = cloud.storageProxy!
+    const proxy = up.cloud.storageProxy!
     const from = proxy.pageWrites.length
-    const run = await runAction({
-      inputs: inputs(path, 'md5-checked', { 'keep-upload': 'true' }),
-      env: cloud.env
-    })
+    const run = await up.run({ vhd: path, 'image-name': 'md5-checked', 'keep-upload': 'true' })
     expect(errorLines(run.main)).toEqual([])
     expect(run.main.code).toBe(0)
 
@@ -111,8 +74,8 @@ describe('Put Page integrity on the wire (managed disk)', () => {
     // The bodies are the image's bytes at their ranges; the last write is the footer.
     const footer = seen[seen.length - 1]
     expect({ offset: footer.offset, count: footer.count }).toEqual({ offset: VIRTUAL, count: 512 })
-    const blob = await cloud.emu
-      .diskBlobClient(diskIdOf('md5-checked-upload-9000001-os'))
+    const blob = await up.cloud.emu
+      .diskBlobClient(up.diskId('md5-checked-upload-9000001-os'))
       .downloadToBuffer()
     expect(footer.bodyMD5).toBe(md5(blob.subarray(VIRTUAL)))
     for (const w of seen.slice(0, -1)) {
@@ -122,9 +85,7 @@ describe('Put Page integrity on the wire (managed disk)', () => {
         md5: md5(await readAt(path, w.offset!, w.count!))
       })
     }
-    expect(createHash('sha256').update(blob).digest('hex')).toBe(
-      expectedSha256(VIRTUAL, WRITES, blob.subarray(VIRTUAL))
-    )
+    expect(sha256(blob)).toBe(expectedSha256(VIRTUAL, WRITES, blob.subarray(VIRTUAL)))
 
     // What the proxy saw is exactly what the action counted and reported.
     const counted = uploaderCounts(run.main.stdout)
@@ -137,9 +98,9 @@ describe('Put Page integrity on the wire (managed disk)', () => {
 
 describe('a lost write', () => {
   it('a Put Page acknowledged with 201 but never stored fails the run: no image, disk revoked and deleted', async () => {
-    const path = join(dir, 'lost.raw')
+    const path = up.path('lost.raw')
     await writeRawImage(path, VIRTUAL, WRITES)
-    const proxy = cloud.storageProxy!
+    const proxy = up.cloud.storageProxy!
     const from = proxy.pageWrites.length
     const injected = proxy.injected
     // Lose the first data write (the footer is always the last one).
@@ -150,8 +111,8 @@ describe('a lost write', () => {
         /[?&]comp=page(&|$)/.test(req.url ?? '') &&
         req.headers['x-ms-page-write'] === 'update'
     })
-    const before = cloud.emu.requests.length
-    const run = await runAction({ inputs: inputs(path, 'lost-write'), env: cloud.env })
+    const before = up.cloud.emu.requests.length
+    const run = await up.run({ vhd: path, 'image-name': 'lost-write' })
 
     expect(proxy.injected - injected).toBe(1)
     const seen = proxy.pageWrites.slice(from)
@@ -168,36 +129,35 @@ describe('a lost write', () => {
     expect(errors[0]).toMatch(/verification failed/)
     expect(errors[0]).toContain(`${lost[0].count} bytes at offset ${lost[0].offset}`)
 
-    const diskId = diskIdOf('lost-write-upload-9000001-os')
-    const writes = cloud.emu.writes().filter(w => cloud.emu.requests.indexOf(w) >= before)
+    const diskId = up.diskId('lost-write-upload-9000001-os')
+    const writes = up.cloud.writesSince(before)
     expect(writes.some(w => w.method === 'PUT' && w.path === diskId)).toBe(true)
     expect(writes.some(w => /\/images\//.test(w.path))).toBe(false)
     expect(
-      cloud.emu.resources
+      up.cloud.emu.resources
         .list('Microsoft.Compute/images')
         .filter(i => /\/images\/lost-write$/i.test(String(i.id)))
     ).toEqual([])
     expect(writes.some(w => w.path === `${diskId}/endGetAccess`)).toBe(true)
     expect(writes.some(w => w.method === 'DELETE' && w.path === diskId)).toBe(true)
-    expect(cloud.emu.resources.get(diskId)).toBeUndefined()
+    expect(up.cloud.emu.resources.get(diskId)).toBeUndefined()
     expect(run.outputs['image-id'] ?? '').toBe('')
   })
 })
 
 describe('Put Page integrity on the wire (storage account)', () => {
   it('every Put Page to a page blob carries a Content-MD5 equal to the MD5 of its body', async () => {
-    cloud.emu.addStorageAccount('build-rg', 'devstoreaccount1')
-    const path = join(dir, 'md5-blob.raw')
+    up.addStorageAccount()
+    const path = up.path('md5-blob.raw')
     await writeRawImage(path, VIRTUAL, WRITES)
-    const proxy = cloud.storageProxy!
+    const proxy = up.cloud.storageProxy!
     const from = proxy.pageWrites.length
-    const run = await runAction({
-      inputs: inputs(path, 'md5-blob', {
-        'keep-upload': 'true',
-        'upload-via': 'storage-account',
-        'storage-account': 'devstoreaccount1'
-      }),
-      env: cloud.env
+    const run = await up.run({
+      vhd: path,
+      'image-name': 'md5-blob',
+      'keep-upload': 'true',
+      'upload-via': 'storage-account',
+      'storage-account': 'devstoreaccount1'
     })
     expect(errorLines(run.main)).toEqual([])
     const seen: PageWriteRecord[] = proxy.pageWrites.slice(from)

@@ -7,56 +7,36 @@
  * any write, naming `replication-mode`. The image is a sparse raw file: its size is real, its
  * bytes are never read.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { errorLines, runAction } from '../support/action-runner.js'
-import { startLocalCloud, type LocalCloud } from '../support/cloud.js'
+import { beforeAll, describe, expect, it } from '@jest/globals'
+import { errorLines } from '../support/action-runner.js'
+import { UPLOAD_LOCATION, UPLOAD_RG, useUploadCloud } from '../support/upload-run.js'
 import { MiB, writeRawImage } from '../upload-it/fixtures.js'
 
-const RG = 'build-rg'
 const GALLERY = 'golden_gallery'
 const GiB = 1024 * MiB
 
-let cloud: LocalCloud
-let dir: string
-
-beforeAll(async () => {
-  cloud = await startLocalCloud({ lro: { pollsBeforeDone: 1, retryAfterSeconds: 0 } })
-  cloud.emu.addResourceGroup(RG, 'westeurope')
-  cloud.emu.addGallery(RG, GALLERY, 'westeurope')
-  dir = mkdtempSync(join(tmpdir(), 'upload-replication-size-'))
-})
-afterAll(async () => {
-  await cloud?.close()
-  if (dir) rmSync(dir, { recursive: true, force: true })
-})
+// Refused before any write: no blob service needed.
+const up = useUploadCloud('upload-replication-size', { withStorage: false })
+beforeAll(() => void up.cloud.emu.addGallery(UPLOAD_RG, GALLERY, UPLOAD_LOCATION))
 
 describe('an uploaded disk over 2048 GiB into a gallery', () => {
   it('is refused with Full replication before any write, naming replication-mode', async () => {
-    cloud.emu.addGalleryImage({
-      resourceGroup: RG,
+    up.cloud.emu.addGalleryImage({
+      resourceGroup: UPLOAD_RG,
       gallery: GALLERY,
       name: 'big-upload',
       osType: 'Linux',
       osState: 'Generalized',
       hyperVGeneration: 'V2'
     })
-    const path = join(dir, 'big.raw')
+    const path = up.path('big.raw')
     await writeRawImage(path, 2100 * GiB, [{ offset: 0, length: MiB }])
-    const before = cloud.emu.requests.length
-    const run = await runAction({
-      inputs: {
-        ...cloud.inputs,
-        'resource-group': RG,
-        'os-type': 'Linux',
-        vhd: path,
-        gallery: GALLERY,
-        'gallery-image': 'big-upload',
-        'gallery-image-version': '1.0.0'
-      },
-      env: cloud.env
+    const before = up.cloud.emu.requests.length
+    const run = await up.run({
+      vhd: path,
+      gallery: GALLERY,
+      'gallery-image': 'big-upload',
+      'gallery-image-version': '1.0.0'
     })
     expect(run.main.code).toBe(1)
     const errors = errorLines(run.main)
@@ -65,6 +45,6 @@ describe('an uploaded disk over 2048 GiB into a gallery', () => {
       /replication-mode 'Full' copies disks of at most 2048 GiB, but '[^']+' is 2100 GiB: set replication-mode: Shallow/
     )
     // Nothing was created: no disk, no grant, no version.
-    expect(cloud.emu.writes().filter(w => cloud.emu.requests.indexOf(w) >= before)).toEqual([])
+    expect(up.cloud.writesSince(before)).toEqual([])
   })
 })

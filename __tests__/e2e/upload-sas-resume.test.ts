@@ -9,22 +9,10 @@
  *   content differs from the file is sent again.
  * Evidence: the emulator's request log (grants), the proxy's log of page writes, the disk's bytes.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { createHash } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { errorLines, runAction } from '../support/action-runner.js'
-import { startLocalCloud, type LocalCloud } from '../support/cloud.js'
+import { describe, expect, it } from '@jest/globals'
+import { errorLines } from '../support/action-runner.js'
+import { sha256, useUploadCloud } from '../support/upload-run.js'
 import { MiB, expectedSha256, writeRawImage, type Write } from '../upload-it/fixtures.js'
-
-let dir: string
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'upload-sas-resume-'))
-})
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true })
-})
 
 const VIRTUAL = 32 * MiB
 const WRITES: Write[] = Array.from({ length: 10 }, (_, i) => ({
@@ -32,59 +20,31 @@ const WRITES: Write[] = Array.from({ length: 10 }, (_, i) => ({
   length: MiB
 }))
 
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
-
-function setup(options: { diskSasLifetimeSeconds?: number }) {
-  const ctx: { cloud?: LocalCloud } = {}
-  beforeAll(async () => {
-    ctx.cloud = await startLocalCloud({
-      withStorage: true,
-      lro: { pollsBeforeDone: 1, retryAfterSeconds: 0 },
-      ...options
-    })
-    ctx.cloud.emu.addResourceGroup('build-rg', 'westeurope')
-  })
-  afterAll(async () => {
-    await ctx.cloud?.close()
-  })
-  return () => ctx.cloud!
-}
-
-function inputs(cloud: LocalCloud, vhd: string, imageName: string, extra: Record<string, string>) {
-  return {
-    ...cloud.inputs,
-    'resource-group': 'build-rg',
-    'os-type': 'Linux',
-    vhd,
-    'image-name': imageName,
-    'keep-upload': 'true',
-    ...extra
-  }
-}
-
-const diskIdOf = (cloud: LocalCloud, name: string): string =>
-  `/subscriptions/${cloud.emu.subscriptionId}/resourceGroups/build-rg/providers/Microsoft.Compute/disks/${name}`
+/** The disk is kept: each case reads its bytes after the run. */
+const KEEP = { 'keep-upload': 'true' }
 
 describe('a write SAS that ends during the upload', () => {
-  const cloud = setup({ diskSasLifetimeSeconds: 2 })
+  const up = useUploadCloud('upload-sas-resume', { diskSasLifetimeSeconds: 2 })
 
   it('is granted again and the refused page write sent again; the disk holds the file', async () => {
-    const c = cloud()
+    const c = up.cloud
     const proxy = c.storageProxy!
-    const path = join(dir, 'renewed.raw')
+    const path = up.path('renewed.raw')
     await writeRawImage(path, VIRTUAL, WRITES)
     // The first Put Page reaches the blob service after its SAS has ended.
     proxy.faults.add({ delayMs: 3000, times: 1 })
     const before = c.emu.requests.length
     const writesBefore = proxy.pageWrites.length
-    const run = await runAction({
-      inputs: inputs(c, path, 'renewed', { 'upload-concurrency': '2' }),
-      env: c.env
+    const run = await up.run({
+      ...KEEP,
+      vhd: path,
+      'image-name': 'renewed',
+      'upload-concurrency': '2'
     })
     proxy.faults.clear()
     expect(errorLines(run.main)).toEqual([])
     expect(run.main.code).toBe(0)
-    const diskId = diskIdOf(c, 'renewed-upload-9000001-os')
+    const diskId = up.diskId('renewed-upload-9000001-os')
     const grants = c.emu.requests
       .slice(before)
       .filter(r => r.method === 'POST' && r.path === `${diskId}/beginGetAccess`)
@@ -110,26 +70,24 @@ describe('a write SAS that ends during the upload', () => {
 })
 
 describe('a resumed upload', () => {
-  const cloud = setup({})
+  const up = useUploadCloud('upload-sas-resume')
 
   it('reads back what the killed attempt wrote and sends again what differs from the file', async () => {
-    const c = cloud()
+    const c = up.cloud
     const proxy = c.storageProxy!
-    const path = join(dir, 'resumed.raw')
+    const path = up.path('resumed.raw')
     await writeRawImage(path, VIRTUAL, WRITES)
     const diskName = 'resumed-upload-9000001-os'
-    const diskId = diskIdOf(c, diskName)
+    const diskId = up.diskId(diskName)
 
     // Attempt 1 is killed outright after a few page writes landed: the runner died, no post step.
     proxy.faults.add({ delayMs: 300, times: 1000 })
     const first = proxy.pageWrites.length
     const landed = () => proxy.pageWrites.slice(first).filter(w => w.status === 201)
-    const attempt1 = await runAction({
-      inputs: inputs(c, path, 'resumed', { 'upload-concurrency': '1' }),
-      env: c.env,
-      post: false,
-      signalWhen: { when: () => landed().length >= 4, signal: 'SIGKILL' }
-    })
+    const attempt1 = await up.run(
+      { ...KEEP, vhd: path, 'image-name': 'resumed', 'upload-concurrency': '1' },
+      { post: false, signalWhen: { when: () => landed().length >= 4, signal: 'SIGKILL' } }
+    )
     proxy.faults.clear()
     expect(attempt1.main.signal).toBe('SIGKILL')
     expect(c.emu.resources.get(diskId)?.properties.diskState).toBe('ActiveUpload')
@@ -142,11 +100,10 @@ describe('a resumed upload', () => {
     await blob.uploadPages(Buffer.alloc(tamperLength, 0xee), tampered.offset!, tamperLength)
 
     const writesBefore = proxy.pageWrites.length
-    const attempt2 = await runAction({
-      inputs: inputs(c, path, 'resumed', { 'upload-concurrency': '1' }),
-      env: c.env,
-      runAttempt: 2
-    })
+    const attempt2 = await up.run(
+      { ...KEEP, vhd: path, 'image-name': 'resumed', 'upload-concurrency': '1' },
+      { runAttempt: 2 }
+    )
     expect(errorLines(attempt2.main)).toEqual([])
     expect(attempt2.main.code).toBe(0)
     expect(attempt2.main.stdout).toMatch(

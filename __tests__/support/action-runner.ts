@@ -241,6 +241,25 @@ export async function runAction(options: RunOptions): Promise<ActionRun> {
   return { main, post, outputs, state, summary, allText, dir }
 }
 
+/**
+ * Everything either step wrote, for secret scans: logs, outputs, state, summary and the command
+ * files themselves. `::add-mask::` lines are left out: the runner consumes them and shows nothing
+ * (`maskedValues` reads them).
+ */
+export function everythingWritten(r: ActionRun): string {
+  const files = ['state', 'output', 'summary.md'].map(f => readFileSync(join(r.dir, f), 'utf8'))
+  return [r.allText, JSON.stringify(r.outputs), JSON.stringify(r.state), r.summary, ...files]
+    .join('\n')
+    .split('\n')
+    .filter(l => !l.startsWith('::add-mask::'))
+    .join('\n')
+}
+
+/** The values either step registered with the runner's masker, as the runner reads them. */
+export function maskedValues(r: ActionRun): string[] {
+  return commandEffects(r.allText).masks
+}
+
 /** The `::error::` lines a step printed (workflow commands on stdout). */
 export function errorLines(step: StepResult): string[] {
   return step.stdout.split('\n').filter(l => l.startsWith('::error'))

@@ -3,6 +3,7 @@
  * and storage accounts, reached through a fault-injecting proxy), plus the inputs and environment
  * that point the bundled action at it as an AzureStack cloud.
  */
+import { resolve } from 'node:path'
 import {
   startArmEmulator,
   startFaultProxy,
@@ -30,7 +31,20 @@ export interface LocalCloud {
   writesSince(before: number): RecordedRequest[]
   /** A Linux Gen 2 VM in the home resource group and region unless `seed` says otherwise. */
   seedVm(name: string, seed?: Partial<VmSeed>): Body
+  /**
+   * Calls `action` once the emulator receives, from now on, a request matching `match` (checked
+   * every 10 ms, so the action lands while a delayed request waits). Returns what stops watching.
+   */
+  whenRequest(match: (r: RecordedRequest) => boolean, action: () => void): () => void
   close(): Promise<void>
+}
+
+/** The certificate `npm test` makes for every local https endpoint (trusted via NODE_EXTRA_CA_CERTS). */
+function testCertificate(): { cert: string; key: string } {
+  const dir = process.env.ARM_EMULATOR_TLS_DIR
+  if (!dir)
+    throw new Error('Run with ARM_EMULATOR_TLS_DIR and NODE_EXTRA_CA_CERTS set, as `npm test` does')
+  return { cert: resolve(dir, 'cert.pem'), key: resolve(dir, 'key.pem') }
 }
 
 /** 'PUT images/x', 'POST virtualMachines/vm/deallocate', 'GET locations/westeurope/operations/…' */
@@ -39,18 +53,26 @@ export function short(r: RecordedRequest): string {
 }
 
 /**
- * `withStorage`: a fresh Azurite behind a fault proxy. Without it, `storage` (if given) is passed to
- * the emulator as it is: a blob service the caller started and stops, reached directly.
+ * `withStorage`: a fresh Azurite behind a fault proxy, over plain http (`true`) or, with `'entra'`,
+ * over https with the certificate of `npm test` (ARM_EMULATOR_TLS_DIR, which the test process and
+ * the action trust) and `--oauth basic`, so the blob service takes Microsoft Entra ID tokens.
+ * Without it, `storage` (if given) is passed to the emulator as it is: a blob service the caller
+ * started and stops, reached directly.
  */
 export async function startLocalCloud(
   options: ArmEmulatorOptions & {
-    withStorage?: boolean
+    withStorage?: boolean | 'entra'
     /** Where `seedVm` puts VMs by default (the test file's resource group and region). */
     home?: { resourceGroup: string; location: string }
   } = {}
 ): Promise<LocalCloud> {
-  const azurite = options.withStorage ? await startAzurite() : undefined
-  const storageProxy = azurite ? await startFaultProxy(azurite.blobEndpoint) : undefined
+  const tls = options.withStorage === 'entra' ? testCertificate() : undefined
+  const azurite = options.withStorage
+    ? await startAzurite(tls ? { https: tls, oauth: true } : {})
+    : undefined
+  const storageProxy = azurite
+    ? await startFaultProxy(azurite.blobEndpoint, tls ? { tls } : {})
+    : undefined
   const emu = await startArmEmulator({
     ...options,
     storage:
@@ -87,6 +109,19 @@ export async function startLocalCloud(
         hyperVGeneration: 'V2',
         ...seed
       }),
+    whenRequest(match, action) {
+      let seen = emu.requests.length
+      const timer = setInterval(() => {
+        for (; seen < emu.requests.length; seen++) {
+          if (match(emu.requests[seen])) {
+            clearInterval(timer)
+            action()
+            return
+          }
+        }
+      }, 10)
+      return () => clearInterval(timer)
+    },
     async close() {
       await emu.close()
       await storageProxy?.close()

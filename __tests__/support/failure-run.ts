@@ -7,7 +7,6 @@
 import { afterAll, afterEach, beforeAll } from '@jest/globals'
 import { runAction, type ActionRun, type RunOptions } from './action-runner.js'
 import { startLocalCloud, type LocalCloud } from './cloud.js'
-import type { RecordedRequest } from '../emulator/index.js'
 
 export const RG = 'build-rg'
 export const LOCATION = 'westeurope'
@@ -48,25 +47,6 @@ export function run(
     inputs: { ...cloud.inputs, 'resource-group': RG, deprovision: 'false', ...inputs },
     env: { ...cloud.env, ...(options.env ?? {}) }
   })
-}
-
-/** Calls `action` once the emulator has received a request matching `match` (checked every 10 ms). */
-export function whenRequest(
-  match: (r: RecordedRequest) => boolean,
-  action: () => void
-): () => void {
-  let seen = 0
-  const timer = setInterval(() => {
-    const requests = cloud.emu.requests
-    for (; seen < requests.length; seen++) {
-      if (match(requests[seen])) {
-        clearInterval(timer)
-        action()
-        return
-      }
-    }
-  }, 10)
-  return () => clearInterval(timer)
 }
 
 /** The post step's log and what it sent. */

@@ -91,18 +91,27 @@ export async function publish(
 ): Promise<ActionRun> {
   return runAction({
     ...options,
-    inputs: {
-      ...cloud.inputs,
-      'resource-group': RG,
-      'source-vm': vm,
-      // These VMs stand for ones generalized inside already: 'auto' would deprovision them first.
-      deprovision: 'false',
-      gallery: GALLERY,
-      'gallery-image': definition,
-      ...inputs
-    },
+    inputs: publishInputs(vm, definition, inputs),
     env: { ...cloud.env, ...(options.env ?? {}) }
   })
+}
+
+/** What `publish` passes to the action. */
+function publishInputs(
+  vm: string,
+  definition: string,
+  inputs: Record<string, string>
+): Record<string, string> {
+  return {
+    ...cloud.inputs,
+    'resource-group': RG,
+    'source-vm': vm,
+    // These VMs stand for ones generalized inside already: 'auto' would deprovision them first.
+    deprovision: 'false',
+    gallery: GALLERY,
+    'gallery-image': definition,
+    ...inputs
+  }
 }
 
 /**
@@ -115,16 +124,31 @@ export function earlierAttemptTags(
   inputs: Record<string, string>,
   runId: string
 ): Record<string, string> {
-  const all = {
-    ...cloud.inputs,
-    'resource-group': RG,
-    'source-vm': vm,
-    deprovision: 'false',
-    gallery: GALLERY,
-    'gallery-image': definition,
-    ...inputs
-  }
+  const all = publishInputs(vm, definition, inputs)
   return { 'github-run-id': runId, 'github-owner-key': ownerKeyOf(all, { runId }) }
+}
+
+/**
+ * The same job run again (attempt 2 of run `runId`, same inputs): `seedVersion` puts in place a
+ * version attempt 1 left (its tags: this job's, `tags` added), `rerun` publishes it again.
+ */
+export function sameJob(
+  vm: string,
+  definition: string,
+  inputs: Record<string, string>,
+  runId: string
+): {
+  seedVersion(name: string, extra?: Parameters<typeof seedVersion>[2]): Body
+  rerun(options?: Omit<RunOptions, 'inputs'>): Promise<ActionRun>
+} {
+  return {
+    seedVersion: (name, extra = {}) =>
+      seedVersion(definition, name, {
+        ...extra,
+        tags: { ...earlierAttemptTags(vm, definition, inputs, runId), ...extra.tags }
+      }),
+    rerun: (options = {}) => publish(vm, definition, inputs, { runId, runAttempt: 2, ...options })
+  }
 }
 
 export function expectSuccess(run: ActionRun): void {
