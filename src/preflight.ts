@@ -17,6 +17,7 @@ import { checkManagedImage, type ManagedImagePreflight } from './targets/managed
 import {
   checkGalleryTarget,
   describeGalleryPlan,
+  readExistingDefinition,
   type GalleryPreflight
 } from './targets/gallery-preflight.js'
 import type { SourceOrigin } from './targets/gallery-model.js'
@@ -163,6 +164,10 @@ async function readBuildSource(
   scripts: CustomizeScript[]
 ): Promise<SourceRead> {
   const { plan, clients, signal, log } = ctx
+  // The existing definition decides the build VM's security type (read before anything is made).
+  const existingDefinition = plan.gallery
+    ? await readExistingDefinition({ clients, signal }, plan.gallery)
+    : undefined
   const build = await checkBuild(
     {
       clients,
@@ -173,7 +178,8 @@ async function readBuildSource(
       owner: plan.owner,
       location: plan.location,
       groupLocation,
-      managedImageTarget: plan.managedImage !== undefined
+      managedImageTarget: plan.managedImage !== undefined,
+      ...(existingDefinition ? { existingDefinition } : {})
     },
     settings
   )

@@ -393,6 +393,25 @@ function targetOf(f: FaultPlan): { path: RegExp; method?: string } {
   }
 }
 
+const TOKEN_FAULTS: ReadonlyArray<FaultPlan['kind']> = ['expired-401', 'token-expiry']
+
+/**
+ * A token fault aimed at the same request as an earlier one (same target, same count): the two
+ * would refuse the request and then its retry with a token fetched a moment before, which Azure
+ * does not do (scenario.ts: "the retry after a fresh token is not refused again"). Campaign 4242
+ * drew expired-401@vm-create:0 with token-expiry@vm-create:0 (seed 1667926220). Left out here,
+ * not in the draw, so every seed still draws what it drew before.
+ */
+function secondTokenFault(faults: readonly FaultPlan[], i: number): boolean {
+  const f = faults[i]
+  return (
+    TOKEN_FAULTS.includes(f.kind) &&
+    faults
+      .slice(0, i)
+      .some(e => TOKEN_FAULTS.includes(e.kind) && e.target === f.target && e.after === f.after)
+  )
+}
+
 function armFault(f: FaultPlan): Fault {
   const target = targetOf(f)
   const at = { ...target, after: f.after, times: f.times }
@@ -527,9 +546,9 @@ export async function runScenario(s: Scenario, shared: Shared): Promise<RunRecor
     const seeded = new Map(cloud.emu.resources.list().map(b => [String(b.id).toLowerCase(), b]))
     const seededBlobs = isUpload(s) ? await listBlobs(cloud) : []
 
-    for (const f of s.faults) {
+    for (const [i, f] of s.faults.entries()) {
       if (PAGE_FAULTS.includes(f.kind)) cloud.proxy?.faults.add(pageFault(f))
-      else cloud.emu.faults.add(armFault(f))
+      else if (!secondTokenFault(s.faults, i)) cloud.emu.faults.add(armFault(f))
     }
     let fired = false
     const stop = s.interruption

@@ -44,20 +44,35 @@ export interface BuildPreflight {
   leftovers: string[]
 }
 
+/** An existing gallery image definition the version goes into: its name and SecurityType feature. */
+export interface ExistingDefinition {
+  name: string
+  securityType: string
+}
+
 /**
  * The build VM's security type, per the contract: `security-type` when given, else Trusted Launch
  * when the base image supports it and the targets allow it (a gallery only: Azure makes no managed
  * image of a Trusted Launch VM), else Standard. Returns a refusal when the combination cannot work.
+ * An existing definition decides too: one without the SecurityType feature (Standard) takes only a
+ * Standard VM, a TrustedLaunch one only a Trusted Launch VM, and the `…Supported` kinds no VM
+ * source at all, only a managed image of a Standard VM (`securityMismatch` in
+ * src/targets/gallery-model.ts; real-azure.md row 1).
  */
 export function decideSecurity(
   given: SecurityType | undefined,
   image: Pick<BaseImageFacts, 'security' | 'hyperVGeneration'>,
-  managedImageTarget: boolean
+  managedImageTarget: boolean,
+  definition?: ExistingDefinition
 ): { vm: 'Standard' | 'TrustedLaunch'; image: SecurityType } | { refusal: string } {
   if (image.security === 'ConfidentialVM') {
     return {
       refusal: `The base image is a confidential VM image (SecurityType ConfidentialVM): the action builds Standard and Trusted Launch images only.`
     }
+  }
+  if (definition !== undefined) {
+    const decided = followDefinition(given, image, definition)
+    if (decided !== undefined) return decided
   }
   if (given !== undefined && given !== 'Standard') {
     if (image.hyperVGeneration === 'V1') {
@@ -92,6 +107,38 @@ export function decideSecurity(
   }
   if (image.security !== 'Standard' && !managedImageTarget) {
     return { vm: 'TrustedLaunch', image: 'TrustedLaunch' }
+  }
+  return { vm: 'Standard', image: 'Standard' }
+}
+
+/**
+ * What an existing definition decides alone: a `security-type` it cannot take is refused, and
+ * without one, a definition other than TrustedLaunch gets a Standard VM (refused when the base
+ * image boots only as Trusted Launch). Undefined when the general rules decide.
+ */
+function followDefinition(
+  given: SecurityType | undefined,
+  image: Pick<BaseImageFacts, 'security'>,
+  definition: ExistingDefinition
+): { vm: 'Standard'; image: 'Standard' } | { refusal: string } | undefined {
+  const trustedLaunch = definition.securityType.toLowerCase() === 'trustedlaunch'
+  const standard = definition.securityType.toLowerCase() === 'standard'
+  const named = `gallery image definition '${definition.name}'`
+  if (given !== undefined && ((standard && given !== 'Standard') || (trustedLaunch && given !== 'TrustedLaunch'))) {
+    const has = standard
+      ? 'has no SecurityType feature (Standard) and takes only a Standard VM'
+      : 'has security type TrustedLaunch and takes only a Trusted Launch VM'
+    return {
+      refusal: `Input 'security-type': '${given}', but ${named} ${has}. Remove 'security-type' (the build then follows the definition), or publish into another definition.`
+    }
+  }
+  if (given !== undefined || trustedLaunch) return undefined
+  if (image.security === 'TrustedLaunch') {
+    return {
+      refusal: oneLine(
+        `The base image boots only as Trusted Launch (SecurityType TrustedLaunch), but ${named} has security type ${definition.securityType}, which takes no Trusted Launch VM. Publish into a definition created with the feature SecurityType=TrustedLaunch.`
+      )
+    }
   }
   return { vm: 'Standard', image: 'Standard' }
 }
@@ -339,6 +386,8 @@ export interface BuildPreflightDeps {
   /** The resource group's region: the default location. */
   groupLocation: string
   managedImageTarget: boolean
+  /** The existing gallery image definition the version goes into, if any. */
+  existingDefinition?: ExistingDefinition
 }
 
 export async function checkBuild(
@@ -361,7 +410,12 @@ export async function checkBuild(
       `Base image ${image.provenance}: ${image.osType}, Hyper-V ${image.hyperVGeneration}, ${image.architecture}, security ${image.security}${image.plan ? `, plan ${image.plan.publisher}/${image.plan.product}/${image.plan.name}` : ''}`
     )
   )
-  const security = decideSecurity(settings.securityType, image, deps.managedImageTarget)
+  const security = decideSecurity(
+    settings.securityType,
+    image,
+    deps.managedImageTarget,
+    deps.existingDefinition
+  )
   if ('refusal' in security) throw new StepFailure(security.refusal)
   const size = await readSize(clients, settings.vmSize, location, log, signal)
   const problems = buildProblems(settings, image, size, security.vm, deps.managedImageTarget)

@@ -131,6 +131,27 @@ export async function checkGalleryTarget(
 }
 
 /**
+ * The definition the version goes into and its SecurityType, when it exists (read-only): a build
+ * chooses its VM's security type by it, before the gallery target is checked against the source.
+ */
+export async function readExistingDefinition(
+  deps: Pick<PreflightDeps, 'clients' | 'signal'>,
+  target: GalleryTarget
+): Promise<{ name: string; securityType: string } | undefined> {
+  const image = await getOrUndefined(
+    deps.clients.compute.galleryImages.get(
+      target.gallery.resourceGroup,
+      target.gallery.name,
+      target.imageDefinition,
+      { abortSignal: deps.signal }
+    )
+  )
+  return image === undefined
+    ? undefined
+    : { name: target.imageDefinition, securityType: definitionFacts(image).securityType }
+}
+
+/**
  * The version is made in its source's region, wherever the gallery is ("Source … is not found.
  * Please check source exists, and is in the same region as gallery image version being created",
  * troubleshooting-shared-images.md), and Azure wants that region among the target regions.

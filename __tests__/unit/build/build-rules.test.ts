@@ -87,6 +87,37 @@ describe('decideSecurity (contract: security-type, else Trusted Launch when supp
   })
 })
 
+describe('decideSecurity with an existing gallery definition (chaos seeds 2071389145, 773159279)', () => {
+  const def = (securityType: string) => ({ name: 'golden', securityType })
+  it('Standard for a Standard definition, though the image supports Trusted Launch', () => {
+    expect(decideSecurity(undefined, image, false, def('Standard'))).toEqual({ vm: 'Standard', image: 'Standard' })
+  })
+  it('Trusted Launch for a TrustedLaunch definition', () => {
+    expect(decideSecurity(undefined, image, false, def('TrustedLaunch'))).toEqual({
+      vm: 'TrustedLaunch',
+      image: 'TrustedLaunch'
+    })
+  })
+  it('Standard for a TrustedLaunchSupported definition (Azure takes no VM source for it, only a managed image of a Standard VM)', () => {
+    expect(decideSecurity(undefined, image, true, def('TrustedLaunchSupported'))).toEqual({ vm: 'Standard', image: 'Standard' })
+    expect(decideSecurity(undefined, image, false, def('TrustedLaunchSupported'))).toEqual({ vm: 'Standard', image: 'Standard' })
+  })
+  it('refuses a security-type the definition cannot take, naming the input and the definition', () => {
+    for (const [given, securityType] of [
+      ['TrustedLaunch', 'Standard'],
+      ['TrustedLaunchSupported', 'Standard'],
+      ['Standard', 'TrustedLaunch']
+    ] as const) {
+      const d = decideSecurity(given, image, false, def(securityType))
+      expect('refusal' in d && d.refusal).toMatch(/^Input 'security-type': .*definition 'golden'/)
+    }
+  })
+  it('refuses a Trusted-Launch-only image into a Standard definition', () => {
+    const d = decideSecurity(undefined, { ...image, security: 'TrustedLaunch' }, false, def('Standard'))
+    expect('refusal' in d && d.refusal).toMatch(/definition 'golden' has security type Standard/)
+  })
+})
+
 describe('buildProblems', () => {
   it('none for a matching image and size', () => {
     expect(buildProblems(settings, image, size, 'TrustedLaunch', false)).toEqual([])
