@@ -22,6 +22,8 @@ import { deleteUploadBlob } from './upload/storage-account-destination.js'
 import { revokeUploadAccess } from './upload/upload-disk-release.js'
 import { oneLine } from './untrusted.js'
 import { errorMessage } from './error-message.js'
+import { isRetryLater } from './azure/errors.js'
+import { sleep } from './sleep.js'
 
 export interface CleanupDeps {
   clients: AzureClients
@@ -144,6 +146,13 @@ async function cleanEntry(deps: CleanupDeps, entry: LedgerEntry): Promise<string
   }
 }
 
+/**
+ * Pauses before the second and third pass over deletions that failed with a retry-later error: the
+ * post step is the last chance to delete what a cancelled run left, and a delete whose operation
+ * ended Failed ("Please retry later") would otherwise stay billed (chaos seed 839575928).
+ */
+export const CLEANUP_RETRY_PAUSES_MS = [5_000, 15_000]
+
 export async function cleanUp(deps: CleanupDeps): Promise<{ done: string[]; failed: string[] }> {
   const done: string[] = []
   const failed: string[] = []
@@ -155,16 +164,38 @@ export async function cleanUp(deps: CleanupDeps): Promise<{ done: string[]; fail
       : e.kind === 'build-resource'
         ? 2 + buildDeletionOrder(e.id)
         : 1
-  for (const entry of deps.ledger.entries().sort((a, b) => order(a) - order(b))) {
+  let pending = deps.ledger.entries().sort((a, b) => order(a) - order(b))
+  for (let pass = 0; pending.length > 0; pass++) {
+    const again: Array<{ entry: LedgerEntry; message: string }> = []
+    const lastPass = pass >= CLEANUP_RETRY_PAUSES_MS.length
+    for (const entry of pending) {
+      try {
+        const what = await cleanEntry(deps, entry)
+        deps.log.info(oneLine(`Cleanup: ${what}`))
+        done.push(what)
+        deps.ledger.remove(entryId(entry))
+      } catch (e) {
+        const message = `Cleanup of ${entryId(entry)} failed: ${errorMessage(e)}`
+        if (!lastPass && !deps.signal.aborted && isRetryLater(e)) {
+          deps.log.info(oneLine(`${message} (tried again shortly)`))
+          again.push({ entry, message })
+        } else {
+          deps.log.warning(oneLine(message))
+          failed.push(message)
+        }
+      }
+    }
+    pending = again.map(a => a.entry)
+    if (pending.length === 0) break
     try {
-      const what = await cleanEntry(deps, entry)
-      deps.log.info(oneLine(`Cleanup: ${what}`))
-      done.push(what)
-      deps.ledger.remove(entryId(entry))
-    } catch (e) {
-      const message = `Cleanup of ${entryId(entry)} failed: ${errorMessage(e)}`
-      deps.log.warning(oneLine(message))
-      failed.push(message)
+      await sleep(CLEANUP_RETRY_PAUSES_MS[pass], deps.signal)
+    } catch {
+      // Out of time: what was to be tried again is reported as failed.
+      for (const a of again) {
+        deps.log.warning(oneLine(a.message))
+        failed.push(a.message)
+      }
+      break
     }
   }
   return { done, failed }

@@ -171,6 +171,29 @@ function detailLines(
   return details
 }
 
+/**
+ * Codes with which Azure says the same request may succeed later ("An internal execution error
+ * occurred. Please retry later.": virtual-machines/restore-point-troubleshooting.md lists
+ * InternalError, InternalExecutionError, InternalOperationError). A long-running operation that
+ * ends Failed with one is not retried by the SDK, which retries only the requests themselves.
+ */
+const RETRY_LATER_CODES = new Set([
+  'InternalError',
+  'InternalExecutionError',
+  'InternalOperationError',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'TooManyRequests'
+])
+
+/** Whether sending the same request again later may succeed (throttling, 5xx, retry-later codes). */
+export function isRetryLater(error: unknown): boolean {
+  const { statusCode, code } = describeAzureError(error, '')
+  if (statusCode !== undefined && (statusCode >= 500 || statusCode === 429 || statusCode === 408))
+    return true
+  return code !== undefined && RETRY_LATER_CODES.has(code)
+}
+
 export function describeAzureError(
   error: unknown,
   operation: string,
