@@ -214,6 +214,38 @@ describe('killed while the gallery version is created (SIGKILL, no post), then a
     return second
   }
 
+  it('killed between the VM create and the OS disk tag: the re-run takes the untagged disk of its own VM as its own', async () => {
+    // Chaos seed 1233833524: Azure does not tag the OS disk it creates with the VM; the action tags
+    // it once the VM exists. Killed before that, the re-run refused the disk as another job's.
+    const before = leftBehind()
+    const job = 'rerun-untagged'
+    // The tag PATCH is dropped at the emulator (recorded, never carried out) and the
+    // main step killed as it arrives: the disk stays as Azure made it, untagged.
+    const start = cloud.emu.requests.length
+    const tagging = (): boolean =>
+      cloud.emu.requests
+        .slice(start)
+        .some(q => q.method === 'PATCH' && /\/disks\/[^/]+$/.test(q.path))
+    cloud.emu.faults.add({ method: 'PATCH', path: /\/disks\/[^/]+$/, times: 1, drop: true })
+    const inputs = { 'customize-scripts': 'ok.sh', 'gallery-image': `ubuntu-${job}` }
+    const first = await build(job, inputs, {
+      post: false,
+      signalWhen: { when: tagging, signal: 'SIGKILL' }
+    })
+    expect(first.main.signal).toBe('SIGKILL')
+    const disks = cloud.emu.resources
+      .created('Microsoft.Compute/disks')
+      .filter(d => !(d as { tags?: Record<string, string> }).tags?.['github-owner-key'])
+    expect(disks).not.toEqual([])
+    const second = await build(job, inputs, { runAttempt: 2 })
+    expect(errorLines(second.main)).toEqual([])
+    expect(second.main.code).toBe(0)
+    expect(second.post?.code).toBe(0)
+    const after = leftBehind()
+    for (const type of BUILD_TEMPORARY_TYPES)
+      expect([type, after[type]]).toEqual([type, before[type]])
+  }, 400_000)
+
   it('deletes the earlier attempt’s build VM and network once it reuses the version', async () => {
     const before = leftBehind()
     await killedThenRerun('rerun-drop', 'false')

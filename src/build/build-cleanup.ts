@@ -17,7 +17,11 @@ import { isOwnedBy } from '../tags.js'
 
 interface Deleter {
   what: string
-  get(rg: string, name: string, signal: AbortSignal): Promise<{ id?: string; tags?: Record<string, string> }>
+  get(
+    rg: string,
+    name: string,
+    signal: AbortSignal
+  ): Promise<{ id?: string; tags?: Record<string, string>; managedBy?: string }>
   delete(rg: string, name: string, signal: AbortSignal): PollerLike<OperationState<void>, void>
 }
 
@@ -83,7 +87,7 @@ export async function readBuildResource(
   clients: AzureClients,
   id: string,
   signal: AbortSignal
-): Promise<{ id?: string; tags?: Record<string, string> } | undefined> {
+): Promise<{ id?: string; tags?: Record<string, string>; managedBy?: string } | undefined> {
   const deleter = deleterFor(clients, typeOf(id))
   if (deleter === undefined) return undefined
   const { resourceGroup: rg, name } = parseResourceId(id)

@@ -362,7 +362,16 @@ async function checkNames(
     const { resourceGroup: rg, name } = parseResourceId(id)
     const found = await readBuildResource(clients, id, signal)
     if (found === undefined) continue
-    if (!sameResourceId(found.id ?? '', id) || !isOwnedBy(found.tags, owner.key)) {
+    // Azure names the OS disk as asked but does not tag it with the VM; build-vm.ts tags it right
+    // after. A run killed in between leaves an untagged disk attached to this job's own VM (the
+    // first id, checked first): it is this job's too, and goes with the VM (deleteOption Delete).
+    // Chaos seed 1233833524.
+    const withOwnVm =
+      found.managedBy !== undefined &&
+      leftovers.length > 0 &&
+      sameResourceId(found.managedBy, leftovers[0]) &&
+      sameResourceId(leftovers[0], ids[0])
+    if (!sameResourceId(found.id ?? '', id) || !(isOwnedBy(found.tags, owner.key) || withOwnVm)) {
       throw new StepFailure(
         oneLine(
           `'${name}' already exists in resource group '${rg}' and was not made by this job: the build's temporary resources take that name. Delete it, or use another resource group.`
