@@ -186,10 +186,22 @@ describe('stopped during a script', () => {
 describe('killed while the gallery version is created (SIGKILL, no post), then a re-run attempt', () => {
   // Chaos seed 150069095: the re-run attempt reused the version and left the earlier attempt's
   // build VM and network behind, billed (and with keep-build-vm: true never said it was kept).
-  const versionPut = (definition: string) => () =>
-    cloud.emu.requests.some(
-      q => q.method === 'PUT' && q.path.includes(`/images/${definition}/versions/`)
-    )
+  // Killed once the version has succeeded (an operation nobody polls would never end here, though
+  // Azure ends it on its own), as the first deletion of the build VM arrives (dropped, so not
+  // carried out): every build resource is still there.
+  function killPoint(): () => boolean {
+    const start = cloud.emu.requests.length
+    cloud.emu.faults.add({
+      method: 'DELETE',
+      path: /\/virtualMachines\/[^/]+$/,
+      times: 1,
+      drop: true
+    })
+    return () =>
+      cloud.emu.requests
+        .slice(start)
+        .some(q => q.method === 'DELETE' && /\/virtualMachines\/[^/]+$/.test(q.path))
+  }
 
   async function killedThenRerun(job: string, keep: string): Promise<ActionRun> {
     const definition = `ubuntu-${job}`
@@ -199,11 +211,15 @@ describe('killed while the gallery version is created (SIGKILL, no post), then a
       'gallery-image': definition,
       'keep-build-vm': keep
     }
+    // With keep-build-vm: true nothing is deleted to stop at: the first attempt ends, its VM kept,
+    // and the job is re-run (the same code path: every target reused, the VM left).
     const first = await build(job, inputs, {
       post: false,
-      signalWhen: { when: versionPut(definition), signal: 'SIGKILL' }
+      ...(keep === 'true' ? {} : { signalWhen: { when: killPoint(), signal: 'SIGKILL' } })
     })
-    expect(first.main.signal).toBe('SIGKILL')
+    if (keep === 'true') expect(first.main.code).toBe(0)
+    else expect(first.main.signal).toBe('SIGKILL')
+    expect(cloud.emu.faults.pending).toEqual([])
     expect(cloud.emu.resources.created('Microsoft.Compute/virtualMachines')).not.toEqual([])
     const second = await build(job, inputs, { runAttempt: 2 })
     expect(errorLines(second.main)).toEqual([])
@@ -254,7 +270,7 @@ describe('killed while the gallery version is created (SIGKILL, no post), then a
       expect([type, after[type]]).toEqual([type, before[type]])
   }, 400_000)
 
-  it('with keep-build-vm: true keeps the earlier attempt’s VM and says so in the summary', async () => {
+  it('with keep-build-vm: true (first attempt ended, job re-run) keeps the earlier attempt’s VM and says so in the summary', async () => {
     const vms = cloud.emu.resources.created('Microsoft.Compute/virtualMachines').length
     const second = await killedThenRerun('rerun-keep', 'true')
     expect(cloud.emu.resources.created('Microsoft.Compute/virtualMachines')).toHaveLength(vms + 1)
