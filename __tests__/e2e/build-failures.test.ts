@@ -186,10 +186,9 @@ describe('stopped during a script', () => {
 describe('killed while the gallery version is created (SIGKILL, no post), then a re-run attempt', () => {
   // Chaos seed 150069095: the re-run attempt reused the version and left the earlier attempt's
   // build VM and network behind, billed (and with keep-build-vm: true never said it was kept).
-  // Killed once the version has succeeded (an operation nobody polls would never end here, though
-  // Azure ends it on its own), as the first deletion of the build VM arrives (dropped, so not
-  // carried out): every build resource is still there.
-  function killPoint(): () => boolean {
+  // Killed once the version has succeeded, as the first deletion of the build VM arrives (dropped,
+  // so not carried out): every build resource is still there.
+  function atVmDelete(): () => boolean {
     const start = cloud.emu.requests.length
     cloud.emu.faults.add({
       method: 'DELETE',
@@ -203,7 +202,23 @@ describe('killed while the gallery version is created (SIGKILL, no post), then a
         .some(q => q.method === 'DELETE' && /\/virtualMachines\/[^/]+$/.test(q.path))
   }
 
-  async function killedThenRerun(job: string, keep: string): Promise<ActionRun> {
+  // Killed as the version PUT arrives, its answer lost (carried out, connection closed): Azure goes
+  // on creating the version with nobody polling it; the re-run attempt waits for it to end, then
+  // reuses it.
+  function atVersionPut(): () => boolean {
+    const start = cloud.emu.requests.length
+    cloud.emu.faults.add({ method: 'PUT', path: /\/versions\/[^/]+$/, dropResponse: true })
+    return () =>
+      cloud.emu.requests
+        .slice(start)
+        .some(q => q.method === 'PUT' && /\/versions\/[^/]+$/.test(q.path))
+  }
+
+  async function killedThenRerun(
+    job: string,
+    keep: string,
+    killPoint = atVmDelete
+  ): Promise<ActionRun> {
     const definition = `ubuntu-${job}`
     const inputs = {
       'customize-scripts': 'ok.sh',
@@ -265,6 +280,15 @@ describe('killed while the gallery version is created (SIGKILL, no post), then a
   it('deletes the earlier attempt’s build VM and network once it reuses the version', async () => {
     const before = leftBehind()
     await killedThenRerun('rerun-drop', 'false')
+    const after = leftBehind()
+    for (const type of BUILD_TEMPORARY_TYPES)
+      expect([type, after[type]]).toEqual([type, before[type]])
+  }, 400_000)
+
+  it('killed as the version PUT arrives: the re-run waits for that version, reuses it, and deletes the earlier build VM and network', async () => {
+    const before = leftBehind()
+    const second = await killedThenRerun('rerun-put', 'false', atVersionPut)
+    expect(second.main.stdout).toContain('Reusing gallery image version')
     const after = leftBehind()
     for (const type of BUILD_TEMPORARY_TYPES)
       expect([type, after[type]]).toEqual([type, before[type]])

@@ -7,8 +7,16 @@
  *  - 'location': 202 + Location only.
  *  - 'body':     PUT answers 200/201 with provisioningState Creating/Updating and the resource GET
  *                moves to Succeeded; POST/DELETE in this style complete synchronously.
- * Operations advance per poll so tests never wait for wall time. Shapes follow the Azure CLI
- * recordings in `__tests__/emulator-conformance/fixtures/` (see the README's Conformance section).
+ * Operations advance per poll so tests never wait for wall time, and a GET of the resource an
+ * operation works on counts as a poll, whatever the style: Azure carries an operation to its end on
+ * its own, whether or not anyone reads the status URL. `az … --no-wait` followed by
+ * `az sig image-version wait --created` (or `az vm wait`, `az disk wait`) reads only the resource
+ * until its provisioningState is terminal (Learn "Track asynchronous Azure operations": a
+ * provisioningState other than Succeeded, Failed or Canceled says the operation is still running).
+ * Without this, an operation whose client died (SIGKILL after the PUT was answered) would stay
+ * InProgress forever and the re-run attempt reading the resource would wait forever.
+ * Shapes follow the Azure CLI recordings in `__tests__/emulator-conformance/fixtures/` (see the
+ * README's Conformance section).
  */
 import { randomUUID } from 'node:crypto'
 import type { Body, Ctx, LroStyle, Operation, Reply, State } from './types.js'
@@ -113,8 +121,8 @@ export function startLro(ctx: Ctx, spec: StartLro): Reply {
     fail: spec.fail,
     onPoll: spec.onPoll,
     withOutput: OUTPUT_IN_STATUS.has(spec.name),
-    // Only body-mode operations are advanced by GETs of the resource itself.
-    resourceId: style === 'body' ? spec.resourceId : undefined
+    // A GET of this resource advances the operation in every style (see the header).
+    resourceId: spec.resourceId
   }
   state.operations.set(op.id, op)
   const retry = retryAfter(state, op)
@@ -229,7 +237,10 @@ export function pollOperation(ctx: Ctx, opId: string, networkMonitor = false): R
   return { status: 200, body: doc, headers: op.status === 'InProgress' ? retry : {} }
 }
 
-/** Body-mode polling: a GET of the resource counts as a poll of its pending operation. */
+/**
+ * A GET of the resource counts as a poll of its pending operations: the only poll in body mode,
+ * and what ends an async operation whose client stopped polling (see the header).
+ */
 export function tickResource(state: State, resourceId: string): void {
   for (const op of state.operations.values()) {
     if (op.status === 'InProgress' && op.resourceId?.toLowerCase() === resourceId.toLowerCase())

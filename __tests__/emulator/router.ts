@@ -149,8 +149,10 @@ async function armRoute(ctx: Ctx, parts: string[]): Promise<Reply> {
 
   switch (type) {
     case 'microsoft.compute/virtualmachines':
-      if (method === 'GET' && !act) return getVm(ctx, id, false)
-      if (method === 'GET' && act === 'instanceview') return getVm(ctx, id, true)
+      if (method === 'GET' && (!act || act === 'instanceview')) {
+        tickResource(state, id)
+        return getVm(ctx, id, act === 'instanceview')
+      }
       if (method === 'GET' && act === 'runcommands') return listRunCommands(ctx, id)
       if (method === 'POST' && act) return vmAction(ctx, id, act)
       if (method === 'PUT' && !act) return putVm(ctx, id)

@@ -125,7 +125,7 @@ export interface Operation {
   /** Called on every poll (e.g. replication progress). */
   onPoll?: (op: Operation) => void
   result?: Body
-  /** resource id to tick in body-polling mode */
+  /** the resource the operation works on: a GET of it advances the operation (lro.ts) */
   resourceId?: string
 }
 
