@@ -17,7 +17,9 @@ import { checkManagedImage, type ManagedImagePreflight } from './targets/managed
 import {
   checkGalleryTarget,
   describeGalleryPlan,
-  readExistingDefinition,
+  existingDefinitionFacts,
+  readDefinition,
+  type DefinitionRead,
   type GalleryPreflight
 } from './targets/gallery-preflight.js'
 import type { SourceOrigin } from './targets/gallery-model.js'
@@ -161,13 +163,13 @@ async function readBuildSource(
   ctx: RunContext,
   settings: BuildSource,
   groupLocation: string,
-  scripts: CustomizeScript[]
+  scripts: CustomizeScript[],
+  definition: DefinitionRead | undefined
 ): Promise<SourceRead> {
   const { plan, clients, signal, log } = ctx
   // The existing definition decides the build VM's security type (read before anything is made).
-  const existingDefinition = plan.gallery
-    ? await readExistingDefinition({ clients, signal }, plan.gallery)
-    : undefined
+  const existingDefinition =
+    plan.gallery && definition ? existingDefinitionFacts(plan.gallery, definition) : undefined
   const build = await checkBuild(
     {
       clients,
@@ -254,18 +256,35 @@ export async function preflight(ctx: RunContext, inspected: Inspected): Promise<
   if (galleryGroup !== undefined && galleryGroup !== plan.resourceGroup) {
     await resourceGroupLocation(ctx, galleryGroup)
   }
+  // A build reads the target definition before its source (its security type follows it); the
+  // gallery check then uses that read.
+  const definition =
+    plan.source.mode === 'build' && plan.gallery
+      ? await readDefinition({ clients, signal }, plan.gallery)
+      : undefined
   const { read, source } =
     plan.source.mode === 'capture'
       ? await readCaptureSource(ctx, plan.source)
       : plan.source.mode === 'build'
-        ? await readBuildSource(ctx, plan.source, groupLocation, inspected.scripts ?? [])
+        ? await readBuildSource(
+            ctx,
+            plan.source,
+            groupLocation,
+            inspected.scripts ?? [],
+            definition
+          )
         : await readUploadSource(ctx, plan.source, inspected.upload, groupLocation)
   const deps: PreflightDeps = { clients, log, signal, run: plan.run, owner: plan.owner }
   const managedImage = plan.managedImage
     ? await checkManagedImage(deps, plan.managedImage)
     : undefined
   const gallery = plan.gallery
-    ? await checkGalleryTarget(deps, { target: plan.gallery, source, origin: sourceOrigin(plan) })
+    ? await checkGalleryTarget(deps, {
+        target: plan.gallery,
+        source,
+        origin: sourceOrigin(plan),
+        ...(definition ? { definition } : {})
+      })
     : undefined
   return { ...read, source, managedImage, gallery }
 }

@@ -67,6 +67,11 @@ describe('a build into an existing definition takes its security type', () => {
       /\/galleries\/golden\/images\/ubuntu-std\/versions\/1\.0\.0$/
     )
     expect(vmSecurityTypes(before)).toEqual([undefined])
+    // Read once: the security type and the gallery check both come from that read.
+    const definitionReads = cloud.emu.requests
+      .slice(before)
+      .filter(r => r.method === 'GET' && /\/galleries\/golden\/images\/ubuntu-std$/i.test(r.path))
+    expect(definitionReads).toHaveLength(1)
   }, 300_000)
 
   it('a TrustedLaunch definition: the build VM is Trusted Launch', async () => {

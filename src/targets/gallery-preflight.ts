@@ -3,6 +3,7 @@
  * definition fit the source, and what happens to the version number. Runs before anything changes
  * the VM or uploads a byte, so every conflict fails the run while it is still free to fail.
  */
+import type { GalleryImage } from '@azure/arm-compute'
 import { getOrUndefined } from '../azure/not-found.js'
 import { normaliseRegion } from '../azure/region.js'
 import type { GalleryTarget, TargetRegion } from '../plan.js'
@@ -54,6 +55,13 @@ export interface GalleryCheckOptions {
   source: SourceFacts
   /** What the version will be made from (see above); without it, messages say 'the source'. */
   origin?: SourceOrigin
+  /** The definition as the caller already read it (`readDefinition`): not read again. */
+  definition?: DefinitionRead
+}
+
+/** One read of the target definition: `image` is undefined when it does not exist. */
+export interface DefinitionRead {
+  image: GalleryImage | undefined
 }
 
 export async function checkGalleryTarget(
@@ -80,7 +88,9 @@ export async function checkGalleryTarget(
   const image =
     gallery === undefined
       ? undefined
-      : await getOrUndefined(compute.galleryImages.get(rg, galleryName, def, opts))
+      : options.definition !== undefined
+        ? options.definition.image
+        : await getOrUndefined(compute.galleryImages.get(rg, galleryName, def, opts))
   if (image === undefined && !target.createIfMissing) {
     throw new Error(
       `Gallery image definition '${def}' does not exist in gallery '${galleryName}': ${missingHint}.`
@@ -131,13 +141,14 @@ export async function checkGalleryTarget(
 }
 
 /**
- * The definition the version goes into and its SecurityType, when it exists (read-only): a build
- * chooses its VM's security type by it, before the gallery target is checked against the source.
+ * The definition the version goes into, read once before the source is checked: a build chooses
+ * its VM's security type by it (`existingDefinitionFacts`), and `checkGalleryTarget` takes the same
+ * read instead of asking Azure again.
  */
-export async function readExistingDefinition(
+export async function readDefinition(
   deps: Pick<PreflightDeps, 'clients' | 'signal'>,
   target: GalleryTarget
-): Promise<{ name: string; securityType: string } | undefined> {
+): Promise<DefinitionRead> {
   const image = await getOrUndefined(
     deps.clients.compute.galleryImages.get(
       target.gallery.resourceGroup,
@@ -146,9 +157,17 @@ export async function readExistingDefinition(
       { abortSignal: deps.signal }
     )
   )
-  return image === undefined
+  return { image }
+}
+
+/** The name and SecurityType of a definition that exists (what a build's security type follows). */
+export function existingDefinitionFacts(
+  target: GalleryTarget,
+  read: DefinitionRead
+): { name: string; securityType: string } | undefined {
+  return read.image === undefined
     ? undefined
-    : { name: target.imageDefinition, securityType: definitionFacts(image).securityType }
+    : { name: target.imageDefinition, securityType: definitionFacts(read.image).securityType }
 }
 
 /**
