@@ -19,6 +19,7 @@ import {
 import { INTERNAL_EXECUTION_ERROR } from '../emulator/faults.js'
 import { ownerKeyOf, runAction, type ActionRun, type RunOptions } from '../support/action-runner.js'
 import type { AzuriteInstance } from '../support/azurite.js'
+import { emulatorInputs } from '../support/cloud.js'
 import { writeDiskFile } from './disk-files.js'
 import {
   checkInvariants,
@@ -96,16 +97,7 @@ export async function startRunCloud(shared: Shared, withStorage: boolean): Promi
   return {
     emu,
     proxy,
-    inputs: {
-      environment: 'AzureStack',
-      'resource-manager-endpoint': emu.url,
-      'auth-type': 'client-secret',
-      'client-id': emu.clientId,
-      'tenant-id': emu.tenantId,
-      'client-secret': emu.clientSecret,
-      'subscription-id': emu.subscriptionId,
-      'resource-group': RG
-    },
+    inputs: { ...emulatorInputs(emu), 'resource-group': RG },
     env: { NODE_EXTRA_CA_CERTS: emu.caCertPath, ...DEBUG },
     container: '',
     blobService: new BlobServiceClient(
@@ -122,6 +114,32 @@ export async function startRunCloud(shared: Shared, withStorage: boolean): Promi
 const isUpload = (s: Scenario): boolean => s.flow.startsWith('upload')
 
 /** What every run finds: the source VM, a gallery, and other runs' resources it must not touch. */
+/** The gallery with its Standard 'golden' definition. */
+export function seedGallery(emu: ArmEmulator): void {
+  emu.addGallery(RG, GALLERY, LOCATION)
+  emu.addGalleryImage({
+    resourceGroup: RG,
+    gallery: GALLERY,
+    name: 'golden',
+    osType: 'Linux',
+    hyperVGeneration: 'V2',
+    securityType: 'Standard'
+  })
+}
+
+/** `count` earlier runs' versions in `definition`: 1.0.0, 1.0.1, …, published a day apart. */
+export function seedVersions(emu: ArmEmulator, definition: string, count: number): void {
+  for (let i = 0; i < count; i++)
+    emu.addGalleryImageVersion({
+      resourceGroup: RG,
+      gallery: GALLERY,
+      image: definition,
+      name: `1.0.${i}`,
+      tags: { 'github-run-id': `800000${i}` },
+      publishedDate: new Date(Date.UTC(2026, 0, 1 + i)).toISOString()
+    })
+}
+
 export async function seedCloud(cloud: RunCloud, s: Scenario): Promise<void> {
   const { emu } = cloud
   emu.addResourceGroup(RG, LOCATION)
@@ -134,25 +152,9 @@ export async function seedCloud(cloud: RunCloud, s: Scenario): Promise<void> {
     dataDisks: s.dataDisks,
     guest: { extensionCgroups: true }
   })
-  emu.addGallery(RG, GALLERY, LOCATION)
-  emu.addGalleryImage({
-    resourceGroup: RG,
-    gallery: GALLERY,
-    name: 'golden',
-    osType: 'Linux',
-    hyperVGeneration: 'V2',
-    securityType: 'Standard'
-  })
+  seedGallery(emu)
   if (s.build) seedBuild(emu)
-  for (let i = 0; i < s.existingVersions; i++)
-    emu.addGalleryImageVersion({
-      resourceGroup: RG,
-      gallery: GALLERY,
-      image: existingDefinition(s),
-      name: `1.0.${i}`,
-      tags: { 'github-run-id': `800000${i}` },
-      publishedDate: new Date(Date.UTC(2026, 0, 1 + i)).toISOString()
-    })
+  seedVersions(emu, existingDefinition(s), s.existingVersions)
   // Bystanders: another run's image, definition and version (and blob, below).
   emu.addImage({
     resourceGroup: RG,

@@ -8,7 +8,16 @@
 import type { Body } from '../emulator/index.js'
 import { runAction, type ActionRun, type RunOptions } from '../support/action-runner.js'
 import { runnerCommands } from '../support/workflow-commands.js'
-import { GALLERY, LOCATION, RG, startRunCloud, type RunCloud, type Shared } from './chaos-run.js'
+import {
+  GALLERY,
+  LOCATION,
+  RG,
+  seedGallery,
+  seedVersions,
+  startRunCloud,
+  type RunCloud,
+  type Shared
+} from './chaos-run.js'
 
 export interface CaseResult {
   name: string
@@ -38,24 +47,8 @@ function seed(cloud: RunCloud, vms: string[], versions = 0): void {
       osType: 'Linux',
       hyperVGeneration: 'V2'
     })
-  emu.addGallery(RG, GALLERY, LOCATION)
-  emu.addGalleryImage({
-    resourceGroup: RG,
-    gallery: GALLERY,
-    name: 'golden',
-    osType: 'Linux',
-    hyperVGeneration: 'V2',
-    securityType: 'Standard'
-  })
-  for (let i = 0; i < versions; i++)
-    emu.addGalleryImageVersion({
-      resourceGroup: RG,
-      gallery: GALLERY,
-      image: 'golden',
-      name: `1.0.${i}`,
-      tags: { 'github-run-id': `800000${i}` },
-      publishedDate: new Date(Date.UTC(2026, 0, 1 + i)).toISOString()
-    })
+  seedGallery(emu)
+  seedVersions(emu, 'golden', versions)
 }
 
 const errors = (r: ActionRun): string[] =>

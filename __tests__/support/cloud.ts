@@ -59,6 +59,19 @@ export function short(r: RecordedRequest): string {
  * Without it, `storage` (if given) is passed to the emulator as it is: a blob service the caller
  * started and stops, reached directly.
  */
+/** The action's inputs that sign in to the emulator (a custom cloud) with a client secret. */
+export function emulatorInputs(emu: ArmEmulator): Record<string, string> {
+  return {
+    environment: 'AzureStack',
+    'resource-manager-endpoint': emu.url,
+    'auth-type': 'client-secret',
+    'client-id': emu.clientId,
+    'tenant-id': emu.tenantId,
+    'client-secret': emu.clientSecret,
+    'subscription-id': emu.subscriptionId
+  }
+}
+
 export async function startLocalCloud(
   options: ArmEmulatorOptions & {
     withStorage?: boolean | 'entra'
@@ -88,15 +101,7 @@ export async function startLocalCloud(
     emu,
     azurite,
     storageProxy,
-    inputs: {
-      environment: 'AzureStack',
-      'resource-manager-endpoint': emu.url,
-      'auth-type': 'client-secret',
-      'client-id': emu.clientId,
-      'tenant-id': emu.tenantId,
-      'client-secret': emu.clientSecret,
-      'subscription-id': emu.subscriptionId
-    },
+    inputs: emulatorInputs(emu),
     env: { NODE_EXTRA_CA_CERTS: emu.caCertPath },
     requestsSince: before => emu.requests.slice(before),
     writesSince: before => emu.writes().filter(w => emu.requests.indexOf(w) >= before),
