@@ -9,12 +9,20 @@ import { StepFailure } from './run-context.js'
 import type { Runner } from './runner.js'
 import { oneLine } from './untrusted.js'
 
+export interface ConnectOptions {
+  /** The post step signs in without saying so again (main said where and as whom). */
+  quiet?: boolean
+  /** The run's cancellation (timeout-minutes, SIGINT): sign-in stops with it, like every other call. */
+  signal?: AbortSignal
+}
+
 export async function connect(
   runner: Runner,
   plan: Pick<Plan, 'connection' | 'subscriptionId'>,
-  quiet = false
+  options: ConnectOptions = {}
 ): Promise<AzureClients> {
-  const cloud = await resolveCloud(plan.connection, runner.fetchJson)
+  const { quiet = false, signal } = options
+  const cloud = await resolveCloud(plan.connection, runner.fetchJson, signal)
   const chosen = chooseCredentialKind(plan.connection, {
     canMintIdToken: Boolean(
       runner.env.ACTIONS_ID_TOKEN_REQUEST_URL && runner.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN
@@ -45,7 +53,7 @@ export async function connect(
   if (!quiet) {
     // Say who acts, from the token itself: the identity `auth-type` chose may not be the one a
     // reader of the workflow expects (an Azure CLI session, a host's managed identity).
-    const token = await credential.getToken(cloud.armScope)
+    const token = await credential.getToken(cloud.armScope, { abortSignal: signal })
     runner.log.info(
       oneLine(`Signed in as ${describeIdentity(token ? tokenIdentity(token.token) : undefined)}`)
     )

@@ -62,12 +62,14 @@ const runner: Runner = {
   },
   // Cloud metadata decides where credentials go: read over https from the endpoint named, and a
   // redirect (possibly to http or another host) is an error rather than followed (issue 14).
-  fetchJson: async url => {
+  fetchJson: async (url, signal) => {
     if (new URL(url).protocol !== 'https:') throw new Error(`GET ${url}: only https is used`)
     const response = await fetch(url, {
       headers: { accept: 'application/json' },
       redirect: 'manual',
-      signal: AbortSignal.timeout(60_000)
+      signal: signal
+        ? AbortSignal.any([AbortSignal.timeout(60_000), signal])
+        : AbortSignal.timeout(60_000)
     })
     if (response.status >= 300 && response.status < 400) {
       throw new Error(

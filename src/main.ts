@@ -15,7 +15,8 @@ import {
   splitMissing
 } from './azure/permissions.js'
 import { cleanUp } from './cleanup.js'
-import { connect } from './connect.js'
+import { connect, type ConnectOptions } from './connect.js'
+import { untilAborted } from './sleep.js'
 import { execute } from './execute.js'
 import { errorMessage } from './error-message.js'
 import { describeFailure } from './failure.js'
@@ -37,7 +38,7 @@ import { oneLine, printUntrusted } from './untrusted.js'
 
 /** What main reaches Azure through; tests pass their own `connect`. */
 export interface MainDeps {
-  connect: (runner: Runner, plan: Plan) => Promise<AzureClients>
+  connect: (runner: Runner, plan: Plan, options: ConnectOptions) => Promise<AzureClients>
 }
 
 /** Runs the main step; returns the process exit code. */
@@ -67,7 +68,7 @@ export async function runMain(runner: Runner, deps: MainDeps = { connect }): Pro
   const started = Date.now()
   let clients: AzureClients | undefined
   try {
-    clients = await deps.connect(runner, plan)
+    clients = await deps.connect(runner, plan, { signal: tracker.signal })
     runner.saveState(
       State.Connection,
       JSON.stringify({ runId: plan.run.runId, ownerKey: plan.owner.key })
@@ -205,25 +206,6 @@ async function inspectOrReport(
     )
     return false
   }
-}
-
-/** `work`, or the abort reason as soon as `signal` fires (the work itself cannot be interrupted). */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    work.then(
-      value => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(value)
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(e)
-      }
-    )
-  })
 }
 
 function runContext(

@@ -8,7 +8,7 @@ import type { AzureClients } from './azure/clients.js'
 import { cleanUp } from './cleanup.js'
 import { readPlan } from './inputs.js'
 import { createLedger, ledgerScope, openLedger, sealLedger } from './ledger.js'
-import { connect } from './connect.js'
+import { connect, type ConnectOptions } from './connect.js'
 import type { Plan } from './plan.js'
 import type { Runner } from './runner.js'
 import { oneLine } from './untrusted.js'
@@ -16,7 +16,7 @@ import { errorMessage } from './error-message.js'
 
 /** What post reaches Azure through; tests pass their own `connect`. */
 export interface PostDeps {
-  connect: (runner: Runner, plan: Plan, quiet: boolean) => Promise<AzureClients>
+  connect: (runner: Runner, plan: Plan, options: ConnectOptions) => Promise<AzureClients>
 }
 
 export async function runPost(
@@ -66,7 +66,7 @@ export async function runPost(
       return 0
     }
     if (run.connection.clientSecret) log.secret(run.connection.clientSecret)
-    const clients = await deps.connect(runner, run, true)
+    const clients = await deps.connect(runner, run, { quiet: true })
     const ledger = createLedger(
       json => runner.saveState(State.Ledger, sealLedger(nonce, json)),
       entries

@@ -14,7 +14,8 @@ export interface Runner {
   env: NodeJS.ProcessEnv
   /** Registers SIGINT/SIGTERM handling; returns a function that removes it. */
   onCancel(handler: () => void): () => void
-  fetchJson(url: string): Promise<unknown>
+  /** GET of a JSON document over https; `signal` cancels it (the run's cancellation). */
+  fetchJson(url: string, signal?: AbortSignal): Promise<unknown>
   hasAzureCli(): boolean
   planContext(): PlanContext
 }

@@ -20,6 +20,33 @@ import {
 useFailureCloud()
 
 describe('cancellation', () => {
+  it('SIGINT while signing in: the sign-in stops with the run, one error names the phase, nothing is written', async () => {
+    cloud.seedVm('sig-vm0')
+    // The token request is held unanswered until the test ends: only the run's cancellation can
+    // end the wait (the credential is given the run's signal).
+    let release = (): void => undefined
+    const held = new Promise<void>(r => (release = r))
+    const start = cloud.emu.requests.length
+    const tokenRequest = (): boolean =>
+      cloud.emu.requests.slice(start).some(q => /\/oauth2\/v2\.0\/token$/.test(q.path))
+    cloud.emu.faults.add({
+      method: 'POST',
+      path: /\/oauth2\/v2\.0\/token(\?|$)/,
+      onMatch: () => held
+    })
+    const writes = cloud.emu.writes().length
+    const r = await run(
+      { 'source-vm': 'sig-vm0', 'image-name': 'sig-img0' },
+      { signalWhen: { when: tokenRequest, signal: 'SIGINT' } }
+    ).finally(release)
+    expect(r.main.code).toBe(1)
+    expect(errorLines(r.main)).toEqual([
+      expect.stringMatching(/^::error::Cancelled during 'Connect to Azure'/)
+    ])
+    expect(r.post?.code).toBe(0)
+    expect(cloud.emu.writes().length).toBe(writes)
+  }, 60_000)
+
   it('SIGINT while deallocating: non-zero exit, a clear error, the post step finds nothing to clean', async () => {
     cloud.seedVm('sig-vm')
     const r = await run(
@@ -53,8 +80,10 @@ describe('cancellation', () => {
       powerState: 'deallocated',
       generalized: true
     })
-    // No poll of the image's operation gets through, so the image is still Creating when the job is
-    // cancelled; the post step's DELETE answers at once (no operation to poll).
+    // No poll of the image's operation gets through, and the image takes long to create (a GET of
+    // it counts as a poll too), so it is still Creating when the job is cancelled and when the post
+    // step reads it; the post step's DELETE answers at once (no operation to poll).
+    cloud.emu.faults.add({ method: 'PUT', path: /\/images\/sig-img2(\?|$)/, extraPolls: 100 })
     cloud.emu.faults.add({
       method: 'GET',
       path: /\/locations\/westeurope\/operations\//,

@@ -254,18 +254,20 @@ export function blobEndpointProblem(
   return undefined
 }
 
-export type FetchJson = (url: string) => Promise<unknown>
+export type FetchJson = (url: string, signal?: AbortSignal) => Promise<unknown>
 
 export async function resolveCloud(
   connection: ConnectionPlan,
-  fetchJson: FetchJson
+  fetchJson: FetchJson,
+  signal?: AbortSignal
 ): Promise<Cloud> {
   const base =
     connection.environment === 'AzureStack'
       ? cloudFromMetadata(
           connection.resourceManagerEndpoint,
           (await fetchJson(
-            `${connection.resourceManagerEndpoint}/metadata/endpoints?api-version=2015-01-01`
+            `${connection.resourceManagerEndpoint}/metadata/endpoints?api-version=2015-01-01`,
+            signal
           )) as CloudMetadata
         )
       : knownCloud(connection.environment)

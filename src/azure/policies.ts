@@ -42,6 +42,7 @@ import type { Logger } from '../log.js'
 import { parseJson } from './json.js'
 import { oneLine } from '../untrusted.js'
 import { errorMessage } from '../error-message.js'
+import { untilAborted } from '../sleep.js'
 
 export interface PolicyEntry {
   policy: PipelinePolicy
@@ -66,8 +67,11 @@ export interface RefreshableCredential extends TokenCredential {
 export function refreshableCredential(create: () => TokenCredential): RefreshableCredential {
   let current = create()
   return {
+    // The credentials ignore `abortSignal` on the request to the identity provider (@azure/identity
+    // 4.14 msalClient: only the device-code flow reads it), so a token request that hangs would
+    // outlast timeout-minutes and cancellation: the run stops waiting for it instead.
     getToken: (scopes: string | string[], options?: GetTokenOptions) =>
-      current.getToken(scopes, options),
+      untilAborted(current.getToken(scopes, options), options?.abortSignal),
     refresh: () => {
       current = create()
     }

@@ -196,6 +196,18 @@ describe('refreshableCredential', () => {
     expect((await credential.getToken('s'))?.token).toBe('t2')
     expect(built).toBe(2)
   })
+
+  it('stops waiting for a token request that never answers once the run is aborted', async () => {
+    // The identity library does not pass the signal to the token endpoint request.
+    const credential = refreshableCredential(() => ({ getToken: () => new Promise(() => {}) }))
+    const controller = new AbortController()
+    const pending = credential.getToken('s', { abortSignal: controller.signal })
+    controller.abort(new Error('the job was cancelled'))
+    await expect(pending).rejects.toThrow('the job was cancelled')
+    await expect(credential.getToken('s', { abortSignal: controller.signal })).rejects.toThrow(
+      'the job was cancelled'
+    )
+  })
 })
 
 describe('requestLogPolicy', () => {
