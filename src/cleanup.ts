@@ -153,7 +153,14 @@ async function cleanEntry(deps: CleanupDeps, entry: LedgerEntry): Promise<string
  */
 export const CLEANUP_RETRY_PAUSES_MS = [5_000, 15_000]
 
-export async function cleanUp(deps: CleanupDeps): Promise<{ done: string[]; failed: string[] }> {
+/**
+ * Deletes what the ledger lists (or the entries `only` picks), each leaving the ledger once gone;
+ * a deletion that ends with a retry-later error is tried twice more (CLEANUP_RETRY_PAUSES_MS).
+ */
+export async function cleanUp(
+  deps: CleanupDeps,
+  only: (entry: LedgerEntry) => boolean = () => true
+): Promise<{ done: string[]; failed: string[] }> {
   const done: string[] = []
   const failed: string[] = []
   // Versions and images first: they may reference the temporary disks. A build's resources last,
@@ -164,7 +171,10 @@ export async function cleanUp(deps: CleanupDeps): Promise<{ done: string[]; fail
       : e.kind === 'build-resource'
         ? 2 + buildDeletionOrder(e.id)
         : 1
-  let pending = deps.ledger.entries().sort((a, b) => order(a) - order(b))
+  let pending = deps.ledger
+    .entries()
+    .filter(only)
+    .sort((a, b) => order(a) - order(b))
   for (let pass = 0; pending.length > 0; pass++) {
     const again: Array<{ entry: LedgerEntry; message: string }> = []
     const lastPass = pass >= CLEANUP_RETRY_PAUSES_MS.length

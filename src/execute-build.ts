@@ -19,6 +19,7 @@ import { runCustomization } from './build/customize.js'
 import { generalizeGuest } from './capture/guest-generalization.js'
 import { deallocateVm, markGeneralized } from './capture/generalize-vm.js'
 import { readVm } from './capture/vm-facts.js'
+import { cleanUp } from './cleanup.js'
 import { buildResourceIds } from './ledger.js'
 import type { Plan } from './plan.js'
 import type { Preflight } from './preflight.js'
@@ -102,12 +103,15 @@ export async function buildAndCapture(ctx: RunContext, pre: BuildPreflight): Pro
   const { settings, build } = pre
   if (build.leftovers.length > 0) {
     await ctx.step('Remove what an earlier attempt left', async () => {
-      for (const id of [...build.leftovers].sort(
-        (a, b) => buildDeletionOrder(a) - buildDeletionOrder(b)
-      ))
-        ctx.log.info(
-          oneLine(`Earlier attempt: ${await deleteBuildResource(cleanupDeps(ctx, ctx.signal), id)}`)
-        )
+      // In the ledger first: what cannot be deleted now is the post step's to delete, not
+      // forgotten (chaos seed 627003111: an NSG whose delete ended Failed was left).
+      const leftovers = new Set(build.leftovers)
+      for (const id of leftovers) ctx.ledger.add({ kind: 'build-resource', id })
+      const { failed } = await cleanUp(
+        { ...cleanupDeps(ctx, ctx.signal), ledger: ctx.ledger },
+        e => e.kind === 'build-resource' && leftovers.has(e.id)
+      )
+      if (failed.length > 0) throw new Error(failed.join('; '))
     })
   }
   // Masked the moment it exists (the runner's setSecret), held in memory only, dropped after the VM PUT.

@@ -10,10 +10,62 @@ import { createManagedImage } from './targets/managed-image.js'
 import { publishGalleryVersion } from './targets/gallery-version.js'
 import { pruneGalleryVersions } from './targets/gallery-retention.js'
 import { finishUploads, uploadImages } from './upload/upload-image.js'
+import { uploadDiskName, uploadNameBase } from './upload/managed-disk-destination.js'
+import { prepareStorageAccount, uploadBlobName } from './upload/storage-account-destination.js'
+import { cleanUp } from './cleanup.js'
+import { entryId, type LedgerEntry } from './ledger.js'
+import { resourceId } from './azure/resource-id.js'
 import { oneLine } from './untrusted.js'
 import { adoptEarlierBuild, buildAndCapture, removeBuildResources } from './execute-build.js'
 
 type CapturePreflight = Extract<Preflight, { mode: 'capture' }>
+type UploadPreflight = Extract<Preflight, { mode: 'upload' }>
+
+/**
+ * Every target was made by an earlier attempt of this job, killed before it removed its temporary
+ * upload disks or blobs (chaos seed 1628895111: the image PUT carried out, then SIGKILL). They are
+ * found by the names this job gives them and removed as this run's own; the cleanup deletes only
+ * what carries this job's owner key. `keep-upload: true` keeps them, as it would have.
+ */
+async function removeEarlierUploads(ctx: RunContext, pre: UploadPreflight): Promise<void> {
+  const { plan } = ctx
+  const { settings } = pre
+  if (settings.keepUpload) return
+  const base = uploadNameBase(plan)
+  const entries: LedgerEntry[] = []
+  if (settings.destination.kind === 'managed-disk') {
+    for (const d of pre.upload.disks) {
+      const name = uploadDiskName(base, plan.run.runId, d.lun)
+      const ref = { subscriptionId: plan.subscriptionId, resourceGroup: plan.resourceGroup, name }
+      entries.push({
+        kind: 'upload-disk',
+        id: resourceId(ref, 'Microsoft.Compute', 'disks'),
+        writeAccess: false
+      })
+    }
+  } else {
+    const account = await prepareStorageAccount(ctx, settings.destination)
+    for (const d of pre.upload.disks) {
+      const url = account.container.getPageBlobClient(
+        uploadBlobName(base, plan.run.runId, d.lun)
+      ).url
+      entries.push({ kind: 'upload-blob', url, storageAccountId: account.id })
+    }
+  }
+  const ids = new Set(entries.map(entryId))
+  for (const e of entries) ctx.ledger.add(e)
+  const { failed } = await cleanUp(
+    {
+      clients: ctx.clients,
+      ledger: ctx.ledger,
+      ownerKey: plan.owner.key,
+      log: ctx.log,
+      signal: ctx.signal
+    },
+    e => ids.has(entryId(e))
+  )
+  for (const f of failed) ctx.report.notes.push(oneLine(f))
+}
 
 /** Whether an earlier attempt of this run already made every target (nothing to capture or upload). */
 function everyTargetReused(pre: Preflight): boolean {
@@ -109,6 +161,8 @@ export async function execute(ctx: RunContext, pre: Preflight): Promise<void> {
       'Every target was created by an earlier attempt of this run: nothing to capture or upload'
     )
     if (pre.mode === 'build') adoptEarlierBuild(ctx, pre)
+    if (pre.mode === 'upload')
+      await ctx.step('Remove what an earlier attempt left', () => removeEarlierUploads(ctx, pre))
   } else {
     content = await prepareContent(ctx, pre)
   }

@@ -277,6 +277,48 @@ describe('killed while the gallery version is created (SIGKILL, no post), then a
       expect([type, after[type]]).toEqual([type, before[type]])
   }, 400_000)
 
+  it('an earlier attempt’s leftover whose delete keeps ending Failed: tried again, then deleted as the run fails', async () => {
+    // Chaos seed 627003111: the re-run attempt's first try to delete the earlier attempt's NSG
+    // ended Failed ("Please retry later"); the run failed and the NSG, in no ledger, was left.
+    const before = leftBehind()
+    const job = 'rerun-nsg'
+    const inputs = { 'customize-scripts': 'ok.sh', 'gallery-image': `ubuntu-${job}` }
+    const start = cloud.emu.requests.length
+    const vmCreate = (): boolean =>
+      cloud.emu.requests
+        .slice(start)
+        .some(q => q.method === 'PUT' && /\/virtualMachines\/[^/]+$/.test(q.path))
+    const first = await build(job, inputs, {
+      post: false,
+      signalWhen: { when: vmCreate, signal: 'SIGKILL' }
+    })
+    expect(first.main.signal).toBe('SIGKILL')
+    // Failed on each of the main step's three tries (now, after 5 s, after 15 s).
+    cloud.emu.faults.add({
+      method: 'DELETE',
+      path: /\/networkSecurityGroups\/[^/]+$/,
+      times: 3,
+      failOperation: INTERNAL_EXECUTION_ERROR
+    })
+    const second = await build(job, inputs, { runAttempt: 2 })
+    expect(cloud.emu.faults.pending).toEqual([])
+    expect(second.main.code).toBe(1)
+    const errors = errorLines(second.main)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatch(/Remove what an earlier attempt left.*InternalExecutionError/)
+    expect(second.main.stdout).toMatch(
+      /networkSecurityGroups\/\S+ failed: .*InternalExecutionError.*\(tried again shortly\)/
+    )
+    // In the ledger now: the failure's cleanup (or else the post step) deletes it.
+    expect(second.main.stdout.slice(second.main.stdout.indexOf('::error::'))).toMatch(
+      /Cleanup: deleted temporary network security group/
+    )
+    expect(second.post?.code).toBe(0)
+    const after = leftBehind()
+    for (const type of BUILD_TEMPORARY_TYPES)
+      expect([type, after[type]]).toEqual([type, before[type]])
+  }, 400_000)
+
   it('deletes the earlier attempt’s build VM and network once it reuses the version', async () => {
     const before = leftBehind()
     await killedThenRerun('rerun-drop', 'false')

@@ -63,7 +63,9 @@ async function killedAfterRevoke(
   vhd: string,
   image: string,
   killOn: RegExp,
-  extra: Record<string, string> = {}
+  extra: Record<string, string> = {},
+  /** The matched write is carried out and only its answer lost (else it is dropped unseen). */
+  carriedOut = false
 ): Promise<ActionRun> {
   const diskId = `${compute()}/disks/${image}-upload-9000001-os`
   let kill = false
@@ -74,7 +76,7 @@ async function killedAfterRevoke(
     onMatch: () => {
       cloud.emu.faults.add({
         path: killOn,
-        drop: true,
+        ...(carriedOut ? { dropResponse: true } : { drop: true }),
         times: 1000,
         onMatch: () => {
           kill = true
@@ -131,6 +133,35 @@ describe('a re-run attempt after main was killed with its upload disk finished',
     expect(attempt2.outputs['uploaded-bytes']).toBe('0')
     expect(cloud.emu.resources.get(imageId)?.properties.provisioningState).toBe('Succeeded')
     // Nothing the job made is left but the image: the reused disk was deleted at the end.
+    expect(cloud.emu.resources.get(diskId)).toBeUndefined()
+  }, 120_000)
+
+  it('killed once the image was asked for: reuses the image and deletes the earlier attempt’s upload disk', async () => {
+    // Chaos seed 1628895111: the image PUT was carried out, then main killed; the re-run attempt
+    // found the image made, reused it with nothing to upload, and left the finished upload disk.
+    const image = 'image-made'
+    const vhd = join(dir, `${image}.raw`)
+    await writeRawImage(vhd, VIRTUAL, WRITES)
+    const diskId = `${compute()}/disks/${image}-upload-9000001-os`
+    const imageId = `${compute()}/images/${image}`
+    const attempt1 = await killedAfterRevoke(
+      vhd,
+      image,
+      new RegExp(`/images/${image}(\\?|$)`),
+      {},
+      true
+    )
+    expect(attempt1.main.signal).toBe('SIGKILL')
+    expect(cloud.emu.resources.get(imageId)).toBeDefined()
+    expect(cloud.emu.resources.get(diskId)?.properties.diskState).toBe('Unattached')
+
+    const attempt2 = await runAction({ inputs: inputs(vhd, image), env: cloud.env, runAttempt: 2 })
+    expect(errorLines(attempt2.main)).toEqual([])
+    expect(attempt2.main.code).toBe(0)
+    expect(attempt2.post?.code).toBe(0)
+    expect(attempt2.main.stdout).toContain('Every target was created by an earlier attempt')
+    expect(attempt2.outputs['image-id']).toBe(imageId)
+    expect(cloud.emu.resources.get(imageId)?.properties.provisioningState).toBe('Succeeded')
     expect(cloud.emu.resources.get(diskId)).toBeUndefined()
   }, 120_000)
 

@@ -8,7 +8,7 @@ import { getOrUndefined } from '../azure/not-found.js'
 import { waitFor } from '../azure/operation.js'
 import { parseResourceId, resourceId } from '../azure/resource-id.js'
 import { maskUrlSecrets } from '../secrets.js'
-import type { UploadDiskSku } from '../plan.js'
+import type { Plan, UploadDiskSku } from '../plan.js'
 import type { RunContext } from '../run-context.js'
 import { ProvenanceTag } from '../constants.js'
 import { madeBy } from '../tags.js'
@@ -24,6 +24,11 @@ import { sealUploadDisk } from './upload-disk-release.js'
 import { createRenewingSink, WRITE_ACCESS_SECONDS, type RenewingSink } from './write-access.js'
 import { oneLine } from '../untrusted.js'
 import { errorMessage } from '../error-message.js'
+
+/** What both destinations name their temporary uploads after: the image's or the definition's name. */
+export function uploadNameBase(plan: Pick<Plan, 'managedImage' | 'gallery'>): string {
+  return plan.managedImage?.image.name ?? plan.gallery?.imageDefinition ?? 'image'
+}
 
 /** Name of a temporary upload disk: the image's name, the run and the LUN; at most 80 characters. */
 export function uploadDiskName(base: string, runId: string, lun: 'os' | number): string {
@@ -49,9 +54,8 @@ export async function uploadToManagedDisk(
   options: ManagedDiskUploadOptions
 ): Promise<ManagedDiskUpload> {
   const { plan, clients, log, signal } = ctx
-  const base = plan.managedImage?.image.name ?? plan.gallery?.imageDefinition ?? 'image'
   const disk: UploadTarget = {
-    name: uploadDiskName(base, plan.run.runId, options.disk.lun),
+    name: uploadDiskName(uploadNameBase(plan), plan.run.runId, options.disk.lun),
     rg: plan.resourceGroup
   }
   const { diskId, found, tags } = await findOrCreateUploadDisk(ctx, options, disk)

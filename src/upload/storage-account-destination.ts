@@ -28,6 +28,7 @@ import {
   sourceIdentityToMetadata
 } from './resume.js'
 import { sendDisk, type UploadDisk } from './send-disk.js'
+import { uploadNameBase } from './managed-disk-destination.js'
 import { oneLine } from '../untrusted.js'
 
 type StorageAccountDestination = Extract<UploadDestination, { kind: 'storage-account' }>
@@ -225,8 +226,9 @@ export async function uploadToPageBlob(
 ): Promise<{ url: string; bytesSent: number }> {
   const { account, disk, concurrency } = options
   const { plan, log, signal } = ctx
-  const base = plan.managedImage?.image.name ?? plan.gallery?.imageDefinition ?? 'image'
-  const blob = account.container.getPageBlobClient(uploadBlobName(base, plan.run.runId, disk.lun))
+  const blob = account.container.getPageBlobClient(
+    uploadBlobName(uploadNameBase(plan), plan.run.runId, disk.lun)
+  )
   const url = blob.url
   const client = createPageBlobClient(url, account.credential)
   const control = createPageBlobClient(url, account.credential, { sdkRetries: true })
