@@ -102,6 +102,29 @@ describe('Linux deprovision', () => {
   })
 })
 
+describe('a lost answer to the run command that starts the deprovision', () => {
+  it('fails before generalize, naming Azure’s 409 and the cause, when the request sent again is refused as in progress', async () => {
+    // Chaos seed 1380754976: the run command was carried out, its answer lost; the request sent
+    // again met Azure's 409 Conflict for a run command in progress (its own).
+    cloud.emu.faults.add({ method: 'POST', path: /\/runCommand(\?|$)/, dropResponse: true })
+    const { run, writes, vmId } = await capture(
+      { name: 'lost-answer', osType: 'Linux', hyperVGeneration: 'V2' },
+      { 'timeout-minutes': '1' }
+    )
+    expect(cloud.emu.faults.pending).toEqual([])
+    expect(run.main.code).toBe(1)
+    const errors = errorLines(run.main)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatch(
+      /^::error::Generalize the OS \(Run Command\) failed: Azure answered 409 Conflict/
+    )
+    expect(errors[0]).toMatch(/so the deprovision cannot be verified\./)
+    expect(writes.filter(w => IRREVERSIBLE.test(`${w.method} ${w.path}`))).toEqual([])
+    expect(cloud.emu.resources.state(vmId)?.generalized).toBe(false)
+    expect(run.post?.code).toBe(0)
+  })
+})
+
 describe('Windows Sysprep', () => {
   it('uses /quit, waits for IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE, reads it again, then deallocates', async () => {
     const { run, writes, vmId } = await capture({ name: 'win-quit', osType: 'Windows' })

@@ -186,6 +186,16 @@ const RETRY_LATER_CODES = new Set([
   'TooManyRequests'
 ])
 
+/**
+ * Azure's refusal of a run command while another runs in the VM: 409 Conflict "Run command
+ * extension execution is in progress. Please wait for completion before invoking a run command."
+ * (MicrosoftDocs/azure-docs#10409, #43356; Azure/azure-cli#32305).
+ */
+export function isRunCommandInProgress(error: unknown): boolean {
+  const { statusCode, summary } = describeAzureError(error, '')
+  return statusCode === 409 && /run command extension execution is in progress/i.test(summary)
+}
+
 /** Whether sending the same request again later may succeed (throttling, 5xx, retry-later codes). */
 export function isRetryLater(error: unknown): boolean {
   const { statusCode, code } = describeAzureError(error, '')

@@ -40,6 +40,7 @@
 import type { RunCommandResult } from '@azure/arm-compute'
 import type { OperationState, PollerLike } from '@azure/core-lro'
 import { sleep } from '../sleep.js'
+import { isRunCommandInProgress } from '../azure/errors.js'
 import { parseResourceId } from '../azure/resource-id.js'
 import { formatDuration, type Logger } from '../log.js'
 import type { RunContext } from '../run-context.js'
@@ -127,6 +128,8 @@ async function watch(
   poller: Poller,
   options: {
     what: string
+    /** What the run command's output proves, for the refusal below: 'the deprovision', 'Sysprep'. */
+    proves: string
     limitMs: number
     pollMs: number
     until: (w: { output?: GuestOutput; power: PowerState }) => boolean
@@ -138,7 +141,11 @@ async function watch(
   const started = Date.now()
   let lastLog = started
   let output: GuestOutput | undefined
-  await poller.submitted()
+  try {
+    await poller.submitted()
+  } catch (e) {
+    throw isRunCommandInProgress(e) ? inProgressRefusal(vm, options.proves) : e
+  }
   for (;;) {
     if (output === undefined) {
       // One poll; a failed operation throws here with Azure's error.
@@ -167,6 +174,19 @@ async function watch(
   }
 }
 
+/**
+ * Azure refuses a run command while another is in progress in the VM (409 Conflict). Right after
+ * this run sent its own, that other one may be this run's: the answer to the first request was lost
+ * and the request sent again (chaos seed 1380754976). Its output, the only proof of what it
+ * started, is then lost with it: nothing can be verified, so nothing irreversible follows.
+ */
+function inProgressRefusal(vm: VmFacts, proves: string): Error {
+  return new Error(
+    `Azure answered 409 Conflict "Run command extension execution is in progress" in VM '${vm.name}': another run command is running there, or this run's own, whose answer was lost and whose request was sent again, so ${proves} cannot be verified. ` +
+      `The VM was not generalized, but ${proves} may have started in it: wait for the run command to end (the VM's Run Command blade or its instance view), check the VM, then re-run.`
+  )
+}
+
 const stoppedStates: PowerState[] = ['stopped', 'deallocated']
 
 async function deprovisionLinux(ctx: RunContext, vm: VmFacts, pollMs: number): Promise<void> {
@@ -189,6 +209,7 @@ async function deprovisionLinux(ctx: RunContext, vm: VmFacts, pollMs: number): P
     o.stderr.includes(`Running as unit: ${unit}.service`)
   const w = await watch(ctx, vm, poller, {
     what: `Deprovision in '${vm.name}'`,
+    proves: 'the deprovision',
     limitMs: limit,
     pollMs,
     until: ({ output, power }) =>
@@ -254,6 +275,7 @@ async function readImageState(
     ),
     {
       what: `ImageState of '${vm.name}'`,
+      proves: 'the ImageState check',
       limitMs: Math.min(5 * 60_000, limit),
       pollMs,
       until: ({ output, power }) => output !== undefined || stoppedStates.includes(power)
@@ -296,6 +318,7 @@ async function sysprepWindows(ctx: RunContext, vm: VmFacts, pollMs: number): Pro
     ),
     {
       what: `Sysprep in '${vm.name}'`,
+      proves: 'Sysprep',
       limitMs: limit,
       pollMs,
       until: ({ output, power }) => output !== undefined || stoppedStates.includes(power)
