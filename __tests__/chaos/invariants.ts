@@ -140,7 +140,10 @@ function errorsOf(stdout: string): { errors: string[]; step?: string } {
  * - A Run Command whose result Azure reports only after the VM stopped: the deprovision cannot be
  *   verified, so the VM is not generalized (README "Capture sequence", step 5).
  */
-const EXPECTED_REFUSALS: Array<{ pattern: RegExp; when: (s: Scenario) => boolean }> = [
+const EXPECTED_REFUSALS: Array<{
+  pattern: RegExp
+  when: (s: Scenario, e: Evidence) => boolean
+}> = [
   {
     // The killed attempt may have left the VM stopping, stopped, deallocating or deallocated
     // (its deprovision shut the guest down, or its deallocate had begun): an explicit
@@ -153,6 +156,18 @@ const EXPECTED_REFUSALS: Array<{ pattern: RegExp; when: (s: Scenario) => boolean
       /^Generalize the OS \(Run Command\) failed: .* so the deprovision cannot be verified\./,
     when: s =>
       s.deprovision && s.faults.some(f => f.kind === 'slow-operation' && f.method === 'POST')
+  },
+  {
+    // The answer to the run command that starts the deprovision was lost (carried out, connection
+    // closed) and the request sent again met Azure's 409 for the command in progress: its output,
+    // the only proof the deprovision started, is lost, so the action stops before generalize.
+    pattern:
+      /^Generalize the OS \(Run Command\) failed: Azure answered 409 Conflict .* so the deprovision cannot be verified\./,
+    when: (s, e) =>
+      s.deprovision &&
+      e.emu.requests.some(
+        q => q.method === 'POST' && /\/runCommand$/.test(q.path) && q.responseDropped === true
+      )
   },
   // The build's failing script (exit 3): one error naming it (docs/build.md section 4).
   {
@@ -234,7 +249,7 @@ function failureViolations(e: Evidence, error: string, step: string | undefined)
   if (CANCEL_OR_TIMEOUT.test(error)) {
     return e.interrupted ? [] : [`cancelled or timed out without an interruption: ${error}`]
   }
-  const refusal = EXPECTED_REFUSALS.find(r => r.pattern.test(error) && r.when(s))
+  const refusal = EXPECTED_REFUSALS.find(r => r.pattern.test(error) && r.when(s, e))
   if (refusal) return []
   const fatal = s.faults.filter(f => FATAL_FAULTS.includes(f.kind))
   if (fatal.length === 0) return [`failed under transient faults only: ${error}`]
